@@ -1,0 +1,65 @@
+# wasm-quota — every target installs what it needs first, so `make demo` and `make test` work
+# on a fresh machine. Tool versions are pinned here and in Cargo.lock / package-lock.json.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+
+# npm binaryen's wasm-opt comes first on PATH: Debian's binaryen makes wasm that fails at load.
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+WASM_PACK_VERSION := 0.15.1
+# wasm-bindgen-cli must match the wasm-bindgen crate exactly; read it from Cargo.lock.
+WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p}' Cargo.lock)
+PORT ?= 8080
+
+.PHONY: tools npm build test test-rust test-node lint demo clean
+
+## tools: the wasm32 target, wasm-bindgen-cli (at Cargo.lock's version) and wasm-pack.
+tools:
+	@command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first" >&2; exit 1; }
+	rustup target add wasm32-unknown-unknown
+	@if [ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
+	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION)"; \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force; fi
+	@if [ "$$(wasm-pack --version 2>/dev/null)" != "wasm-pack $(WASM_PACK_VERSION)" ]; then \
+	  echo "installing wasm-pack $(WASM_PACK_VERSION)"; \
+	  cargo install wasm-pack --version $(WASM_PACK_VERSION) --force; fi
+
+## npm: the pinned npm packages, and node_modules/wasm-quota → pkg/ so tests import the
+## package by its name exactly as users do.
+npm: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	ln -sfn ../pkg node_modules/wasm-quota
+	touch $@
+
+## build: pkg/, the npm package (glue + one wasm-opt -Oz'd .wasm + pkg-template/).
+build: tools npm
+	wasm-pack build --release --target web --out-dir target/wasm-pack --out-name wasm_quota --no-pack
+	rm -rf pkg && mkdir -p pkg
+	cp target/wasm-pack/wasm_quota.js target/wasm-pack/wasm_quota.d.ts target/wasm-pack/wasm_quota_bg.wasm.d.ts pkg/
+	wasm-opt -Oz --strip-debug --strip-producers --strip-target-features \
+	  target/wasm-pack/wasm_quota_bg.wasm -o pkg/wasm_quota_bg.wasm
+	cp -R pkg-template/. pkg/
+	@printf 'pkg/wasm_quota_bg.wasm: %s bytes, %s gzipped\n' \
+	  "$$(wc -c < pkg/wasm_quota_bg.wasm)" "$$(gzip -9c pkg/wasm_quota_bg.wasm | wc -c)"
+
+## test: everything CI runs.
+test: lint test-rust test-node
+
+lint: tools
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+test-rust: tools
+	cargo test
+
+test-node: build
+	node --test tests/node/
+
+## demo: builds the package and serves www/ at http://127.0.0.1:$(PORT).
+demo: build
+	node www/serve.mjs $(PORT)
+
+clean:
+	rm -rf pkg target/wasm-pack

@@ -1,0 +1,17 @@
+// Types of the package's main entry (the same for node, browser and workerd).
+export { QuotaEngine } from "./wasm_quota.js";
+export type {
+  AmountOptions,
+  Decision,
+  LimitedDecision,
+  Limits,
+  MaybePromise,
+  Profile,
+  ProfileId,
+  QuotaEngineOptions,
+  QuotaStore,
+  UnlimitedDecision,
+  Usage,
+} from "./wasm_quota.js";
+export { QuotaError, type QuotaErrorCode } from "./runtime.js";
+export { MemoryStore } from "./stores/memory.js";

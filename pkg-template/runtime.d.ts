@@ -1,0 +1,15 @@
+export type QuotaErrorCode =
+  | "INVALID_CONFIG"
+  | "INVALID_ARGUMENT"
+  | "UNKNOWN_FEATURE"
+  | "STORE_ERROR"
+  | "CORRUPT_COUNTER";
+
+/** Every error the engine throws (sync path) or rejects with (async path). */
+export class QuotaError extends Error {
+  readonly name: "QuotaError";
+  readonly code: QuotaErrorCode;
+  /** The store's own exception, for STORE_ERROR. */
+  readonly cause?: unknown;
+  constructor(code: QuotaErrorCode, message: string, options?: { cause?: unknown });
+}

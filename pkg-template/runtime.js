@@ -1,0 +1,42 @@
+// JS half of the binding: the error class and the small builders the WASM calls once per
+// result (one call instead of one per field). The generated glue imports this file.
+
+/** Every error the engine throws or rejects with. `code` is stable; `cause` keeps the host's own exception. */
+export class QuotaError extends Error {
+  constructor(code, message, options) {
+    super(message, options);
+    this.name = "QuotaError";
+    this.code = code;
+  }
+}
+
+export function quotaError(code, message, cause) {
+  return cause === undefined ? new QuotaError(code, message) : new QuotaError(code, message, { cause });
+}
+
+export function decision(allowed, feature, limit, used, remaining, resetsAt, retryAfter, reservation) {
+  const d = { allowed, feature, limit, used, remaining, resetsAt, retryAfter };
+  if (reservation !== undefined) d.reservation = reservation;
+  return d;
+}
+
+export function unlimitedDecision(feature) {
+  return { allowed: true, unlimited: true, feature };
+}
+
+export function isThenable(v) {
+  return v !== null && (typeof v === "object" || typeof v === "function") && typeof v.then === "function";
+}
+
+export function ownKeys(o) {
+  return Object.keys(o);
+}
+
+// defineProperty, not assignment: a feature named "__proto__" must become a field.
+export function defineField(o, k, v) {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
+export function typeName(v) {
+  return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
+}

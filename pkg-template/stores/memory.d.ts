@@ -1,0 +1,16 @@
+import type { QuotaStore } from "../wasm_quota.js";
+
+/** The QuotaStore contract over an in-process Map with TTLs. Synchronous. */
+export class MemoryStore implements QuotaStore {
+  /** `now`: clock in ms since the epoch (default Date.now); tests pass a fake one. */
+  constructor(options?: { now?: () => number });
+  get(key: string): number | null;
+  incr(key: string, delta: number): number | null;
+  add(key: string, value: number, ttlSeconds: number): boolean;
+  set(key: string, value: number, ttlSeconds: number): void;
+  /** Drops every expired entry now (also done automatically as the map grows). */
+  sweep(): void;
+  /** Entries held, expired ones not yet swept included. */
+  readonly size: number;
+  clear(): void;
+}

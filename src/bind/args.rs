@@ -1,0 +1,210 @@
+//! JS arguments → core values. Everything the host hands in is checked here, before any store
+//! call, so a refused call counts nothing.
+
+use super::error::Failure;
+use super::js;
+use crate::core::limits::MAX_SAFE_INTEGER;
+use crate::core::{Limits, Policy, Profile, ProfileId, QuotaError};
+use wasm_bindgen::{JsCast, JsValue};
+
+type Result<T> = std::result::Result<T, Failure>;
+
+/// Reads `obj[name]`; a throwing getter or proxy trap becomes `err(message)` with the thrown
+/// value as cause.
+pub fn field(obj: &JsValue, name: &str, err: fn(String) -> QuotaError) -> Result<JsValue> {
+    js_sys::Reflect::get(obj, &JsValue::from_str(name))
+        .map_err(|cause| Failure::with_cause(err(format!("reading `{name}` threw")), cause))
+}
+
+fn is_plain_object(v: &JsValue) -> bool {
+    v.is_object() && !js_sys::Array::is_array(v) && !v.is_function()
+}
+
+/// A safe integer in `lo..=MAX_SAFE_INTEGER`, or `None`.
+fn safe_int(v: &JsValue, lo: i64) -> Option<i64> {
+    let n = v.as_f64()?;
+    (n.fract() == 0.0 && n >= lo as f64 && n <= MAX_SAFE_INTEGER as f64).then_some(n as i64)
+}
+
+fn describe(v: &JsValue) -> String {
+    match v.as_f64() {
+        Some(n) => format!("{n}"),
+        None => js::type_name(v),
+    }
+}
+
+pub fn profile_id(v: &JsValue) -> Result<ProfileId> {
+    if let Some(s) = v.as_string() {
+        return Ok(ProfileId::text(&s)?);
+    }
+    match safe_int(v, 0) {
+        Some(n) => Ok(ProfileId::number(n)?),
+        None => Err(QuotaError::argument(format!(
+            "profile id must be a non-negative safe integer or a string of 1-256 characters, got {}",
+            describe(v)
+        ))
+        .into()),
+    }
+}
+
+/// `{ id, unlimited? }`.
+pub fn profile(v: &JsValue) -> Result<Profile> {
+    if !is_plain_object(v) {
+        return Err(QuotaError::argument(format!(
+            "profile must be an object {{ id, unlimited? }}, got {}",
+            describe(v)
+        ))
+        .into());
+    }
+    let id = profile_id(&field(v, "id", QuotaError::argument)?)?;
+    let unlimited = field(v, "unlimited", QuotaError::argument)?;
+    let unlimited = match unlimited.as_bool() {
+        Some(b) => b,
+        None if unlimited.is_undefined() => false,
+        None => return Err(QuotaError::argument("profile.unlimited must be a boolean").into()),
+    };
+    Ok(Profile { id, unlimited })
+}
+
+pub fn feature(v: &JsValue) -> Result<String> {
+    v.as_string().ok_or_else(|| {
+        QuotaError::argument(format!("feature must be a string, got {}", describe(v))).into()
+    })
+}
+
+/// `{ amount? }` → the amount, if given. Other option names are ignored.
+pub fn amount(options: &JsValue) -> Result<Option<i64>> {
+    if options.is_undefined() {
+        return Ok(None);
+    }
+    if !is_plain_object(options) {
+        return Err(QuotaError::argument(format!(
+            "options must be an object, got {}",
+            describe(options)
+        ))
+        .into());
+    }
+    let v = field(options, "amount", QuotaError::argument)?;
+    if v.is_undefined() {
+        return Ok(None);
+    }
+    match safe_int(&v, 1) {
+        Some(n) => Ok(Some(n)),
+        None => Err(QuotaError::argument(format!(
+            "amount must be an integer from 1 to Number.MAX_SAFE_INTEGER, got {}",
+            describe(&v)
+        ))
+        .into()),
+    }
+}
+
+/// `{ feature: limit, … }` with each limit a non-negative safe integer (a daily UTC window).
+pub fn limits(v: &JsValue) -> Result<Limits> {
+    if !is_plain_object(v) {
+        return Err(QuotaError::config(format!(
+            "limits must be an object of feature → limit, got {}",
+            describe(v)
+        ))
+        .into());
+    }
+    let keys = js::own_keys(v)
+        .map_err(|c| Failure::with_cause(QuotaError::config("limits could not be read"), c))?;
+    let mut limits = Limits::default();
+    for feature in keys {
+        let value = field(v, &feature, QuotaError::config)?;
+        let limit = safe_int(&value, 0).ok_or_else(|| {
+            QuotaError::config(format!(
+                "limit for {feature:?} must be a non-negative safe integer, got {}",
+                describe(&value)
+            ))
+        })?;
+        limits.insert(&feature, vec![Policy::daily(limit)?])?;
+    }
+    Ok(limits)
+}
+
+/// The host clock's answer as whole milliseconds.
+pub fn now_ms(clock: Option<&js_sys::Function>) -> Result<i64> {
+    let Some(clock) = clock else {
+        return Ok(js_sys::Date::now() as i64);
+    };
+    let v = clock
+        .call0(&JsValue::UNDEFINED)
+        .map_err(|c| Failure::with_cause(QuotaError::config("the `now` clock threw"), c))?;
+    match v.as_f64() {
+        Some(ms) if ms.is_finite() => Ok(ms.floor() as i64),
+        _ => Err(QuotaError::config(format!(
+            "the `now` clock returned {}, expected ms since the epoch",
+            describe(&v)
+        ))
+        .into()),
+    }
+}
+
+/// Options object of the constructor: refuses names it does not know, so a typo is loud.
+pub struct EngineOptions {
+    pub store: JsValue,
+    pub limits: Limits,
+    pub enabled: bool,
+    pub key_prefix: Option<String>,
+    pub now: Option<js_sys::Function>,
+}
+
+const OPTION_NAMES: [&str; 5] = ["store", "limits", "enabled", "keyPrefix", "now"];
+
+pub fn engine_options(v: &JsValue) -> Result<EngineOptions> {
+    if !is_plain_object(v) {
+        return Err(
+            QuotaError::config("QuotaEngine needs an options object { store, limits, … }").into(),
+        );
+    }
+    let keys = js::own_keys(v)
+        .map_err(|c| Failure::with_cause(QuotaError::config("options could not be read"), c))?;
+    if let Some(bad) = keys.iter().find(|k| !OPTION_NAMES.contains(&k.as_str())) {
+        return Err(QuotaError::config(format!(
+            "unknown option {bad:?}; known: {}",
+            OPTION_NAMES.join(", ")
+        ))
+        .into());
+    }
+    let store = field(v, "store", QuotaError::config)?;
+    for method in ["get", "incr", "add", "set"] {
+        let ok = store.is_object() && field(&store, method, QuotaError::config)?.is_function();
+        if !ok {
+            return Err(QuotaError::config(format!(
+                "store must have a {method}() method (see QuotaStore)"
+            ))
+            .into());
+        }
+    }
+    let limits = limits(&field(v, "limits", QuotaError::config)?)?;
+    let enabled = field(v, "enabled", QuotaError::config)?;
+    let enabled = match enabled.as_bool() {
+        Some(b) => b,
+        None if enabled.is_undefined() => true,
+        None => return Err(QuotaError::config("enabled must be a boolean").into()),
+    };
+    let prefix = field(v, "keyPrefix", QuotaError::config)?;
+    let key_prefix = match prefix.as_string() {
+        Some(s) => Some(s),
+        None if prefix.is_undefined() => None,
+        None => return Err(QuotaError::config("keyPrefix must be a string").into()),
+    };
+    let now = field(v, "now", QuotaError::config)?;
+    let now = match now.dyn_into::<js_sys::Function>() {
+        Ok(f) => Some(f),
+        Err(v) if v.is_undefined() => None,
+        Err(_) => {
+            return Err(
+                QuotaError::config("now must be a function returning ms since the epoch").into(),
+            )
+        }
+    };
+    Ok(EngineOptions {
+        store,
+        limits,
+        enabled,
+        key_prefix,
+        now,
+    })
+}

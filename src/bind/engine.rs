@@ -1,0 +1,259 @@
+//! `QuotaEngine`, the JS class: parses arguments, asks the core for a call, and drives it over
+//! the host's store.
+
+use super::args;
+use super::error::Failure;
+use super::js;
+use super::store::{drive, JsStore};
+use crate::core::{self, Decision, Outcome};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+#[wasm_bindgen(typescript_custom_section)]
+const ENGINE_TS: &'static str = r#"
+/** A non-negative safe integer or a string of 1–256 characters. `42` and `"42"` differ. */
+export type ProfileId = number | string;
+export interface Profile { id: ProfileId; unlimited?: boolean }
+/** Feature name → limit per UTC day (0 = always denied). */
+export type Limits = Record<string, number>;
+export interface QuotaEngineOptions {
+  store: QuotaStore;
+  limits: Limits;
+  /** false = home mode: everything allowed, nothing counted. Default true. */
+  enabled?: boolean;
+  /** Default "ai_quota". */
+  keyPrefix?: string;
+  /** Milliseconds since the epoch. Default Date.now. */
+  now?: () => number;
+}
+export interface AmountOptions { amount?: number }
+export interface LimitedDecision {
+  allowed: boolean;
+  feature: string;
+  limit: number;
+  used: number;
+  remaining: number;
+  /** RFC 3339 UTC instant of the reset, e.g. "2026-11-28T00:00:00Z". */
+  resetsAt: string;
+  /** Whole seconds to resetsAt on a denial, 0 when allowed. */
+  retryAfter: number;
+  /** Present when a reserve was allowed and counted: pass it to release(). */
+  reservation?: string;
+  unlimited?: undefined;
+}
+export interface UnlimitedDecision { allowed: true; unlimited: true; feature: string }
+export type Decision = LimitedDecision | UnlimitedDecision;
+export type Usage = Record<string, number>;
+"#;
+
+/// Per-profile, per-feature quotas over a store the host supplies.
+///
+/// ```js
+/// import { QuotaEngine, MemoryStore } from "wasm-quota";
+/// const engine = new QuotaEngine({ store: new MemoryStore(), limits: { remix: 10 } });
+/// const d = engine.reserve({ id: 42 }, "remix");
+/// if (!d.allowed) return new Response("quota exceeded", { status: 429 });
+/// ```
+#[wasm_bindgen]
+pub struct QuotaEngine {
+    core: core::Engine,
+    store: JsStore,
+    now: Option<js_sys::Function>,
+}
+
+#[wasm_bindgen]
+impl QuotaEngine {
+    /// Validates every option; throws `QuotaError` with code `INVALID_CONFIG` when one is wrong.
+    ///
+    /// ```js
+    /// const engine = new QuotaEngine({
+    ///   store: new MemoryStore(),
+    ///   limits: { remix: 10, tips: 20 },
+    ///   enabled: true, keyPrefix: "ai_quota", now: () => Date.now(),
+    /// });
+    /// ```
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "QuotaEngineOptions")] options: JsValue,
+    ) -> Result<QuotaEngine, JsValue> {
+        let o = args::engine_options(&options)?;
+        let mut core = core::Engine::new(o.limits).with_enabled(o.enabled);
+        if let Some(prefix) = o.key_prefix {
+            core = core.with_key_prefix(&prefix).map_err(Failure::from)?;
+        }
+        Ok(QuotaEngine {
+            core,
+            store: o.store.unchecked_into(),
+            now: o.now,
+        })
+    }
+
+    /// Read-only: would `amount` (default 1) more be allowed now? Counts nothing.
+    ///
+    /// ```js
+    /// const { allowed, remaining } = engine.check({ id: 42 }, "remix");
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Decision | Promise<Decision>")]
+    pub fn check(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Profile")] profile: JsValue,
+        feature: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "AmountOptions")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let (profile, feature, amount, now) = self.args(&profile, &feature, &options)?;
+        let call = self
+            .core
+            .check(&profile, &feature, amount.unwrap_or(1), now)
+            .map_err(Failure::from)?;
+        drive(&self.store, call, decision)
+    }
+
+    /// Atomically counts `amount` (default 1) if it fits under the limit, else counts nothing
+    /// and denies. An allowed decision carries a `reservation` for `release`.
+    ///
+    /// ```js
+    /// const d = await engine.reserve({ id: 42 }, "remix");
+    /// if (!d.allowed) return deny(d.retryAfter);
+    /// try { await callTheModel(); } catch (e) { await engine.release({ id: 42 }, d.reservation); throw e; }
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Decision | Promise<Decision>")]
+    pub fn reserve(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Profile")] profile: JsValue,
+        feature: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "AmountOptions")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let (profile, feature, amount, now) = self.args(&profile, &feature, &options)?;
+        let call = self
+            .core
+            .reserve(&profile, &feature, amount.unwrap_or(1), now)
+            .map_err(Failure::from)?;
+        drive(&self.store, call, decision)
+    }
+
+    /// Takes back a reservation (exactly its amount, from the window it was counted in) or,
+    /// given a feature name, `amount` (default 1) from today's counter as the seed does. A
+    /// counter that would go below zero is set to 0; a missing counter is a quiet no-op.
+    ///
+    /// ```js
+    /// await engine.release({ id: 42 }, decision.reservation);
+    /// await engine.release({ id: 42 }, "remix", { amount: 2 });
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "void | Promise<void>")]
+    pub fn release(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Profile")] profile: JsValue,
+        #[wasm_bindgen(js_name = featureOrReservation)] feature_or_reservation: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "AmountOptions")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let (profile, target, amount, now) =
+            self.args(&profile, &feature_or_reservation, &options)?;
+        let call = self
+            .core
+            .release(&profile, &target, amount, now)
+            .map_err(Failure::from)?;
+        drive(&self.store, call, |_| JsValue::UNDEFINED)
+    }
+
+    /// The seed's post-hoc count (deprecated there in favour of reserve/release): adds
+    /// `amount` with no limit check and returns the resulting decision (always allowed).
+    ///
+    /// ```js
+    /// engine.increment({ id: 42 }, "remix");
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Decision | Promise<Decision>")]
+    pub fn increment(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Profile")] profile: JsValue,
+        feature: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "AmountOptions")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let (profile, feature, amount, now) = self.args(&profile, &feature, &options)?;
+        let call = self
+            .core
+            .increment(&profile, &feature, amount.unwrap_or(1), now)
+            .map_err(Failure::from)?;
+        drive(&self.store, call, decision)
+    }
+
+    /// `{ feature: count }` for every configured feature in the current window.
+    ///
+    /// ```js
+    /// engine.usage(42); // { remix: 3, tips: 0, … }
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Usage | Promise<Usage>")]
+    pub fn usage(
+        &self,
+        #[wasm_bindgen(js_name = profileId, unchecked_param_type = "ProfileId")]
+        profile_id: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let id = args::profile_id(&profile_id)?;
+        let now = args::now_ms(self.now.as_ref())?;
+        let call = self.core.usage(&id, now).map_err(Failure::from)?;
+        drive(&self.store, call, usage)
+    }
+
+    /// Replaces the limits from the next call on. Refused limits throw `INVALID_CONFIG` and
+    /// the old limits stay.
+    ///
+    /// ```js
+    /// engine.setLimits({ remix: 20, tips: 20 });
+    /// ```
+    #[wasm_bindgen(js_name = setLimits)]
+    pub fn set_limits(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Limits")] limits: JsValue,
+    ) -> Result<(), JsValue> {
+        self.core.set_limits(args::limits(&limits)?);
+        Ok(())
+    }
+}
+
+impl QuotaEngine {
+    fn args(
+        &self,
+        profile: &JsValue,
+        target: &JsValue,
+        options: &JsValue,
+    ) -> Result<(core::Profile, String, Option<i64>, i64), Failure> {
+        let profile = args::profile(profile)?;
+        let target = args::feature(target)?;
+        let amount = args::amount(options)?;
+        let now = args::now_ms(self.now.as_ref())?;
+        Ok((profile, target, amount, now))
+    }
+}
+
+fn decision(outcome: Outcome) -> JsValue {
+    match outcome.decision() {
+        Some(d) => decision_js(&d),
+        None => JsValue::UNDEFINED,
+    }
+}
+
+fn decision_js(d: &Decision) -> JsValue {
+    let feature = JsValue::from_str(&d.feature);
+    if d.unlimited {
+        return js::unlimited_decision(&feature);
+    }
+    js::decision(
+        d.allowed,
+        &feature,
+        d.limit as f64,
+        d.used as f64,
+        d.remaining as f64,
+        &d.resets_at(),
+        d.retry_after as f64,
+        d.reservation.clone(),
+    )
+}
+
+fn usage(outcome: Outcome) -> JsValue {
+    let obj = js_sys::Object::new();
+    if let Outcome::Usage(counts) = outcome {
+        for (feature, n) in counts {
+            js::define_field(&obj, &feature, n as f64);
+        }
+    }
+    obj.into()
+}

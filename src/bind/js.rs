@@ -1,0 +1,35 @@
+//! Small JS helpers from `pkg-template/runtime.js` (copied beside the glue by `make build`).
+//! Each replaces several boundary crossings with one: building a plain object field by field
+//! through `Reflect` would cross once per field.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(raw_module = "./runtime.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = quotaError)]
+    pub fn quota_error(code: &str, message: &str, cause: JsValue) -> JsValue;
+    #[allow(clippy::too_many_arguments)]
+    pub fn decision(
+        allowed: bool,
+        feature: &JsValue,
+        limit: f64,
+        used: f64,
+        remaining: f64,
+        resets_at: &str,
+        retry_after: f64,
+        reservation: Option<String>,
+    ) -> JsValue;
+    #[wasm_bindgen(js_name = unlimitedDecision)]
+    pub fn unlimited_decision(feature: &JsValue) -> JsValue;
+    /// Throws when reading `.then` throws.
+    #[wasm_bindgen(js_name = isThenable, catch)]
+    pub fn is_thenable(v: &JsValue) -> Result<bool, JsValue>;
+    /// Throws when a key getter throws (proxies).
+    #[wasm_bindgen(js_name = ownKeys, catch)]
+    pub fn own_keys(o: &JsValue) -> Result<Vec<String>, JsValue>;
+    /// Defines a field without going through a `__proto__` setter.
+    #[wasm_bindgen(js_name = defineField)]
+    pub fn define_field(o: &JsValue, key: &str, value: f64);
+    #[wasm_bindgen(js_name = typeName)]
+    pub fn type_name(v: &JsValue) -> String;
+}

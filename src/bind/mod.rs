@@ -1,0 +1,11 @@
+//! The thin JavaScript binding: argument parsing, the store callbacks, and one conversion of
+//! core errors into JS `QuotaError`s. The quota logic itself lives in [`crate::core`].
+
+mod args;
+mod engine;
+mod error;
+mod js;
+mod store;
+
+pub use engine::QuotaEngine;
+pub use store::JsStore;

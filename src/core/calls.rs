@@ -1,0 +1,486 @@
+//! The state machines behind each engine operation (see `store.rs` for how they are driven).
+
+use super::decision::{Decision, Outcome};
+use super::error::{QuotaError, Result};
+use super::reservation::Reservation;
+use super::store::{Call, Step, StoreOp, StoreReply};
+use super::window::WindowSpan;
+
+/// One counter a call touches: a policy's key in the window of the call's instant.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub key: String,
+    pub limit: i64,
+    pub span: WindowSpan,
+}
+
+fn figures(
+    feature: &str,
+    t: &Target,
+    policy: usize,
+    used: i64,
+    allowed: bool,
+    now_ms: i64,
+) -> Decision {
+    Decision {
+        allowed,
+        feature: feature.to_owned(),
+        unlimited: false,
+        limit: t.limit,
+        used,
+        remaining: (t.limit - used).max(0),
+        resets_at_ms: t.span.end_ms,
+        retry_after: if allowed {
+            0
+        } else {
+            t.span.seconds_to_reset(now_ms)
+        },
+        reservation: None,
+        policy,
+    }
+}
+
+/// The allowed decision reports the tightest policy: the one with the fewest remaining.
+fn tightest(targets: &[Target], counts: &[i64]) -> usize {
+    (0..targets.len())
+        .min_by_key(|&i| targets[i].limit - counts[i])
+        .unwrap_or(0)
+}
+
+/// A count read from the store, where negative means corruption (a negative counter would
+/// silently bypass `used >= limit`, the seed's own worry).
+fn read_count(t: &Target, reply: Option<StoreReply>) -> Result<i64> {
+    match reply {
+        Some(StoreReply::Count(None)) => Ok(0),
+        Some(StoreReply::Count(Some(n))) if n >= 0 => Ok(n),
+        Some(StoreReply::Count(Some(n))) => Err(QuotaError::corrupt(&t.key, n)),
+        other => Err(unexpected(other)),
+    }
+}
+
+fn unexpected(reply: Option<StoreReply>) -> QuotaError {
+    QuotaError::store(format!("unexpected store reply {reply:?}"))
+}
+
+/// The seed's race-safe create-or-increment: `incr`; if absent `add`; if `add` lost a race
+/// `incr` again; if that finds the key gone (expired in between) `set`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counting {
+    Incr,
+    Add,
+    IncrAgain,
+    Set,
+}
+
+enum Counted {
+    Next(Counting, StoreOp),
+    Value(i64),
+}
+
+impl Counting {
+    fn start(key: usize, amount: i64) -> (Counting, StoreOp) {
+        (Counting::Incr, StoreOp::Incr { key, delta: amount })
+    }
+
+    fn on_reply(
+        self,
+        reply: Option<StoreReply>,
+        key: usize,
+        amount: i64,
+        ttl_secs: u64,
+    ) -> Result<Counted> {
+        Ok(match (self, reply) {
+            (Counting::Incr | Counting::IncrAgain, Some(StoreReply::Count(Some(n)))) => {
+                Counted::Value(n)
+            }
+            (Counting::Incr, Some(StoreReply::Count(None))) => Counted::Next(
+                Counting::Add,
+                StoreOp::Add {
+                    key,
+                    value: amount,
+                    ttl_secs,
+                },
+            ),
+            (Counting::Add, Some(StoreReply::Added(true))) => Counted::Value(amount),
+            (Counting::Add, Some(StoreReply::Added(false))) => {
+                Counted::Next(Counting::IncrAgain, StoreOp::Incr { key, delta: amount })
+            }
+            (Counting::IncrAgain, Some(StoreReply::Count(None))) => Counted::Next(
+                Counting::Set,
+                StoreOp::Set {
+                    key,
+                    value: amount,
+                    ttl_secs,
+                },
+            ),
+            (Counting::Set, Some(StoreReply::Done)) => Counted::Value(amount),
+            (_, other) => return Err(unexpected(other)),
+        })
+    }
+}
+
+/// A call that is already decided (home mode, unlimited profile).
+pub struct ReadyCall(pub Option<Outcome>);
+
+impl Call for ReadyCall {
+    fn key(&self, _: usize) -> &str {
+        ""
+    }
+    fn resume(&mut self, _: Option<StoreReply>) -> Step {
+        Step::Done(
+            self.0
+                .take()
+                .ok_or_else(|| QuotaError::store("call resumed after it finished")),
+        )
+    }
+}
+
+/// `check`: read every policy's counter; allowed when `used + amount <= limit` for all.
+pub struct CheckCall {
+    feature: String,
+    amount: i64,
+    now_ms: i64,
+    targets: Vec<Target>,
+    counts: Vec<i64>,
+}
+
+impl CheckCall {
+    pub fn new(feature: &str, amount: i64, now_ms: i64, targets: Vec<Target>) -> Self {
+        let counts = Vec::with_capacity(targets.len());
+        CheckCall {
+            feature: feature.to_owned(),
+            amount,
+            now_ms,
+            targets,
+            counts,
+        }
+    }
+}
+
+impl Call for CheckCall {
+    fn key(&self, i: usize) -> &str {
+        &self.targets[i].key
+    }
+
+    fn resume(&mut self, reply: Option<StoreReply>) -> Step {
+        if reply.is_some() {
+            match read_count(&self.targets[self.counts.len()], reply) {
+                Ok(n) => self.counts.push(n),
+                Err(e) => return Step::Done(Err(e)),
+            }
+        }
+        let i = self.counts.len();
+        if i < self.targets.len() {
+            return Step::Op(StoreOp::Get { key: i });
+        }
+        let denied = (0..i).find(|&i| self.counts[i] + self.amount > self.targets[i].limit);
+        let (p, allowed) = match denied {
+            Some(p) => (p, false),
+            None => (tightest(&self.targets, &self.counts), true),
+        };
+        let d = figures(
+            &self.feature,
+            &self.targets[p],
+            p,
+            self.counts[p],
+            allowed,
+            self.now_ms,
+        );
+        Step::Done(Ok(Outcome::Decision(d)))
+    }
+}
+
+/// `reserve`: count in each policy in turn; on the first over its limit, roll back every
+/// count made so far (newest first) and deny. An amount larger than a limit is denied
+/// without writing.
+pub struct ReserveCall {
+    feature: String,
+    amount: i64,
+    now_ms: i64,
+    targets: Vec<Target>,
+    counts: Vec<i64>,
+    state: ReserveState,
+}
+
+enum ReserveState {
+    Start,
+    Counting(Counting),
+    /// Reading the count of a policy whose limit is below the amount.
+    ReadingUsed(usize),
+    /// Undoing `left` counts, then finishing with `result`.
+    RollingBack {
+        left: usize,
+        result: Option<Result<Outcome>>,
+    },
+}
+
+impl ReserveCall {
+    pub fn new(feature: &str, amount: i64, now_ms: i64, targets: Vec<Target>) -> Self {
+        let counts = Vec::with_capacity(targets.len());
+        ReserveCall {
+            feature: feature.to_owned(),
+            amount,
+            now_ms,
+            targets,
+            counts,
+            state: ReserveState::Start,
+        }
+    }
+
+    fn roll_back(&mut self, counted: usize, result: Result<Outcome>) -> Step {
+        self.state = ReserveState::RollingBack {
+            left: counted,
+            result: Some(result),
+        };
+        self.resume_rollback()
+    }
+
+    fn resume_rollback(&mut self) -> Step {
+        let ReserveState::RollingBack { left, result } = &mut self.state else {
+            unreachable!("only called while rolling back")
+        };
+        if *left == 0 {
+            return Step::Done(result.take().unwrap_or_else(|| Err(unexpected(None))));
+        }
+        *left -= 1;
+        Step::Op(StoreOp::Incr {
+            key: *left,
+            delta: -self.amount,
+        })
+    }
+
+    /// The counter of policy `i` now holds `n`, including this reserve's amount.
+    fn counted(&mut self, i: usize, n: i64) -> Step {
+        let t = &self.targets[i];
+        if n < self.amount {
+            let err =
+                QuotaError::corrupt(&t.key, format!("a negative count ({})", n - self.amount));
+            return self.roll_back(i + 1, Err(err));
+        }
+        if n > t.limit {
+            let d = figures(&self.feature, t, i, n - self.amount, false, self.now_ms);
+            return self.roll_back(i + 1, Ok(Outcome::Decision(d)));
+        }
+        self.counts.push(n);
+        if i + 1 < self.targets.len() {
+            let (phase, op) = Counting::start(i + 1, self.amount);
+            self.state = ReserveState::Counting(phase);
+            return Step::Op(op);
+        }
+        let p = tightest(&self.targets, &self.counts);
+        let mut d = figures(
+            &self.feature,
+            &self.targets[p],
+            p,
+            self.counts[p],
+            true,
+            self.now_ms,
+        );
+        let token = Reservation {
+            feature: self.feature.clone(),
+            at_ms: self.now_ms,
+            amount: self.amount,
+        };
+        d.reservation = Some(token.encode());
+        Step::Done(Ok(Outcome::Decision(d)))
+    }
+}
+
+impl Call for ReserveCall {
+    fn key(&self, i: usize) -> &str {
+        &self.targets[i].key
+    }
+
+    fn resume(&mut self, reply: Option<StoreReply>) -> Step {
+        match self.state {
+            ReserveState::Start => {
+                if let Some(i) = self.targets.iter().position(|t| self.amount > t.limit) {
+                    self.state = ReserveState::ReadingUsed(i);
+                    return Step::Op(StoreOp::Get { key: i });
+                }
+                let (phase, op) = Counting::start(0, self.amount);
+                self.state = ReserveState::Counting(phase);
+                Step::Op(op)
+            }
+            ReserveState::ReadingUsed(i) => {
+                Step::Done(read_count(&self.targets[i], reply).map(|used| {
+                    Outcome::Decision(figures(
+                        &self.feature,
+                        &self.targets[i],
+                        i,
+                        used,
+                        false,
+                        self.now_ms,
+                    ))
+                }))
+            }
+            ReserveState::Counting(phase) => {
+                let i = self.counts.len();
+                let ttl = self.targets[i].span.seconds_to_reset(self.now_ms);
+                match phase.on_reply(reply, i, self.amount, ttl) {
+                    Ok(Counted::Next(next, op)) => {
+                        self.state = ReserveState::Counting(next);
+                        Step::Op(op)
+                    }
+                    Ok(Counted::Value(n)) => self.counted(i, n),
+                    // The store answered nonsense mid-count: undo this policy's count too, in
+                    // case it happened.
+                    Err(e) => self.roll_back(i + 1, Err(e)),
+                }
+            }
+            // Replies to roll-back decrements are not needed: a missing key means there is
+            // nothing left to undo.
+            ReserveState::RollingBack { .. } => self.resume_rollback(),
+        }
+    }
+}
+
+/// `increment`: the seed's post-hoc count in every policy, with no limit check.
+pub struct IncrementCall {
+    feature: String,
+    amount: i64,
+    now_ms: i64,
+    targets: Vec<Target>,
+    counts: Vec<i64>,
+    phase: Counting,
+}
+
+impl IncrementCall {
+    pub fn new(feature: &str, amount: i64, now_ms: i64, targets: Vec<Target>) -> Self {
+        let counts = Vec::with_capacity(targets.len());
+        IncrementCall {
+            feature: feature.to_owned(),
+            amount,
+            now_ms,
+            targets,
+            counts,
+            phase: Counting::Incr,
+        }
+    }
+}
+
+impl Call for IncrementCall {
+    fn key(&self, i: usize) -> &str {
+        &self.targets[i].key
+    }
+
+    fn resume(&mut self, reply: Option<StoreReply>) -> Step {
+        let i = self.counts.len();
+        if reply.is_some() {
+            let ttl = self.targets[i].span.seconds_to_reset(self.now_ms);
+            match self.phase.on_reply(reply, i, self.amount, ttl) {
+                Ok(Counted::Next(next, op)) => {
+                    self.phase = next;
+                    return Step::Op(op);
+                }
+                Ok(Counted::Value(n)) => self.counts.push(n),
+                Err(e) => return Step::Done(Err(e)),
+            }
+        }
+        let i = self.counts.len();
+        if i < self.targets.len() {
+            let (phase, op) = Counting::start(i, self.amount);
+            self.phase = phase;
+            return Step::Op(op);
+        }
+        let p = tightest(&self.targets, &self.counts);
+        let d = figures(
+            &self.feature,
+            &self.targets[p],
+            p,
+            self.counts[p],
+            true,
+            self.now_ms,
+        );
+        Step::Done(Ok(Outcome::Decision(d)))
+    }
+}
+
+/// `release`: decrement each policy's counter; clamp a negative result back to 0 (the seed's
+/// defence in depth); skip a missing counter.
+pub struct ReleaseCall {
+    amount: i64,
+    now_ms: i64,
+    targets: Vec<Target>,
+    next: usize,
+    clamping: bool,
+}
+
+impl ReleaseCall {
+    pub fn new(amount: i64, now_ms: i64, targets: Vec<Target>) -> Self {
+        ReleaseCall {
+            amount,
+            now_ms,
+            targets,
+            next: 0,
+            clamping: false,
+        }
+    }
+}
+
+impl Call for ReleaseCall {
+    fn key(&self, i: usize) -> &str {
+        &self.targets[i].key
+    }
+
+    fn resume(&mut self, reply: Option<StoreReply>) -> Step {
+        match reply {
+            None | Some(StoreReply::Done) | Some(StoreReply::Count(None)) => {}
+            Some(StoreReply::Count(Some(n))) if n >= 0 => {}
+            Some(StoreReply::Count(Some(_))) if !self.clamping => {
+                self.clamping = true;
+                let t = &self.targets[self.next - 1];
+                let ttl_secs = t.span.seconds_to_reset(self.now_ms);
+                return Step::Op(StoreOp::Set {
+                    key: self.next - 1,
+                    value: 0,
+                    ttl_secs,
+                });
+            }
+            other => return Step::Done(Err(unexpected(other))),
+        }
+        self.clamping = false;
+        if self.next < self.targets.len() {
+            self.next += 1;
+            return Step::Op(StoreOp::Incr {
+                key: self.next - 1,
+                delta: -self.amount,
+            });
+        }
+        Step::Done(Ok(Outcome::Released))
+    }
+}
+
+/// `usage`: read one counter per feature.
+pub struct UsageCall {
+    targets: Vec<(String, Target)>,
+    counts: Vec<(String, i64)>,
+}
+
+impl UsageCall {
+    pub fn new(targets: Vec<(String, Target)>) -> Self {
+        let counts = Vec::with_capacity(targets.len());
+        UsageCall { targets, counts }
+    }
+}
+
+impl Call for UsageCall {
+    fn key(&self, i: usize) -> &str {
+        &self.targets[i].1.key
+    }
+
+    fn resume(&mut self, reply: Option<StoreReply>) -> Step {
+        if reply.is_some() {
+            let (feature, t) = &self.targets[self.counts.len()];
+            match read_count(t, reply) {
+                Ok(n) => self.counts.push((feature.clone(), n)),
+                Err(e) => return Step::Done(Err(e)),
+            }
+        }
+        let i = self.counts.len();
+        if i < self.targets.len() {
+            return Step::Op(StoreOp::Get { key: i });
+        }
+        Step::Done(Ok(Outcome::Usage(std::mem::take(&mut self.counts))))
+    }
+}

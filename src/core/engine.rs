@@ -1,0 +1,223 @@
+//! The quota engine: configuration plus one constructor per operation. Each operation returns
+//! a [`Call`] (see `store.rs`); nothing here performs I/O or reads a clock.
+
+use super::calls::{
+    CheckCall, IncrementCall, ReadyCall, ReleaseCall, ReserveCall, Target, UsageCall,
+};
+use super::clock::{MAX_MS, MIN_MS};
+use super::decision::{Decision, Outcome};
+use super::error::{QuotaError, Result};
+use super::key::{counter_key, Profile, ProfileId};
+use super::limits::{Limits, Policy, MAX_SAFE_INTEGER};
+use super::reservation::Reservation;
+use super::store::Call;
+
+/// The seed's key prefix.
+pub const DEFAULT_KEY_PREFIX: &str = "ai_quota";
+/// Longest accepted key prefix, in bytes.
+pub const MAX_KEY_PREFIX_LEN: usize = 128;
+
+/// Per-profile, per-feature quotas over a host-supplied store.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    limits: Limits,
+    enabled: bool,
+    key_prefix: String,
+}
+
+impl Engine {
+    /// An enabled engine with the seed's key prefix.
+    pub fn new(limits: Limits) -> Engine {
+        Engine {
+            limits,
+            enabled: true,
+            key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+        }
+    }
+
+    /// `false` is the seed's home mode: everything allowed, nothing counted.
+    pub fn with_enabled(mut self, enabled: bool) -> Engine {
+        self.enabled = enabled;
+        self
+    }
+
+    pub fn with_key_prefix(mut self, prefix: &str) -> Result<Engine> {
+        if prefix.is_empty() || prefix.len() > MAX_KEY_PREFIX_LEN {
+            return Err(QuotaError::config(format!(
+                "keyPrefix must be 1 to {MAX_KEY_PREFIX_LEN} bytes"
+            )));
+        }
+        self.key_prefix = prefix.to_owned();
+        Ok(self)
+    }
+
+    /// Replaces the limits; the next call uses them. (Validation happened when `limits` was built.)
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
+    }
+
+    /// Read-only: would `amount` more be allowed now? Counts nothing.
+    pub fn check(
+        &self,
+        profile: &Profile,
+        feature: &str,
+        amount: i64,
+        now_ms: i64,
+    ) -> Result<Box<dyn Call>> {
+        let policies = self.prepare(feature, amount, now_ms)?;
+        if let Some(ready) = self.unlimited(profile, feature) {
+            return Ok(ready);
+        }
+        let targets = self.targets(&profile.id, feature, policies, now_ms);
+        Ok(Box::new(CheckCall::new(feature, amount, now_ms, targets)))
+    }
+
+    /// Atomically counts `amount` in every policy of `feature`, or in none if any would go
+    /// over its limit (the seed's incr → add → incr → set dance, rolled back over the limit).
+    pub fn reserve(
+        &self,
+        profile: &Profile,
+        feature: &str,
+        amount: i64,
+        now_ms: i64,
+    ) -> Result<Box<dyn Call>> {
+        let policies = self.prepare(feature, amount, now_ms)?;
+        if let Some(ready) = self.unlimited(profile, feature) {
+            return Ok(ready);
+        }
+        let targets = self.targets(&profile.id, feature, policies, now_ms);
+        Ok(Box::new(ReserveCall::new(feature, amount, now_ms, targets)))
+    }
+
+    /// The seed's post-hoc count after a successful operation: no limit check.
+    pub fn increment(
+        &self,
+        profile: &Profile,
+        feature: &str,
+        amount: i64,
+        now_ms: i64,
+    ) -> Result<Box<dyn Call>> {
+        let policies = self.prepare(feature, amount, now_ms)?;
+        if let Some(ready) = self.unlimited(profile, feature) {
+            return Ok(ready);
+        }
+        let targets = self.targets(&profile.id, feature, policies, now_ms);
+        Ok(Box::new(IncrementCall::new(
+            feature, amount, now_ms, targets,
+        )))
+    }
+
+    /// Takes back a reservation (from the window it was counted in) or, given a feature name,
+    /// `amount` from the current window as the seed does. A counter driven below zero is set
+    /// back to 0; a missing counter is a quiet no-op. `amount` must be `None` or equal to the
+    /// reservation's amount when a token is given.
+    pub fn release(
+        &self,
+        profile: &Profile,
+        feature_or_token: &str,
+        amount: Option<i64>,
+        now_ms: i64,
+    ) -> Result<Box<dyn Call>> {
+        let (feature, amount, at_ms) = if Reservation::looks_like_token(feature_or_token) {
+            let r = Reservation::decode(feature_or_token)?;
+            if amount.is_some_and(|a| a != r.amount) {
+                return Err(QuotaError::argument(format!(
+                    "amount must be omitted or equal the reservation's amount ({})",
+                    r.amount
+                )));
+            }
+            (r.feature, r.amount, r.at_ms)
+        } else {
+            (feature_or_token.to_owned(), amount.unwrap_or(1), now_ms)
+        };
+        let policies = self.prepare(&feature, amount, now_ms)?;
+        if !self.enabled || profile.unlimited {
+            return Ok(Box::new(ReadyCall(Some(Outcome::Released))));
+        }
+        let targets = self.targets(&profile.id, &feature, policies, at_ms);
+        Ok(Box::new(ReleaseCall::new(amount, now_ms, targets)))
+    }
+
+    /// `{feature: count}` for every configured feature in the current window (the first
+    /// policy's window where a feature has several).
+    pub fn usage(&self, id: &ProfileId, now_ms: i64) -> Result<Box<dyn Call>> {
+        check_now(now_ms)?;
+        let targets = self
+            .limits
+            .features()
+            .map(|(feature, policies)| {
+                (
+                    feature.to_owned(),
+                    self.target(id, feature, &policies[0], now_ms),
+                )
+            })
+            .collect();
+        Ok(Box::new(UsageCall::new(targets)))
+    }
+
+    fn prepare(&self, feature: &str, amount: i64, now_ms: i64) -> Result<&[Policy]> {
+        check_now(now_ms)?;
+        if !(1..=MAX_SAFE_INTEGER).contains(&amount) {
+            return Err(QuotaError::argument(format!(
+                "amount {amount} must be an integer from 1 to Number.MAX_SAFE_INTEGER"
+            )));
+        }
+        self.limits
+            .get(feature)
+            .ok_or_else(|| QuotaError::unknown_feature(feature))
+    }
+
+    /// Home mode and unlimited profiles are decided without touching the store. The feature
+    /// is still validated first, so a typo is caught in development (home mode) too.
+    fn unlimited(&self, profile: &Profile, feature: &str) -> Option<Box<dyn Call>> {
+        (!self.enabled || profile.unlimited).then(|| {
+            Box::new(ReadyCall(Some(Outcome::Decision(Decision::unlimited(
+                feature,
+            ))))) as Box<dyn Call>
+        })
+    }
+
+    fn targets(
+        &self,
+        id: &ProfileId,
+        feature: &str,
+        policies: &[Policy],
+        at_ms: i64,
+    ) -> Vec<Target> {
+        policies
+            .iter()
+            .map(|p| self.target(id, feature, p, at_ms))
+            .collect()
+    }
+
+    fn target(&self, id: &ProfileId, feature: &str, policy: &Policy, at_ms: i64) -> Target {
+        let span = policy.window.span_at(at_ms);
+        Target {
+            key: counter_key(&self.key_prefix, id, feature, &span.label),
+            limit: policy.limit,
+            span,
+        }
+    }
+}
+
+fn check_now(now_ms: i64) -> Result<()> {
+    if (MIN_MS..=MAX_MS).contains(&now_ms) {
+        Ok(())
+    } else {
+        Err(QuotaError::config(format!(
+            "the clock returned {now_ms}; expected ms since 1970 before year 10000"
+        )))
+    }
+}

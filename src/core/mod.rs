@@ -1,0 +1,23 @@
+//! The pure core: quota algorithm, windows, keys, limits and decisions. No js-sys or
+//! wasm-bindgen types live here; it is tested natively with `cargo test`.
+
+pub mod calls;
+pub mod clock;
+pub mod decision;
+pub mod engine;
+pub mod error;
+pub mod key;
+pub mod limits;
+pub mod memory;
+pub mod reservation;
+pub mod store;
+pub mod window;
+
+pub use clock::{Clock, FakeClock};
+pub use decision::{Decision, Outcome};
+pub use engine::Engine;
+pub use error::{ErrorCode, QuotaError, Result};
+pub use key::{Profile, ProfileId};
+pub use limits::{Limits, Policy};
+pub use memory::MemoryStore;
+pub use store::{run, Call, Step, Store, StoreOp, StoreReply};

@@ -1,0 +1,102 @@
+//! The storage contract, as steps. An engine call is a [`Call`]: a small state machine that
+//! asks for one store operation at a time ([`StoreOp`]) and is resumed with its reply. The core
+//! never performs I/O, so the same call runs over a synchronous Rust store ([`run`]), a JS store
+//! whose methods return plain values, or one whose methods return Promises (the binding awaits
+//! between steps). Tests can also interleave several calls' steps to model concurrency.
+
+use super::decision::Outcome;
+use super::error::Result;
+
+/// One store operation; `key` indexes [`Call::key`]. These are the seed's cache primitives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOp {
+    /// Current count, or `None` when absent or expired.
+    Get { key: usize },
+    /// Add `delta` (may be negative) to a live counter; `None` when absent. Never creates.
+    Incr { key: usize, delta: i64 },
+    /// Create with `value` and a TTL only if absent; `true` when created.
+    Add {
+        key: usize,
+        value: i64,
+        ttl_secs: u64,
+    },
+    /// Create or overwrite with `value` and a TTL.
+    Set {
+        key: usize,
+        value: i64,
+        ttl_secs: u64,
+    },
+}
+
+impl StoreOp {
+    pub fn key(&self) -> usize {
+        match *self {
+            StoreOp::Get { key }
+            | StoreOp::Incr { key, .. }
+            | StoreOp::Add { key, .. }
+            | StoreOp::Set { key, .. } => key,
+        }
+    }
+}
+
+/// The store's answer to the last [`StoreOp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreReply {
+    /// Answer to `Get` and `Incr`.
+    Count(Option<i64>),
+    /// Answer to `Add`.
+    Added(bool),
+    /// Answer to `Set`.
+    Done,
+}
+
+/// What a call wants next.
+#[derive(Debug)]
+pub enum Step {
+    Op(StoreOp),
+    Done(Result<Outcome>),
+}
+
+/// An engine call in progress. Start it with `resume(None)`; feed each reply back in.
+pub trait Call {
+    /// The key that operations name by index.
+    fn key(&self, index: usize) -> &str;
+    fn resume(&mut self, reply: Option<StoreReply>) -> Step;
+}
+
+/// A synchronous store, for native hosts and tests.
+pub trait Store {
+    fn get(&mut self, key: &str) -> Result<Option<i64>>;
+    fn incr(&mut self, key: &str, delta: i64) -> Result<Option<i64>>;
+    fn add(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<bool>;
+    fn set(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<()>;
+}
+
+/// Performs one operation of `call` on `store`.
+pub fn perform(call: &dyn Call, op: StoreOp, store: &mut dyn Store) -> Result<StoreReply> {
+    let key = call.key(op.key());
+    Ok(match op {
+        StoreOp::Get { .. } => StoreReply::Count(store.get(key)?),
+        StoreOp::Incr { delta, .. } => StoreReply::Count(store.incr(key, delta)?),
+        StoreOp::Add {
+            value, ttl_secs, ..
+        } => StoreReply::Added(store.add(key, value, ttl_secs)?),
+        StoreOp::Set {
+            value, ttl_secs, ..
+        } => {
+            store.set(key, value, ttl_secs)?;
+            StoreReply::Done
+        }
+    })
+}
+
+/// Runs `call` to completion over a synchronous store.
+pub fn run(mut call: Box<dyn Call>, store: &mut dyn Store) -> Result<Outcome> {
+    let mut reply = None;
+    loop {
+        match call.resume(reply.take()) {
+            Step::Done(outcome) => return outcome,
+            Step::Op(op) => reply = Some(perform(&*call, op, store)?),
+        }
+    }
+}
