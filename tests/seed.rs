@@ -32,7 +32,10 @@ impl World {
         self.clock.now_ms()
     }
     fn reserve(&mut self, profile: &Profile, feature: &str, amount: i64) -> Decision {
-        let call = self.engine.reserve(profile, feature, amount, self.now()).unwrap();
+        let call = self
+            .engine
+            .reserve(profile, feature, amount, self.now())
+            .unwrap();
         run(call, &mut self.store).unwrap().decision().unwrap()
     }
     fn check(&mut self, profile: &Profile, feature: &str) -> Decision {
@@ -40,15 +43,24 @@ impl World {
         run(call, &mut self.store).unwrap().decision().unwrap()
     }
     fn release(&mut self, profile: &Profile, what: &str) {
-        let call = self.engine.release(profile, what, None, self.now()).unwrap();
+        let call = self
+            .engine
+            .release(profile, what, None, self.now())
+            .unwrap();
         assert_eq!(run(call, &mut self.store).unwrap(), Outcome::Released);
     }
     fn increment(&mut self, profile: &Profile, feature: &str) -> Decision {
-        let call = self.engine.increment(profile, feature, 1, self.now()).unwrap();
+        let call = self
+            .engine
+            .increment(profile, feature, 1, self.now())
+            .unwrap();
         run(call, &mut self.store).unwrap().decision().unwrap()
     }
     fn usage(&mut self, id: i64) -> Vec<(String, i64)> {
-        let call = self.engine.usage(&ProfileId::number(id).unwrap(), self.now()).unwrap();
+        let call = self
+            .engine
+            .usage(&ProfileId::number(id).unwrap(), self.now())
+            .unwrap();
         match run(call, &mut self.store).unwrap() {
             Outcome::Usage(u) => u,
             other => panic!("{other:?}"),
