@@ -12,7 +12,7 @@ WASM_PACK_VERSION := 0.15.1
 WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p}' Cargo.lock)
 PORT ?= 8080
 
-.PHONY: tools npm build test test-rust test-node lint demo clean
+.PHONY: tools npm build test test-rust test-node test-types lint demo clean
 
 ## tools: the wasm32 target, wasm-bindgen-cli (at Cargo.lock's version) and wasm-pack.
 tools:
@@ -45,7 +45,7 @@ build: tools npm
 	  "$$(wc -c < pkg/wasm_quota_bg.wasm)" "$$(gzip -9c pkg/wasm_quota_bg.wasm | wc -c)"
 
 ## test: everything CI runs.
-test: lint test-rust test-node
+test: lint test-rust test-node test-types
 
 lint: tools
 	cargo fmt --check
@@ -56,6 +56,10 @@ test-rust: tools
 
 test-node: build
 	node --test tests/node/
+
+## test-types: the package's TypeScript types compile against tests/types/usage.ts.
+test-types: build
+	tsc -p tests/types
 
 ## demo: builds the package and serves www/ at http://127.0.0.1:$(PORT).
 demo: build

@@ -55,6 +55,13 @@ export type Usage = Record<string, number>;
 /// if (!d.allowed) return new Response("quota exceeded", { status: 429 });
 /// ```
 #[wasm_bindgen]
+extern "C" {
+    /// `{ amount? }`, optional on every counting method.
+    #[wasm_bindgen(typescript_type = "AmountOptions")]
+    pub type AmountOptions;
+}
+
+#[wasm_bindgen]
 pub struct QuotaEngine {
     core: core::Engine,
     store: JsStore,
@@ -97,8 +104,8 @@ impl QuotaEngine {
     pub fn check(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Profile")] profile: JsValue,
-        feature: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "AmountOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] feature: JsValue,
+        options: Option<AmountOptions>,
     ) -> Result<JsValue, JsValue> {
         let (profile, feature, amount, now) = self.args(&profile, &feature, &options)?;
         let call = self
@@ -120,8 +127,8 @@ impl QuotaEngine {
     pub fn reserve(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Profile")] profile: JsValue,
-        feature: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "AmountOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] feature: JsValue,
+        options: Option<AmountOptions>,
     ) -> Result<JsValue, JsValue> {
         let (profile, feature, amount, now) = self.args(&profile, &feature, &options)?;
         let call = self
@@ -143,8 +150,9 @@ impl QuotaEngine {
     pub fn release(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Profile")] profile: JsValue,
-        #[wasm_bindgen(js_name = featureOrReservation)] feature_or_reservation: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "AmountOptions")] options: JsValue,
+        #[wasm_bindgen(js_name = featureOrReservation, unchecked_param_type = "string")]
+        feature_or_reservation: JsValue,
+        options: Option<AmountOptions>,
     ) -> Result<JsValue, JsValue> {
         let (profile, target, amount, now) =
             self.args(&profile, &feature_or_reservation, &options)?;
@@ -165,8 +173,8 @@ impl QuotaEngine {
     pub fn increment(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Profile")] profile: JsValue,
-        feature: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "AmountOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] feature: JsValue,
+        options: Option<AmountOptions>,
     ) -> Result<JsValue, JsValue> {
         let (profile, feature, amount, now) = self.args(&profile, &feature, &options)?;
         let call = self
@@ -214,11 +222,14 @@ impl QuotaEngine {
         &self,
         profile: &JsValue,
         target: &JsValue,
-        options: &JsValue,
+        options: &Option<AmountOptions>,
     ) -> Result<(core::Profile, String, Option<i64>, i64), Failure> {
         let profile = args::profile(profile)?;
         let target = args::feature(target)?;
-        let amount = args::amount(options)?;
+        let amount = match options {
+            Some(options) => args::amount(options)?,
+            None => None,
+        };
         let now = args::now_ms(self.now.as_ref())?;
         Ok((profile, target, amount, now))
     }

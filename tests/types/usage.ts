@@ -1,0 +1,44 @@
+// Compile-only check of the package's TypeScript types (`tsc -p tests/types`): the README's
+// API must type-check as written, and misuse must not.
+import { QuotaEngine, MemoryStore, QuotaError } from "wasm-quota";
+import type { Decision, QuotaStore, Usage } from "wasm-quota";
+
+const store: QuotaStore = new MemoryStore({ now: () => Date.now() });
+const engine = new QuotaEngine({ store, limits: { remix: 10 }, keyPrefix: "ai_quota", enabled: true });
+
+async function guard(): Promise<number> {
+  const d: Decision = await engine.reserve({ id: 42 }, "remix");
+  await engine.reserve({ id: "user-1", unlimited: false }, "remix", { amount: 2 });
+  engine.check({ id: 1 }, "remix");
+  if (d.unlimited) return 0;
+  if (!d.allowed) return d.retryAfter;
+  if (d.reservation) await engine.release({ id: 42 }, d.reservation);
+  const usage: Usage = await engine.usage(42);
+  return usage.remix ?? 0;
+}
+
+const asyncStore: QuotaStore = {
+  get: async () => null,
+  incr: async () => null,
+  add: async () => true,
+  set: async () => {},
+};
+new QuotaEngine({ store: asyncStore, limits: {} });
+
+try {
+  engine.setLimits({ remix: 20 });
+} catch (e) {
+  if (e instanceof QuotaError) {
+    const code: "INVALID_CONFIG" | "INVALID_ARGUMENT" | "UNKNOWN_FEATURE" | "STORE_ERROR" | "CORRUPT_COUNTER" | string = e.code;
+    void code;
+  }
+}
+
+// @ts-expect-error a profile is an object, not a bare id
+engine.reserve(42, "remix");
+// @ts-expect-error limits are numbers
+new QuotaEngine({ store, limits: { remix: "10" } });
+// @ts-expect-error store is required
+new QuotaEngine({ limits: {} });
+
+void guard;
