@@ -3,6 +3,7 @@ export { QuotaEngine } from "./wasm_quota.js";
 export type {
   AmountOptions,
   Decision,
+  DegradedDecision,
   LimitedDecision,
   Limits,
   MaybePromise,

@@ -3,13 +3,14 @@ export type QuotaErrorCode =
   | "INVALID_ARGUMENT"
   | "UNKNOWN_FEATURE"
   | "STORE_ERROR"
+  | "STORE_TIMEOUT"
   | "CORRUPT_COUNTER";
 
 /** Every error the engine throws (sync path) or rejects with (async path). */
 export class QuotaError extends Error {
   readonly name: "QuotaError";
   readonly code: QuotaErrorCode;
-  /** The store's own exception, for STORE_ERROR. */
+  /** The store's own exception, for STORE_ERROR (none for STORE_TIMEOUT). */
   readonly cause?: unknown;
   constructor(code: QuotaErrorCode, message: string, options?: { cause?: unknown });
 }

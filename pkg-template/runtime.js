@@ -24,6 +24,28 @@ export function unlimitedDecision(feature) {
   return { allowed: true, unlimited: true, feature };
 }
 
+export function degradedDecision(allowed, feature, error) {
+  return { allowed, feature, degraded: "store-error", error };
+}
+
+// Rejection marker of withTimeout; the driver turns it into a STORE_TIMEOUT QuotaError.
+const STORE_TIMEOUT = Object.freeze({ storeTimeout: true });
+
+export function isStoreTimeout(v) {
+  return v === STORE_TIMEOUT;
+}
+
+// Only reached for async store answers, never on the sync path. The timer is cleared as soon
+// as the answer settles, so a pending timer never keeps a Node process alive.
+export function withTimeout(value, ms) {
+  if (!isThenable(value)) return Promise.resolve(value);
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(STORE_TIMEOUT), ms);
+  });
+  return Promise.race([value, late]).finally(() => clearTimeout(timer));
+}
+
 export function isThenable(v) {
   return v !== null && (typeof v === "object" || typeof v === "function") && typeof v.then === "function";
 }

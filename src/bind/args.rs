@@ -4,7 +4,7 @@
 use super::error::Failure;
 use super::js;
 use crate::core::limits::MAX_SAFE_INTEGER;
-use crate::core::{Limits, Policy, Profile, ProfileId, QuotaError};
+use crate::core::{FaultPolicy, Limits, Policy, Profile, ProfileId, QuotaError};
 use wasm_bindgen::{JsCast, JsValue};
 
 type Result<T> = std::result::Result<T, Failure>;
@@ -148,9 +148,22 @@ pub struct EngineOptions {
     pub enabled: bool,
     pub key_prefix: Option<String>,
     pub now: Option<js_sys::Function>,
+    pub on_store_error: FaultPolicy,
+    pub store_timeout_ms: Option<u32>,
 }
 
-const OPTION_NAMES: [&str; 5] = ["store", "limits", "enabled", "keyPrefix", "now"];
+const OPTION_NAMES: [&str; 7] = [
+    "store",
+    "limits",
+    "enabled",
+    "keyPrefix",
+    "now",
+    "onStoreError",
+    "storeTimeoutMs",
+];
+
+/// setTimeout's largest delay; a larger one fires at once in browsers and Node.
+const MAX_TIMEOUT_MS: u32 = 2_147_483_647;
 
 pub fn engine_options(v: &JsValue) -> Result<EngineOptions> {
     if !is_plain_object(v) {
@@ -200,11 +213,32 @@ pub fn engine_options(v: &JsValue) -> Result<EngineOptions> {
             )
         }
     };
+    let on_store_error = field(v, "onStoreError", QuotaError::config)?;
+    let on_store_error = match on_store_error.as_string() {
+        Some(s) => FaultPolicy::parse(&s),
+        None if on_store_error.is_undefined() => Some(FaultPolicy::Throw),
+        None => None,
+    }
+    .ok_or_else(|| QuotaError::config("onStoreError must be \"throw\", \"deny\" or \"allow\""))?;
+    let timeout = field(v, "storeTimeoutMs", QuotaError::config)?;
+    let store_timeout_ms = match safe_int(&timeout, 1) {
+        Some(ms) if ms <= MAX_TIMEOUT_MS as i64 => Some(ms as u32),
+        _ if timeout.is_undefined() => None,
+        _ => {
+            return Err(QuotaError::config(format!(
+                "storeTimeoutMs must be an integer from 1 to {MAX_TIMEOUT_MS}, got {}",
+                describe(&timeout)
+            ))
+            .into())
+        }
+    };
     Ok(EngineOptions {
         store,
         limits,
         enabled,
         key_prefix,
         now,
+        on_store_error,
+        store_timeout_ms,
     })
 }

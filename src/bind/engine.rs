@@ -4,7 +4,7 @@
 use super::args;
 use super::error::Failure;
 use super::js;
-use super::store::{drive, JsStore};
+use super::store::{drive, Backend};
 use crate::core::{self, Decision, Outcome};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -25,6 +25,11 @@ export interface QuotaEngineOptions {
   keyPrefix?: string;
   /** Milliseconds since the epoch. Default Date.now. */
   now?: () => number;
+  /** When a store method throws, rejects or times out: throw (default), or answer check /
+   *  reserve / increment with a DegradedDecision that denies or allows. */
+  onStoreError?: "throw" | "deny" | "allow";
+  /** Async stores: a store Promise not settled after this many ms is a STORE_TIMEOUT. */
+  storeTimeoutMs?: number;
 }
 export interface AmountOptions { amount?: number }
 export interface LimitedDecision {
@@ -42,7 +47,16 @@ export interface LimitedDecision {
   unlimited?: undefined;
 }
 export interface UnlimitedDecision { allowed: true; unlimited: true; feature: string }
-export type Decision = LimitedDecision | UnlimitedDecision;
+/** Decided by `onStoreError` because the store failed: no figures, no reservation. */
+export interface DegradedDecision {
+  allowed: boolean;
+  feature: string;
+  degraded: "store-error";
+  /** The absorbed STORE_ERROR / STORE_TIMEOUT QuotaError, for the host's log. */
+  error: Error & { code: string };
+  unlimited?: undefined;
+}
+export type Decision = LimitedDecision | UnlimitedDecision | DegradedDecision;
 export type Usage = Record<string, number>;
 "#;
 
@@ -64,7 +78,7 @@ extern "C" {
 #[wasm_bindgen]
 pub struct QuotaEngine {
     core: core::Engine,
-    store: JsStore,
+    store: Backend,
     now: Option<js_sys::Function>,
 }
 
@@ -77,6 +91,7 @@ impl QuotaEngine {
     ///   store: new MemoryStore(),
     ///   limits: { remix: 10, tips: 20 },
     ///   enabled: true, keyPrefix: "ai_quota", now: () => Date.now(),
+    ///   onStoreError: "deny", storeTimeoutMs: 250, // fail closed when the store is down
     /// });
     /// ```
     #[wasm_bindgen(constructor)]
@@ -84,13 +99,18 @@ impl QuotaEngine {
         #[wasm_bindgen(unchecked_param_type = "QuotaEngineOptions")] options: JsValue,
     ) -> Result<QuotaEngine, JsValue> {
         let o = args::engine_options(&options)?;
-        let mut core = core::Engine::new(o.limits).with_enabled(o.enabled);
+        let mut core = core::Engine::new(o.limits)
+            .with_enabled(o.enabled)
+            .with_fault_policy(o.on_store_error);
         if let Some(prefix) = o.key_prefix {
             core = core.with_key_prefix(&prefix).map_err(Failure::from)?;
         }
         Ok(QuotaEngine {
             core,
-            store: o.store.unchecked_into(),
+            store: Backend {
+                store: o.store.unchecked_into(),
+                timeout_ms: o.store_timeout_ms,
+            },
             now: o.now,
         })
     }

@@ -30,6 +30,15 @@ extern "C" {
     /// Defines a field without going through a `__proto__` setter.
     #[wasm_bindgen(js_name = defineField)]
     pub fn define_field(o: &JsValue, key: &str, value: f64);
+    /// `{ allowed, feature, degraded: "store-error", error }`.
+    #[wasm_bindgen(js_name = degradedDecision)]
+    pub fn degraded_decision(allowed: bool, feature: &JsValue, error: JsValue) -> JsValue;
+    /// `value` as a Promise that rejects with the timeout marker after `ms` (timer cleared
+    /// once it settles).
+    #[wasm_bindgen(js_name = withTimeout)]
+    pub fn with_timeout(value: &JsValue, ms: u32) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = isStoreTimeout)]
+    pub fn is_store_timeout(v: &JsValue) -> bool;
     #[wasm_bindgen(js_name = typeName)]
     pub fn type_name(v: &JsValue) -> String;
 }

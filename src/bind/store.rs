@@ -51,23 +51,38 @@ extern "C" {
 /// Turns a finished call's outcome into the JS value the method returns.
 pub type Finish = fn(Outcome) -> JsValue;
 
-/// Runs `call` over `store`. Returns the result directly while every store call returns a plain
-/// value; from the first Promise on, returns a Promise of the result.
-pub fn drive(store: &JsStore, mut call: Box<dyn Call>, finish: Finish) -> Result<JsValue, JsValue> {
+/// The host's store plus how long the engine waits for one of its Promises.
+pub struct Backend {
+    pub store: JsStore,
+    /// `storeTimeoutMs`; only async answers are timed (a sync one has already arrived).
+    pub timeout_ms: Option<u32>,
+}
+
+/// Runs `call` over the backend's store. Returns the result directly while every store call
+/// returns a plain value; from the first Promise on, returns a Promise of the result.
+pub fn drive(
+    backend: &Backend,
+    mut call: Box<dyn Call>,
+    finish: Finish,
+) -> Result<JsValue, JsValue> {
     let mut reply = None;
     loop {
         let op = match call.resume(reply.take()) {
             Step::Done(outcome) => return outcome.map(finish).map_err(|e| Failure::from(e).into()),
             Step::Op(op) => op,
         };
-        let raw = invoke(store, &*call, op)?;
+        let raw = match invoke(&backend.store, &*call, op) {
+            Ok(raw) => raw,
+            Err(fault) => return fail(&mut *call, fault, finish),
+        };
         match interpret(&*call, op, &raw) {
             Ok(Some(r)) => reply = Some(r),
             Ok(None) => {
-                let store = store.clone();
-                let pending = js_sys::Promise::resolve(&raw);
+                let store = backend.store.clone();
+                let timeout_ms = backend.timeout_ms;
+                let pending = settle(&raw, timeout_ms);
                 return Ok(wasm_bindgen_futures::future_to_promise(async move {
-                    drive_async(store, call, op, pending, finish).await
+                    drive_async(store, timeout_ms, call, op, pending, finish).await
                 })
                 .into());
             }
@@ -78,15 +93,20 @@ pub fn drive(store: &JsStore, mut call: Box<dyn Call>, finish: Finish) -> Result
 
 async fn drive_async(
     store: JsStore,
+    timeout_ms: Option<u32>,
     mut call: Box<dyn Call>,
     mut op: StoreOp,
     mut pending: js_sys::Promise,
     finish: Finish,
 ) -> Result<JsValue, JsValue> {
     loop {
-        let raw = JsFuture::from(pending)
-            .await
-            .map_err(|cause| store_failure(&*call, op, cause))?;
+        let raw = match JsFuture::from(pending).await {
+            Ok(raw) => raw,
+            Err(cause) => {
+                let fault = store_failure(&*call, op, cause);
+                return fail(&mut *call, fault, finish);
+            }
+        };
         let reply = match interpret(&*call, op, &raw)? {
             Some(reply) => reply,
             None => {
@@ -100,7 +120,31 @@ async fn drive_async(
             Step::Done(outcome) => return outcome.map(finish).map_err(|e| Failure::from(e).into()),
             Step::Op(op) => op,
         };
-        pending = js_sys::Promise::resolve(&invoke(&store, &*call, op)?);
+        pending = match invoke(&store, &*call, op) {
+            Ok(raw) => settle(&raw, timeout_ms),
+            Err(fault) => return fail(&mut *call, fault, finish),
+        };
+    }
+}
+
+/// A store answer as a Promise, rejected with the timeout marker if it has not settled in time.
+fn settle(raw: &JsValue, timeout_ms: Option<u32>) -> js_sys::Promise {
+    match timeout_ms {
+        Some(ms) => js::with_timeout(raw, ms),
+        None => js_sys::Promise::resolve(raw),
+    }
+}
+
+/// The store failed (threw, rejected, timed out): the call's fault policy decides.
+fn fail(call: &mut dyn Call, fault: Failure, finish: Finish) -> Result<JsValue, JsValue> {
+    match call.fail(fault.error.clone()) {
+        Ok(Outcome::Degraded(d)) => Ok(js::degraded_decision(
+            d.allowed,
+            &JsValue::from_str(&d.feature),
+            fault.into_js(),
+        )),
+        Ok(outcome) => Ok(finish(outcome)),
+        Err(_) => Err(fault.into()),
     }
 }
 
@@ -120,14 +164,25 @@ fn invoke(store: &JsStore, call: &dyn Call, op: StoreOp) -> Result<JsValue, Fail
 }
 
 fn store_failure(call: &dyn Call, op: StoreOp, cause: JsValue) -> Failure {
-    let name = match op {
+    let name = op_name(op);
+    if js::is_store_timeout(&cause) {
+        let msg = format!(
+            "store.{name}({:?}) did not settle in time",
+            call.key(op.key())
+        );
+        return Failure::from(QuotaError::timeout(msg));
+    }
+    let msg = format!("store.{name}({:?}) failed", call.key(op.key()));
+    Failure::with_cause(QuotaError::store(msg), cause)
+}
+
+fn op_name(op: StoreOp) -> &'static str {
+    match op {
         StoreOp::Get { .. } => "get",
         StoreOp::Incr { .. } => "incr",
         StoreOp::Add { .. } => "add",
         StoreOp::Set { .. } => "set",
-    };
-    let msg = format!("store.{name}({:?}) failed", call.key(op.key()));
-    Failure::with_cause(QuotaError::store(msg), cause)
+    }
 }
 
 /// A store's plain answer as a reply; `Ok(None)` when it is a thenable to wait for.

@@ -1,5 +1,6 @@
 //! What an engine call answers.
 
+use super::fault::Degraded;
 use super::window::rfc3339_utc;
 
 /// The answer to `check`, `reserve` and `increment` — the seed's `(allowed, info)` with the
@@ -56,6 +57,8 @@ pub enum Outcome {
     Usage(Vec<(String, i64)>),
     /// `release` finished (a missing counter is a quiet no-op, as in the seed).
     Released,
+    /// The store failed and the fault policy decided (`onStoreError: "deny" | "allow"`).
+    Degraded(Degraded),
 }
 
 impl Outcome {

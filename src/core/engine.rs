@@ -7,6 +7,7 @@ use super::calls::{
 use super::clock::{MAX_MS, MIN_MS};
 use super::decision::{Decision, Outcome};
 use super::error::{QuotaError, Result};
+use super::fault::{FaultPolicy, Guarded};
 use super::key::{counter_key, Profile, ProfileId};
 use super::limits::{Limits, Policy, MAX_SAFE_INTEGER};
 use super::reservation::Reservation;
@@ -23,6 +24,7 @@ pub struct Engine {
     limits: Limits,
     enabled: bool,
     key_prefix: String,
+    fault_policy: FaultPolicy,
 }
 
 impl Engine {
@@ -32,6 +34,7 @@ impl Engine {
             limits,
             enabled: true,
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            fault_policy: FaultPolicy::Throw,
         }
     }
 
@@ -49,6 +52,16 @@ impl Engine {
         }
         self.key_prefix = prefix.to_owned();
         Ok(self)
+    }
+
+    /// What `check`, `reserve` and `increment` answer when the store fails.
+    pub fn with_fault_policy(mut self, policy: FaultPolicy) -> Engine {
+        self.fault_policy = policy;
+        self
+    }
+
+    pub fn fault_policy(&self) -> FaultPolicy {
+        self.fault_policy
     }
 
     /// Replaces the limits; the next call uses them. (Validation happened when `limits` was built.)
@@ -81,7 +94,8 @@ impl Engine {
             return Ok(ready);
         }
         let targets = self.targets(&profile.id, feature, policies, now_ms);
-        Ok(Box::new(CheckCall::new(feature, amount, now_ms, targets)))
+        let call = Box::new(CheckCall::new(feature, amount, now_ms, targets));
+        Ok(Guarded::wrap(self.fault_policy, feature, call))
     }
 
     /// Atomically counts `amount` in every policy of `feature`, or in none if any would go
@@ -98,7 +112,8 @@ impl Engine {
             return Ok(ready);
         }
         let targets = self.targets(&profile.id, feature, policies, now_ms);
-        Ok(Box::new(ReserveCall::new(feature, amount, now_ms, targets)))
+        let call = Box::new(ReserveCall::new(feature, amount, now_ms, targets));
+        Ok(Guarded::wrap(self.fault_policy, feature, call))
     }
 
     /// The seed's post-hoc count after a successful operation: no limit check.
@@ -114,9 +129,8 @@ impl Engine {
             return Ok(ready);
         }
         let targets = self.targets(&profile.id, feature, policies, now_ms);
-        Ok(Box::new(IncrementCall::new(
-            feature, amount, now_ms, targets,
-        )))
+        let call = Box::new(IncrementCall::new(feature, amount, now_ms, targets));
+        Ok(Guarded::wrap(self.fault_policy, feature, call))
     }
 
     /// Takes back a reservation (from the window it was counted in) or, given a feature name,

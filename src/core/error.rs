@@ -13,6 +13,8 @@ pub enum ErrorCode {
     UnknownFeature,
     /// A store call threw or rejected.
     StoreError,
+    /// An async store call did not settle within `storeTimeoutMs`.
+    StoreTimeout,
     /// A store returned something that is not a count where a count was expected.
     CorruptCounter,
 }
@@ -25,6 +27,7 @@ impl ErrorCode {
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::UnknownFeature => "UNKNOWN_FEATURE",
             ErrorCode::StoreError => "STORE_ERROR",
+            ErrorCode::StoreTimeout => "STORE_TIMEOUT",
             ErrorCode::CorruptCounter => "CORRUPT_COUNTER",
         }
     }
@@ -58,6 +61,14 @@ impl QuotaError {
     }
     pub fn store(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::StoreError, message)
+    }
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::StoreTimeout, message)
+    }
+    /// The store failed to answer (threw, rejected, timed out): the faults `onStoreError`
+    /// governs. A store that answered nonsense (`CorruptCounter`) is not one of them.
+    pub fn is_store_fault(&self) -> bool {
+        matches!(self.code, ErrorCode::StoreError | ErrorCode::StoreTimeout)
     }
     pub fn corrupt(key: &str, what: impl fmt::Display) -> Self {
         Self::new(

@@ -5,7 +5,7 @@
 //! between steps). Tests can also interleave several calls' steps to model concurrency.
 
 use super::decision::Outcome;
-use super::error::Result;
+use super::error::{QuotaError, Result};
 
 /// One store operation; `key` indexes [`Call::key`]. These are the seed's cache primitives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +62,11 @@ pub trait Call {
     /// The key that operations name by index.
     fn key(&self, index: usize) -> &str;
     fn resume(&mut self, reply: Option<StoreReply>) -> Step;
+    /// The store failed on the last op (threw, rejected, timed out): how the call ends. The
+    /// call is not resumed afterwards. Default: the error (see `fault.rs` for the policy).
+    fn fail(&mut self, error: QuotaError) -> Result<Outcome> {
+        Err(error)
+    }
 }
 
 /// A synchronous store, for native hosts and tests.
@@ -96,7 +101,10 @@ pub fn run(mut call: Box<dyn Call>, store: &mut dyn Store) -> Result<Outcome> {
     loop {
         match call.resume(reply.take()) {
             Step::Done(outcome) => return outcome,
-            Step::Op(op) => reply = Some(perform(&*call, op, store)?),
+            Step::Op(op) => match perform(&*call, op, store) {
+                Ok(r) => reply = Some(r),
+                Err(e) => return call.fail(e),
+            },
         }
     }
 }
