@@ -25,7 +25,9 @@ export function unlimitedDecision(feature) {
 }
 
 export function degradedDecision(allowed, feature, error) {
-  return { allowed, feature, degraded: "store-error", error };
+  // retryAfter 0: when the store comes back is unknown, and a host's `if (!d.allowed)` path
+  // reads it.
+  return { allowed, feature, degraded: "store-error", error, retryAfter: 0 };
 }
 
 // Rejection marker of withTimeout; the driver turns it into a STORE_TIMEOUT QuotaError.

@@ -45,6 +45,7 @@ export interface LimitedDecision {
   /** Present when a reserve was allowed and counted: pass it to release(). */
   reservation?: string;
   unlimited?: undefined;
+  degraded?: undefined;
 }
 export interface UnlimitedDecision { allowed: true; unlimited: true; feature: string }
 /** Decided by `onStoreError` because the store failed: no figures, no reservation. */
@@ -53,7 +54,10 @@ export interface DegradedDecision {
   feature: string;
   degraded: "store-error";
   /** The absorbed STORE_ERROR / STORE_TIMEOUT QuotaError, for the host's log. */
-  error: Error & { code: string };
+  error: Error & { code: string; cause?: unknown };
+  /** Always 0: when the store comes back is unknown. */
+  retryAfter: 0;
+  reservation?: undefined;
   unlimited?: undefined;
 }
 export type Decision = LimitedDecision | UnlimitedDecision | DegradedDecision;

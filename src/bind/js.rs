@@ -30,7 +30,7 @@ extern "C" {
     /// Defines a field without going through a `__proto__` setter.
     #[wasm_bindgen(js_name = defineField)]
     pub fn define_field(o: &JsValue, key: &str, value: f64);
-    /// `{ allowed, feature, degraded: "store-error", error }`.
+    /// `{ allowed, feature, degraded: "store-error", error, retryAfter: 0 }`.
     #[wasm_bindgen(js_name = degradedDecision)]
     pub fn degraded_decision(allowed: bool, feature: &JsValue, error: JsValue) -> JsValue;
     /// `value` as a Promise that rejects with the timeout marker after `ms` (timer cleared

@@ -45,7 +45,8 @@ for (const [policy, allowed] of [["deny", false], ["allow", true]]) {
         const result = engine[method]({ id: 42 }, "remix");
         assert.equal(result instanceof Promise, async, method);
         const d = await result;
-        assert.deepEqual(Object.keys(d).sort(), ["allowed", "degraded", "error", "feature"], method);
+        assert.deepEqual(Object.keys(d).sort(), ["allowed", "degraded", "error", "feature", "retryAfter"], method);
+        assert.equal(d.retryAfter, 0);
         assert.equal(d.allowed, allowed);
         assert.equal(d.feature, "remix");
         assert.equal(d.degraded, "store-error");

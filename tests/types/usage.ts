@@ -42,3 +42,14 @@ new QuotaEngine({ store, limits: { remix: "10" } });
 new QuotaEngine({ limits: {} });
 
 void guard;
+
+// A decision made by onStoreError says so and carries the absorbed error.
+async function degraded(): Promise<string> {
+  const e = new QuotaEngine({ store, limits: { remix: 1 }, onStoreError: "deny", storeTimeoutMs: 250 });
+  const d = await e.reserve({ id: 1 }, "remix");
+  if (!d.unlimited && d.degraded) return d.error.code;
+  return "";
+}
+void degraded;
+// @ts-expect-error onStoreError is one of three names
+new QuotaEngine({ store, limits: {}, onStoreError: "ignore" });
