@@ -12,7 +12,7 @@ WASM_PACK_VERSION := 0.15.1
 WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p}' Cargo.lock)
 PORT ?= 8080
 
-.PHONY: tools npm build test test-rust test-node test-types lint demo clean
+.PHONY: tools npm build test test-rust test-node test-types test-browser chromium lint demo clean
 
 ## tools: the wasm32 target, wasm-bindgen-cli (at Cargo.lock's version) and wasm-pack.
 tools:
@@ -45,7 +45,7 @@ build: tools npm
 	  "$$(wc -c < pkg/wasm_quota_bg.wasm)" "$$(gzip -9c pkg/wasm_quota_bg.wasm | wc -c)"
 
 ## test: everything CI runs.
-test: lint test-rust test-node test-types
+test: lint test-rust test-node test-types test-browser
 
 lint: tools
 	cargo fmt --check
@@ -61,7 +61,16 @@ test-node: build
 test-types: build
 	tsc -p tests/types
 
-## demo: builds the package and serves www/ at http://127.0.0.1:$(PORT).
+## test-browser: the demo page (www/) in real headless Chromium, driven by npm playwright-core;
+## the tests start and stop their own server on a free port.
+test-browser: build chromium
+	node --test tests/browser/
+
+## chromium: Debian's build (Playwright's own browser downloads are not reachable).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+## demo: builds the package and serves www/ (and pkg/ at /pkg/) at http://127.0.0.1:$(PORT).
 demo: build
 	node www/serve.mjs $(PORT)
 

@@ -1,0 +1,193 @@
+// The demo page (www/) in real headless Chromium, served by www/serve.mjs on a free port.
+import { test, before, after, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import { chromium } from "playwright-core";
+import { startServer } from "../../www/serve.mjs";
+
+const SHOTS = new URL("../../target/", import.meta.url);
+let server, browser, base;
+const open = []; // { context, problems } of the current test
+
+before(async () => {
+  server = await startServer(0);
+  base = `http://127.0.0.1:${server.address().port}/`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await new Promise((resolve) => server?.close(resolve));
+});
+
+// Every test ends by proving the page logged no error and threw nothing.
+afterEach(async () => {
+  for (const { context, problems } of open.splice(0)) {
+    await context.close();
+    assert.deepEqual(problems, [], "console errors, page errors or failed requests");
+  }
+});
+
+/** Opens the demo with a query string in a fresh browser profile; waits until it is ready. */
+async function openDemo(query = "", viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  const problems = [];
+  open.push({ context, problems });
+  const page = await context.newPage();
+  page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
+  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+  page.on("requestfailed", (r) => problems.push(`requestfailed: ${r.url()}`));
+  page.on("response", (r) => r.status() >= 400 && problems.push(`HTTP ${r.status()}: ${r.url()}`));
+  await page.goto(base + query);
+  await page.waitForSelector("html[data-ready=true]");
+  return page;
+}
+
+const card = (page, feature) => page.locator(`[data-feature="${feature}"]`);
+const field = (page, feature, name) => card(page, feature).locator(`[data-field="${name}"]`).textContent();
+const figures = async (page, feature) => ({
+  used: Number(await field(page, feature, "used")),
+  limit: Number(await field(page, feature, "limit")),
+  remaining: Number(await field(page, feature, "remaining")),
+});
+const lastDecision = async (page) => JSON.parse(await page.locator('[data-field="last-decision"]').textContent());
+
+/** Clicks Run and waits until that run has finished (the card counts finished runs). */
+async function run(page, feature) {
+  const before = Number(await card(page, feature).getAttribute("data-runs"));
+  await card(page, feature).locator('[data-action="run"]').click();
+  await page.waitForSelector(`[data-feature="${feature}"][data-runs="${before + 1}"]`);
+  return lastDecision(page);
+}
+
+test("the page loads the package by name, with .wasm served as application/wasm", async () => {
+  const page = await openDemo();
+  const wasm = await page.request.get(base + "pkg/wasm_quota_bg.wasm");
+  assert.equal(wasm.headers()["content-type"], "application/wasm");
+  assert.match(await page.locator('script[type="importmap"]').textContent(), /"wasm-quota": "\/pkg\/entry\/browser\.js"/);
+  assert.deepEqual(await page.locator("[data-feature]").evaluateAll((cards) => cards.map((c) => c.dataset.feature)),
+    ["remix", "remix_suggestions", "scale", "tips", "discover", "timer"]);
+  assert.deepEqual(await figures(page, "tips"), { used: 0, limit: 20, remaining: 20 });
+});
+
+test("?limits=remix:3: three runs are allowed, the fourth is denied with remaining 0", async () => {
+  const page = await openDemo("?limits=remix:3,tips:2");
+  assert.deepEqual(await figures(page, "tips"), { used: 0, limit: 2, remaining: 2 });
+  for (let n = 1; n <= 3; n++) {
+    const d = await run(page, "remix");
+    assert.equal(d.allowed, true);
+    assert.equal(d.used, n);
+    assert.deepEqual(await figures(page, "remix"), { used: n, limit: 3, remaining: 3 - n });
+    assert.match(await page.locator('[data-field="response-headers"]').textContent(), /^HTTP\/1\.1 200 OK\nRateLimit-Policy: "daily";q=3;w=86400\nRateLimit: "daily";r=/);
+  }
+  const denied = await run(page, "remix");
+  assert.equal(denied.allowed, false);
+  assert.equal(denied.remaining, 0);
+  assert.equal(denied.used, 3);
+  assert.ok(denied.retryAfter > 0);
+  assert.deepEqual(await figures(page, "remix"), { used: 3, limit: 3, remaining: 0 });
+  assert.equal(await card(page, "remix").getAttribute("data-status"), "denied");
+  const head = await page.locator('[data-field="response-headers"]').textContent();
+  assert.match(head, /^HTTP\/1\.1 429 Too Many Requests\n/);
+  assert.match(head, new RegExp(`^Retry-After: ${denied.retryAfter}$`, "m"));
+  assert.match(head, /^RateLimit: "daily";r=0;t=\d+$/m);
+  assert.deepEqual(await figures(page, "scale"), { used: 0, limit: 10, remaining: 10 }); // others untouched
+});
+
+test("with the fail switch on, a run is released and leaves usage unchanged", async () => {
+  const page = await openDemo("?limits=remix:3");
+  await run(page, "remix");
+  await page.locator('[data-setting="fail-ai"]').check();
+  const d = await run(page, "remix");
+  assert.equal(d.allowed, true, "the slot was reserved before the call…");
+  assert.equal(await card(page, "remix").getAttribute("data-status"), "failed");
+  assert.deepEqual(await figures(page, "remix"), { used: 1, limit: 3, remaining: 2 }, "…and given back after it failed");
+  await page.locator('[data-setting="fail-ai"]').uncheck();
+  await run(page, "remix");
+  assert.deepEqual(await figures(page, "remix"), { used: 2, limit: 3, remaining: 1 });
+});
+
+test("?store=local keeps the counts across a reload; the in-page Map does not", async () => {
+  const local = await openDemo("?store=local&limits=tips:5");
+  await run(local, "tips");
+  await run(local, "tips");
+  await local.reload();
+  await local.waitForSelector("html[data-ready=true]");
+  assert.deepEqual(await figures(local, "tips"), { used: 2, limit: 5, remaining: 3 });
+  assert.equal((await run(local, "tips")).used, 3, "the engine counts on from the stored value");
+
+  const memory = await openDemo("?limits=tips:5");
+  await run(memory, "tips");
+  await memory.reload();
+  await memory.waitForSelector("html[data-ready=true]");
+  assert.deepEqual(await figures(memory, "tips"), { used: 0, limit: 5, remaining: 5 });
+});
+
+test("the jump to 23:59:50 UTC lets midnight reset the meters", async () => {
+  const page = await openDemo("?limits=discover:2");
+  await run(page, "discover");
+  await run(page, "discover");
+  await page.locator('[data-action="jump-midnight"]').click();
+  assert.match(await page.locator('[data-field="clock"]').textContent(), /^\d{4}-\d\d-\d\d 23:59:5\d UTC$/);
+  assert.deepEqual(await figures(page, "discover"), { used: 2, limit: 2, remaining: 0 }, "same day: counts stay");
+  const denied = await run(page, "discover");
+  assert.equal(denied.allowed, false);
+  assert.ok(denied.retryAfter >= 1 && denied.retryAfter <= 10, `retryAfter ${denied.retryAfter}`);
+  assert.match(await field(page, "discover", "resets-in"), /^00:00:(0\d|10)$/);
+  // Real seconds pass until the engine's clock crosses midnight; the page must notice by itself.
+  await page.waitForSelector('[data-feature="discover"] [data-field="used"]:text-is("0")', { timeout: 20_000 });
+  assert.deepEqual(await figures(page, "discover"), { used: 0, limit: 2, remaining: 2 });
+  assert.match(await field(page, "discover", "resets-in"), /^2[34]:\d\d:\d\d$/);
+  assert.equal((await run(page, "discover")).allowed, true);
+});
+
+test("limits are editable by keyboard; the address keeps them; refusals keep the old limit", async () => {
+  const page = await openDemo();
+  const input = page.getByLabel("Daily limit for Timer");
+  await input.focus();
+  await page.keyboard.press("ControlOrMeta+a");
+  await page.keyboard.type("1");
+  await page.keyboard.press("Tab"); // commits the change and moves on to the Run button
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute("aria-label")), "Run Timer");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector('[data-feature="timer"][data-runs="1"]');
+  assert.equal((await run(page, "timer")).allowed, false);
+  assert.deepEqual(await figures(page, "timer"), { used: 1, limit: 1, remaining: 0 });
+  assert.equal(new URL(page.url()).searchParams.get("limits"), "timer:1");
+
+  await input.fill("-4"); // not a limit: the engine refuses it and the page says so
+  await input.press("Tab");
+  assert.equal(await input.inputValue(), "1");
+  assert.match(await page.locator('[data-field="notice"]').textContent(), /refused/i);
+  assert.equal(await field(page, "timer", "limit"), "1");
+});
+
+test("unlimited profile and home mode: runs are allowed and nothing is counted", async () => {
+  const page = await openDemo("?limits=scale:1");
+  await page.getByRole("switch", { name: "Unlimited profile" }).check();
+  for (let i = 0; i < 2; i++) assert.deepEqual(await run(page, "scale"), { allowed: true, unlimited: true, feature: "scale" });
+  assert.equal(await page.locator('[data-field="response-headers"]').textContent(), "HTTP/1.1 200 OK");
+  await page.getByRole("switch", { name: "Unlimited profile" }).uncheck();
+  await page.getByRole("switch", { name: "Quota off (home mode)" }).check();
+  assert.equal((await run(page, "scale")).unlimited, true);
+  assert.deepEqual(await figures(page, "scale"), { used: 0, limit: 1, remaining: 1 });
+  await page.getByRole("switch", { name: "Quota off (home mode)" }).uncheck();
+  assert.equal((await run(page, "scale")).allowed, true);
+  assert.equal((await run(page, "scale")).allowed, false);
+});
+
+test("readable at 375 px and on a desktop; screenshots under target/", async () => {
+  await mkdir(SHOTS, { recursive: true });
+  for (const [name, viewport] of [["desktop", { width: 1280, height: 900 }], ["375", { width: 375, height: 812 }]]) {
+    const page = await openDemo("?limits=remix:3,tips:2", viewport);
+    for (let i = 0; i < 4; i++) await run(page, "remix");
+    await run(page, "tips");
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.equal(overflow, 0, `${name}: the page scrolls sideways`);
+    await page.screenshot({ path: new URL(`demo-${name}.png`, SHOTS).pathname, fullPage: true });
+  }
+});
