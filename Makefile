@@ -12,7 +12,7 @@ WASM_PACK_VERSION := 0.15.1
 WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p}' Cargo.lock)
 PORT ?= 8080
 
-.PHONY: tools npm build test test-rust test-node test-types test-browser chromium lint demo clean
+.PHONY: tools npm build test test-rust test-node test-types test-browser chromium lint demo bench bench-core clean
 
 ## tools: the wasm32 target, wasm-bindgen-cli (at Cargo.lock's version) and wasm-pack.
 tools:
@@ -69,6 +69,15 @@ test-browser: build chromium
 ## chromium: Debian's build (Playwright's own browser downloads are not reachable).
 chromium:
 	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+## bench: reserve() throughput next to plain-JS contenders and rate-limiter-flexible (one Node
+## process, interleaved rounds), start-up cost and .wasm size. BENCH_ROUNDS / BENCH_OPS adjust it.
+bench: build
+	node bench/run.mjs
+
+## bench-core: the native criterion benchmark of the pure core (no JS boundary).
+bench-core: tools
+	cargo bench --bench core
 
 ## demo: builds the package and serves www/ (and pkg/ at /pkg/) at http://127.0.0.1:$(PORT).
 demo: build
