@@ -13,7 +13,7 @@ const $ = (selector, root = document) => root.querySelector(selector);
 
 const params = new URLSearchParams(location.search);
 const clock = new OffsetClock();
-const useLocal = params.get("store") === "local";
+const useLocal = params.get("store") === "local" && localStorageWorks();
 const store = useLocal ? new LocalStorageStore({ now: clock.now }) : new MemoryStore({ now: clock.now });
 const settings = {
   failAi: $('[data-setting="fail-ai"]'),
@@ -27,6 +27,17 @@ let engine = makeEngine();
 /** The engine's `enabled` is fixed at construction; home mode rebuilds it over the same store. */
 function makeEngine() {
   return new QuotaEngine({ store, limits, enabled: !settings.homeMode.checked, now: clock.now });
+}
+
+/** Some browsers (private modes, blocked storage) throw on localStorage; then the Map serves. */
+function localStorageWorks() {
+  try {
+    localStorage.setItem("wasm-quota-demo-probe", "1");
+    localStorage.removeItem("wasm-quota-demo-probe");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const profile = () => ({ id: PROFILE_ID, unlimited: settings.unlimited.checked });
@@ -82,6 +93,7 @@ async function renderUsage() {
     const meter = $(".meter", card);
     meter.setAttribute("aria-valuemax", String(limit));
     meter.setAttribute("aria-valuenow", String(Math.min(used, limit)));
+    meter.setAttribute("aria-valuetext", `${used} of ${limit} used`);
     meter.style.setProperty("--fill", limit === 0 ? 1 : Math.min(1, used / limit));
     card.classList.toggle("full", used >= limit);
     card.classList.toggle("unmetered", !metered);
@@ -102,7 +114,7 @@ async function run(name) {
     showDecision(`engine.reserve(${describe(who)}, "${name}")`, decision);
     if (!decision.allowed) {
       card.dataset.status = "denied";
-      status.textContent = `Denied: daily limit reached. Try again in ${formatDuration(decision.retryAfter * 1000)}.`;
+      status.textContent = "Denied: the daily limit is reached. It resets at 00:00 UTC.";
       return;
     }
     status.textContent = "Calling the AI…";
@@ -215,14 +227,24 @@ function tick() {
   const left = formatDuration(nextUtcMidnight(now) - now);
   for (const card of cards.values()) setText($('[data-field="resets-in"]', card), left);
   const day = iso.slice(0, 10);
-  if (shownDay !== null && day > shownDay) notify(`Midnight UTC passed: ${day} is a new window, every count starts at 0.`);
+  if (shownDay !== null && day > shownDay) {
+    notify(`Midnight UTC passed: ${day} is a new window, every count starts at 0.`);
+    for (const card of cards.values()) {
+      if (card.dataset.status !== "denied") continue; // yesterday's denial no longer holds
+      card.dataset.status = "idle";
+      $('[data-field="status"]', card).textContent = "";
+    }
+  }
   shownDay = day;
   renderUsage();
 }
 
 if (useLocal) store.sweep(); // past days' items are dead weight in localStorage
 $('[data-field="store-name"]').textContent = useLocal ? "localStorage (kept across reloads)" : "an in-page Map";
-if (parsed.problems.length) notify(`Ignored in ?limits=: ${parsed.problems.join("; ")}.`);
+const loadNotes = [];
+if (params.get("store") === "local" && !useLocal) loadNotes.push("localStorage is not available here: counts are kept in an in-page Map.");
+if (parsed.problems.length) loadNotes.push(`Ignored in ?limits=: ${parsed.problems.join("; ")}.`);
+if (loadNotes.length) notify(loadNotes.join(" "));
 tick();
 setInterval(tick, 250); // quarter-second ticks keep the countdown within a blink of the truth
 document.documentElement.dataset.ready = "true"; // tests wait for this

@@ -98,6 +98,15 @@ test("?limits=remix:3: three runs are allowed, the fourth is denied with remaini
   assert.deepEqual(await figures(page, "scale"), { used: 0, limit: 10, remaining: 10 }); // others untouched
 });
 
+test("a mistyped ?limits= link still opens, keeping the good entries and naming the bad ones", async () => {
+  const page = await openDemo("?limits=remix:x,bogus:3,tips:2");
+  assert.deepEqual(await figures(page, "tips"), { used: 0, limit: 2, remaining: 2 });
+  assert.deepEqual(await figures(page, "remix"), { used: 0, limit: 10, remaining: 10 });
+  const notice = await page.locator('[data-field="notice"]').textContent();
+  assert.match(notice, /"remix:x": the limit must be a whole number/);
+  assert.match(notice, /"bogus:3": unknown feature/);
+});
+
 test("with the fail switch on, a run is released and leaves usage unchanged", async () => {
   const page = await openDemo("?limits=remix:3");
   await run(page, "remix");
@@ -141,6 +150,8 @@ test("the jump to 23:59:50 UTC lets midnight reset the meters", async () => {
   // Real seconds pass until the engine's clock crosses midnight; the page must notice by itself.
   await page.waitForSelector('[data-feature="discover"] [data-field="used"]:text-is("0")', { timeout: 20_000 });
   assert.deepEqual(await figures(page, "discover"), { used: 0, limit: 2, remaining: 2 });
+  assert.equal(await card(page, "discover").getAttribute("data-status"), "idle", "yesterday's denial is cleared");
+  assert.match(await page.locator('[data-field="notice"]').textContent(), /Midnight UTC passed/);
   assert.match(await field(page, "discover", "resets-in"), /^2[34]:\d\d:\d\d$/);
   assert.equal((await run(page, "discover")).allowed, true);
 });
