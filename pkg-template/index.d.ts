@@ -8,11 +8,13 @@ export type {
   Limits,
   MaybePromise,
   Profile,
+  Policy,
   ProfileId,
   QuotaEngineOptions,
   QuotaStore,
   UnlimitedDecision,
   Usage,
+  WindowName,
 } from "./wasm_quota.js";
 export { QuotaError, type QuotaErrorCode } from "./runtime.js";
 export { MemoryStore } from "./stores/memory.js";

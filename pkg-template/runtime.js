@@ -64,3 +64,41 @@ export function defineField(o, k, v) {
 export function typeName(v) {
   return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
 }
+
+// Only decisions of policy objects name their policy, so plain-number limits keep the
+// foundation's exact shape.
+export function decorateDecision(d, policy, window, replayed) {
+  if (policy !== undefined) {
+    d.policy = policy;
+    d.window = window;
+  }
+  if (replayed) d.replayed = true;
+}
+
+// Time zones come from the host's Intl (no tz data in the .wasm). One formatter per zone.
+const zoneFormats = new Map();
+
+function zoneFormat(timeZone) {
+  let f = zoneFormats.get(timeZone);
+  if (f === undefined) {
+    f = new Intl.DateTimeFormat("en-US", {
+      timeZone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric",
+      hour: "numeric", minute: "numeric", second: "numeric",
+    });
+    zoneFormats.set(timeZone, f);
+  }
+  return f;
+}
+
+/** UTC offset of `timeZone` at the instant `ms`, in ms (wall time = ms + offset). */
+export function zoneOffset(timeZone, ms) {
+  const t = Math.floor(ms / 1000) * 1000; // Intl shows whole seconds
+  const p = {};
+  for (const { type, value } of zoneFormat(timeZone).formatToParts(t)) p[type] = value;
+  return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) - t;
+}
+
+/** Intl's spelling of a zone name; throws RangeError for a zone the host does not know. */
+export function canonicalTimeZone(name) {
+  return new Intl.DateTimeFormat("en-US", { timeZone: name }).resolvedOptions().timeZone;
+}

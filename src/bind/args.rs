@@ -3,8 +3,9 @@
 
 use super::error::Failure;
 use super::js;
+use super::policies;
 use crate::core::limits::MAX_SAFE_INTEGER;
-use crate::core::{FaultPolicy, Limits, Policy, Profile, ProfileId, QuotaError};
+use crate::core::{FaultPolicy, Limits, Profile, ProfileId, QuotaError};
 use wasm_bindgen::{JsCast, JsValue};
 
 type Result<T> = std::result::Result<T, Failure>;
@@ -98,7 +99,7 @@ pub fn amount(options: &JsValue) -> Result<Option<i64>> {
     }
 }
 
-/// `{ feature: limit, … }` with each limit a non-negative safe integer (a daily UTC window).
+/// `{ feature: limit | policy | [policy, …], … }` (see `policies.rs`).
 pub fn limits(v: &JsValue) -> Result<Limits> {
     if !is_plain_object(v) {
         return Err(QuotaError::config(format!(
@@ -112,13 +113,7 @@ pub fn limits(v: &JsValue) -> Result<Limits> {
     let mut limits = Limits::default();
     for feature in keys {
         let value = field(v, &feature, QuotaError::config)?;
-        let limit = safe_int(&value, 0).ok_or_else(|| {
-            QuotaError::config(format!(
-                "limit for {feature:?} must be a non-negative safe integer, got {}",
-                describe(&value)
-            ))
-        })?;
-        limits.insert(&feature, vec![Policy::daily(limit)?])?;
+        limits.insert(&feature, policies::feature_policies(&feature, &value)?)?;
     }
     Ok(limits)
 }

@@ -5,7 +5,9 @@ use super::args;
 use super::error::Failure;
 use super::js;
 use super::store::{drive, Backend};
+use super::zones::IntlZones;
 use crate::core::{self, Decision, Outcome};
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -14,8 +16,24 @@ const ENGINE_TS: &'static str = r#"
 /** A non-negative safe integer or a string of 1–256 characters. `42` and `"42"` differ. */
 export type ProfileId = number | string;
 export interface Profile { id: ProfileId; unlimited?: boolean }
-/** Feature name → limit per UTC day (0 = always denied). */
-export type Limits = Record<string, number>;
+/** A calendar window; "week" is the ISO week (Monday 00:00 to Monday 00:00). */
+export type WindowName = "hour" | "day" | "week" | "month";
+/** One limit over one calendar window, aligned on the wall clock of `timeZone`. */
+export interface Policy {
+  /** Non-negative safe integer; 0 = always denied. */
+  limit: number;
+  /** Default "day". */
+  window?: WindowName;
+  /** An IANA zone the host's Intl knows, e.g. "Europe/Paris". Default UTC. */
+  timeZone?: string;
+  /** Named in decisions and headers; default "hourly" | "daily" | "weekly" | "monthly". */
+  name?: string;
+}
+/**
+ * Feature name → a limit per UTC day (the seed's shape; 0 = always denied), one policy, or
+ * several policies that must all pass (a reserve counts in all or none).
+ */
+export type Limits = Record<string, number | Policy | Policy[]>;
 export interface QuotaEngineOptions {
   store: QuotaStore;
   limits: Limits;
@@ -42,8 +60,13 @@ export interface LimitedDecision {
   resetsAt: string;
   /** Whole seconds to resetsAt on a denial, 0 when allowed. */
   retryAfter: number;
-  /** Present when a reserve was allowed and counted: pass it to release(). */
+  /** Present when a reserve was allowed and counted: pass it to release() or settle(). */
   reservation?: string;
+  /** The policy these figures describe (the denying one on a denial, else the one with the
+   *  fewest remaining). Absent for plain-number limits, which keep the seed's shape. */
+  policy?: string;
+  /** That policy's window; present with `policy`. */
+  window?: WindowName;
   unlimited?: undefined;
   degraded?: undefined;
 }
@@ -105,7 +128,8 @@ impl QuotaEngine {
         let o = args::engine_options(&options)?;
         let mut core = core::Engine::new(o.limits)
             .with_enabled(o.enabled)
-            .with_fault_policy(o.on_store_error);
+            .with_fault_policy(o.on_store_error)
+            .with_time_zones(Rc::new(IntlZones));
         if let Some(prefix) = o.key_prefix {
             core = core.with_key_prefix(&prefix).map_err(Failure::from)?;
         }
@@ -271,7 +295,7 @@ fn decision_js(d: &Decision) -> JsValue {
     if d.unlimited {
         return js::unlimited_decision(&feature);
     }
-    js::decision(
+    let obj = js::decision(
         d.allowed,
         &feature,
         d.limit as f64,
@@ -280,7 +304,12 @@ fn decision_js(d: &Decision) -> JsValue {
         &d.resets_at(),
         d.retry_after as f64,
         d.reservation.clone(),
-    )
+    );
+    if d.policy_name.is_some() || d.replayed {
+        let window = d.window.map_or("", |w| w.name());
+        js::decorate_decision(&obj, d.policy_name.clone(), window, d.replayed);
+    }
+    obj
 }
 
 fn usage(outcome: Outcome) -> JsValue {

@@ -41,4 +41,14 @@ extern "C" {
     pub fn is_store_timeout(v: &JsValue) -> bool;
     #[wasm_bindgen(js_name = typeName)]
     pub fn type_name(v: &JsValue) -> String;
+    /// Adds `policy` and `window` (when `policy` is given) and `replayed: true` (when set) to a
+    /// decision: only decisions of policy objects and idempotent replays carry them.
+    #[wasm_bindgen(js_name = decorateDecision)]
+    pub fn decorate_decision(d: &JsValue, policy: Option<String>, window: &str, replayed: bool);
+    /// The UTC offset of `zone` at `ms`, in ms, from `Intl.DateTimeFormat`.
+    #[wasm_bindgen(js_name = zoneOffset, catch)]
+    pub fn zone_offset(zone: &str, ms: f64) -> Result<f64, JsValue>;
+    /// Intl's canonical spelling of a zone name; throws a RangeError for an unknown zone.
+    #[wasm_bindgen(js_name = canonicalTimeZone, catch)]
+    pub fn canonical_time_zone(name: &str) -> Result<String, JsValue>;
 }

@@ -5,7 +5,9 @@ mod args;
 mod engine;
 mod error;
 mod js;
+mod policies;
 mod store;
+mod zones;
 
 pub use engine::QuotaEngine;
 pub use store::JsStore;

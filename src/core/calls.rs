@@ -4,7 +4,7 @@ use super::decision::{Decision, Outcome};
 use super::error::{QuotaError, Result};
 use super::reservation::Reservation;
 use super::store::{Call, Step, StoreOp, StoreReply};
-use super::window::WindowSpan;
+use super::window::{WindowSpan, WindowUnit};
 
 /// One counter a call touches: a policy's key in the window of the call's instant.
 #[derive(Debug, Clone)]
@@ -12,9 +12,12 @@ pub struct Target {
     pub key: String,
     pub limit: i64,
     pub span: WindowSpan,
+    /// Name and window of a policy given as an object (decisions name it); `None` for a plain
+    /// number, whose decisions keep the foundation's exact shape.
+    pub policy: Option<(String, WindowUnit)>,
 }
 
-fn figures(
+pub(crate) fn figures(
     feature: &str,
     t: &Target,
     policy: usize,
@@ -37,11 +40,14 @@ fn figures(
         },
         reservation: None,
         policy,
+        policy_name: t.policy.as_ref().map(|(name, _)| name.clone()),
+        window: t.policy.as_ref().map(|&(_, w)| w),
+        replayed: false,
     }
 }
 
 /// The allowed decision reports the tightest policy: the one with the fewest remaining.
-fn tightest(targets: &[Target], counts: &[i64]) -> usize {
+pub(crate) fn tightest(targets: &[Target], counts: &[i64]) -> usize {
     (0..targets.len())
         .min_by_key(|&i| targets[i].limit - counts[i])
         .unwrap_or(0)
@@ -49,7 +55,7 @@ fn tightest(targets: &[Target], counts: &[i64]) -> usize {
 
 /// A count read from the store, where negative means corruption (a negative counter would
 /// silently bypass `used >= limit`, the seed's own worry).
-fn read_count(t: &Target, reply: Option<StoreReply>) -> Result<i64> {
+pub(crate) fn read_count(t: &Target, reply: Option<StoreReply>) -> Result<i64> {
     match reply {
         Some(StoreReply::Count(None)) => Ok(0),
         Some(StoreReply::Count(Some(n))) if n >= 0 => Ok(n),
@@ -58,7 +64,7 @@ fn read_count(t: &Target, reply: Option<StoreReply>) -> Result<i64> {
     }
 }
 
-fn unexpected(reply: Option<StoreReply>) -> QuotaError {
+pub(crate) fn unexpected(reply: Option<StoreReply>) -> QuotaError {
     QuotaError::store(format!("unexpected store reply {reply:?}"))
 }
 

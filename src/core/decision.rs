@@ -1,7 +1,7 @@
 //! What an engine call answers.
 
 use super::fault::Degraded;
-use super::window::rfc3339_utc;
+use super::window::{rfc3339_utc, WindowUnit};
 
 /// The answer to `check`, `reserve` and `increment` — the seed's `(allowed, info)` with the
 /// info always filled in.
@@ -25,6 +25,12 @@ pub struct Decision {
     pub reservation: Option<String>,
     /// Index of the feature's policy these figures describe (the denying one on a denial).
     pub policy: usize,
+    /// That policy's name and window, for policies given as objects (JS `policy`, `window`);
+    /// `None` for a plain-number limit, whose decision keeps the foundation's exact shape.
+    pub policy_name: Option<String>,
+    pub window: Option<WindowUnit>,
+    /// An idempotent reserve answered from the record of an earlier one (nothing counted now).
+    pub replayed: bool,
 }
 
 impl Decision {
@@ -40,6 +46,9 @@ impl Decision {
             retry_after: 0,
             reservation: None,
             policy: 0,
+            policy_name: None,
+            window: None,
+            replayed: false,
         }
     }
 

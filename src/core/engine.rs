@@ -12,6 +12,10 @@ use super::key::{counter_key, Profile, ProfileId};
 use super::limits::{Limits, Policy, MAX_SAFE_INTEGER};
 use super::reservation::Reservation;
 use super::store::Call;
+use super::window::{SpanCache, WindowSpan};
+use super::zone::{TimeZones, UtcOnly};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// The seed's key prefix.
 pub const DEFAULT_KEY_PREFIX: &str = "ai_quota";
@@ -25,6 +29,10 @@ pub struct Engine {
     enabled: bool,
     key_prefix: String,
     fault_policy: FaultPolicy,
+    /// Where zoned policies get their UTC offsets (the host's `Intl` in JS).
+    zones: Rc<dyn TimeZones>,
+    /// Zoned windows computed so far: offsets are asked for once per window, not per call.
+    spans: RefCell<SpanCache>,
 }
 
 impl Engine {
@@ -35,7 +43,16 @@ impl Engine {
             enabled: true,
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
             fault_policy: FaultPolicy::Throw,
+            zones: Rc::new(UtcOnly),
+            spans: RefCell::default(),
         }
+    }
+
+    /// The source of UTC offsets for policies with a `time_zone` (by default none is known).
+    pub fn with_time_zones(mut self, zones: Rc<dyn TimeZones>) -> Engine {
+        self.zones = zones;
+        self.spans = RefCell::default();
+        self
     }
 
     /// `false` is the seed's home mode: everything allowed, nothing counted.
@@ -93,7 +110,7 @@ impl Engine {
         if let Some(ready) = self.unlimited(profile, feature) {
             return Ok(ready);
         }
-        let targets = self.targets(&profile.id, feature, policies, now_ms);
+        let targets = self.targets(&profile.id, feature, policies, now_ms)?;
         let call = Box::new(CheckCall::new(feature, amount, now_ms, targets));
         Ok(Guarded::wrap(self.fault_policy, feature, call))
     }
@@ -111,7 +128,7 @@ impl Engine {
         if let Some(ready) = self.unlimited(profile, feature) {
             return Ok(ready);
         }
-        let targets = self.targets(&profile.id, feature, policies, now_ms);
+        let targets = self.targets(&profile.id, feature, policies, now_ms)?;
         let call = Box::new(ReserveCall::new(feature, amount, now_ms, targets));
         Ok(Guarded::wrap(self.fault_policy, feature, call))
     }
@@ -128,7 +145,7 @@ impl Engine {
         if let Some(ready) = self.unlimited(profile, feature) {
             return Ok(ready);
         }
-        let targets = self.targets(&profile.id, feature, policies, now_ms);
+        let targets = self.targets(&profile.id, feature, policies, now_ms)?;
         let call = Box::new(IncrementCall::new(feature, amount, now_ms, targets));
         Ok(Guarded::wrap(self.fault_policy, feature, call))
     }
@@ -160,7 +177,7 @@ impl Engine {
         if !self.enabled || profile.unlimited {
             return Ok(Box::new(ReadyCall(Some(Outcome::Released))));
         }
-        let targets = self.targets(&profile.id, &feature, policies, at_ms);
+        let targets = self.targets(&profile.id, &feature, policies, at_ms)?;
         Ok(Box::new(ReleaseCall::new(amount, now_ms, targets)))
     }
 
@@ -172,12 +189,12 @@ impl Engine {
             .limits
             .features()
             .map(|(feature, policies)| {
-                (
+                Ok((
                     feature.to_owned(),
-                    self.target(id, feature, &policies[0], now_ms),
-                )
+                    self.target(id, feature, &policies[0], now_ms)?,
+                ))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(Box::new(UsageCall::new(targets)))
     }
 
@@ -209,20 +226,37 @@ impl Engine {
         feature: &str,
         policies: &[Policy],
         at_ms: i64,
-    ) -> Vec<Target> {
+    ) -> Result<Vec<Target>> {
         policies
             .iter()
             .map(|p| self.target(id, feature, p, at_ms))
             .collect()
     }
 
-    fn target(&self, id: &ProfileId, feature: &str, policy: &Policy, at_ms: i64) -> Target {
-        let span = policy.window.span_at(at_ms);
-        Target {
+    fn target(&self, id: &ProfileId, feature: &str, policy: &Policy, at_ms: i64) -> Result<Target> {
+        let span = self.span(policy, at_ms)?;
+        Ok(Target {
             key: counter_key(&self.key_prefix, id, feature, &span.label),
             limit: policy.limit,
             span,
+            policy: (!policy.plain).then(|| (policy.name.clone(), policy.window)),
+        })
+    }
+
+    /// The window of `policy` containing `at_ms`; UTC windows are pure arithmetic, zoned ones
+    /// ask the host for offsets unless the cache already holds that window.
+    fn span(&self, policy: &Policy, at_ms: i64) -> Result<WindowSpan> {
+        let Some(zone) = policy.time_zone.as_deref() else {
+            return Ok(policy.window.span_at(at_ms));
+        };
+        if let Some(span) = self.spans.borrow().get(policy.window, zone, at_ms) {
+            return Ok(span);
         }
+        let span = policy.window.span_in(Some(zone), &*self.zones, at_ms)?;
+        self.spans
+            .borrow_mut()
+            .put(policy.window, zone, span.clone());
+        Ok(span)
     }
 }
 

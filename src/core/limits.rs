@@ -17,6 +17,12 @@ pub struct Policy {
     pub name: String,
     pub limit: i64,
     pub window: WindowUnit,
+    /// The zone whose wall clock the window follows (a name the host's zone source accepted);
+    /// `None` is UTC.
+    pub time_zone: Option<String>,
+    /// Given as a plain number (the seed's shape): decisions then keep the foundation's exact
+    /// fields and do not name the policy.
+    pub plain: bool,
 }
 
 impl Policy {
@@ -27,6 +33,41 @@ impl Policy {
             name: "daily".into(),
             limit,
             window: WindowUnit::Day,
+            time_zone: None,
+            plain: true,
+        })
+    }
+
+    /// A policy object: `limit` per `window` on the wall clock of `time_zone` (UTC if `None`),
+    /// named `name` or, by default, after its window (`hourly`, `daily`, `weekly`, `monthly`).
+    pub fn new(
+        name: Option<&str>,
+        limit: i64,
+        window: WindowUnit,
+        time_zone: Option<&str>,
+    ) -> Result<Policy> {
+        check_limit(limit)?;
+        let name = match name {
+            Some(n) if is_feature_name(n) => n.to_owned(),
+            Some(n) => {
+                return Err(QuotaError::config(format!(
+                    "policy name {n:?} must match /^[A-Za-z0-9_-]{{1,64}}$/"
+                )))
+            }
+            None => match window {
+                WindowUnit::Hour => "hourly",
+                WindowUnit::Day => "daily",
+                WindowUnit::Week => "weekly",
+                WindowUnit::Month => "monthly",
+            }
+            .to_owned(),
+        };
+        Ok(Policy {
+            name,
+            limit,
+            window,
+            time_zone: time_zone.map(str::to_owned),
+            plain: false,
         })
     }
 }
@@ -64,8 +105,29 @@ impl Limits {
                 "feature {feature:?} has no policy"
             )));
         }
-        for p in &policies {
+        for (i, p) in policies.iter().enumerate() {
             check_limit(p.limit)?;
+            // Two policies over the same window would share one counter and count twice.
+            let earlier = &policies[..i];
+            if earlier
+                .iter()
+                .any(|q| q.window == p.window && q.time_zone == p.time_zone)
+            {
+                return Err(QuotaError::config(format!(
+                    "feature {feature:?} has two policies over the same window ({}{})",
+                    p.window.name(),
+                    p.time_zone
+                        .as_deref()
+                        .map(|z| format!(" in {z}"))
+                        .unwrap_or_default()
+                )));
+            }
+            if earlier.iter().any(|q| q.name == p.name) {
+                return Err(QuotaError::config(format!(
+                    "feature {feature:?} has two policies named {:?}; give each a distinct `name`",
+                    p.name
+                )));
+            }
         }
         self.features.push((feature.to_owned(), policies));
         Ok(())
@@ -134,5 +196,37 @@ mod tests {
         let l = Limits::daily([("a", 0), ("b", MAX_SAFE_INTEGER)]).unwrap();
         assert_eq!(l.get("b").unwrap()[0].limit, MAX_SAFE_INTEGER);
         assert!(l.get("__proto__").is_none());
+    }
+
+    #[test]
+    fn policies_of_a_feature_need_distinct_windows_and_names() {
+        let p = |name, w, z| Policy::new(name, 5, w, z).unwrap();
+        let mut l = Limits::default();
+        let same_window = vec![
+            p(None, WindowUnit::Day, None),
+            p(Some("b"), WindowUnit::Day, None),
+        ];
+        assert!(l.insert("a", same_window).is_err());
+        let same_name = vec![
+            p(None, WindowUnit::Day, None),
+            p(None, WindowUnit::Day, Some("Europe/Paris")),
+        ];
+        let err = l.insert("a", same_name).unwrap_err();
+        assert!(err.message.contains("distinct `name`"), "{err}");
+        let ok = vec![
+            p(None, WindowUnit::Hour, None),
+            p(None, WindowUnit::Day, None),
+            p(Some("paris"), WindowUnit::Day, Some("Europe/Paris")),
+        ];
+        l.insert("a", ok).unwrap();
+        let names: Vec<&str> = l
+            .get("a")
+            .unwrap()
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, ["hourly", "daily", "paris"]);
+        assert!(Policy::new(Some("a b"), 1, WindowUnit::Day, None).is_err());
+        assert!(Policy::new(None, -1, WindowUnit::Day, None).is_err());
     }
 }

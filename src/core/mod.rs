@@ -13,6 +13,7 @@ pub mod memory;
 pub mod reservation;
 pub mod store;
 pub mod window;
+pub mod zone;
 
 pub use clock::{Clock, FakeClock};
 pub use decision::{Decision, Outcome};
@@ -23,3 +24,5 @@ pub use key::{Profile, ProfileId};
 pub use limits::{Limits, Policy};
 pub use memory::MemoryStore;
 pub use store::{run, Call, Step, Store, StoreOp, StoreReply};
+pub use window::{WindowSpan, WindowUnit};
+pub use zone::{fake::FakeZones, TimeZones, UtcOnly};

@@ -1,15 +1,24 @@
 //! Quota windows: which calendar period an instant falls in, when it resets, and the label
-//! that goes into the counter's key. The seed's window is the UTC day.
+//! that goes into the counter's key. The seed's window is the UTC day; policies may also ask
+//! for hours, ISO weeks (Monday first) and months, in UTC or in a time zone. Zoned windows are
+//! calendar-aligned on the zone's wall clock, so a day is 23 or 25 hours long across DST.
 
-use chrono::{DateTime, Datelike, NaiveDate};
+use super::error::Result;
+use super::zone::{first_instant_at, TimeZones};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike};
 
 pub const MS_PER_SEC: i64 = 1000;
+pub const MS_PER_HOUR: i64 = 3_600_000;
 pub const MS_PER_DAY: i64 = 86_400_000;
 
 /// The length unit of a calendar window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WindowUnit {
+    Hour,
     Day,
+    /// An ISO week: Monday 00:00 to the next Monday 00:00.
+    Week,
+    Month,
 }
 
 /// One concrete window: `[start_ms, end_ms)`, with the label used in keys.
@@ -17,7 +26,7 @@ pub enum WindowUnit {
 pub struct WindowSpan {
     pub start_ms: i64,
     pub end_ms: i64,
-    /// Key suffix, e.g. `2026-11-27` for a UTC day (the seed's format).
+    /// Key suffix: `2026-11-27` for a UTC day (the seed's format); see [`WindowUnit::label`].
     pub label: String,
 }
 
@@ -33,28 +42,129 @@ impl WindowSpan {
     pub fn resets_at(&self) -> String {
         rfc3339_utc(self.end_ms)
     }
+
+    pub fn contains(&self, t: i64) -> bool {
+        (self.start_ms..self.end_ms).contains(&t)
+    }
 }
 
 impl WindowUnit {
-    /// The window of this unit that contains `now_ms` (UTC).
-    pub fn span_at(self, now_ms: i64) -> WindowSpan {
+    /// The names JS uses: `"hour" | "day" | "week" | "month"`.
+    pub fn parse(name: &str) -> Option<WindowUnit> {
+        Some(match name {
+            "hour" => WindowUnit::Hour,
+            "day" => WindowUnit::Day,
+            "week" => WindowUnit::Week,
+            "month" => WindowUnit::Month,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
         match self {
-            WindowUnit::Day => {
-                let start_ms = now_ms.div_euclid(MS_PER_DAY) * MS_PER_DAY;
-                WindowSpan {
-                    start_ms,
-                    end_ms: start_ms + MS_PER_DAY,
-                    label: iso_date(date_of(start_ms)),
-                }
+            WindowUnit::Hour => "hour",
+            WindowUnit::Day => "day",
+            WindowUnit::Week => "week",
+            WindowUnit::Month => "month",
+        }
+    }
+
+    /// The UTC window of this unit that contains `now_ms`.
+    pub fn span_at(self, now_ms: i64) -> WindowSpan {
+        let start_ms = self.floor(now_ms);
+        WindowSpan {
+            start_ms,
+            end_ms: self.next(start_ms),
+            label: self.label(start_ms, None),
+        }
+    }
+
+    /// The window containing `now_ms` on the wall clock of `zone` (`None` = UTC).
+    pub fn span_in(
+        self,
+        zone: Option<&str>,
+        zones: &dyn TimeZones,
+        now_ms: i64,
+    ) -> Result<WindowSpan> {
+        let Some(zone) = zone else {
+            return Ok(self.span_at(now_ms));
+        };
+        let mut local_start = self.floor(now_ms + zones.offset_ms(zone, now_ms)?);
+        let mut start_ms = first_instant_at(zones, zone, local_start)?;
+        let mut end_ms = first_instant_at(zones, zone, self.next(local_start))?;
+        if now_ms >= end_ms {
+            // The wall clock fell back across the boundary (a zone that leaves DST at
+            // midnight): the repeated wall times belong to the window that already began, so
+            // windows never overlap and every instant is in exactly one.
+            local_start = self.next(local_start);
+            start_ms = end_ms;
+            end_ms = first_instant_at(zones, zone, self.next(local_start))?;
+        }
+        Ok(WindowSpan {
+            start_ms,
+            end_ms,
+            label: self.label(local_start, Some(zone)),
+        })
+    }
+
+    /// Start of the window containing the wall time `t` (ms, read as UTC).
+    fn floor(self, t: i64) -> i64 {
+        match self {
+            WindowUnit::Hour => t.div_euclid(MS_PER_HOUR) * MS_PER_HOUR,
+            WindowUnit::Day => t.div_euclid(MS_PER_DAY) * MS_PER_DAY,
+            WindowUnit::Week => {
+                let days = t.div_euclid(MS_PER_DAY);
+                // 1970-01-01 was a Thursday: 3 days after a Monday.
+                (days - (days + 3).rem_euclid(7)) * MS_PER_DAY
+            }
+            WindowUnit::Month => {
+                let d = date_of(t);
+                ms_of(NaiveDate::from_ymd_opt(d.year(), d.month(), 1).unwrap_or(d))
             }
         }
     }
 
-    /// Nominal length in seconds (for `RateLimit-Policy`'s `w=`).
-    pub fn nominal_seconds(self) -> u64 {
+    /// Start of the window after the one starting at wall time `start`.
+    fn next(self, start: i64) -> i64 {
         match self {
-            WindowUnit::Day => 86_400,
+            WindowUnit::Hour => start + MS_PER_HOUR,
+            WindowUnit::Day => start + MS_PER_DAY,
+            WindowUnit::Week => start + 7 * MS_PER_DAY,
+            WindowUnit::Month => {
+                let d = date_of(start);
+                let (y, m) = if d.month() == 12 {
+                    (d.year() + 1, 1)
+                } else {
+                    (d.year(), d.month() + 1)
+                };
+                ms_of(NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(d))
+            }
         }
+    }
+
+    /// The key label of the window starting at wall time `start`. The UTC day keeps the seed's
+    /// `2026-11-27`; every other window has a shape no day label has — `2026-11-27T13` (hour),
+    /// `2026-W48` (ISO week), `2026-11` (month) — and a zoned one ends in `@Europe/Paris`, so
+    /// no two kinds of window can share a counter.
+    pub fn label(self, start: i64, zone: Option<&str>) -> String {
+        let d = date_of(start);
+        let mut label = match self {
+            WindowUnit::Hour => {
+                let h = DateTime::from_timestamp_millis(start).map_or(0, |t| t.hour());
+                format!("{}T{:02}", iso_date(d), h)
+            }
+            WindowUnit::Day => iso_date(d),
+            WindowUnit::Week => {
+                let w = d.iso_week();
+                format!("{:04}-W{:02}", w.year(), w.week())
+            }
+            WindowUnit::Month => format!("{:04}-{:02}", d.year(), d.month()),
+        };
+        if let Some(zone) = zone {
+            label.push('@');
+            label.push_str(zone);
+        }
+        label
     }
 }
 
@@ -62,6 +172,11 @@ fn date_of(ms: i64) -> NaiveDate {
     DateTime::from_timestamp_millis(ms)
         .expect("instant validated against clock::MIN_MS..=MAX_MS")
         .date_naive()
+}
+
+fn ms_of(d: NaiveDate) -> i64 {
+    d.and_hms_opt(0, 0, 0)
+        .map_or(0, |t| t.and_utc().timestamp_millis())
 }
 
 /// `YYYY-MM-DD`, as Python's `date.isoformat()` writes it.
@@ -84,32 +199,31 @@ pub fn rfc3339_utc(ms: i64) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Remembers the last span computed per (unit, zone), so a zoned window asks the host for
+/// offsets once per window instead of on every call.
+#[derive(Debug, Clone, Default)]
+pub struct SpanCache {
+    spans: Vec<(WindowUnit, String, WindowSpan)>,
+}
 
-    const NOV_27_2026: i64 = 1_795_737_600_000; // 2026-11-27T00:00:00Z
+impl SpanCache {
+    const MAX: usize = 32;
 
-    #[test]
-    fn utc_day_window_and_labels() {
-        let w = WindowUnit::Day.span_at(NOV_27_2026 + 13 * 3_600_000);
-        assert_eq!(w.label, "2026-11-27");
-        assert_eq!(w.start_ms, NOV_27_2026);
-        assert_eq!(w.resets_at(), "2026-11-28T00:00:00Z");
-        assert_eq!(w.seconds_to_reset(NOV_27_2026 + 13 * 3_600_000), 11 * 3600);
+    pub fn get(&self, unit: WindowUnit, zone: &str, t: i64) -> Option<WindowSpan> {
+        self.spans
+            .iter()
+            .find(|(u, z, s)| *u == unit && z == zone && s.contains(t))
+            .map(|(_, _, s)| s.clone())
     }
 
-    #[test]
-    fn reset_seconds_round_up_and_never_zero() {
-        let w = WindowUnit::Day.span_at(NOV_27_2026);
-        assert_eq!(w.seconds_to_reset(w.end_ms - 1), 1);
-        assert_eq!(w.seconds_to_reset(w.end_ms - 1500), 2);
-        assert_eq!(w.seconds_to_reset(w.start_ms), 86_400);
-    }
-
-    #[test]
-    fn rfc3339_formats_time_of_day() {
-        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339_utc(NOV_27_2026 + 3_723_999), "2026-11-27T01:02:03Z");
+    pub fn put(&mut self, unit: WindowUnit, zone: &str, span: WindowSpan) {
+        self.spans.retain(|(u, z, _)| !(*u == unit && z == zone));
+        if self.spans.len() >= Self::MAX {
+            self.spans.remove(0);
+        }
+        self.spans.push((unit, zone.to_owned(), span));
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,38 @@
+//! Time-zone offsets from the host's `Intl` (see `zoneOffset` in `pkg-template/runtime.js`):
+//! the package bundles no tz data, and every host it runs on (Node, browsers, workerd) ships
+//! ICU's.
+
+use super::js;
+use crate::core::{QuotaError, Result, TimeZones};
+
+/// The core's [`TimeZones`] answered by `Intl.DateTimeFormat`.
+#[derive(Debug, Default)]
+pub struct IntlZones;
+
+impl TimeZones for IntlZones {
+    fn offset_ms(&self, zone: &str, utc_ms: i64) -> Result<i64> {
+        match js::zone_offset(zone, utc_ms as f64) {
+            Ok(ms) if ms.is_finite() => Ok(ms as i64),
+            _ => Err(QuotaError::config(format!(
+                "Intl could not give the UTC offset of {zone:?}"
+            ))),
+        }
+    }
+}
+
+/// The zone as written, once the host's Intl has accepted it, or `None` for UTC itself so that
+/// `timeZone: "UTC"` uses the same counters as no time zone. The spelling is kept rather than
+/// Intl's canonical one because ICU versions disagree (`Asia/Kolkata` is `Asia/Calcutta` in
+/// Node 20, not in newer V8): engines in different runtimes sharing a store must build the
+/// same keys.
+pub fn checked(name: &str) -> Result<Option<String>> {
+    let canonical = js::canonical_time_zone(name).map_err(|_| {
+        QuotaError::config(format!(
+            "timeZone {name:?} is not a time zone this host's Intl knows"
+        ))
+    })?;
+    Ok(match canonical.as_str() {
+        "UTC" | "Etc/UTC" | "Etc/GMT" | "GMT" => None,
+        _ => Some(name.to_owned()),
+    })
+}

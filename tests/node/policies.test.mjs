@@ -1,0 +1,117 @@
+// Calendar windows in time zones (offsets from the host's Intl) and several policies per
+// feature, through the built package.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { QuotaEngine, QuotaError } from "wasm-quota";
+import { fakeClock, recordingStore, HOUR } from "./helpers.mjs";
+
+function setup(limits, iso) {
+  const now = fakeClock(Date.parse(iso));
+  const store = recordingStore(now);
+  return { now, store, engine: new QuotaEngine({ store, limits, now }) };
+}
+const me = { id: 42 };
+
+test("a Paris day across spring-forward is 23 hours; resetsAt and the TTL follow it", () => {
+  const { engine, store } = setup({ remix: { limit: 1, timeZone: "Europe/Paris" } }, "2026-03-29T12:00:00Z");
+  assert.equal(engine.reserve(me, "remix").allowed, true);
+  const [, key, , ttl] = store.calls.find(([m]) => m === "add");
+  assert.equal(key, "ai_quota:42:remix:2026-03-29@Europe/Paris");
+  assert.equal(ttl, 10 * 3600); // to 2026-03-30 00:00 +02:00
+  const d = engine.reserve(me, "remix");
+  assert.deepEqual(d, {
+    allowed: false, feature: "remix", limit: 1, used: 1, remaining: 0,
+    resetsAt: "2026-03-29T22:00:00Z", retryAfter: 10 * 3600, policy: "daily", window: "day",
+  });
+});
+
+test("a Paris day across fall-back is 25 hours", () => {
+  const { engine, now } = setup({ remix: { limit: 2, window: "day", timeZone: "Europe/Paris" } }, "2026-10-24T22:00:00Z");
+  const first = engine.reserve(me, "remix"); // 00:00 +02:00
+  assert.equal(first.resetsAt, "2026-10-25T23:00:00Z");
+  now.t += 24 * HOUR; // 23:00 +01:00, still the same Paris day
+  assert.equal(engine.reserve(me, "remix").used, 2);
+  const d = engine.reserve(me, "remix");
+  assert.equal(d.allowed, false);
+  assert.equal(d.retryAfter, 3600);
+  now.t += HOUR;
+  assert.equal(engine.reserve(me, "remix").allowed, true);
+});
+
+test("hours, ISO weeks and months, UTC or zoned, each with its own key", () => {
+  const limits = {
+    h: { limit: 5, window: "hour" },
+    w: { limit: 5, window: "week", timeZone: "Asia/Kolkata" },
+    m: { limit: 5, window: "month", timeZone: "America/New_York" },
+    d: 5,
+  };
+  const { engine, store } = setup(limits, "2026-11-27T13:20:00Z");
+  const resets = ["h", "w", "m", "d"].map((f) => engine.reserve(me, f).resetsAt);
+  assert.deepEqual(resets, [
+    "2026-11-27T14:00:00Z",
+    "2026-11-29T18:30:00Z", // Monday 00:00 +05:30
+    "2026-12-01T05:00:00Z", // Dec 1 00:00 -05:00
+    "2026-11-28T00:00:00Z",
+  ]);
+  const keys = store.calls.filter(([m]) => m === "add").map(([, k]) => k);
+  assert.deepEqual(keys, [
+    "ai_quota:42:h:2026-11-27T13",
+    "ai_quota:42:w:2026-W48@Asia/Kolkata",
+    "ai_quota:42:m:2026-11@America/New_York",
+    "ai_quota:42:d:2026-11-27",
+  ]);
+});
+
+test("several policies: all must pass, a reserve counts in all or none, the denial names the policy", () => {
+  const limits = { remix: [{ limit: 2, window: "hour" }, { limit: 3, window: "day", name: "per-day" }] };
+  const { engine, now } = setup(limits, "2026-11-27T10:00:00Z");
+  assert.equal(engine.reserve(me, "remix").policy, "hourly");
+  engine.reserve(me, "remix");
+  const byHour = engine.reserve(me, "remix");
+  assert.equal(byHour.allowed, false);
+  assert.equal(byHour.policy, "hourly");
+  assert.equal(byHour.window, "hour");
+  assert.equal(byHour.retryAfter, 3600);
+  now.t += HOUR;
+  assert.equal(engine.reserve(me, "remix").allowed, true);
+  const byDay = engine.reserve(me, "remix");
+  assert.equal(byDay.allowed, false);
+  assert.equal(byDay.policy, "per-day");
+  assert.equal(byDay.used, 3);
+  // The denied reserve's count in the hour was rolled back.
+  assert.deepEqual(engine.check(me, "remix", {}), engine.check(me, "remix"));
+  now.t += HOUR;
+  assert.equal(engine.reserve(me, "remix").policy, "per-day");
+  assert.equal(engine.usage(42).remix, 0); // usage reads the first policy: this new hour
+});
+
+test("timeZone: 'UTC' is the UTC window; other zone names are kept as written", () => {
+  const { engine, store } = setup({ a: { limit: 1, timeZone: "UTC" }, b: { limit: 1, timeZone: "europe/paris" } }, "2026-11-27T10:00:00Z");
+  engine.reserve(me, "a");
+  engine.reserve(me, "b");
+  const keys = store.calls.filter(([m]) => m === "add").map(([, k]) => k);
+  assert.deepEqual(keys, ["ai_quota:42:a:2026-11-27", "ai_quota:42:b:2026-11-27@europe/paris"]);
+});
+
+test("bad policies are INVALID_CONFIG and the old limits stay", () => {
+  const { engine } = setup({ remix: 1 }, "2026-11-27T10:00:00Z");
+  const bad = [
+    { remix: { limit: 1, timeZone: "Mars/Olympus" } },
+    { remix: { limit: 1, window: "fortnight" } },
+    { remix: { limit: -1 } },
+    { remix: { window: "day" } },
+    { remix: { limit: 1, windw: "day" } },
+    { remix: [] },
+    { remix: [3] },
+    { remix: [{ limit: 1 }, { limit: 2, window: "day" }] },
+    { remix: [{ limit: 1 }, { limit: 2, timeZone: "Europe/Paris" }] },
+    { remix: { limit: 1, name: "a b" } },
+    { remix: { limit: 1, timeZone: 7 } },
+  ];
+  for (const limits of bad) {
+    assert.throws(() => engine.setLimits(limits), (e) => e instanceof QuotaError && e.code === "INVALID_CONFIG", JSON.stringify(limits));
+  }
+  engine.reserve(me, "remix");
+  assert.equal(engine.reserve(me, "remix").allowed, false);
+  assert.equal(engine.reserve(me, "remix").policy, undefined);
+});

@@ -1,0 +1,241 @@
+//! Beyond the seed, natively with a fake clock and fake zones: calendar windows in time zones
+//! (across DST) and several policies per feature.
+
+use wasm_quota::core::window::WindowUnit::{Day, Hour, Month, Week};
+use wasm_quota::core::*;
+
+use std::rc::Rc;
+
+const H: i64 = 3_600_000;
+
+fn at(s: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap()
+        .timestamp_millis()
+}
+
+struct World {
+    clock: FakeClock,
+    store: MemoryStore<FakeClock>,
+    engine: Engine,
+}
+
+fn world(now: &str, features: Vec<(&str, Vec<Policy>)>) -> World {
+    let clock = FakeClock::at(at(now));
+    let mut limits = Limits::default();
+    for (f, p) in features {
+        limits.insert(f, p).unwrap();
+    }
+    World {
+        store: MemoryStore::new(clock.clone()),
+        clock,
+        engine: Engine::new(limits).with_time_zones(Rc::new(FakeZones)),
+    }
+}
+
+fn pol(limit: i64, w: WindowUnit, zone: Option<&str>) -> Policy {
+    Policy::new(None, limit, w, zone).unwrap()
+}
+
+fn me() -> Profile {
+    Profile::limited(ProfileId::number(42).unwrap())
+}
+
+impl World {
+    fn reserve(&mut self, feature: &str) -> Decision {
+        let call = self
+            .engine
+            .reserve(&me(), feature, 1, self.clock.now_ms())
+            .unwrap();
+        run(call, &mut self.store).unwrap().decision().unwrap()
+    }
+    fn check(&mut self, feature: &str) -> Decision {
+        let call = self
+            .engine
+            .check(&me(), feature, 1, self.clock.now_ms())
+            .unwrap();
+        run(call, &mut self.store).unwrap().decision().unwrap()
+    }
+}
+
+#[test]
+fn a_paris_day_of_23_hours_resets_at_paris_midnight() {
+    let mut w = world(
+        "2026-03-29T12:00:00Z",
+        vec![("remix", vec![pol(2, Day, Some("Europe/Paris"))])],
+    );
+    w.reserve("remix");
+    w.reserve("remix");
+    let d = w.reserve("remix");
+    assert!(!d.allowed);
+    assert_eq!(d.resets_at(), "2026-03-29T22:00:00Z");
+    assert_eq!(d.retry_after, 10 * 3600);
+    assert_eq!(
+        (d.policy_name.as_deref(), d.window),
+        (Some("daily"), Some(Day))
+    );
+    // The counter's TTL follows the short day: gone at Paris midnight, not UTC midnight.
+    let key = "ai_quota:42:remix:2026-03-29@Europe/Paris";
+    w.clock.set(at("2026-03-29T21:59:59Z"));
+    assert_eq!(w.store.peek(key), Some(2));
+    assert!(!w.reserve("remix").allowed);
+    w.clock.set(at("2026-03-29T22:00:00Z"));
+    assert_eq!(w.store.peek(key), None);
+    let d = w.reserve("remix");
+    assert!(d.allowed);
+    assert_eq!(
+        (d.used, d.resets_at()),
+        (1, "2026-03-30T22:00:00Z".to_owned())
+    );
+}
+
+#[test]
+fn a_paris_day_of_25_hours_keeps_counting_through_the_repeated_hour() {
+    let mut w = world(
+        "2026-10-24T22:30:00Z",
+        vec![("remix", vec![pol(3, Day, Some("Europe/Paris"))])],
+    );
+    w.reserve("remix"); // 00:30 +02:00
+    w.clock.set(at("2026-10-25T00:30:00Z")); // 02:30 +02:00
+    w.reserve("remix");
+    w.clock.set(at("2026-10-25T01:30:00Z")); // 02:30 +01:00, the second time
+    let d = w.reserve("remix");
+    assert!(d.allowed);
+    assert_eq!(d.used, 3);
+    assert_eq!(d.resets_at(), "2026-10-25T23:00:00Z");
+    w.clock.set(at("2026-10-25T22:59:59Z")); // 23:59:59 +01:00, 24.5 hours after the first
+    let d = w.reserve("remix");
+    assert!(!d.allowed);
+    assert_eq!(d.retry_after, 1);
+    w.clock.set(at("2026-10-25T23:00:00Z"));
+    assert!(w.reserve("remix").allowed);
+}
+
+#[test]
+fn windows_of_every_kind_have_their_own_counters() {
+    let mut w = world(
+        "2026-11-27T13:20:00Z",
+        vec![
+            ("h", vec![pol(9, Hour, None)]),
+            ("w", vec![pol(9, Week, Some("Europe/Paris"))]),
+            ("m", vec![pol(9, Month, None)]),
+            ("d", vec![pol(9, Day, None)]),
+        ],
+    );
+    let resets: Vec<String> = ["h", "w", "m", "d"]
+        .iter()
+        .map(|f| w.reserve(f).resets_at())
+        .collect();
+    assert_eq!(
+        resets,
+        [
+            "2026-11-27T14:00:00Z",
+            "2026-11-29T23:00:00Z", // Monday 00:00 in Paris
+            "2026-12-01T00:00:00Z",
+            "2026-11-28T00:00:00Z",
+        ]
+    );
+    for key in [
+        "ai_quota:42:h:2026-11-27T13",
+        "ai_quota:42:w:2026-W48@Europe/Paris",
+        "ai_quota:42:m:2026-11",
+        // A policy object over the UTC day is the seed's own window, and its key.
+        "ai_quota:42:d:2026-11-27",
+    ] {
+        assert_eq!(w.store.peek(key), Some(1), "{key}");
+    }
+}
+
+#[test]
+fn several_policies_all_must_pass_and_count_in_all_or_none() {
+    let hour_and_day = vec![pol(2, Hour, None), pol(3, Day, Some("Europe/Paris"))];
+    let mut w = world("2026-11-27T10:00:00Z", vec![("remix", hour_and_day)]);
+    let hour_key = |h: &str| format!("ai_quota:42:remix:2026-11-27T{h}");
+    let day_key = "ai_quota:42:remix:2026-11-27@Europe/Paris";
+    let d = w.reserve("remix");
+    // Allowed decisions describe the policy with the fewest remaining.
+    assert_eq!((d.policy_name.as_deref(), d.remaining), (Some("hourly"), 1));
+    w.reserve("remix");
+    let d = w.reserve("remix");
+    assert!(!d.allowed);
+    assert_eq!(
+        (d.policy_name.as_deref(), d.policy, d.limit, d.used),
+        (Some("hourly"), 0, 2, 2)
+    );
+    assert_eq!(d.retry_after, 3600);
+    // The denial rolled back: neither counter moved.
+    assert_eq!(
+        (w.store.peek(&hour_key("10")), w.store.peek(day_key)),
+        (Some(2), Some(2))
+    );
+
+    w.clock.advance(H);
+    let d = w.reserve("remix");
+    assert!(d.allowed);
+    assert_eq!((d.policy_name.as_deref(), d.remaining), (Some("daily"), 0));
+    // Now the day denies, and the new hour's count is rolled back.
+    let d = w.reserve("remix");
+    assert!(!d.allowed);
+    assert_eq!(
+        (d.policy_name.as_deref(), d.policy, d.used),
+        (Some("daily"), 1, 3)
+    );
+    assert_eq!(d.resets_at(), "2026-11-27T23:00:00Z");
+    assert_eq!(
+        (w.store.peek(&hour_key("11")), w.store.peek(day_key)),
+        (Some(1), Some(3))
+    );
+    let c = w.check("remix");
+    assert!(!c.allowed);
+    assert_eq!(c.policy_name.as_deref(), Some("daily"));
+}
+
+#[test]
+fn plain_number_limits_do_not_name_their_policy() {
+    let mut w = world(
+        "2026-11-27T10:00:00Z",
+        vec![("tips", vec![Policy::daily(1).unwrap()])],
+    );
+    let d = w.reserve("tips");
+    assert_eq!((d.policy_name, d.window), (None, None));
+    let d = w.reserve("tips");
+    assert!(!d.allowed);
+    assert_eq!((d.policy_name, d.window), (None, None));
+}
+
+#[test]
+fn a_reservation_is_released_from_its_own_zoned_window() {
+    let mut w = world(
+        "2026-03-29T21:59:00Z",
+        vec![("remix", vec![pol(1, Day, Some("Europe/Paris"))])],
+    );
+    let old = w.reserve("remix");
+    w.clock.set(at("2026-03-29T22:00:01Z")); // the next Paris day
+    assert!(w.reserve("remix").allowed);
+    let call = w
+        .engine
+        .release(
+            &me(),
+            old.reservation.as_deref().unwrap(),
+            None,
+            w.clock.now_ms(),
+        )
+        .unwrap();
+    run(call, &mut w.store).unwrap();
+    assert!(!w.reserve("remix").allowed);
+}
+
+#[test]
+fn zoned_policies_need_a_zone_source() {
+    let limits = {
+        let mut l = Limits::default();
+        l.insert("remix", vec![pol(1, Day, Some("Europe/Paris"))])
+            .unwrap();
+        l
+    };
+    let err = Engine::new(limits)
+        .reserve(&me(), "remix", 1, at("2026-03-29T12:00:00Z"))
+        .err()
+        .unwrap();
+    assert_eq!(err.code, ErrorCode::InvalidConfig);
+}
