@@ -177,6 +177,30 @@ test("limits are editable by keyboard; the address keeps them; refusals keep the
   assert.equal(await field(page, "timer", "limit"), "1");
 });
 
+test("every control is labelled and reachable with Tab", async () => {
+  const page = await openDemo();
+  const titles = ["Remix", "Remix suggestions", "Scale", "Tips", "Discover", "Timer"];
+  const expected = ["Make the AI call fail", "Unlimited profile", "Quota off (home mode)", "Jump to 23:59:50 UTC",
+    "Clear all counts", ...titles.flatMap((t) => [`Daily limit for ${t}`, `Run ${t}`])];
+  // The accessible name as Playwright's role queries compute it: exactly one control each.
+  for (const name of expected.slice(0, 3)) assert.equal(await page.getByRole("switch", { name, exact: true }).count(), 1, name);
+  for (const t of titles) {
+    assert.equal(await page.getByRole("button", { name: `Run ${t}`, exact: true }).count(), 1, t);
+    assert.equal(await page.getByRole("spinbutton", { name: `Daily limit for ${t}`, exact: true }).count(), 1, t);
+  }
+  assert.equal(await page.getByRole("meter", { name: "Tips used today" }).getAttribute("aria-valuetext"), "0 of 20 used");
+  // Tab through the page once and collect what receives focus, by its label.
+  const reached = new Set();
+  for (let i = 0; i < 40; i++) {
+    await page.keyboard.press("Tab");
+    reached.add(await page.evaluate(() => {
+      const el = document.activeElement;
+      return el.getAttribute("aria-label") ?? el.labels?.[0]?.textContent.replace(/\s+/g, " ").trim() ?? el.textContent.trim();
+    }));
+  }
+  for (const name of expected) assert.ok(reached.has(name), `Tab never reaches "${name}"`);
+});
+
 test("unlimited profile and home mode: runs are allowed and nothing is counted", async () => {
   const page = await openDemo("?limits=scale:1");
   await page.getByRole("switch", { name: "Unlimited profile" }).check();
