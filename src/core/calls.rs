@@ -402,21 +402,24 @@ impl Call for IncrementCall {
     }
 }
 
-/// `release`: decrement each policy's counter; clamp a negative result back to 0 (the seed's
+/// `release`: decrement each policy's counter; bring a negative result back to 0 (the seed's
 /// defence in depth); skip a missing counter.
+///
+/// The clamp adds back what this release saw below zero (`incr(key, -n)`) instead of the
+/// seed's `set(key, 0)`: a blind overwrite would erase whatever a concurrent reserve or
+/// increment counted in between (and the reserve's rollback would then drive the counter
+/// negative — `tests/proptests.rs` found it). Alone, both end at 0.
 pub struct ReleaseCall {
     amount: i64,
-    now_ms: i64,
     targets: Vec<Target>,
     next: usize,
     clamping: bool,
 }
 
 impl ReleaseCall {
-    pub fn new(amount: i64, now_ms: i64, targets: Vec<Target>) -> Self {
+    pub fn new(amount: i64, targets: Vec<Target>) -> Self {
         ReleaseCall {
             amount,
-            now_ms,
             targets,
             next: 0,
             clamping: false,
@@ -431,18 +434,16 @@ impl Call for ReleaseCall {
 
     fn resume(&mut self, reply: Option<StoreReply>) -> Step {
         match reply {
-            None | Some(StoreReply::Done) | Some(StoreReply::Count(None)) => {}
-            Some(StoreReply::Count(Some(n))) if n >= 0 => {}
-            Some(StoreReply::Count(Some(_))) if !self.clamping => {
+            Some(StoreReply::Count(Some(n))) if n < 0 && !self.clamping => {
                 self.clamping = true;
-                let t = &self.targets[self.next - 1];
-                let ttl_secs = t.span.seconds_to_reset(self.now_ms);
-                return Step::Op(StoreOp::Set {
+                return Step::Op(StoreOp::Incr {
                     key: self.next - 1,
-                    value: 0,
-                    ttl_secs,
+                    delta: -n,
                 });
             }
+            // Whatever the clamp's incr answers (gone, or still negative because another
+            // release is mid-clamp) there is nothing more for this release to do.
+            None | Some(StoreReply::Count(_)) => {}
             other => return Step::Done(Err(unexpected(other))),
         }
         self.clamping = false;

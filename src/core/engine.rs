@@ -178,7 +178,7 @@ impl Engine {
             return Ok(Box::new(ReadyCall(Some(Outcome::Released))));
         }
         let targets = self.targets(&profile.id, &feature, policies, at_ms)?;
-        Ok(Box::new(ReleaseCall::new(amount, now_ms, targets)))
+        Ok(Box::new(ReleaseCall::new(amount, targets)))
     }
 
     /// `{feature: count}` for every configured feature in the current window (the first

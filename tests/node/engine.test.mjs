@@ -86,7 +86,9 @@ test("release clamps a negative counter back to 0, and is a no-op on a missing k
   engine.reserve({ id: 9 }, "remix");
   engine.release({ id: 9 }, "remix", { amount: 3 });
   assert.equal(store.inner.get("ai_quota:9:remix:2026-11-27"), 0);
-  assert.deepEqual(store.calls.at(-1), ["set", "ai_quota:9:remix:2026-11-27", 0, 12 * 3600]);
+  // The clamp adds back what it saw below zero (not a blind set, which would erase a
+  // concurrent count).
+  assert.deepEqual(store.calls.at(-1), ["incr", "ai_quota:9:remix:2026-11-27", 2]);
 });
 
 test("amounts are all-or-nothing", () => {

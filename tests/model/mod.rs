@@ -1,0 +1,70 @@
+//! The reference model for `tests/proptests.rs`: per-counter integers with the store's expiry,
+//! and the quota rules stated plainly (no incr/add/set dance, no rollback, no reservations'
+//! encoding). The engine must agree with it exactly when calls run one at a time, and stay
+//! within its bounds when they interleave.
+
+use std::collections::HashMap;
+
+pub const DAY_MS: i64 = 86_400_000;
+
+/// A counter: profile index, feature index, day number (ms / DAY_MS).
+pub type Counter = (usize, usize, i64);
+
+#[derive(Debug, Default, Clone)]
+pub struct Model {
+    /// counter -> (count, expires at ms)
+    counts: HashMap<Counter, (i64, i64)>,
+}
+
+/// Seconds from `now` to the end of its UTC day, rounded up, at least 1 (the TTL written).
+pub fn ttl_secs(now: i64) -> i64 {
+    let end = (now.div_euclid(DAY_MS) + 1) * DAY_MS;
+    ((end - now).max(1) + 999) / 1000
+}
+
+impl Model {
+    /// The live count (0 when absent or expired).
+    pub fn count(&self, c: Counter, now: i64) -> i64 {
+        self.live(c, now).unwrap_or(0)
+    }
+
+    pub fn live(&self, c: Counter, now: i64) -> Option<i64> {
+        match self.counts.get(&c) {
+            Some(&(n, exp)) if exp > now => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Adds `delta` to a live counter, or creates it (as a reserve or increment does).
+    pub fn add(&mut self, c: Counter, delta: i64, now: i64) {
+        match self.live(c, now) {
+            Some(n) => self.counts.get_mut(&c).unwrap().0 = n + delta,
+            None => {
+                self.counts.insert(c, (delta, now + ttl_secs(now) * 1000));
+            }
+        }
+    }
+
+    /// Release: take back `amount` from a live counter, not below 0; nothing when absent.
+    pub fn release(&mut self, c: Counter, amount: i64, now: i64) {
+        if let Some(n) = self.live(c, now) {
+            self.counts.get_mut(&c).unwrap().0 = (n - amount).max(0);
+        }
+    }
+
+    /// Adopts what the store holds (after a fault made the exact count unknowable). A counter
+    /// the model did not know is given the expiry a write at `now` would have.
+    pub fn resync(&mut self, c: Counter, stored: Option<i64>, now: i64) {
+        match stored {
+            None => {
+                self.counts.remove(&c);
+            }
+            Some(n) => match self.live(c, now) {
+                Some(_) => self.counts.get_mut(&c).unwrap().0 = n,
+                None => {
+                    self.counts.insert(c, (n, now + ttl_secs(now) * 1000));
+                }
+            },
+        }
+    }
+}
