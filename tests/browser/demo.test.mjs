@@ -5,6 +5,7 @@ import { mkdir } from "node:fs/promises";
 import { chromium } from "playwright-core";
 import { startServer } from "../../www/serve.mjs";
 
+const NOON = new Date("2026-11-27T12:00:00Z");
 const SHOTS = new URL("../../target/", import.meta.url);
 let server, browser, base;
 const open = []; // { context, problems } of the current test
@@ -35,6 +36,9 @@ afterEach(async () => {
 /** Opens the demo with a query string in a fresh browser profile; waits until it is ready. */
 async function openDemo(query = "", viewport = { width: 1280, height: 900 }) {
   const context = await browser.newContext({ viewport });
+  // The page's clock starts at noon UTC and then runs in real time, so a real midnight during
+  // a test run cannot reset counts mid-test; the midnight test jumps there on purpose.
+  await context.clock.install({ time: NOON });
   const problems = [];
   open.push({ context, problems });
   const page = await context.newPage();
@@ -88,7 +92,8 @@ test("?limits=remix:3: three runs are allowed, the fourth is denied with remaini
   assert.equal(denied.allowed, false);
   assert.equal(denied.remaining, 0);
   assert.equal(denied.used, 3);
-  assert.ok(denied.retryAfter > 0);
+  assert.ok(denied.retryAfter > 11 * 3600 && denied.retryAfter <= 12 * 3600, `retryAfter ${denied.retryAfter}`);
+  assert.equal(denied.resetsAt, "2026-11-28T00:00:00Z");
   assert.deepEqual(await figures(page, "remix"), { used: 3, limit: 3, remaining: 0 });
   assert.equal(await card(page, "remix").getAttribute("data-status"), "denied");
   const head = await page.locator('[data-field="response-headers"]').textContent();
@@ -141,7 +146,7 @@ test("the jump to 23:59:50 UTC lets midnight reset the meters", async () => {
   await run(page, "discover");
   await run(page, "discover");
   await page.locator('[data-action="jump-midnight"]').click();
-  assert.match(await page.locator('[data-field="clock"]').textContent(), /^\d{4}-\d\d-\d\d 23:59:5\d UTC$/);
+  assert.match(await page.locator('[data-field="clock"]').textContent(), /^2026-11-27 23:59:5\d UTC$/);
   assert.deepEqual(await figures(page, "discover"), { used: 2, limit: 2, remaining: 0 }, "same day: counts stay");
   const denied = await run(page, "discover");
   assert.equal(denied.allowed, false);
@@ -153,6 +158,7 @@ test("the jump to 23:59:50 UTC lets midnight reset the meters", async () => {
   assert.equal(await card(page, "discover").getAttribute("data-status"), "idle", "yesterday's denial is cleared");
   assert.match(await page.locator('[data-field="notice"]').textContent(), /Midnight UTC passed/);
   assert.match(await field(page, "discover", "resets-in"), /^2[34]:\d\d:\d\d$/);
+  assert.match(await page.locator('[data-field="clock"]').textContent(), /^2026-11-28 00:00:\d\d UTC$/);
   assert.equal((await run(page, "discover")).allowed, true);
 });
 
