@@ -102,3 +102,8 @@ export function zoneOffset(timeZone, ms) {
 export function canonicalTimeZone(name) {
   return new Intl.DateTimeFormat("en-US", { timeZone: name }).resolvedOptions().timeZone;
 }
+
+/** 32 random bits: seeds the nonces that make each reservation token unique. */
+export function randomWord() {
+  return crypto.getRandomValues(new Uint32Array(1))[0];
+}

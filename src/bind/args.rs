@@ -99,6 +99,17 @@ pub fn amount(options: &JsValue) -> Result<Option<i64>> {
     }
 }
 
+/// `settle`'s actual amount: an integer from 0 (nothing was used) to MAX_SAFE_INTEGER.
+pub fn actual_amount(v: &JsValue) -> Result<i64> {
+    safe_int(v, 0).ok_or_else(|| {
+        QuotaError::argument(format!(
+            "actualAmount must be an integer from 0 to Number.MAX_SAFE_INTEGER, got {}",
+            describe(v)
+        ))
+        .into()
+    })
+}
+
 /// `{ feature: limit | policy | [policy, …], … }` (see `policies.rs`).
 pub fn limits(v: &JsValue) -> Result<Limits> {
     if !is_plain_object(v) {

@@ -129,7 +129,8 @@ impl QuotaEngine {
         let mut core = core::Engine::new(o.limits)
             .with_enabled(o.enabled)
             .with_fault_policy(o.on_store_error)
-            .with_time_zones(Rc::new(IntlZones));
+            .with_time_zones(Rc::new(IntlZones))
+            .with_nonce_seed((js::random_word() as u64) << 32 | js::random_word() as u64);
         if let Some(prefix) = o.key_prefix {
             core = core.with_key_prefix(&prefix).map_err(Failure::from)?;
         }
@@ -209,6 +210,36 @@ impl QuotaEngine {
             .release(&profile, &target, amount, now)
             .map_err(Failure::from)?;
         drive(&self.store, call, |_| JsValue::UNDEFINED)
+    }
+
+    /// Settles a reservation with the amount actually used (an integer ≥ 0), in the windows it
+    /// was counted in: refunds `reserved − actual`, or charges the extra (the call happened;
+    /// the next reserve sees it, even past the limit). Returns `true` when it corrected the
+    /// counters, `false` when the reservation was already settled or released (nothing
+    /// changes: a retried settle cannot double-count).
+    ///
+    /// ```js
+    /// const d = await engine.reserve(profile, "chat", { amount: 4000 }); // estimated tokens
+    /// const reply = await callTheModel();
+    /// await engine.settle(profile, d.reservation, reply.usage.total_tokens);
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "boolean | Promise<boolean>")]
+    pub fn settle(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Profile")] profile: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] reservation: JsValue,
+        #[wasm_bindgen(js_name = actualAmount, unchecked_param_type = "number")]
+        actual_amount: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let (profile, token, _, now) = self.args(&profile, &reservation, &None)?;
+        let actual = args::actual_amount(&actual_amount)?;
+        let call = self
+            .core
+            .settle(&profile, &token, actual, now)
+            .map_err(Failure::from)?;
+        drive(&self.store, call, |outcome| {
+            JsValue::from_bool(outcome == Outcome::Settled(true))
+        })
     }
 
     /// The seed's post-hoc count (deprecated there in favour of reserve/release): adds

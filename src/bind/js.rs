@@ -45,6 +45,9 @@ extern "C" {
     /// decision: only decisions of policy objects and idempotent replays carry them.
     #[wasm_bindgen(js_name = decorateDecision)]
     pub fn decorate_decision(d: &JsValue, policy: Option<String>, window: &str, replayed: bool);
+    /// 32 random bits from `crypto.getRandomValues` (seeds the reservation nonces).
+    #[wasm_bindgen(js_name = randomWord)]
+    pub fn random_word() -> u32;
     /// The UTC offset of `zone` at `ms`, in ms, from `Intl.DateTimeFormat`.
     #[wasm_bindgen(js_name = zoneOffset, catch)]
     pub fn zone_offset(zone: &str, ms: f64) -> Result<f64, JsValue>;

@@ -206,6 +206,7 @@ pub struct ReserveCall {
     targets: Vec<Target>,
     counts: Vec<i64>,
     state: ReserveState,
+    nonce: u64,
 }
 
 enum ReserveState {
@@ -230,7 +231,14 @@ impl ReserveCall {
             targets,
             counts,
             state: ReserveState::Start,
+            nonce: 0,
         }
+    }
+
+    /// The nonce of the token an allowed reserve hands out (see `reservation.rs`).
+    pub fn with_nonce(mut self, nonce: u64) -> Self {
+        self.nonce = nonce;
+        self
     }
 
     fn roll_back(&mut self, counted: usize, result: Result<Outcome>) -> Step {
@@ -286,6 +294,7 @@ impl ReserveCall {
             feature: self.feature.clone(),
             at_ms: self.now_ms,
             amount: self.amount,
+            nonce: self.nonce,
         };
         d.reservation = Some(token.encode());
         Step::Done(Ok(Outcome::Decision(d)))

@@ -66,6 +66,9 @@ pub enum Outcome {
     Usage(Vec<(String, i64)>),
     /// `release` finished (a missing counter is a quiet no-op, as in the seed).
     Released,
+    /// `settle` finished: `true` when it corrected the counters, `false` when the reservation
+    /// had already been settled or released (nothing changed).
+    Settled(bool),
     /// The store failed and the fault policy decided (`onStoreError: "deny" | "allow"`).
     Degraded(Degraded),
 }

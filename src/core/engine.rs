@@ -11,10 +11,11 @@ use super::fault::{FaultPolicy, Guarded};
 use super::key::{counter_key, Profile, ProfileId};
 use super::limits::{Limits, Policy, MAX_SAFE_INTEGER};
 use super::reservation::Reservation;
+use super::settle::{marker_key, SettleCall};
 use super::store::Call;
 use super::window::{SpanCache, WindowSpan};
 use super::zone::{TimeZones, UtcOnly};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// The seed's key prefix.
@@ -33,6 +34,8 @@ pub struct Engine {
     zones: Rc<dyn TimeZones>,
     /// Zoned windows computed so far: offsets are asked for once per window, not per call.
     spans: RefCell<SpanCache>,
+    /// State of the generator of reservation nonces (splitmix64), seeded by the host.
+    nonces: Cell<u64>,
 }
 
 impl Engine {
@@ -45,7 +48,25 @@ impl Engine {
             fault_policy: FaultPolicy::Throw,
             zones: Rc::new(UtcOnly),
             spans: RefCell::default(),
+            nonces: Cell::new(0),
         }
+    }
+
+    /// Seeds the reservation nonces. Hosts pass fresh randomness (JS: `crypto.getRandomValues`)
+    /// so that engines sharing a store never hand out the same token; tests pass a constant.
+    pub fn with_nonce_seed(self, seed: u64) -> Engine {
+        self.nonces.set(seed);
+        self
+    }
+
+    /// splitmix64: cheap, and every seed gives a full-period sequence.
+    fn next_nonce(&self) -> u64 {
+        let s = self.nonces.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        self.nonces.set(s);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 
     /// The source of UTC offsets for policies with a `time_zone` (by default none is known).
@@ -129,7 +150,8 @@ impl Engine {
             return Ok(ready);
         }
         let targets = self.targets(&profile.id, feature, policies, now_ms)?;
-        let call = Box::new(ReserveCall::new(feature, amount, now_ms, targets));
+        let call = ReserveCall::new(feature, amount, now_ms, targets).with_nonce(self.next_nonce());
+        let call = Box::new(call);
         Ok(Guarded::wrap(self.fault_policy, feature, call))
     }
 
@@ -153,7 +175,8 @@ impl Engine {
     /// Takes back a reservation (from the window it was counted in) or, given a feature name,
     /// `amount` from the current window as the seed does. A counter driven below zero is set
     /// back to 0; a missing counter is a quiet no-op. `amount` must be `None` or equal to the
-    /// reservation's amount when a token is given.
+    /// reservation's amount when a token is given. A reservation is released at most once,
+    /// and not at all once settled: it is settling at 0 (see `settle.rs`).
     pub fn release(
         &self,
         profile: &Profile,
@@ -161,7 +184,7 @@ impl Engine {
         amount: Option<i64>,
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
-        let (feature, amount, at_ms) = if Reservation::looks_like_token(feature_or_token) {
+        if Reservation::looks_like_token(feature_or_token) {
             let r = Reservation::decode(feature_or_token)?;
             if amount.is_some_and(|a| a != r.amount) {
                 return Err(QuotaError::argument(format!(
@@ -169,16 +192,60 @@ impl Engine {
                     r.amount
                 )));
             }
-            (r.feature, r.amount, r.at_ms)
-        } else {
-            (feature_or_token.to_owned(), amount.unwrap_or(1), now_ms)
-        };
-        let policies = self.prepare(&feature, amount, now_ms)?;
+            return self.finalize(profile, &r, 0, now_ms, true);
+        }
+        let (feature, amount) = (feature_or_token, amount.unwrap_or(1));
+        let policies = self.prepare(feature, amount, now_ms)?;
         if !self.enabled || profile.unlimited {
             return Ok(Box::new(ReadyCall(Some(Outcome::Released))));
         }
-        let targets = self.targets(&profile.id, &feature, policies, at_ms)?;
+        let targets = self.targets(&profile.id, feature, policies, now_ms)?;
         Ok(Box::new(ReleaseCall::new(amount, targets)))
+    }
+
+    /// Corrects a reservation to the amount actually used (0 ..= MAX_SAFE_INTEGER), in the
+    /// windows it was counted in: refunds `reserved − actual`, or charges the extra. Finishes
+    /// with `Outcome::Settled(false)` and changes nothing when the reservation was already
+    /// settled or released.
+    pub fn settle(
+        &self,
+        profile: &Profile,
+        token: &str,
+        actual: i64,
+        now_ms: i64,
+    ) -> Result<Box<dyn Call>> {
+        let r = Reservation::decode(token)?;
+        if !(0..=MAX_SAFE_INTEGER).contains(&actual) {
+            return Err(QuotaError::argument(format!(
+                "actual amount {actual} must be an integer from 0 to Number.MAX_SAFE_INTEGER"
+            )));
+        }
+        self.finalize(profile, &r, actual, now_ms, false)
+    }
+
+    fn finalize(
+        &self,
+        profile: &Profile,
+        r: &Reservation,
+        actual: i64,
+        now_ms: i64,
+        as_release: bool,
+    ) -> Result<Box<dyn Call>> {
+        let policies = self.prepare(&r.feature, r.amount, now_ms)?;
+        if !self.enabled || profile.unlimited {
+            let nothing = if as_release {
+                Outcome::Released
+            } else {
+                Outcome::Settled(false)
+            };
+            return Ok(Box::new(ReadyCall(Some(nothing))));
+        }
+        let targets = self.targets(&profile.id, &r.feature, policies, r.at_ms)?;
+        let marker = marker_key(&self.key_prefix, &profile.id, &r.feature, r.at_ms, r.nonce);
+        let delta = actual - r.amount;
+        Ok(Box::new(SettleCall::new(
+            marker, delta, now_ms, targets, as_release,
+        )))
     }
 
     /// `{feature: count}` for every configured feature in the current window (the first

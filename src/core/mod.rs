@@ -11,6 +11,7 @@ pub mod key;
 pub mod limits;
 pub mod memory;
 pub mod reservation;
+pub mod settle;
 pub mod store;
 pub mod window;
 pub mod zone;

@@ -1,8 +1,11 @@
 //! Reservation tokens: what `reserve` hands out so that `release` can take back exactly what
 //! was counted, from the window it was counted in — even after that window has ended.
 //!
-//! Format: `q1.{feature}.{reserved at, ms}.{amount}`. The `.` can never appear in a feature
-//! name, so `release` tells a token from a feature name by looking at it.
+//! Format: `q2.{feature}.{reserved at, ms}.{amount}.{nonce}`, the nonce 16 lowercase hex
+//! digits. The `.` can never appear in a feature name, so `release` tells a token from a
+//! feature name by looking at it. The nonce makes every reservation's token unique, so that
+//! settling or releasing it can leave a marker in the store that a second attempt finds (see
+//! `settle.rs`).
 
 use super::clock::{MAX_MS, MIN_MS};
 use super::error::{QuotaError, Result};
@@ -13,11 +16,17 @@ pub struct Reservation {
     pub feature: String,
     pub at_ms: i64,
     pub amount: i64,
+    /// Random per reservation, or derived from an idempotency key (so a replay hands out the
+    /// same token).
+    pub nonce: u64,
 }
 
 impl Reservation {
     pub fn encode(&self) -> String {
-        format!("q1.{}.{}.{}", self.feature, self.at_ms, self.amount)
+        format!(
+            "q2.{}.{}.{}.{:016x}",
+            self.feature, self.at_ms, self.amount, self.nonce
+        )
     }
 
     /// Does this string claim to be a token (rather than a feature name)?
@@ -28,7 +37,7 @@ impl Reservation {
     pub fn decode(token: &str) -> Result<Reservation> {
         let bad = || QuotaError::argument(format!("{token:?} is not a reservation token"));
         let mut parts = token.split('.');
-        if parts.next() != Some("q1") {
+        if parts.next() != Some("q2") {
             return Err(bad());
         }
         let feature = parts
@@ -37,11 +46,16 @@ impl Reservation {
             .ok_or_else(bad)?;
         let at_ms = parse_int(parts.next()).filter(|t| (MIN_MS..=MAX_MS).contains(t));
         let amount = parse_int(parts.next()).filter(|a| (1..=MAX_SAFE_INTEGER).contains(a));
-        match (at_ms, amount, parts.next()) {
-            (Some(at_ms), Some(amount), None) => Ok(Reservation {
+        let nonce = parts
+            .next()
+            .filter(|n| n.len() == 16 && n.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .and_then(|n| u64::from_str_radix(n, 16).ok());
+        match (at_ms, amount, nonce, parts.next()) {
+            (Some(at_ms), Some(amount), Some(nonce), None) => Ok(Reservation {
                 feature: feature.to_owned(),
                 at_ms,
                 amount,
+                nonce,
             }),
             _ => Err(bad()),
         }
@@ -68,8 +82,9 @@ mod tests {
             feature: "remix".into(),
             at_ms: 1_795_737_600_123,
             amount: 3,
+            nonce: 0x00ab_cdef_0123_4567,
         };
-        assert_eq!(r.encode(), "q1.remix.1795737600123.3");
+        assert_eq!(r.encode(), "q2.remix.1795737600123.3.00abcdef01234567");
         assert_eq!(Reservation::decode(&r.encode()).unwrap(), r);
     }
 
@@ -78,15 +93,20 @@ mod tests {
         for bad in [
             "",
             "remix",
-            "q1.remix.1.0",
-            "q1.remix.1.-1",
-            "q1.remix.01.1",
-            "q1.remix.1.1.1",
+            "q1.remix.1.1",
+            "q2.remix.1.0.0000000000000000",
+            "q2.remix.1.-1.0000000000000000",
+            "q2.remix.01.1.0000000000000000",
             "q2.remix.1.1",
-            "q1.re:mix.1.1",
-            "q1.remix.x.1",
-            "q1..1.1",
-            "q1.remix.99999999999999999.1",
+            "q2.remix.1.1.000000000000000",
+            "q2.remix.1.1.000000000000000A",
+            "q2.remix.1.1.+000000000000000",
+            "q2.remix.1.1.0000000000000000.1",
+            "q3.remix.1.1.0000000000000000",
+            "q2.re:mix.1.1.0000000000000000",
+            "q2.remix.x.1.0000000000000000",
+            "q2..1.1.0000000000000000",
+            "q2.remix.99999999999999999.1.0000000000000000",
         ] {
             assert!(Reservation::decode(bad).is_err(), "{bad:?}");
         }

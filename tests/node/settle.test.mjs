@@ -1,0 +1,89 @@
+// reserve → settle with the actual amount; release and settle at most once per reservation.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { QuotaEngine, QuotaError, MemoryStore } from "wasm-quota";
+import { fakeClock, delayedStore, NOON, HOUR } from "./helpers.mjs";
+
+const me = { id: 42 };
+function setup(limits = { chat: 10 }) {
+  const now = fakeClock(NOON);
+  const store = new MemoryStore({ now });
+  return { now, store, engine: new QuotaEngine({ store, limits, now }) };
+}
+
+test("settle refunds an over-estimate and charges an under-estimate", () => {
+  const { engine } = setup();
+  const a = engine.reserve(me, "chat", { amount: 6 });
+  assert.equal(engine.settle(me, a.reservation, 2), true);
+  assert.equal(engine.check(me, "chat").used, 2);
+  const b = engine.reserve(me, "chat", { amount: 3 });
+  assert.equal(engine.settle(me, b.reservation, 11), true); // the call happened: count it
+  const next = engine.reserve(me, "chat");
+  assert.equal(next.allowed, false);
+  assert.equal(next.used, 13);
+});
+
+test("settling twice, or settling a released reservation, changes nothing", () => {
+  const { engine } = setup();
+  const d = engine.reserve(me, "chat", { amount: 5 });
+  assert.equal(engine.settle(me, d.reservation, 1), true);
+  assert.equal(engine.settle(me, d.reservation, 1), false);
+  assert.equal(engine.settle(me, d.reservation, 9), false);
+  engine.release(me, d.reservation);
+  assert.equal(engine.check(me, "chat").used, 1);
+
+  const r = engine.reserve(me, "chat", { amount: 4 });
+  engine.release(me, r.reservation);
+  engine.release(me, r.reservation); // a retried release is counted once
+  assert.equal(engine.settle(me, r.reservation, 4), false);
+  assert.equal(engine.check(me, "chat").used, 1);
+});
+
+test("every reservation token is unique, across engines sharing a store", () => {
+  const { engine, store, now } = setup({ chat: 1000 });
+  const other = new QuotaEngine({ store, limits: { chat: 1000 }, now });
+  const tokens = new Set();
+  for (let i = 0; i < 100; i++) {
+    tokens.add(engine.reserve(me, "chat").reservation);
+    tokens.add(other.reserve(me, "chat").reservation);
+  }
+  assert.equal(tokens.size, 200);
+  // Releasing each once through either engine gives every slot back exactly once.
+  let i = 0;
+  for (const t of tokens) (i++ % 2 ? engine : other).release(me, t);
+  for (const t of tokens) engine.release(me, t);
+  assert.equal(engine.check(me, "chat").used, 0);
+});
+
+test("settle corrects the reservation's own window, not today's", () => {
+  const { engine, now } = setup({ chat: 10 });
+  now.t = NOON + 11 * HOUR + 59 * 60_000; // 23:59
+  const old = engine.reserve(me, "chat", { amount: 5 });
+  now.t += 2 * 60_000; // 00:01 the next day
+  engine.reserve(me, "chat", { amount: 9 });
+  assert.equal(engine.settle(me, old.reservation, 0), true);
+  assert.equal(engine.check(me, "chat").used, 9);
+});
+
+test("settle over an async store is a Promise; concurrent settles of one reservation apply once", async () => {
+  const now = fakeClock(NOON);
+  const store = delayedStore(now);
+  const engine = new QuotaEngine({ store, limits: { chat: 100 }, now });
+  const d = await engine.reserve(me, "chat", { amount: 50 });
+  const results = await Promise.all(Array.from({ length: 20 }, () => engine.settle(me, d.reservation, 10)));
+  assert.equal(results.filter((r) => r === true).length, 1);
+  assert.equal((await engine.check(me, "chat")).used, 10);
+});
+
+test("bad settle arguments are INVALID_ARGUMENT and change nothing", () => {
+  const { engine } = setup();
+  const d = engine.reserve(me, "chat", { amount: 2 });
+  for (const actual of [-1, 1.5, NaN, "3", undefined, 2 ** 53]) {
+    assert.throws(() => engine.settle(me, d.reservation, actual), (e) => e instanceof QuotaError && e.code === "INVALID_ARGUMENT", String(actual));
+  }
+  for (const token of ["chat", "q2.chat.1.1", d.reservation + "0", 7]) {
+    assert.throws(() => engine.settle(me, token, 1), (e) => e instanceof QuotaError && e.code === "INVALID_ARGUMENT", String(token));
+  }
+  assert.equal(engine.check(me, "chat").used, 2);
+  assert.equal(engine.settle(me, d.reservation, 2), true);
+});

@@ -1,0 +1,205 @@
+//! Reserve → settle with the actual amount, and release, each at most once per reservation.
+
+use wasm_quota::core::window::WindowUnit::{Day, Hour};
+use wasm_quota::core::*;
+
+const DAY: i64 = 86_400_000;
+const H: i64 = 3_600_000;
+/// 2026-11-27T12:00:00Z
+const NOON: i64 = 1_795_737_600_000 + DAY / 2;
+
+struct World {
+    clock: FakeClock,
+    store: MemoryStore<FakeClock>,
+    engine: Engine,
+}
+
+fn world(limits: Limits) -> World {
+    let clock = FakeClock::at(NOON);
+    World {
+        store: MemoryStore::new(clock.clone()),
+        clock,
+        engine: Engine::new(limits).with_nonce_seed(7),
+    }
+}
+
+fn daily(limit: i64) -> World {
+    world(Limits::daily([("chat", limit)]).unwrap())
+}
+
+fn me() -> Profile {
+    Profile::limited(ProfileId::number(42).unwrap())
+}
+
+const KEY: &str = "ai_quota:42:chat:2026-11-27";
+
+impl World {
+    fn reserve(&mut self, amount: i64) -> Decision {
+        let call = self
+            .engine
+            .reserve(&me(), "chat", amount, self.clock.now_ms())
+            .unwrap();
+        run(call, &mut self.store).unwrap().decision().unwrap()
+    }
+    fn settle(&mut self, token: &str, actual: i64) -> bool {
+        let call = self
+            .engine
+            .settle(&me(), token, actual, self.clock.now_ms())
+            .unwrap();
+        match run(call, &mut self.store).unwrap() {
+            Outcome::Settled(applied) => applied,
+            other => panic!("{other:?}"),
+        }
+    }
+    fn release(&mut self, what: &str) {
+        let call = self
+            .engine
+            .release(&me(), what, None, self.clock.now_ms())
+            .unwrap();
+        assert_eq!(run(call, &mut self.store).unwrap(), Outcome::Released);
+    }
+}
+
+#[test]
+fn settle_refunds_the_unused_part_of_an_estimate() {
+    let mut w = daily(10);
+    let d = w.reserve(8);
+    assert!(w.settle(d.reservation.as_deref().unwrap(), 3));
+    assert_eq!(w.store.peek(KEY), Some(3));
+    assert_eq!(w.reserve(7).used, 10);
+}
+
+#[test]
+fn settle_charges_the_extra_even_past_the_limit() {
+    let mut w = daily(10);
+    let d = w.reserve(4);
+    assert!(w.settle(d.reservation.as_deref().unwrap(), 12));
+    assert_eq!(w.store.peek(KEY), Some(12));
+    let next = w.reserve(1);
+    assert!(!next.allowed);
+    assert_eq!((next.used, next.remaining), (12, 0));
+}
+
+#[test]
+fn settling_twice_changes_nothing_the_second_time() {
+    let mut w = daily(10);
+    let token = w.reserve(5).reservation.unwrap();
+    assert!(w.settle(&token, 2));
+    assert!(!w.settle(&token, 2));
+    assert!(!w.settle(&token, 9));
+    assert_eq!(w.store.peek(KEY), Some(2));
+    // Nor can it be released afterwards.
+    w.release(&token);
+    assert_eq!(w.store.peek(KEY), Some(2));
+}
+
+#[test]
+fn a_released_reservation_cannot_be_settled_or_released_again() {
+    let mut w = daily(10);
+    let keep = w.reserve(1).reservation.unwrap();
+    let token = w.reserve(3).reservation.unwrap();
+    w.release(&token);
+    assert_eq!(w.store.peek(KEY), Some(1));
+    w.release(&token);
+    assert_eq!(w.store.peek(KEY), Some(1));
+    assert!(!w.settle(&token, 3));
+    assert_eq!(w.store.peek(KEY), Some(1));
+    // Other reservations are unaffected, even ones made in the same millisecond.
+    assert_ne!(keep, token);
+    assert!(w.settle(&keep, 0));
+    assert_eq!(w.store.peek(KEY), Some(0));
+}
+
+#[test]
+fn tokens_are_unique_per_reservation() {
+    let mut w = daily(100);
+    let mut tokens: Vec<String> = (0..50).map(|_| w.reserve(1).reservation.unwrap()).collect();
+    tokens.sort();
+    tokens.dedup();
+    assert_eq!(tokens.len(), 50);
+    // A second engine with another seed over the same store: other tokens again.
+    let other = Engine::new(Limits::daily([("chat", 100)]).unwrap()).with_nonce_seed(8);
+    let call = other.reserve(&me(), "chat", 1, NOON).unwrap();
+    let t = run(call, &mut w.store)
+        .unwrap()
+        .decision()
+        .unwrap()
+        .reservation
+        .unwrap();
+    assert!(!tokens.contains(&t));
+}
+
+#[test]
+fn settle_writes_a_marker_that_lives_as_long_as_the_window() {
+    let mut w = daily(10);
+    let token = w.reserve(2).reservation.unwrap();
+    let before = w.store.len();
+    assert!(w.settle(&token, 1));
+    assert_eq!(w.store.len(), before + 1);
+    let r = wasm_quota::core::reservation::Reservation::decode(&token).unwrap();
+    let marker = format!("ai_quota:42:chat:r{}.{:016x}", NOON, r.nonce);
+    assert_eq!(w.store.peek(&marker), Some(1));
+    w.clock.set(NOON + DAY / 2 - 1);
+    assert_eq!(w.store.peek(&marker), Some(1));
+    w.clock.set(NOON + DAY / 2);
+    assert_eq!(w.store.peek(&marker), None);
+}
+
+#[test]
+fn settle_corrects_the_reservations_own_window_after_it_rolled_over() {
+    let mut limits = Limits::default();
+    let p = |limit, w| Policy::new(None, limit, w, None).unwrap();
+    limits.insert("chat", vec![p(5, Hour), p(20, Day)]).unwrap();
+    let mut w = world(limits);
+    let token = w.reserve(4).reservation.unwrap();
+    w.clock.advance(H); // the hour rolled over; its counter is gone
+    let fresh = w.reserve(1);
+    assert!(w.settle(&token, 1));
+    // The day's counter took the refund; the new hour (which the reservation never counted
+    // in) did not, and the old hour's counter was not brought back.
+    assert_eq!(w.store.peek("ai_quota:42:chat:2026-11-27"), Some(2));
+    assert_eq!(w.store.peek("ai_quota:42:chat:2026-11-27T13"), Some(1));
+    assert_eq!(w.store.peek("ai_quota:42:chat:2026-11-27T12"), None);
+    assert!(fresh.allowed);
+}
+
+#[test]
+fn a_refund_below_zero_clamps_at_zero() {
+    let mut w = daily(10);
+    let token = w.reserve(5).reservation.unwrap();
+    w.release("chat"); // the seed's release by feature, unpaired
+    w.release("chat");
+    assert_eq!(w.store.peek(KEY), Some(3));
+    assert!(w.settle(&token, 0)); // −5 would leave −2
+    assert_eq!(w.store.peek(KEY), Some(0));
+}
+
+#[test]
+fn bad_arguments_are_refused_before_any_store_call() {
+    let mut w = daily(10);
+    let token = w.reserve(1).reservation.unwrap();
+    let now = w.clock.now_ms();
+    for (tok, actual) in [
+        (token.as_str(), -1),
+        (token.as_str(), 9_007_199_254_740_992),
+        ("chat", 1),
+        ("q2.chat.1.1", 1),
+    ] {
+        let err = w.engine.settle(&me(), tok, actual, now).err().unwrap();
+        assert_eq!(err.code, ErrorCode::InvalidArgument, "{tok} {actual}");
+    }
+    assert!(w.engine.settle(&me(), &token, 0, now).is_ok());
+}
+
+#[test]
+fn home_mode_and_unlimited_profiles_settle_nothing() {
+    let mut w = daily(10);
+    let token = w.reserve(3).reservation.unwrap();
+    let vip = Profile {
+        id: ProfileId::number(42).unwrap(),
+        unlimited: true,
+    };
+    let call = w.engine.settle(&vip, &token, 0, NOON).unwrap();
+    assert_eq!(run(call, &mut w.store).unwrap(), Outcome::Settled(false));
+    assert_eq!(w.store.peek(KEY), Some(3));
+}
