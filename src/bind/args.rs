@@ -99,6 +99,21 @@ pub fn amount(options: &JsValue) -> Result<Option<i64>> {
     }
 }
 
+/// `{ idempotencyKey? }` of `reserve` (the options object was checked by [`amount`]).
+pub fn idempotency_key(options: &JsValue) -> Result<Option<String>> {
+    let v = field(options, "idempotencyKey", QuotaError::argument)?;
+    if v.is_undefined() {
+        return Ok(None);
+    }
+    v.as_string().map(Some).ok_or_else(|| {
+        QuotaError::argument(format!(
+            "idempotencyKey must be a string, got {}",
+            describe(&v)
+        ))
+        .into()
+    })
+}
+
 /// `settle`'s actual amount: an integer from 0 (nothing was used) to MAX_SAFE_INTEGER.
 pub fn actual_amount(v: &JsValue) -> Result<i64> {
     safe_int(v, 0).ok_or_else(|| {

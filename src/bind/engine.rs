@@ -50,6 +50,11 @@ export interface QuotaEngineOptions {
   storeTimeoutMs?: number;
 }
 export interface AmountOptions { amount?: number }
+export interface ReserveOptions extends AmountOptions {
+  /** A retry with the same key (and amount) in the same window gets the original decision,
+   *  with `replayed: true`, and is counted once. 1–256 characters. */
+  idempotencyKey?: string;
+}
 export interface LimitedDecision {
   allowed: boolean;
   feature: string;
@@ -67,6 +72,8 @@ export interface LimitedDecision {
   policy?: string;
   /** That policy's window; present with `policy`. */
   window?: WindowName;
+  /** An idempotent reserve answered from the record of the original (nothing counted now). */
+  replayed?: true;
   unlimited?: undefined;
   degraded?: undefined;
 }
@@ -100,6 +107,9 @@ extern "C" {
     /// `{ amount? }`, optional on every counting method.
     #[wasm_bindgen(typescript_type = "AmountOptions")]
     pub type AmountOptions;
+    /// `{ amount?, idempotencyKey? }` of `reserve`.
+    #[wasm_bindgen(typescript_type = "ReserveOptions")]
+    pub type ReserveOptions;
 }
 
 #[wasm_bindgen]
@@ -165,10 +175,12 @@ impl QuotaEngine {
     }
 
     /// Atomically counts `amount` (default 1) if it fits under the limit, else counts nothing
-    /// and denies. An allowed decision carries a `reservation` for `release`.
+    /// and denies. An allowed decision carries a `reservation` for `release`. With an
+    /// `idempotencyKey`, a retry in the same window gets the original decision (`replayed:
+    /// true`) and is counted once, across engines sharing the store.
     ///
     /// ```js
-    /// const d = await engine.reserve({ id: 42 }, "remix");
+    /// const d = await engine.reserve({ id: 42 }, "remix", { idempotencyKey: request.headers.get("Idempotency-Key") ?? undefined });
     /// if (!d.allowed) return deny(d.retryAfter);
     /// try { await callTheModel(); } catch (e) { await engine.release({ id: 42 }, d.reservation); throw e; }
     /// ```
@@ -177,13 +189,22 @@ impl QuotaEngine {
         &self,
         #[wasm_bindgen(unchecked_param_type = "Profile")] profile: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] feature: JsValue,
-        options: Option<AmountOptions>,
+        options: Option<ReserveOptions>,
     ) -> Result<JsValue, JsValue> {
+        let options: Option<AmountOptions> = options.map(JsCast::unchecked_into);
         let (profile, feature, amount, now) = self.args(&profile, &feature, &options)?;
-        let call = self
-            .core
-            .reserve(&profile, &feature, amount.unwrap_or(1), now)
-            .map_err(Failure::from)?;
+        let amount = amount.unwrap_or(1);
+        let key = match &options {
+            Some(options) => args::idempotency_key(options)?,
+            None => None,
+        };
+        let call = match key {
+            Some(key) => self
+                .core
+                .reserve_once(&profile, &feature, amount, &key, now),
+            None => self.core.reserve(&profile, &feature, amount, now),
+        }
+        .map_err(Failure::from)?;
         drive(&self.store, call, decision)
     }
 

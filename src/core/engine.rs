@@ -8,6 +8,7 @@ use super::clock::{MAX_MS, MIN_MS};
 use super::decision::{Decision, Outcome};
 use super::error::{QuotaError, Result};
 use super::fault::{FaultPolicy, Guarded};
+use super::idempotency::{record_key, IdempotentReserveCall};
 use super::key::{counter_key, Profile, ProfileId};
 use super::limits::{Limits, Policy, MAX_SAFE_INTEGER};
 use super::reservation::Reservation;
@@ -152,6 +153,42 @@ impl Engine {
         let targets = self.targets(&profile.id, feature, policies, now_ms)?;
         let call = ReserveCall::new(feature, amount, now_ms, targets).with_nonce(self.next_nonce());
         let call = Box::new(call);
+        Ok(Guarded::wrap(self.fault_policy, feature, call))
+    }
+
+    /// [`Engine::reserve`] under an idempotency key: a retry with the same key and amount in
+    /// the same window (the feature's longest) gets the original decision, marked
+    /// `replayed`, and is counted once — also across engines sharing the store (see
+    /// `idempotency.rs`).
+    pub fn reserve_once(
+        &self,
+        profile: &Profile,
+        feature: &str,
+        amount: i64,
+        idempotency_key: &str,
+        now_ms: i64,
+    ) -> Result<Box<dyn Call>> {
+        let policies = self.prepare(feature, amount, now_ms)?;
+        if let Some(ready) = self.unlimited(profile, feature) {
+            return Ok(ready);
+        }
+        let targets = self.targets(&profile.id, feature, policies, now_ms)?;
+        let longest = targets
+            .iter()
+            .reduce(|a, b| if b.span.end_ms > a.span.end_ms { b } else { a })
+            .map(|t| (t.span.label.clone(), t.span.seconds_to_reset(now_ms)))
+            .unwrap_or_default();
+        let record = record_key(
+            &self.key_prefix,
+            &profile.id,
+            feature,
+            &longest.0,
+            amount,
+            idempotency_key,
+        )?;
+        let call = Box::new(IdempotentReserveCall::new(
+            feature, amount, now_ms, targets, record, longest.1,
+        ));
         Ok(Guarded::wrap(self.fault_policy, feature, call))
     }
 

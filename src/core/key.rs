@@ -50,14 +50,19 @@ impl ProfileId {
             }
             ProfileId::Text(s) => {
                 out.push('~');
-                for c in s.chars() {
-                    match c {
-                        '%' => out.push_str("%25"),
-                        ':' => out.push_str("%3A"),
-                        c => out.push(c),
-                    }
-                }
+                escape_into(s, out);
             }
+        }
+    }
+}
+
+/// Appends `s` with `%` and `:` percent-escaped, so it cannot end or shift a key's part.
+pub fn escape_into(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            ':' => out.push_str("%3A"),
+            c => out.push(c),
         }
     }
 }

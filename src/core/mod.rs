@@ -7,6 +7,7 @@ pub mod decision;
 pub mod engine;
 pub mod error;
 pub mod fault;
+pub mod idempotency;
 pub mod key;
 pub mod limits;
 pub mod memory;

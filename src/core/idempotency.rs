@@ -1,0 +1,238 @@
+//! Idempotent reserves: `reserve(profile, feature, { idempotencyKey })` retried with the same
+//! key (and amount) in the same window gets the original decision and is counted once —
+//! across engines sharing a store.
+//!
+//! The store holds only numbers, so the record of a decision is one number under
+//! `{prefix}:{id}:{feature}:i{label}.{amount}:{key}` (the label of the feature's longest
+//! window, so a retry is recognised for as long as any counter of the original could still
+//! hold its count): `2·at_ms + 1` for an allowed reserve made at `at_ms`, `2·policy` for a
+//! denial by that policy. The rest of the reservation token is derived, not stored: the nonce
+//! is a hash of the key, label and amount, so a replay rebuilds exactly the original token
+//! (and settling it through either copy settles it once).
+//!
+//! A call first reads the record and replays it when present. Otherwise it reserves, then
+//! records with `add`; if another call with the same key recorded first (the two ran
+//! concurrently), it undoes its own count and replays theirs. The replay's figures are the
+//! counters' current values.
+
+use super::calls::{figures, read_count, tightest, unexpected, ReserveCall, Target};
+use super::clock::MAX_MS;
+use super::decision::{Decision, Outcome};
+use super::error::{QuotaError, Result};
+use super::key::{escape_into, ProfileId};
+use super::reservation::Reservation;
+use super::store::{Call, Step, StoreOp, StoreReply};
+use std::fmt::Write;
+
+/// Longest accepted idempotency key, in characters.
+pub const MAX_KEY_CHARS: usize = 256;
+
+/// Where the decision for `key` is recorded, and the nonce its reservation token carries.
+pub fn record_key(
+    prefix: &str,
+    id: &ProfileId,
+    feature: &str,
+    label: &str,
+    amount: i64,
+    key: &str,
+) -> Result<(String, u64)> {
+    let n = key.chars().count();
+    if !(1..=MAX_KEY_CHARS).contains(&n) {
+        return Err(QuotaError::argument(format!(
+            "idempotencyKey must be 1 to {MAX_KEY_CHARS} characters, got {n}"
+        )));
+    }
+    let mut out =
+        String::with_capacity(prefix.len() + feature.len() + label.len() + key.len() + 40);
+    out.push_str(prefix);
+    out.push(':');
+    id.write_key_part(&mut out);
+    let _ = write!(out, ":{feature}:i{label}.{amount}:");
+    escape_into(key, &mut out);
+    // The record key already names profile, feature, window, amount and key: hash it all.
+    Ok((out.clone(), fnv1a64(out.as_bytes())))
+}
+
+/// FNV-1a, then splitmix64's finaliser so that similar keys give unrelated nonces.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// A reserve that records its decision under an idempotency key, or replays one recorded.
+pub struct IdempotentReserveCall {
+    feature: String,
+    amount: i64,
+    now_ms: i64,
+    nonce: u64,
+    targets: Vec<Target>,
+    record: String,
+    record_ttl: u64,
+    inner: Option<ReserveCall>,
+    phase: Phase,
+}
+
+enum Phase {
+    Start,
+    LookingUp,
+    Reserving,
+    Recording(Decision),
+    /// Undoing our count (counters `left` and below still to do) after losing the record race.
+    Undoing(usize),
+    /// Reading counters for the replay of a recorded value.
+    Replaying(i64, Vec<i64>),
+}
+
+impl IdempotentReserveCall {
+    pub fn new(
+        feature: &str,
+        amount: i64,
+        now_ms: i64,
+        targets: Vec<Target>,
+        (record, nonce): (String, u64),
+        record_ttl: u64,
+    ) -> Self {
+        IdempotentReserveCall {
+            feature: feature.to_owned(),
+            amount,
+            now_ms,
+            nonce,
+            targets,
+            record,
+            record_ttl,
+            inner: None,
+            phase: Phase::Start,
+        }
+    }
+
+    fn record_index(&self) -> usize {
+        self.targets.len()
+    }
+
+    fn look_up(&mut self) -> Step {
+        self.phase = Phase::LookingUp;
+        Step::Op(StoreOp::Get {
+            key: self.record_index(),
+        })
+    }
+
+    /// Runs the inner reserve one step; its ops name the same target indexes as ours.
+    fn reserve_step(&mut self, reply: Option<StoreReply>) -> Step {
+        let inner = self.inner.get_or_insert_with(|| {
+            ReserveCall::new(
+                &self.feature,
+                self.amount,
+                self.now_ms,
+                self.targets.clone(),
+            )
+            .with_nonce(self.nonce)
+        });
+        match inner.resume(reply) {
+            Step::Done(Ok(Outcome::Decision(d))) => {
+                self.inner = None;
+                let value = if d.allowed {
+                    2 * self.now_ms + 1
+                } else {
+                    2 * d.policy as i64
+                };
+                self.phase = Phase::Recording(d);
+                Step::Op(StoreOp::Add {
+                    key: self.record_index(),
+                    value,
+                    ttl_secs: self.record_ttl,
+                })
+            }
+            other => other,
+        }
+    }
+
+    fn undo(&mut self, left: usize) -> Step {
+        if left == 0 {
+            return self.look_up();
+        }
+        self.phase = Phase::Undoing(left - 1);
+        Step::Op(StoreOp::Incr {
+            key: left - 1,
+            delta: -self.amount,
+        })
+    }
+
+    fn replay(&mut self, value: i64, counts: Vec<i64>) -> Step {
+        let allowed = value % 2 == 1;
+        let valid = (0..=2 * MAX_MS + 1).contains(&value)
+            && (allowed || ((value / 2) as usize) < self.targets.len());
+        if !valid {
+            return Step::Done(Err(QuotaError::corrupt(&self.record, value)));
+        }
+        let i = counts.len();
+        if i < self.targets.len() {
+            self.phase = Phase::Replaying(value, counts);
+            return Step::Op(StoreOp::Get { key: i });
+        }
+        let p = if allowed {
+            tightest(&self.targets, &counts)
+        } else {
+            (value / 2) as usize
+        };
+        let t = &self.targets[p];
+        let mut d = figures(&self.feature, t, p, counts[p], allowed, self.now_ms);
+        d.replayed = true;
+        if allowed {
+            let token = Reservation {
+                feature: self.feature.clone(),
+                at_ms: (value - 1) / 2,
+                amount: self.amount,
+                nonce: self.nonce,
+            };
+            d.reservation = Some(token.encode());
+        }
+        Step::Done(Ok(Outcome::Decision(d)))
+    }
+}
+
+impl Call for IdempotentReserveCall {
+    fn key(&self, i: usize) -> &str {
+        match self.targets.get(i) {
+            Some(t) => &t.key,
+            None => &self.record,
+        }
+    }
+
+    fn resume(&mut self, reply: Option<StoreReply>) -> Step {
+        match std::mem::replace(&mut self.phase, Phase::Start) {
+            Phase::Start => self.look_up(),
+            Phase::LookingUp => match reply {
+                Some(StoreReply::Count(None)) => {
+                    self.phase = Phase::Reserving;
+                    self.reserve_step(None)
+                }
+                Some(StoreReply::Count(Some(v))) => self.replay(v, Vec::new()),
+                other => Step::Done(Err(unexpected(other))),
+            },
+            Phase::Reserving => {
+                self.phase = Phase::Reserving;
+                self.reserve_step(reply)
+            }
+            Phase::Recording(d) => match reply {
+                Some(StoreReply::Added(true)) => Step::Done(Ok(Outcome::Decision(d))),
+                // Another call with this key recorded first: ours must not count.
+                Some(StoreReply::Added(false)) if d.allowed => self.undo(self.targets.len()),
+                Some(StoreReply::Added(false)) => self.look_up(),
+                other => Step::Done(Err(unexpected(other))),
+            },
+            Phase::Undoing(left) => self.undo(left),
+            Phase::Replaying(value, mut counts) => {
+                match read_count(&self.targets[counts.len()], reply) {
+                    Ok(n) => counts.push(n),
+                    Err(e) => return Step::Done(Err(e)),
+                }
+                self.replay(value, counts)
+            }
+        }
+    }
+}
