@@ -8,3 +8,9 @@ initSync({ module: wasmModule });
 export { QuotaEngine } from "../wasm_quota.js";
 export { QuotaError } from "../runtime.js";
 export { MemoryStore } from "../stores/memory.js";
+
+// Cloudflare-only parts (also reachable as "wasm-quota/cloudflare", which has their types).
+export { DurableObjectStore } from "../stores/durable-object.js";
+export { KvStore } from "../stores/kv.js";
+export { QuotaDurableObject } from "../cloudflare/quota-durable-object.js";
+export { quotaObject, quotaObjectName, quotaOptionsFromEnv, recoverQuotaError } from "../cloudflare/rpc.js";

@@ -1,0 +1,82 @@
+// QuotaDurableObject: the engine inside a Durable Object, one object per profile. Every call
+// for a profile goes through that one object, which handles one event at a time, and the
+// engine runs synchronously over `ctx.storage.kv` — so reserves are atomic however many
+// requests arrive at once, from however many places.
+
+import { DurableObject } from "cloudflare:workers";
+import { QuotaEngine } from "../wasm_quota.js";
+import { isThenable } from "../runtime.js";
+import { DurableObjectStore } from "../stores/durable-object.js";
+import { quotaOptionsFromEnv, toRpcError } from "./rpc.js";
+
+/**
+ * Re-export it from your worker and bind it (see the package README):
+ *
+ * ```js
+ * export { QuotaDurableObject } from "wasm-quota/cloudflare";
+ * const d = await quotaObject(env.QUOTA, profile.id).reserve(profile, "remix");
+ * ```
+ *
+ * Its RPC methods are the engine's, with the same arguments and results. A QuotaError leaves
+ * the object as an Error whose message starts with `[CODE] ` (RPC keeps only the message);
+ * `quotaObject()` turns it back into a QuotaError, `recoverQuotaError()` does it by hand.
+ */
+export class QuotaDurableObject extends DurableObject {
+  #engine = null;
+  #configError = null;
+  #store;
+
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.#store = new DurableObjectStore(ctx.storage);
+    ctx.blockConcurrencyWhile(() => this.#store.loadAlarm());
+    try {
+      this.#engine = new QuotaEngine({ store: this.#store, ...quotaOptionsFromEnv(env) });
+    } catch (err) {
+      // Kept and thrown by every call, so a bad QUOTA_LIMITS shows up in the caller's logs.
+      this.#configError = err;
+    }
+  }
+
+  /** engine.check(profile, feature, options) */
+  check(profile, feature, options) {
+    return this.#call("check", profile, feature, options);
+  }
+
+  /** engine.reserve(profile, feature, options) */
+  reserve(profile, feature, options) {
+    return this.#call("reserve", profile, feature, options);
+  }
+
+  /** engine.release(profile, featureOrReservation, options) */
+  release(profile, featureOrReservation, options) {
+    return this.#call("release", profile, featureOrReservation, options);
+  }
+
+  /** engine.increment(profile, feature, options) */
+  increment(profile, feature, options) {
+    return this.#call("increment", profile, feature, options);
+  }
+
+  /** engine.usage(profileId) */
+  usage(profileId) {
+    return this.#call("usage", profileId);
+  }
+
+  /** Deletes expired counters (the store schedules the alarm). */
+  async alarm() {
+    await this.#store.alarm();
+  }
+
+  // Runs one engine method; a QuotaError becomes an Error that survives RPC. A new RPC method
+  // is one line calling this.
+  #call(method, ...args) {
+    try {
+      if (this.#configError !== null) throw this.#configError;
+      const result = this.#engine[method](...args);
+      return isThenable(result) ? result.then(undefined, (err) => Promise.reject(toRpcError(err))) : result;
+    } catch (err) {
+      throw toRpcError(err);
+    }
+  }
+}

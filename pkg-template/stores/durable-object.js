@@ -1,0 +1,146 @@
+// DurableObjectStore: the QuotaStore contract over a Durable Object's own storage. With a
+// SQLite-backed object it uses the synchronous `ctx.storage.kv`, so the engine runs with no
+// await between reading and writing a counter, and nothing else can run in the object
+// meanwhile. With the older async storage API it returns Promises, and the object's input gate
+// keeps the read-modify-write together (no other event is delivered while storage is awaited).
+//
+// TTLs are emulated: each counter is stored as { count, expiresAt } and an expired one reads as
+// absent. An alarm set at the earliest expiry deletes expired counters, so the object's storage
+// stays bounded (one day's counters, plus the previous day's until the alarm runs).
+
+import { isThenable } from "../runtime.js";
+
+// Chains `f` after `v` without a microtask when `v` is a plain value (the sync path).
+const then = (v, f) => (isThenable(v) ? v.then(f) : f(v));
+
+const isEntry = (v) =>
+  v !== null && typeof v === "object" && Number.isFinite(v.expiresAt) && "count" in v;
+
+export class DurableObjectStore {
+  #storage;
+  #kv; // ctx.storage.kv, or null once it is known not to work (the object is not SQLite-backed)
+  #kvWorks = false;
+  #now;
+  #prefix;
+  // The alarm time this store knows is set: undefined = unknown, null = none.
+  #alarmAt = undefined;
+
+  /**
+   * @param {DurableObjectStorage} storage the object's `ctx.storage`
+   * @param {{ now?: () => number, prefix?: string }} [options] `now`: ms since the epoch
+   *   (default Date.now); `prefix`: only keys starting with it are swept by `alarm()`
+   *   (default "", every key this store wrote)
+   */
+  constructor(storage, { now = Date.now, prefix = "" } = {}) {
+    if (storage === null || typeof storage !== "object" || typeof storage.get !== "function")
+      throw new TypeError("DurableObjectStore: pass the Durable Object's ctx.storage");
+    if (typeof now !== "function") throw new TypeError("DurableObjectStore: now must be a function");
+    if (typeof prefix !== "string") throw new TypeError("DurableObjectStore: prefix must be a string");
+    this.#storage = storage;
+    this.#kv = storage.kv ?? null;
+    this.#now = now;
+    this.#prefix = prefix;
+  }
+
+  /** true while the synchronous `ctx.storage.kv` API is in use. */
+  get synchronous() {
+    return this.#kv !== null;
+  }
+
+  get(key) {
+    return then(this.#read(key), (e) => (e === undefined ? null : e.count));
+  }
+
+  incr(key, delta) {
+    return then(this.#read(key), (e) => {
+      if (e === undefined) return null;
+      const count = e.count + delta;
+      return then(this.#write(key, count, e.expiresAt), () => count);
+    });
+  }
+
+  add(key, value, ttlSeconds) {
+    return then(this.#read(key), (e) =>
+      e === undefined ? then(this.set(key, value, ttlSeconds), () => true) : false,
+    );
+  }
+
+  set(key, value, ttlSeconds) {
+    const expiresAt = this.#now() + ttlSeconds * 1000;
+    return then(this.#write(key, value, expiresAt), () => this.#sweepBy(expiresAt));
+  }
+
+  /**
+   * Reads the alarm already set, so the first write of a fresh instance does not move it.
+   * Optional; QuotaDurableObject calls it inside `ctx.blockConcurrencyWhile`.
+   */
+  async loadAlarm() {
+    this.#alarmAt = await this.#storage.getAlarm();
+  }
+
+  /**
+   * Deletes every expired counter and sets the alarm for the next expiry. Call it from your
+   * object's `alarm()` handler. Resolves to the number of counters deleted.
+   */
+  async alarm() {
+    const now = this.#now();
+    const prefix = this.#prefix;
+    const entries = await this.#sync((kv) => [...kv.list({ prefix })], () => this.#storage.list({ prefix }));
+    const expired = [];
+    let next = null;
+    for (const [key, value] of entries) {
+      if (!isEntry(value)) continue;
+      if (value.expiresAt <= now) expired.push(key);
+      else if (next === null || value.expiresAt < next) next = value.expiresAt;
+    }
+    if (this.#kv !== null) for (const key of expired) this.#kv.delete(key);
+    // The async delete() takes at most 128 keys per call.
+    else for (let i = 0; i < expired.length; i += 128) await this.#storage.delete(expired.slice(i, i + 128));
+    this.#alarmAt = next;
+    if (next !== null) await this.#storage.setAlarm(next);
+    return expired.length;
+  }
+
+  // The live entry at `key`, or undefined when absent or expired.
+  #read(key) {
+    return then(this.#sync((kv) => kv.get(key), () => this.#storage.get(key)), (v) => {
+      if (v === undefined) return undefined;
+      if (!isEntry(v)) throw new TypeError(`key ${JSON.stringify(key)} holds a value DurableObjectStore did not write`);
+      return v.expiresAt <= this.#now() ? undefined : v;
+    });
+  }
+
+  #write(key, count, expiresAt) {
+    const entry = { count, expiresAt };
+    return this.#sync((kv) => kv.put(key, entry), () => this.#storage.put(key, entry));
+  }
+
+  // Runs `viaKv` on the synchronous API, or `viaAsync` where there is none. An object that is
+  // not SQLite-backed still has a `kv` property that throws on use: the first such throw
+  // switches this store to the async API for good.
+  #sync(viaKv, viaAsync) {
+    if (this.#kv === null) return viaAsync();
+    if (this.#kvWorks) return viaKv(this.#kv);
+    let result;
+    try {
+      result = viaKv(this.#kv);
+    } catch {
+      this.#kv = null;
+      return viaAsync();
+    }
+    this.#kvWorks = true;
+    return result;
+  }
+
+  // Makes sure an alarm fires by `expiresAt`. Moving it earlier never loses a sweep: alarm()
+  // sets the next one from what is left.
+  #sweepBy(expiresAt) {
+    if (this.#alarmAt != null && this.#alarmAt <= expiresAt) return;
+    this.#alarmAt = expiresAt;
+    const p = this.#storage.setAlarm(expiresAt);
+    if (this.#kv === null) return p;
+    // Sync path: the output gate makes the write durable before any reply leaves the object;
+    // on failure forget the time, so the next write tries again.
+    p?.catch?.(() => (this.#alarmAt = undefined));
+  }
+}

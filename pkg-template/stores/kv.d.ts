@@ -1,0 +1,23 @@
+import type { QuotaStore } from "../wasm_quota.js";
+
+/** KV refuses expirations less than 60 seconds ahead. */
+export const KV_MIN_TTL_SECONDS: 60;
+
+/** The subset of a Workers KV namespace this store uses. */
+export interface KVNamespaceLike {
+  getWithMetadata(key: string): Promise<{ value: string | null; metadata: unknown }>;
+  put(key: string, value: string, options?: { metadata?: unknown; expirationTtl?: number }): Promise<void>;
+}
+
+/**
+ * The QuotaStore contract over Workers KV, best effort: not atomic (concurrent reserves can
+ * over-admit), eventually consistent, about one write per second per key. For low-stakes
+ * limits and showing usage; enforce with QuotaDurableObject.
+ */
+export class KvStore implements QuotaStore {
+  constructor(namespace: KVNamespaceLike, options?: { now?: () => number });
+  get(key: string): Promise<number | null>;
+  incr(key: string, delta: number): Promise<number | null>;
+  add(key: string, value: number, ttlSeconds: number): Promise<boolean>;
+  set(key: string, value: number, ttlSeconds: number): Promise<void>;
+}

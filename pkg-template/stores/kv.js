@@ -1,0 +1,76 @@
+// KvStore: the QuotaStore contract over Workers KV, as far as KV allows. KV has no atomic
+// increment and no create-if-absent, is eventually consistent (reads may be up to ~60 s stale
+// at another location), takes about one write per second per key, and keeps keys at least
+// 60 s. So: concurrent reserves can both pass (over-admission), a burst of writes to one key
+// can fail with STORE_ERROR, and a counter outlives its TTL in KV by up to 60 s. What it does
+// guarantee: sequential calls through one location count exactly, an expired counter reads as
+// absent at its own TTL (the expiry is kept in the key's metadata), and every write carries a
+// TTL KV accepts. Use it for low-stakes limits and for showing usage; enforce with
+// QuotaDurableObject.
+
+/** KV refuses expirations less than 60 seconds ahead. */
+export const KV_MIN_TTL_SECONDS = 60;
+
+export class KvStore {
+  #kv;
+  #now;
+
+  /**
+   * @param {KVNamespace} namespace a Workers KV binding, e.g. `env.QUOTA_KV`
+   * @param {{ now?: () => number }} [options] clock in ms since the epoch (default Date.now)
+   */
+  constructor(namespace, { now = Date.now } = {}) {
+    if (namespace === null || typeof namespace !== "object" || typeof namespace.getWithMetadata !== "function")
+      throw new TypeError("KvStore: pass a Workers KV namespace binding");
+    if (typeof now !== "function") throw new TypeError("KvStore: now must be a function");
+    this.#kv = namespace;
+    this.#now = now;
+  }
+
+  async get(key) {
+    const e = await this.#read(key);
+    return e === undefined ? null : e.count;
+  }
+
+  /** Read, then write: not atomic (see the top of this file). */
+  async incr(key, delta) {
+    const e = await this.#read(key);
+    if (e === undefined) return null;
+    // A value that is not a count is handed back as read, so the engine reports CORRUPT_COUNTER.
+    if (typeof e.count !== "number") return e.count;
+    const count = e.count + delta;
+    await this.#write(key, count, e.expiresAt);
+    return count;
+  }
+
+  /** Read, then write: two concurrent adds can both return true. */
+  async add(key, value, ttlSeconds) {
+    if ((await this.#read(key)) !== undefined) return false;
+    await this.set(key, value, ttlSeconds);
+    return true;
+  }
+
+  async set(key, value, ttlSeconds) {
+    await this.#write(key, value, this.#now() + ttlSeconds * 1000);
+  }
+
+  // The live entry, or undefined when absent or past the expiry in its metadata.
+  async #read(key) {
+    const { value, metadata } = await this.#kv.getWithMetadata(key);
+    if (value === null) return undefined;
+    // A key written by someone else has no expiry of ours: null, and rewritten without one.
+    const expiresAt = Number.isFinite(metadata?.expiresAt) ? metadata.expiresAt : null;
+    if (expiresAt !== null && expiresAt <= this.#now()) return undefined;
+    const n = Number(value);
+    return { count: value !== "" && Number.isSafeInteger(n) ? n : value, expiresAt };
+  }
+
+  #write(key, count, expiresAt) {
+    if (expiresAt === null) return this.#kv.put(key, String(count));
+    const ttl = Math.ceil((expiresAt - this.#now()) / 1000);
+    return this.#kv.put(key, String(count), {
+      metadata: { expiresAt },
+      expirationTtl: Math.max(KV_MIN_TTL_SECONDS, ttl),
+    });
+  }
+}

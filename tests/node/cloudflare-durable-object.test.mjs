@@ -1,0 +1,166 @@
+// QuotaDurableObject and DurableObjectStore in real workerd (Miniflare), reached over the same
+// Durable Object RPC a worker uses. The test worker is tests/workerd/worker.js.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startWorker } from "../../examples/cloudflare-worker/miniflare.mjs";
+import { TEST_WORKER_TOML, awayFromMidnight, call, ok, eventually } from "../workerd/helpers.mjs";
+
+let mf;
+before(async () => {
+  await awayFromMidnight();
+  mf = await startWorker(TEST_WORKER_TOML);
+});
+after(() => mf?.dispose());
+
+const rpc = (id, method, ...args) => call(mf, "rpc", { id, method, args });
+
+test("500 concurrent reserves for one profile with limit 37 admit exactly 37 (SQLite storage.kv)", async () => {
+  assert.deepEqual(await ok(mf, "concurrent", { id: 500, feature: "remix", n: 500 }), { allowed: 37, denied: 463 });
+  assert.deepEqual(await ok(mf, "rpc", { id: 500, method: "usage", args: [500] }), { remix: 37, tips: 0 });
+});
+
+test("the same holds over the async ctx.storage API (object not SQLite-backed)", async () => {
+  assert.equal(await ok(mf, "kvUsable", { id: 501 }), false, "the sync API must be unavailable in this object");
+  assert.deepEqual(await ok(mf, "concurrent", { binding: "QUOTA_ASYNC", id: 501, feature: "remix", n: 500 }), {
+    allowed: 37,
+    denied: 463,
+  });
+  const usage = await ok(mf, "rpc", { binding: "QUOTA_ASYNC", id: 501, method: "usage", args: [501] });
+  assert.deepEqual(usage, { remix: 37, tips: 0 });
+});
+
+test("RPC methods mirror the engine: check, reserve, release, increment, usage", async () => {
+  const p = { id: "user:7" };
+  const c = (await rpc(p.id, "check", p, "tips")).result;
+  assert.deepEqual([c.allowed, c.used, c.remaining, c.limit], [true, 0, 3, 3]);
+  const r = (await rpc(p.id, "reserve", p, "tips", { amount: 2 })).result;
+  assert.deepEqual([r.allowed, r.used, r.remaining], [true, 2, 1]);
+  assert.equal(typeof r.reservation, "string");
+  const denied = (await rpc(p.id, "reserve", p, "tips", { amount: 2 })).result;
+  // Denied: 2 more do not fit, though 1 would (remaining is limit - used).
+  assert.deepEqual([denied.allowed, denied.used, denied.remaining, "reservation" in denied], [false, 2, 1, false]);
+  assert.ok(denied.retryAfter > 0);
+  assert.deepEqual(await rpc(p.id, "release", p, r.reservation), { result: null });
+  assert.deepEqual((await rpc(p.id, "usage", p.id)).result, { remix: 0, tips: 0 });
+  const inc = (await rpc(p.id, "increment", p, "tips", { amount: 5 })).result;
+  assert.deepEqual([inc.allowed, inc.used], [true, 5]);
+  assert.deepEqual((await rpc(p.id, "release", p, "tips", { amount: 9 })).result, null);
+  assert.deepEqual((await rpc(p.id, "usage", p.id)).result, { remix: 0, tips: 0 }, "release clamps at 0");
+  const unlimited = (await rpc(p.id, "reserve", { id: p.id, unlimited: true }, "tips")).result;
+  assert.deepEqual(unlimited, { allowed: true, unlimited: true, feature: "tips" });
+});
+
+test("profiles are isolated: one profile at its limit leaves others untouched", async () => {
+  assert.deepEqual(await ok(mf, "concurrent", { id: 600, feature: "tips", n: 10 }), { allowed: 3, denied: 7 });
+  for (const id of [601, "600", "~600"]) {
+    const d = (await rpc(id, "reserve", { id }, "tips")).result;
+    assert.deepEqual([d.allowed, d.used], [true, 1], `profile ${JSON.stringify(id)}`);
+  }
+  assert.deepEqual((await rpc(600, "usage", 600)).result, { remix: 0, tips: 3 });
+});
+
+test("errors reach the caller with their code: [CODE] in the RPC message, QuotaError again via quotaObject", async () => {
+  const raw = await call(mf, "rpc", { id: 700, raw: true, method: "reserve", args: [{ id: 700 }, "nope"] });
+  assert.equal(raw.error.name, "Error");
+  assert.equal(raw.error.message, '[UNKNOWN_FEATURE] Unknown quota feature: "nope"');
+
+  const wrapped = await rpc(700, "reserve", { id: 700 }, "nope");
+  assert.deepEqual(wrapped.error, { name: "QuotaError", message: 'Unknown quota feature: "nope"', code: "UNKNOWN_FEATURE" });
+
+  for (const args of [[{ id: -1 }, "tips"], [{ id: 700 }, "tips", { amount: 0 }], [{ id: 700 }, "tips", { amount: 1.5 }], [null, "tips"]]) {
+    const r = await rpc(700, "reserve", ...args);
+    assert.equal(r.error?.code, "INVALID_ARGUMENT", JSON.stringify(args));
+    assert.match(r.error.message, /profile|amount/);
+  }
+  const badToken = await rpc(700, "release", { id: 700 }, "q1.tips.notatime.1");
+  assert.equal(badToken.error?.code, "INVALID_ARGUMENT");
+  assert.deepEqual((await rpc(700, "usage", 700)).result, { remix: 0, tips: 0 }, "refused calls count nothing");
+
+  const config = await call(mf, "rpc", { binding: "QUOTA_BAD_CONFIG", id: 700, method: "usage", args: [700] });
+  assert.equal(config.error.code, "INVALID_CONFIG");
+  assert.match(config.error.message, /^QUOTA_LIMITS is not valid JSON/);
+  assert.equal(config.error.message.match(/position 1/g).length, 1, "the cause's text is not repeated");
+});
+
+test("DurableObjectStore keeps the store contract over the synchronous storage.kv", async () => {
+  const probe = (method, ...args) => ok(mf, "probe", { name: "contract", method, args });
+  const op = (...args) => probe("op", ...args);
+  assert.equal(await op("get", "k"), null);
+  assert.equal(await op("incr", "k", 1), null, "incr never creates");
+  assert.equal(await probe("raw", "k"), null);
+  assert.equal(await op("add", "k", 2, 60), true);
+  assert.equal(await op("add", "k", 5, 60), false, "add only when absent");
+  assert.equal(await op("incr", "k", -3), -1, "incr may go negative; the engine clamps");
+  assert.equal(await op("get", "k"), -1);
+  assert.equal(await probe("synchronous"), true);
+  await op("set", "k", 7, 60);
+  assert.equal(await op("get", "k"), 7);
+  await probe("advanceClock", 61_000);
+  assert.equal(await op("get", "k"), null, "expired reads as absent");
+  assert.equal(await op("incr", "k", 1), null);
+  assert.equal(await op("add", "k", 1, 60), true, "an expired key can be added again");
+
+  await probe("putRaw", "foreign", 5);
+  const foreign = await call(mf, "probe", { name: "contract", method: "op", args: ["get", "foreign"] });
+  assert.match(foreign.error.message, /did not write/);
+});
+
+test("the alarm deletes expired counters and re-arms for the next expiry", async () => {
+  const probe = (name, method, ...args) => ok(mf, "probe", { name, method, args });
+  // Swept on demand with a moved clock: exact and immediate.
+  await probe("sweep", "op", "set", "a", 1, 1);
+  await probe("sweep", "op", "set", "b", 1, 5);
+  await probe("sweep", "op", "set", "c", 1, 3600);
+  await probe("sweep", "advanceClock", 10_000);
+  assert.equal(await probe("sweep", "runAlarmNow"), 2);
+  assert.deepEqual(await probe("sweep", "rawKeys"), ["c"]);
+  const c = await probe("sweep", "raw", "c");
+  assert.equal(await probe("sweep", "alarmAt"), c.expiresAt, "the next alarm is the next expiry");
+
+  // The real alarm, scheduled by the store and run by workerd.
+  await probe("real", "op", "set", "short", 1, 1);
+  await probe("real", "op", "set", "long", 1, 3600);
+  const short = await probe("real", "raw", "short");
+  assert.equal(await probe("real", "alarmAt"), short.expiresAt, "armed for the earliest expiry");
+  assert.ok(await eventually(async () => (await probe("real", "raw", "short")) === null), "workerd ran the alarm");
+  assert.deepEqual(await probe("real", "rawKeys"), ["long"]);
+  const long = await probe("real", "raw", "long");
+  assert.ok(await eventually(async () => (await probe("real", "alarmAt")) === long.expiresAt), "re-armed");
+});
+
+test("a QuotaDurableObject arms its alarm for the reset instant, when its counters expire", async () => {
+  const d = (await call(mf, "rpc", { binding: "QUOTA_INSPECT", id: 800, method: "reserve", args: [{ id: 800 }, "remix"] })).result;
+  assert.equal(d.allowed, true);
+  const inspect = (method) => ok(mf, "rpc", { binding: "QUOTA_INSPECT", id: 800, raw: true, method });
+  // TTLs are whole seconds rounded up, so the counter expires within a second after the reset.
+  const alarmAt = await inspect("alarmAt");
+  const resetsAt = Date.parse(d.resetsAt);
+  assert.ok(alarmAt >= resetsAt && alarmAt < resetsAt + 1000, `alarm at ${alarmAt}, reset at ${resetsAt}`);
+  const day = new Date(Date.parse(d.resetsAt) - 1).toISOString().slice(0, 10);
+  assert.deepEqual(await inspect("rawKeys"), [`ai_quota:800:remix:${day}`]);
+});
+
+test("counts survive disposing and recreating Miniflare with persistence on", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "wasm-quota-persist-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  let first = await startWorker(TEST_WORKER_TOML, { persist: dir });
+  let reservation;
+  try {
+    assert.deepEqual(await ok(first, "concurrent", { id: 900, feature: "remix", n: 20 }), { allowed: 20, denied: 0 });
+    reservation = (await ok(first, "rpc", { id: 900, method: "reserve", args: [{ id: 900 }, "tips"] })).reservation;
+  } finally {
+    await first.dispose();
+  }
+  const second = await startWorker(TEST_WORKER_TOML, { persist: dir });
+  try {
+    assert.deepEqual(await ok(second, "rpc", { id: 900, method: "usage", args: [900] }), { remix: 20, tips: 1 });
+    assert.deepEqual(await ok(second, "concurrent", { id: 900, feature: "remix", n: 30 }), { allowed: 17, denied: 13 });
+    await ok(second, "rpc", { id: 900, method: "release", args: [{ id: 900 }, reservation] });
+    assert.deepEqual(await ok(second, "rpc", { id: 900, method: "usage", args: [900] }), { remix: 37, tips: 0 });
+  } finally {
+    await second.dispose();
+  }
+});

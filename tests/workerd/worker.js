@@ -1,0 +1,145 @@
+// Test worker for tests/node/cloudflare-*.test.mjs. Every route takes a JSON body and answers
+// { result } or { error: { name, message, code } }, so the tests see what a real caller sees.
+import { DurableObject } from "cloudflare:workers";
+import {
+  QuotaDurableObject,
+  QuotaEngine,
+  QuotaError,
+  DurableObjectStore,
+  KvStore,
+  quotaObject,
+  quotaObjectName,
+} from "wasm-quota/cloudflare";
+
+export { QuotaDurableObject };
+
+/** The same class over the async storage API (its binding is not SQLite-backed). */
+export class AsyncStorageQuotaObject extends QuotaDurableObject {
+  /** Whether the synchronous API works here: it must not, for the async path to be tested. */
+  kvUsable() {
+    try {
+      this.ctx.storage.kv.get("x");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** The real class, plus a look at its storage and alarm. */
+export class InspectableQuotaObject extends QuotaDurableObject {
+  alarmAt() {
+    return this.ctx.storage.getAlarm();
+  }
+  rawKeys() {
+    return [...this.ctx.storage.kv.list()].map(([k]) => k);
+  }
+}
+
+export class BadConfigQuotaObject extends QuotaDurableObject {
+  constructor(ctx, env) {
+    super(ctx, { ...env, QUOTA_LIMITS: "{not json" });
+  }
+}
+
+/** DurableObjectStore on its own, with a clock the test can move forward. */
+export class StoreProbe extends DurableObject {
+  #offset = 0;
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.store = new DurableObjectStore(ctx.storage, { now: () => Date.now() + this.#offset });
+    ctx.blockConcurrencyWhile(() => this.store.loadAlarm());
+  }
+  advanceClock(ms) {
+    this.#offset += ms;
+  }
+  op(name, ...args) {
+    return this.store[name](...args);
+  }
+  synchronous() {
+    return this.store.synchronous;
+  }
+  raw(key) {
+    return this.ctx.storage.kv.get(key) ?? null;
+  }
+  rawKeys() {
+    return [...this.ctx.storage.kv.list()].map(([k]) => k);
+  }
+  putRaw(key, value) {
+    this.ctx.storage.kv.put(key, value);
+  }
+  alarmAt() {
+    return this.ctx.storage.getAlarm();
+  }
+  runAlarmNow() {
+    return this.store.alarm();
+  }
+  async alarm() {
+    await this.store.alarm();
+  }
+}
+
+const routes = {
+  // { binding, id, method, args, raw? }: one call to a profile's QuotaDurableObject.
+  async rpc(env, { binding = "QUOTA", id, method, args = [], raw = false }) {
+    const ns = env[binding];
+    const target = raw ? ns.get(ns.idFromName(quotaObjectName(id))) : quotaObject(ns, id);
+    return target[method](...args);
+  },
+  // { binding, id, feature, n }: n reserves at once from this worker; how many were admitted.
+  async concurrent(env, { binding = "QUOTA", id, feature, n }) {
+    const decisions = await Promise.all(
+      Array.from({ length: n }, () => quotaObject(env[binding], id).reserve({ id }, feature)),
+    );
+    return { allowed: decisions.filter((d) => d.allowed).length, denied: decisions.filter((d) => !d.allowed).length };
+  },
+  async kvUsable(env, { id }) {
+    return env.QUOTA_ASYNC.get(env.QUOTA_ASYNC.idFromName(quotaObjectName(id))).kvUsable();
+  },
+  // { name, method, args }: a StoreProbe call.
+  async probe(env, { name, method, args = [] }) {
+    return env.PROBE.get(env.PROBE.idFromName(name))[method](...args);
+  },
+  // { now, limits, calls: [[method, ...args]] }: an engine over KvStore with a fixed clock.
+  async kvEngine(env, { now, limits, calls }) {
+    const store = new KvStore(env.QUOTA_KV, { now: () => now });
+    const engine = new QuotaEngine({ store, limits, now: () => now });
+    const results = [];
+    for (const [method, ...args] of calls) results.push(await settle(() => engine[method](...args)));
+    return results;
+  },
+  // { now, calls: [[method, ...args]] }: KvStore calls with a fixed clock.
+  async kvStore(env, { now, calls }) {
+    const store = new KvStore(env.QUOTA_KV, { now: () => now });
+    const results = [];
+    for (const [method, ...args] of calls) results.push(await settle(() => store[method](...args)));
+    return results;
+  },
+  async kvList(env, { prefix }) {
+    return (await env.QUOTA_KV.list({ prefix })).keys;
+  },
+  async kvPutRaw(env, { key, value }) {
+    await env.QUOTA_KV.put(key, value);
+    return null;
+  },
+};
+
+async function settle(f) {
+  try {
+    return { result: (await f()) ?? null };
+  } catch (err) {
+    return { error: describe(err) };
+  }
+}
+
+function describe(err) {
+  return { name: err.name, message: err.message, code: err instanceof QuotaError ? err.code : null };
+}
+
+export default {
+  async fetch(request, env) {
+    const route = routes[new URL(request.url).pathname.slice(1)];
+    if (route === undefined) return new Response("no such route", { status: 404 });
+    return Response.json(await settle(async () => route(env, await request.json())));
+  },
+};
