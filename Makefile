@@ -12,7 +12,7 @@ WASM_PACK_VERSION := 0.15.1
 WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p}' Cargo.lock)
 PORT ?= 8080
 
-.PHONY: tools npm build test test-rust test-node test-types test-browser chromium lint demo bench bench-core clean
+.PHONY: tools npm build test test-rust test-node test-types test-browser chromium lint demo bench bench-core worker clean
 
 ## tools: the wasm32 target, wasm-bindgen-cli (at Cargo.lock's version) and wasm-pack.
 tools:
@@ -82,6 +82,10 @@ bench-core: tools
 ## demo: builds the package and serves www/ (and pkg/ at /pkg/) at http://127.0.0.1:$(PORT).
 demo: build
 	node www/serve.mjs $(PORT)
+
+## worker: the Cloudflare Workers example in workerd (Miniflare) at http://127.0.0.1:8787.
+worker: build
+	node examples/cloudflare-worker/serve.mjs
 
 clean:
 	rm -rf pkg target/wasm-pack

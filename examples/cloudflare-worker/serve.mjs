@@ -1,6 +1,7 @@
 // `make worker`: serves the example worker in workerd (Miniflare) on 127.0.0.1:8787 (PORT to
-// change it), with Durable Object state kept in examples/cloudflare-worker/.state. The token
-// secret comes from QUOTA_TOKEN_SECRET, else a fresh random one; sample tokens are printed.
+// change it), Durable Object state kept in examples/cloudflare-worker/.state (STATE_DIR to
+// change it). The token secret comes from QUOTA_TOKEN_SECRET, else a fresh random one; sample
+// tokens are printed.
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { startWorker } from "./miniflare.mjs";
@@ -12,7 +13,7 @@ const secret = process.env.QUOTA_TOKEN_SECRET ?? randomBytes(24).toString("base6
 
 const mf = await startWorker(`${here}wrangler.toml`, {
   port,
-  persist: `${here}.state`,
+  persist: process.env.STATE_DIR ?? `${here}.state`,
   bindings: { QUOTA_TOKEN_SECRET: secret },
 });
 const url = await mf.ready;

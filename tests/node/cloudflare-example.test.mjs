@@ -1,0 +1,156 @@
+// The example worker (examples/cloudflare-worker) in real workerd, over HTTP as a client sees
+// it, with its own wrangler.toml; QUOTA_LIMITS is overridden to give remix a limit of 37.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startWorker } from "../../examples/cloudflare-worker/miniflare.mjs";
+import { signToken } from "../../examples/cloudflare-worker/src/token.js";
+import { EXAMPLE_TOML, awayFromMidnight, nextMidnight, secondsToMidnight } from "../workerd/helpers.mjs";
+
+const SECRET = "test-secret-0123456789abcdef";
+let mf;
+before(async () => {
+  await awayFromMidnight();
+  mf = await startWorker(EXAMPLE_TOML, {
+    bindings: { QUOTA_TOKEN_SECRET: SECRET, QUOTA_LIMITS: JSON.stringify({ remix: 37, tips: 2, scale: 10 }) },
+  });
+});
+after(() => mf?.dispose());
+
+const token = (claims, options) => signToken(SECRET, claims, options);
+
+async function ai(tokenOrNull, feature, body) {
+  const headers = tokenOrNull === null ? {} : { Authorization: `Bearer ${tokenOrNull}` };
+  const res = await mf.dispatchFetch(`http://example/ai/${feature}`, {
+    method: "POST",
+    headers,
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: res.status, headers: res.headers, body: await res.json() };
+}
+
+async function usage(tok) {
+  const res = await mf.dispatchFetch("http://example/usage", { headers: { Authorization: `Bearer ${tok}` } });
+  assert.equal(res.status, 200);
+  return (await res.json()).usage;
+}
+
+test("500 concurrent requests for one profile with limit 37 admit exactly 37", async () => {
+  const tok = await token({ sub: 1001 });
+  const results = await Promise.all(Array.from({ length: 500 }, (_, i) => ai(tok, "remix", { prompt: `p${i}` })));
+  const statuses = {};
+  for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+  assert.deepEqual(statuses, { 200: 37, 429: 463 });
+  const used = results.filter((r) => r.status === 200).map((r) => r.body.quota.used).sort((a, b) => a - b);
+  assert.deepEqual(used, Array.from({ length: 37 }, (_, i) => i + 1), "each admitted request got its own slot");
+  assert.equal((await usage(tok)).remix, 37);
+});
+
+test("a denial is 429 with a correct Retry-After and the seed's info as JSON", async () => {
+  const tok = await token({ sub: 1010 });
+  for (let i = 0; i < 2; i++) assert.equal((await ai(tok, "tips")).status, 200);
+  const before = Date.now();
+  const r = await ai(tok, "tips", { prompt: "one too many" });
+  const after = Date.now();
+  assert.equal(r.status, 429);
+  const retryAfter = Number(r.headers.get("Retry-After"));
+  assert.ok(Number.isInteger(retryAfter), r.headers.get("Retry-After"));
+  // Seconds to the next UTC midnight as of the moment the object answered.
+  assert.ok(retryAfter <= secondsToMidnight(before) && retryAfter >= secondsToMidnight(after), `${retryAfter}`);
+  assert.deepEqual(r.body, {
+    error: "quota_exceeded",
+    feature: "tips",
+    remaining: 0,
+    limit: 2,
+    used: 2,
+    resets_at: nextMidnight(before),
+  });
+});
+
+test("profiles are isolated: another profile, and the string id \"1001\", still have their own quota", async () => {
+  const tok = await token({ sub: 1001 });
+  assert.equal((await ai(tok, "remix")).status, 429, "1001 is at its limit from the first test");
+  for (const sub of [1002, "1001"]) {
+    const r = await ai(await token({ sub }), "remix");
+    assert.equal(r.status, 200, `profile ${JSON.stringify(sub)}`);
+    assert.equal(r.body.quota.used, 1);
+  }
+  assert.equal((await usage(tok)).remix, 37);
+});
+
+test("a failed AI call releases its reservation: the slot is usable again", async () => {
+  const tok = await token({ sub: 1003 });
+  const failed = await ai(tok, "tips", { simulateFailure: true });
+  assert.equal(failed.status, 502);
+  assert.deepEqual(failed.body, { error: "ai_failed", message: "the model call failed (simulated)", released: true });
+  assert.equal((await usage(tok)).tips, 0);
+  assert.equal((await ai(tok, "tips")).status, 200);
+  assert.equal((await ai(tok, "tips", { simulateFailure: true })).status, 502);
+  assert.equal((await ai(tok, "tips")).status, 200, "the limit of 2 is still fully usable");
+  assert.equal((await ai(tok, "tips")).status, 429);
+  assert.equal((await usage(tok)).tips, 2);
+});
+
+test("unknown feature and bad input get clear errors and count nothing", async () => {
+  const tok = await token({ sub: 1004 });
+  const unknown = await ai(tok, "remixx");
+  assert.equal(unknown.status, 404);
+  assert.deepEqual(unknown.body, { error: "unknown_feature", message: 'Unknown quota feature: "remixx"' });
+
+  for (const [feature, body, error, pattern] of [
+    ["tips", "{not json", "invalid_request", /JSON/],
+    ["tips", "[1]", "invalid_request", /JSON object/],
+    ["%E0%A4%A", undefined, "invalid_request", /URI/],
+    ["tips", { amount: 0 }, "invalid_argument", /amount/],
+    ["tips", { amount: 1.5 }, "invalid_argument", /amount/],
+    ["tips", { amount: "2" }, "invalid_argument", /amount/],
+  ]) {
+    const r = await ai(tok, feature, body);
+    assert.equal(r.status, 400, `${feature} ${JSON.stringify(body)}`);
+    assert.equal(r.body.error, error);
+    assert.match(r.body.message, pattern);
+  }
+  const over = await ai(tok, "tips", { amount: 3 });
+  assert.equal(over.status, 429, "more than the limit at once is a denial, not an error");
+  assert.deepEqual(await usage(tok), { remix: 0, tips: 0, scale: 0 });
+
+  const wrongMethod = await mf.dispatchFetch("http://example/ai/tips", { headers: { Authorization: `Bearer ${tok}` } });
+  assert.equal(wrongMethod.status, 405);
+  assert.equal(wrongMethod.headers.get("Allow"), "POST");
+  assert.equal((await mf.dispatchFetch("http://example/nothing")).status, 404);
+});
+
+test("a missing, forged, tampered or expired token gets 401 and counts nothing", async () => {
+  const good = await token({ sub: 1005 });
+  const [payload, sig] = good.split(".");
+  const otherPayload = (await token({ sub: 1006 })).split(".")[0];
+  const cases = {
+    missing: null,
+    garbage: "not-a-token",
+    "wrong secret": await signToken("another-secret-0123456789", { sub: 1005 }),
+    "payload swapped": `${otherPayload}.${sig}`,
+    "signature cut": `${payload}.${sig.slice(0, -2)}`,
+    "bad base64": `${payload}.${sig}x`,
+    expired: await token({ sub: 1005 }, { ttlSeconds: -1 }),
+  };
+  for (const [name, tok] of Object.entries(cases)) {
+    const r = await ai(tok, "remix");
+    assert.equal(r.status, 401, name);
+    assert.equal(r.headers.get("WWW-Authenticate"), "Bearer", name);
+    assert.equal(r.body.error, "unauthorized", name);
+    const u = await mf.dispatchFetch("http://example/usage", tok === null ? {} : { headers: { Authorization: `Bearer ${tok}` } });
+    assert.equal(u.status, 401, `usage, ${name}`);
+  }
+  assert.deepEqual(await usage(good), { remix: 0, tips: 0, scale: 0 });
+  assert.deepEqual(await usage(await token({ sub: 1006 })), { remix: 0, tips: 0, scale: 0 });
+  assert.equal((await ai(good, "remix")).status, 200, "the genuine token works");
+});
+
+test("an unlimited profile (claim in its signed token) is allowed and counted nowhere", async () => {
+  const tok = await token({ sub: 1007, unlimited: true });
+  for (let i = 0; i < 4; i++) {
+    const r = await ai(tok, "tips");
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.quota, { unlimited: true });
+  }
+  assert.equal((await usage(tok)).tips, 0);
+});

@@ -1,0 +1,85 @@
+// KvStore over Miniflare's Workers KV, in workerd: what it guarantees. (What it does not —
+// atomicity under concurrency — is documented in the README, not tested: over-admission is a
+// race that may or may not happen.)
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startWorker } from "../../examples/cloudflare-worker/miniflare.mjs";
+import { TEST_WORKER_TOML, call, ok } from "../workerd/helpers.mjs";
+
+const NOON = Date.UTC(2026, 10, 27, 12);
+const HOUR = 3_600_000;
+let mf;
+before(async () => {
+  mf = await startWorker(TEST_WORKER_TOML);
+});
+after(() => mf?.dispose());
+
+const engine = (now, limits, calls) => ok(mf, "kvEngine", { now, limits, calls });
+const store = (now, calls) => ok(mf, "kvStore", { now, calls });
+
+test("sequential reserves count exactly, deny over the limit, release and usage work", async () => {
+  const p = { id: 2001 };
+  const calls = [
+    ...Array.from({ length: 5 }, () => ["reserve", p, "remix"]),
+    ["release", p, "remix"],
+    ["reserve", p, "remix"],
+    ["usage", 2001],
+  ];
+  const results = await engine(NOON, { remix: 4 }, calls);
+  const decisions = results.slice(0, 5).map((r) => [r.result.allowed, r.result.used]);
+  assert.deepEqual(decisions, [[true, 1], [true, 2], [true, 3], [true, 4], [false, 4]]);
+  assert.equal(results[4].result.retryAfter, 12 * 3600);
+  assert.equal(results[6].result.allowed, true, "the released slot is usable again");
+  assert.deepEqual(results[7].result, { remix: 4 });
+});
+
+test("the store contract: incr never creates, add only when absent, set overwrites", async () => {
+  const r = await store(NOON, [
+    ["get", "c"],
+    ["incr", "c", 1],
+    ["add", "c", 2, 3600],
+    ["add", "c", 9, 3600],
+    ["incr", "c", 3],
+    ["incr", "c", -6],
+    ["set", "c", 7, 3600],
+    ["get", "c"],
+  ]);
+  assert.deepEqual(r.map((x) => x.result), [null, null, true, false, 5, -1, null, 7]);
+});
+
+test("a counter reads as absent at its own TTL, though KV keeps keys at least 60 s", async () => {
+  const [set] = await store(NOON, [["set", "short", 1, 5]]);
+  assert.deepEqual(set, { result: null }, "a TTL under KV's 60 s minimum is accepted");
+  assert.deepEqual((await store(NOON + 4_000, [["get", "short"]]))[0].result, 1);
+  const later = await store(NOON + 5_000, [["get", "short"], ["incr", "short", 1], ["add", "short", 3, 60]]);
+  assert.deepEqual(later.map((x) => x.result), [null, null, true]);
+});
+
+test("every write carries an expiration KV accepts, and the expiry of the window", async () => {
+  // The real clock here: Miniflare checks expirations against it.
+  const now = Date.now();
+  await store(now, [["set", "ttl:short", 1, 1], ["set", "ttl:long", 1, 7200], ["incr", "ttl:long", 1]]);
+  const keys = Object.fromEntries((await ok(mf, "kvList", { prefix: "ttl:" })).map((k) => [k.name, k]));
+  const nowS = now / 1000;
+  assert.ok(keys["ttl:short"].expiration >= Math.floor(nowS) + 60, "raised to KV's 60 s minimum");
+  assert.equal(keys["ttl:short"].metadata.expiresAt, now + 1000, "the real expiry is kept in metadata");
+  assert.equal(keys["ttl:long"].metadata.expiresAt, now + 7200 * 1000, "incr keeps the expiry");
+  assert.ok(Math.abs(keys["ttl:long"].expiration - (nowS + 7200)) <= 1);
+});
+
+test("the engine's keys and windows are the seed's; the next day starts from zero", async () => {
+  const p = { id: 2002 };
+  await engine(NOON, { tips: 2 }, [["reserve", p, "tips"], ["reserve", p, "tips"]]);
+  const names = (await ok(mf, "kvList", { prefix: "ai_quota:2002:" })).map((k) => k.name);
+  assert.deepEqual(names, ["ai_quota:2002:tips:2026-11-27"]);
+  const [denied] = await engine(NOON + HOUR, { tips: 2 }, [["reserve", p, "tips"]]);
+  assert.equal(denied.result.allowed, false);
+  const [tomorrow] = await engine(NOON + 13 * HOUR, { tips: 2 }, [["reserve", p, "tips"]]);
+  assert.deepEqual([tomorrow.result.allowed, tomorrow.result.used], [true, 1]);
+});
+
+test("a value that is not a count is CORRUPT_COUNTER, never read as 0", async () => {
+  await call(mf, "kvPutRaw", { key: "ai_quota:2003:tips:2026-11-27", value: "lots" });
+  const [r] = await engine(NOON, { tips: 2 }, [["reserve", { id: 2003 }, "tips"]]);
+  assert.equal(r.error?.code, "CORRUPT_COUNTER");
+});
