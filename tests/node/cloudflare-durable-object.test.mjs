@@ -17,6 +17,19 @@ after(() => mf?.dispose());
 
 const rpc = (id, method, ...args) => call(mf, "rpc", { id, method, args });
 
+test("the main import line works in workerd, sharing one engine with wasm-quota/cloudflare", async () => {
+  assert.deepEqual(await ok(mf, "mainEntry"), {
+    allowed: [true, false],
+    code: "UNKNOWN_FEATURE",
+    sameClasses: true,
+    cloudflareExports: true,
+  });
+});
+
+test("wasm-quota/cloudflare outside workerd fails with a clear message", async () => {
+  await assert.rejects(import("wasm-quota/cloudflare"), /runs only in Cloudflare Workers/);
+});
+
 test("500 concurrent reserves for one profile with limit 37 admit exactly 37 (SQLite storage.kv)", async () => {
   assert.deepEqual(await ok(mf, "concurrent", { id: 500, feature: "remix", n: 500 }), { allowed: 37, denied: 463 });
   assert.deepEqual(await ok(mf, "rpc", { id: 500, method: "usage", args: [500] }), { remix: 37, tips: 0 });

@@ -10,6 +10,8 @@ import {
   quotaObject,
   quotaObjectName,
 } from "wasm-quota/cloudflare";
+// The package's main import line, as on every other host.
+import * as main from "wasm-quota";
 
 export { QuotaDurableObject };
 
@@ -33,6 +35,12 @@ export class InspectableQuotaObject extends QuotaDurableObject {
   }
   rawKeys() {
     return [...this.ctx.storage.kv.list()].map(([k]) => k);
+  }
+  /** n reserves inside the object, no RPC between them: the object's own ceiling (bench.mjs). */
+  reserveLoop(id, feature, n) {
+    let allowed = 0;
+    for (let i = 0; i < n; i++) if (this.reserve({ id }, feature).allowed) allowed++;
+    return { allowed };
   }
 }
 
@@ -80,6 +88,24 @@ export class StoreProbe extends DurableObject {
 }
 
 const routes = {
+  // The main entry works in workerd and shares one instance with wasm-quota/cloudflare.
+  async mainEntry() {
+    const engine = new main.QuotaEngine({ store: new main.MemoryStore(), limits: { remix: 1 } });
+    const first = engine.reserve({ id: 1 }, "remix");
+    const second = engine.reserve({ id: 1 }, "remix");
+    let code = null;
+    try {
+      engine.check({ id: 1 }, "nope");
+    } catch (err) {
+      code = err instanceof QuotaError ? err.code : `not a QuotaError: ${err}`;
+    }
+    return {
+      allowed: [first.allowed, second.allowed],
+      code,
+      sameClasses: main.QuotaEngine === QuotaEngine && main.QuotaError === QuotaError,
+      cloudflareExports: ["DurableObjectStore", "KvStore", "QuotaDurableObject", "quotaObject"].every((n) => n in main),
+    };
+  },
   // { binding, id, method, args, raw? }: one call to a profile's QuotaDurableObject.
   async rpc(env, { binding = "QUOTA", id, method, args = [], raw = false }) {
     const ns = env[binding];
@@ -92,6 +118,18 @@ const routes = {
       Array.from({ length: n }, () => quotaObject(env[binding], id).reserve({ id }, feature)),
     );
     return { allowed: decisions.filter((d) => d.allowed).length, denied: decisions.filter((d) => !d.allowed).length };
+  },
+  // { binding, id, feature, n, inFlight }: n reserves on one object, inFlight at a time; for
+  // tests/workerd/bench.mjs, which times the request.
+  async reserveMany(env, { binding = "QUOTA", id, feature, n, inFlight }) {
+    const quota = quotaObject(env[binding], id);
+    let next = 0;
+    let allowed = 0;
+    const lane = async () => {
+      while (next++ < n) if ((await quota.reserve({ id }, feature)).allowed) allowed++;
+    };
+    await Promise.all(Array.from({ length: inFlight }, lane));
+    return { allowed };
   },
   async kvUsable(env, { id }) {
     return env.QUOTA_ASYNC.get(env.QUOTA_ASYNC.idFromName(quotaObjectName(id))).kvUsable();
