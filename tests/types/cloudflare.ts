@@ -1,0 +1,42 @@
+// Compile-only check of "wasm-quota/cloudflare"'s types: the README's Workers usage.
+import {
+  QuotaDurableObject,
+  DurableObjectStore,
+  KvStore,
+  QuotaError,
+  quotaObject,
+  recoverQuotaError,
+  quotaOptionsFromEnv,
+  type DurableObjectNamespaceLike,
+  type DurableObjectStorageLike,
+  type KVNamespaceLike,
+  type QuotaEnv,
+} from "wasm-quota/cloudflare";
+import type { Decision, QuotaStore, Usage } from "wasm-quota/cloudflare";
+
+declare const env: QuotaEnv & { QUOTA: DurableObjectNamespaceLike; QUOTA_KV: KVNamespaceLike };
+declare const storage: DurableObjectStorageLike;
+
+export { QuotaDurableObject };
+
+export async function guard(profile: { id: number }): Promise<number> {
+  const d: Decision = await quotaObject(env.QUOTA, profile.id).reserve(profile, "remix");
+  if (d.unlimited) return 0;
+  if (!d.allowed) return d.retryAfter;
+  if (d.reservation) await quotaObject(env.QUOTA, profile.id).release(profile, d.reservation);
+  const usage: Usage = await quotaObject(env.QUOTA, "user-1").usage("user-1");
+  return usage.remix ?? 0;
+}
+
+export function errorCode(err: unknown): string | null {
+  const e = recoverQuotaError(err);
+  return e instanceof QuotaError ? e.code : null;
+}
+
+const stores: QuotaStore[] = [new DurableObjectStore(storage, { prefix: "ai_quota:" }), new KvStore(env.QUOTA_KV)];
+export const swept: Promise<number> = new DurableObjectStore(storage).alarm();
+export const options = quotaOptionsFromEnv({ QUOTA_LIMITS: '{"remix":10}', QUOTA_ENABLED: "false" });
+export { stores };
+
+// @ts-expect-error usage takes a profile id, not a profile
+quotaObject(env.QUOTA, 1).usage({ id: 1 });
