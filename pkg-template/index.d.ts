@@ -1,5 +1,5 @@
 // Types of the package's main entry (the same for node, browser and workerd).
-export { QuotaEngine } from "./wasm_quota.js";
+export { QuotaEngine } from "./engine.js";
 export type {
   AmountOptions,
   Decision,
@@ -12,6 +12,7 @@ export type {
   ProfileId,
   QuotaEngineOptions,
   QuotaStore,
+  ReserveOptions,
   UnlimitedDecision,
   Usage,
   WindowName,

@@ -216,7 +216,7 @@ fn a_reservation_is_released_from_its_own_zoned_window() {
         .engine
         .release(
             &me(),
-            old.reservation.as_deref().unwrap(),
+            &old.reservation_token().unwrap(),
             None,
             w.clock.now_ms(),
         )

@@ -136,7 +136,7 @@ fn release_gives_the_slot_back_and_clamps_at_zero() {
     let mut w = world();
     let d = w.reserve(&p(5), "tips", 1);
     assert!(!w.reserve(&p(5), "tips", 1).allowed);
-    w.release(&p(5), d.reservation.as_deref().unwrap());
+    w.release(&p(5), &d.reservation_token().unwrap());
     assert!(w.reserve(&p(5), "tips", 1).allowed);
     // Unpaired releases: the counter goes to 0, never below.
     w.release(&p(5), "tips");
@@ -186,7 +186,7 @@ fn a_reservation_released_after_midnight_does_not_free_a_slot_in_the_new_day() {
     w.clock.set(NOON + DAY / 2 + 1000); // 00:00:01
     let new = w.reserve(&p(3), "tips", 1);
     assert!(new.allowed);
-    w.release(&p(3), old.reservation.as_deref().unwrap());
+    w.release(&p(3), &old.reservation_token().unwrap());
     // The seed would have decremented today's key and let a second use through.
     assert!(!w.reserve(&p(3), "tips", 1).allowed);
     assert_eq!(w.store.peek("ai_quota:3:tips:2026-11-28"), Some(1));

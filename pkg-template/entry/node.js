@@ -4,6 +4,6 @@ import { initSync } from "../wasm_quota.js";
 
 initSync({ module: readFileSync(new URL("../wasm_quota_bg.wasm", import.meta.url)) });
 
-export { QuotaEngine } from "../wasm_quota.js";
+export { QuotaEngine } from "../engine.js";
 export { QuotaError } from "../runtime.js";
 export { MemoryStore } from "../stores/memory.js";

@@ -5,7 +5,7 @@ import { initSync } from "../wasm_quota.js";
 
 initSync({ module: wasmModule });
 
-export { QuotaEngine } from "../wasm_quota.js";
+export { QuotaEngine } from "../engine.js";
 export { QuotaError } from "../runtime.js";
 export { MemoryStore } from "../stores/memory.js";
 

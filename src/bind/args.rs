@@ -23,7 +23,10 @@ fn is_plain_object(v: &JsValue) -> bool {
 
 /// A safe integer in `lo..=MAX_SAFE_INTEGER`, or `None`.
 fn safe_int(v: &JsValue, lo: i64) -> Option<i64> {
-    let n = v.as_f64()?;
+    safe_f64(v.as_f64()?, lo)
+}
+
+fn safe_f64(n: f64, lo: i64) -> Option<i64> {
     (n.fract() == 0.0 && n >= lo as f64 && n <= MAX_SAFE_INTEGER as f64).then_some(n as i64)
 }
 
@@ -40,12 +43,23 @@ pub fn profile_id(v: &JsValue) -> Result<ProfileId> {
     }
     match safe_int(v, 0) {
         Some(n) => Ok(ProfileId::number(n)?),
-        None => Err(QuotaError::argument(format!(
-            "profile id must be a non-negative safe integer or a string of 1-256 characters, got {}",
-            describe(v)
-        ))
-        .into()),
+        None => Err(bad_profile_id(&describe(v))),
     }
+}
+
+/// A profile id JS has already seen to be a number.
+pub fn numeric_profile_id(n: f64) -> Result<ProfileId> {
+    match safe_f64(n, 0) {
+        Some(n) => Ok(ProfileId::number(n)?),
+        None => Err(bad_profile_id(&format!("{n}"))),
+    }
+}
+
+fn bad_profile_id(got: &str) -> Failure {
+    QuotaError::argument(format!(
+        "profile id must be a non-negative safe integer or a string of 1-256 characters, got {got}"
+    ))
+    .into()
 }
 
 /// `{ id, unlimited? }`.
@@ -153,13 +167,25 @@ pub fn now_ms(clock: Option<&js_sys::Function>) -> Result<i64> {
         .call0(&JsValue::UNDEFINED)
         .map_err(|c| Failure::with_cause(QuotaError::config("the `now` clock threw"), c))?;
     match v.as_f64() {
-        Some(ms) if ms.is_finite() => Ok(ms.floor() as i64),
-        _ => Err(QuotaError::config(format!(
-            "the `now` clock returned {}, expected ms since the epoch",
-            describe(&v)
-        ))
-        .into()),
+        Some(ms) => clock_reading(ms),
+        None => Err(bad_clock(&describe(&v))),
     }
+}
+
+/// A number the clock returned (JS read it on the fast path), as whole milliseconds.
+pub fn clock_reading(ms: f64) -> Result<i64> {
+    if ms.is_finite() {
+        Ok(ms.floor() as i64)
+    } else {
+        Err(bad_clock(&format!("{ms}")))
+    }
+}
+
+fn bad_clock(got: &str) -> Failure {
+    QuotaError::config(format!(
+        "the `now` clock returned {got}, expected ms since the epoch"
+    ))
+    .into()
 }
 
 /// Options object of the constructor: refuses names it does not know, so a typo is loud.

@@ -1,15 +1,20 @@
-//! `QuotaEngine`, the JS class: parses arguments, asks the core for a call, and drives it over
-//! the host's store.
+//! `QuotaCore`, the WASM half of `QuotaEngine` (the JS half is `pkg-template/engine.js`).
+//!
+//! The boundary is designed for speed: JS drives each call's store operations itself, so a
+//! store method is an ordinary JS call (sync or async) and nothing is awaited in Rust. Every
+//! crossing carries numbers: a call starts and advances with a status code, and the details —
+//! the operation, its key's number, a decision's figures — are left in [`Out`], a few `f64`s in
+//! WASM memory that JS reads through a `Float64Array`. Key texts cross once per key (JS caches
+//! them by number), and JS builds the decision object itself.
 
 use super::args;
 use super::error::Failure;
 use super::js;
-use super::store::{drive, Backend};
+use super::store::{self, Fault};
 use super::zones::IntlZones;
-use crate::core::{self, Decision, Outcome};
+use crate::core::{self, Call, Decision, Outcome, Step, StoreOp, StoreReply, NO_KEY_ID};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 #[wasm_bindgen(typescript_custom_section)]
 const ENGINE_TS: &'static str = r#"
@@ -94,47 +99,83 @@ export type Decision = LimitedDecision | UnlimitedDecision | DegradedDecision;
 export type Usage = Record<string, number>;
 "#;
 
-/// Per-profile, per-feature quotas over a store the host supplies.
-///
-/// ```js
-/// import { QuotaEngine, MemoryStore } from "wasm-quota";
-/// const engine = new QuotaEngine({ store: new MemoryStore(), limits: { remix: 10 } });
-/// const d = engine.reserve({ id: 42 }, "remix");
-/// if (!d.allowed) return new Response("quota exceeded", { status: 429 });
-/// ```
 #[wasm_bindgen]
 extern "C" {
     /// `{ amount? }`, optional on every counting method.
     #[wasm_bindgen(typescript_type = "AmountOptions")]
     pub type AmountOptions;
-    /// `{ amount?, idempotencyKey? }` of `reserve`.
-    #[wasm_bindgen(typescript_type = "ReserveOptions")]
-    pub type ReserveOptions;
 }
 
-#[wasm_bindgen]
-pub struct QuotaEngine {
+/// What a call did last, returned by every stepping method. The numbers are shared with
+/// `pkg-template/engine.js`.
+#[derive(Clone, Copy)]
+#[repr(i32)]
+enum Status {
+    /// Run this store operation: `out[0]` call, `out[1]` key number (-1: none, read the key
+    /// with `opKey` every time), `out[2]` delta or value,
+    /// `out[3]` TTL in seconds. Answer with `resume`, `resumeWith` or `fail`.
+    Get = 0,
+    Incr = 1,
+    Add = 2,
+    Set = 3,
+    /// A decision: `out[1]` allowed, `[2]` limit, `[3]` used, `[4]` remaining, `[5]` resets at
+    /// (ms), `[6]` retry after (s), `[7]` reservation instant (ms) or -1, `[8]` its amount,
+    /// `[9]` and `[10]` the high and low 32 bits of its nonce.
+    Decision = 4,
+    /// `{ allowed: true, unlimited: true, feature }`.
+    Unlimited = 5,
+    /// `release` finished.
+    Released = 6,
+    /// The result is a JS value: `take()` it (usage, degraded decision).
+    Value = 7,
+    /// The call failed: `take()` the `QuotaError` and throw it.
+    Error = 8,
+    /// The store answered with a thenable: await it, then `resumeWith(call, value, true)`.
+    Pending = 9,
+}
+
+/// Slots of the shared number buffer.
+const OUT_LEN: usize = 11;
+type Out = [f64; OUT_LEN];
+
+/// How JS classified a plain store answer (`resume`'s `kind`).
+const REPLY_COUNT: u32 = 0;
+const REPLY_ABSENT: u32 = 1;
+const REPLY_ADDED: u32 = 2;
+const REPLY_DONE: u32 = 3;
+
+/// Which method a `start` is (`kind`).
+const CHECK: u32 = 0;
+const RESERVE: u32 = 1;
+const INCREMENT: u32 = 2;
+const RELEASE: u32 = 3;
+
+/// A call between two store operations.
+struct Running {
+    call: Box<dyn Call>,
+    op: StoreOp,
+}
+
+/// Per-profile, per-feature quotas over a store the host supplies (see `engine.js`).
+#[wasm_bindgen(js_name = QuotaCore)]
+pub struct QuotaCore {
     core: core::Engine,
-    store: Backend,
+    store: JsValue,
     now: Option<js_sys::Function>,
+    timeout_ms: Option<u32>,
+    /// Calls waiting for a store answer, by number; `free` lists numbers to reuse.
+    calls: Vec<Option<Running>>,
+    free: Vec<u32>,
+    out: Box<Out>,
+    /// The result or error a `Value` / `Error` status refers to.
+    taken: JsValue,
 }
 
-#[wasm_bindgen]
-impl QuotaEngine {
+#[wasm_bindgen(js_class = QuotaCore)]
+impl QuotaCore {
     /// Validates every option; throws `QuotaError` with code `INVALID_CONFIG` when one is wrong.
-    ///
-    /// ```js
-    /// const engine = new QuotaEngine({
-    ///   store: new MemoryStore(),
-    ///   limits: { remix: 10, tips: 20 },
-    ///   enabled: true, keyPrefix: "ai_quota", now: () => Date.now(),
-    ///   onStoreError: "deny", storeTimeoutMs: 250, // fail closed when the store is down
-    /// });
-    /// ```
     #[wasm_bindgen(constructor)]
-    pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "QuotaEngineOptions")] options: JsValue,
-    ) -> Result<QuotaEngine, JsValue> {
+    pub fn new(options: JsValue) -> Result<QuotaCore, JsValue> {
         let o = args::engine_options(&options)?;
         let mut core = core::Engine::new(o.limits)
             .with_enabled(o.enabled)
@@ -144,185 +185,205 @@ impl QuotaEngine {
         if let Some(prefix) = o.key_prefix {
             core = core.with_key_prefix(&prefix).map_err(Failure::from)?;
         }
-        Ok(QuotaEngine {
+        Ok(QuotaCore {
             core,
-            store: Backend {
-                store: o.store.unchecked_into(),
-                timeout_ms: o.store_timeout_ms,
-            },
+            store: o.store,
             now: o.now,
+            timeout_ms: o.store_timeout_ms,
+            calls: Vec::new(),
+            free: Vec::new(),
+            out: Box::new([0.0; OUT_LEN]),
+            taken: JsValue::UNDEFINED,
         })
     }
 
-    /// Read-only: would `amount` (default 1) more be allowed now? Counts nothing.
-    ///
-    /// ```js
-    /// const { allowed, remaining } = engine.check({ id: 42 }, "remix");
-    /// ```
-    #[wasm_bindgen(unchecked_return_type = "Decision | Promise<Decision>")]
-    pub fn check(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "Profile")] profile: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string")] feature: JsValue,
-        options: Option<AmountOptions>,
-    ) -> Result<JsValue, JsValue> {
-        let (profile, feature, amount, now) = self.args(&profile, &feature, &options)?;
-        let call = self
-            .core
-            .check(&profile, &feature, amount.unwrap_or(1), now)
-            .map_err(Failure::from)?;
-        drive(&self.store, call, decision)
+    /// The validated store, clock and timeout, for `engine.js`.
+    #[wasm_bindgen(getter)]
+    pub fn store(&self) -> JsValue {
+        self.store.clone()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn clock(&self) -> Option<js_sys::Function> {
+        self.now.clone()
+    }
+    #[wasm_bindgen(getter, js_name = timeoutMs)]
+    pub fn timeout_ms(&self) -> Option<u32> {
+        self.timeout_ms
     }
 
-    /// Atomically counts `amount` (default 1) if it fits under the limit, else counts nothing
-    /// and denies. An allowed decision carries a `reservation` for `release`. With an
-    /// `idempotencyKey`, a retry in the same window gets the original decision (`replayed:
-    /// true`) and is counted once, across engines sharing the store.
-    ///
-    /// ```js
-    /// const d = await engine.reserve({ id: 42 }, "remix", { idempotencyKey: request.headers.get("Idempotency-Key") ?? undefined });
-    /// if (!d.allowed) return deny(d.retryAfter);
-    /// try { await callTheModel(); } catch (e) { await engine.release({ id: 42 }, d.reservation); throw e; }
-    /// ```
-    #[wasm_bindgen(unchecked_return_type = "Decision | Promise<Decision>")]
-    pub fn reserve(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "Profile")] profile: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string")] feature: JsValue,
-        options: Option<ReserveOptions>,
-    ) -> Result<JsValue, JsValue> {
-        let options: Option<AmountOptions> = options.map(JsCast::unchecked_into);
-        let (profile, feature, amount, now) = self.args(&profile, &feature, &options)?;
-        let amount = amount.unwrap_or(1);
-        let key = match &options {
-            Some(options) => args::idempotency_key(options)?,
-            None => None,
+    /// Address of the shared number buffer (`Out`) in WASM memory.
+    #[wasm_bindgen(js_name = outPtr)]
+    pub fn out_ptr(&self) -> usize {
+        self.out.as_ptr() as usize
+    }
+
+    /// The configured feature names; a feature's position is what `startFast` takes.
+    pub fn features(&self) -> Vec<String> {
+        self.core
+            .limits()
+            .features()
+            .map(|(f, _)| f.to_owned())
+            .collect()
+    }
+
+    /// Starts `check` / `reserve` / `increment` / `release` from the caller's raw arguments,
+    /// validating each exactly as documented.
+    pub fn start(
+        &mut self,
+        kind: u32,
+        profile: JsValue,
+        target: JsValue,
+        options: Option<AmountOptions>,
+    ) -> i32 {
+        let call = self.parse(&profile, &target, options.as_ref()).and_then(
+            |(profile, target, amount, now)| {
+                let idempotency_key = match &options {
+                    Some(o) if kind == RESERVE => args::idempotency_key(o)?,
+                    _ => None,
+                };
+                let c = &self.core;
+                match kind {
+                    CHECK => c.check(&profile, &target, amount.unwrap_or(1), now),
+                    RESERVE => match idempotency_key {
+                        Some(key) => {
+                            c.reserve_once(&profile, &target, amount.unwrap_or(1), &key, now)
+                        }
+                        None => c.reserve(&profile, &target, amount.unwrap_or(1), now),
+                    },
+                    INCREMENT => c.increment(&profile, &target, amount.unwrap_or(1), now),
+                    RELEASE => c.release(&profile, &target, amount, now),
+                    _ => return Err(store::lost_call()),
+                }
+                .map_err(Failure::from)
+            },
+        );
+        self.begin(call)
+    }
+
+    /// Starts `settle(profile, reservation, actualAmount)`.
+    #[wasm_bindgen(js_name = startSettle)]
+    pub fn start_settle(&mut self, profile: JsValue, reservation: JsValue, actual: JsValue) -> i32 {
+        let call = self
+            .parse(&profile, &reservation, None)
+            .and_then(|(profile, token, _, now)| {
+                let actual = args::actual_amount(&actual)?;
+                Ok(self.core.settle(&profile, &token, actual, now)?)
+            });
+        self.begin(call)
+    }
+
+    /// The common case, pre-read by JS: a numeric id, a configured feature (by position),
+    /// amount 1, and the clock's reading. Validated here like `start` does.
+    #[wasm_bindgen(js_name = startFast)]
+    pub fn start_fast(
+        &mut self,
+        kind: u32,
+        id: f64,
+        unlimited: bool,
+        feature: u32,
+        now: f64,
+    ) -> i32 {
+        let call = self.fast(kind, id, unlimited, feature, now);
+        self.begin(call)
+    }
+
+    /// Starts `usage(profileId)`.
+    #[wasm_bindgen(js_name = startUsage)]
+    pub fn start_usage(&mut self, profile_id: JsValue) -> i32 {
+        let call = args::profile_id(&profile_id).and_then(|id| {
+            let now = args::now_ms(self.now.as_ref())?;
+            Ok(self.core.usage(&id, now)?)
+        });
+        self.begin(call)
+    }
+
+    /// Feeds a plain store answer JS has classified (`kind`, `value`) to call `id`.
+    pub fn resume(&mut self, id: u32, kind: u32, value: f64) -> i32 {
+        let Some(running) = self.running(id) else {
+            return self.error(store::lost_call());
         };
-        let call = match key {
-            Some(key) => self
-                .core
-                .reserve_once(&profile, &feature, amount, &key, now),
-            None => self.core.reserve(&profile, &feature, amount, now),
+        let reply = match kind {
+            REPLY_COUNT => match store::count(running.call.key(running.op.key()), value) {
+                Ok(n) => StoreReply::Count(Some(n)),
+                Err(f) => return self.abandon(id, f),
+            },
+            REPLY_ABSENT => StoreReply::Count(None),
+            REPLY_ADDED => StoreReply::Added(value != 0.0),
+            REPLY_DONE => StoreReply::Done,
+            _ => return self.abandon(id, store::lost_call()),
+        };
+        self.advance(id, Some(reply))
+    }
+
+    /// Feeds any other store answer (`settled`: it is what a thenable resolved to).
+    #[wasm_bindgen(js_name = resumeWith)]
+    pub fn resume_with(&mut self, id: u32, raw: JsValue, settled: bool) -> i32 {
+        let Some(running) = self.running(id) else {
+            return self.error(store::lost_call());
+        };
+        match store::interpret(&*running.call, running.op, &raw, settled) {
+            Ok(Some(reply)) => self.advance(id, Some(reply)),
+            Ok(None) => Status::Pending as i32,
+            Err(f) => self.abandon(id, f),
         }
-        .map_err(Failure::from)?;
-        drive(&self.store, call, decision)
     }
 
-    /// Takes back a reservation (exactly its amount, from the window it was counted in) or,
-    /// given a feature name, `amount` (default 1) from today's counter as the seed does. A
-    /// counter that would go below zero is set to 0; a missing counter is a quiet no-op.
-    ///
-    /// ```js
-    /// await engine.release({ id: 42 }, decision.reservation);
-    /// await engine.release({ id: 42 }, "remix", { amount: 2 });
-    /// ```
-    #[wasm_bindgen(unchecked_return_type = "void | Promise<void>")]
-    pub fn release(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "Profile")] profile: JsValue,
-        #[wasm_bindgen(js_name = featureOrReservation, unchecked_param_type = "string")]
-        feature_or_reservation: JsValue,
-        options: Option<AmountOptions>,
-    ) -> Result<JsValue, JsValue> {
-        let (profile, target, amount, now) =
-            self.args(&profile, &feature_or_reservation, &options)?;
-        let call = self
-            .core
-            .release(&profile, &target, amount, now)
-            .map_err(Failure::from)?;
-        drive(&self.store, call, |_| JsValue::UNDEFINED)
+    /// The store method threw, rejected or timed out (`cause`): the fault policy decides.
+    pub fn fail(&mut self, id: u32, cause: JsValue) -> i32 {
+        let Some(Running { mut call, op }) = self.calls.get_mut(id as usize).and_then(Option::take)
+        else {
+            return self.error(store::lost_call());
+        };
+        self.free.push(id);
+        match store::fault(&mut *call, op, cause) {
+            Fault::Outcome(outcome) => self.finish(outcome),
+            Fault::Value(v) => self.value(v),
+            Fault::Error(f) => self.error(f),
+        }
     }
 
-    /// Settles a reservation with the amount actually used (an integer ≥ 0), in the windows it
-    /// was counted in: refunds `reserved − actual`, or charges the extra (the call happened;
-    /// the next reserve sees it, even past the limit). Returns `true` when it corrected the
-    /// counters, `false` when the reservation was already settled or released (nothing
-    /// changes: a retried settle cannot double-count).
-    ///
-    /// ```js
-    /// const d = await engine.reserve(profile, "chat", { amount: 4000 }); // estimated tokens
-    /// const reply = await callTheModel();
-    /// await engine.settle(profile, d.reservation, reply.usage.total_tokens);
-    /// ```
-    #[wasm_bindgen(unchecked_return_type = "boolean | Promise<boolean>")]
-    pub fn settle(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "Profile")] profile: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string")] reservation: JsValue,
-        #[wasm_bindgen(js_name = actualAmount, unchecked_param_type = "number")]
-        actual_amount: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let (profile, token, _, now) = self.args(&profile, &reservation, &None)?;
-        let actual = args::actual_amount(&actual_amount)?;
-        let call = self
-            .core
-            .settle(&profile, &token, actual, now)
-            .map_err(Failure::from)?;
-        drive(&self.store, call, |outcome| {
-            JsValue::from_bool(outcome == Outcome::Settled(true))
-        })
+    /// The key text of call `id`'s pending operation (JS caches it by the key's number).
+    #[wasm_bindgen(js_name = opKey)]
+    pub fn op_key(&self, id: u32) -> String {
+        match self.calls.get(id as usize) {
+            Some(Some(r)) => r.call.key(r.op.key()).to_owned(),
+            _ => String::new(),
+        }
     }
 
-    /// The seed's post-hoc count (deprecated there in favour of reserve/release): adds
-    /// `amount` with no limit check and returns the resulting decision (always allowed).
-    ///
-    /// ```js
-    /// engine.increment({ id: 42 }, "remix");
-    /// ```
-    #[wasm_bindgen(unchecked_return_type = "Decision | Promise<Decision>")]
-    pub fn increment(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "Profile")] profile: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string")] feature: JsValue,
-        options: Option<AmountOptions>,
-    ) -> Result<JsValue, JsValue> {
-        let (profile, feature, amount, now) = self.args(&profile, &feature, &options)?;
-        let call = self
-            .core
-            .increment(&profile, &feature, amount.unwrap_or(1), now)
-            .map_err(Failure::from)?;
-        drive(&self.store, call, decision)
+    /// The JS value behind the last `Value` or `Error` status.
+    pub fn take(&mut self) -> JsValue {
+        std::mem::replace(&mut self.taken, JsValue::UNDEFINED)
     }
 
-    /// `{ feature: count }` for every configured feature in the current window.
-    ///
-    /// ```js
-    /// engine.usage(42); // { remix: 3, tips: 0, … }
-    /// ```
-    #[wasm_bindgen(unchecked_return_type = "Usage | Promise<Usage>")]
-    pub fn usage(
-        &self,
-        #[wasm_bindgen(js_name = profileId, unchecked_param_type = "ProfileId")]
-        profile_id: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let id = args::profile_id(&profile_id)?;
-        let now = args::now_ms(self.now.as_ref())?;
-        let call = self.core.usage(&id, now).map_err(Failure::from)?;
-        drive(&self.store, call, usage)
+    /// `resetsAt` for a reset instant: RFC 3339 UTC (JS caches it per instant).
+    pub fn rfc3339(ms: f64) -> String {
+        core::window::rfc3339_utc(ms as i64)
     }
 
     /// Replaces the limits from the next call on. Refused limits throw `INVALID_CONFIG` and
     /// the old limits stay.
-    ///
-    /// ```js
-    /// engine.setLimits({ remix: 20, tips: 20 });
-    /// ```
     #[wasm_bindgen(js_name = setLimits)]
-    pub fn set_limits(
-        &mut self,
-        #[wasm_bindgen(unchecked_param_type = "Limits")] limits: JsValue,
-    ) -> Result<(), JsValue> {
+    pub fn set_limits(&mut self, limits: JsValue) -> Result<(), JsValue> {
         self.core.set_limits(args::limits(&limits)?);
         Ok(())
     }
 }
 
-impl QuotaEngine {
-    fn args(
+/// The module's memory, where `outPtr` points.
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
+type Started = Result<Box<dyn Call>, Failure>;
+
+impl QuotaCore {
+    fn parse(
         &self,
         profile: &JsValue,
         target: &JsValue,
-        options: &Option<AmountOptions>,
+        options: Option<&AmountOptions>,
     ) -> Result<(core::Profile, String, Option<i64>, i64), Failure> {
         let profile = args::profile(profile)?;
         let target = args::feature(target)?;
@@ -333,43 +394,162 @@ impl QuotaEngine {
         let now = args::now_ms(self.now.as_ref())?;
         Ok((profile, target, amount, now))
     }
-}
 
-fn decision(outcome: Outcome) -> JsValue {
-    match outcome.decision() {
-        Some(d) => decision_js(&d),
-        None => JsValue::UNDEFINED,
+    fn fast(&self, kind: u32, id: f64, unlimited: bool, feature: u32, now: f64) -> Started {
+        let id = args::numeric_profile_id(id)?;
+        let now = args::clock_reading(now)?;
+        let profile = core::Profile { id, unlimited };
+        let Some((feature, _)) = self.core.limits().features().nth(feature as usize) else {
+            return Err(store::lost_call());
+        };
+        let c = &self.core;
+        Ok(match kind {
+            CHECK => c.check(&profile, feature, 1, now),
+            RESERVE => c.reserve(&profile, feature, 1, now),
+            _ => c.increment(&profile, feature, 1, now),
+        }?)
+    }
+
+    fn begin(&mut self, call: Started) -> i32 {
+        let call = match call {
+            Ok(call) => call,
+            Err(f) => return self.error(f),
+        };
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.calls.push(None);
+                (self.calls.len() - 1) as u32
+            }
+        };
+        // Placeholder op until the first resume says what the call wants.
+        self.calls[id as usize] = Some(Running {
+            call,
+            op: StoreOp::Get { key: 0 },
+        });
+        self.advance(id, None)
+    }
+
+    fn running(&self, id: u32) -> Option<&Running> {
+        self.calls.get(id as usize).and_then(Option::as_ref)
+    }
+
+    fn advance(&mut self, id: u32, reply: Option<StoreReply>) -> i32 {
+        let Some(running) = self.calls.get_mut(id as usize).and_then(Option::as_mut) else {
+            return self.error(store::lost_call());
+        };
+        match running.call.resume(reply) {
+            Step::Op(op) => {
+                running.op = op;
+                let key = running.call.key_id(op.key());
+                let (status, a, b) = match op {
+                    StoreOp::Get { .. } => (Status::Get, 0, 0),
+                    StoreOp::Incr { delta, .. } => (Status::Incr, delta, 0),
+                    StoreOp::Add {
+                        value, ttl_secs, ..
+                    } => (Status::Add, value, ttl_secs),
+                    StoreOp::Set {
+                        value, ttl_secs, ..
+                    } => (Status::Set, value, ttl_secs),
+                };
+                let out = &mut self.out;
+                out[0] = id as f64;
+                out[1] = if key == NO_KEY_ID { -1.0 } else { key as f64 };
+                out[2] = a as f64;
+                out[3] = b as f64;
+                status as i32
+            }
+            Step::Done(result) => {
+                self.calls[id as usize] = None;
+                self.free.push(id);
+                match result {
+                    Ok(outcome) => self.finish(outcome),
+                    Err(e) => self.error(e.into()),
+                }
+            }
+        }
+    }
+
+    /// Ends call `id` with a failure that bypasses the fault policy (a store that answered
+    /// nonsense is not a store that is down).
+    fn abandon(&mut self, id: u32, f: Failure) -> i32 {
+        if let Some(slot) = self.calls.get_mut(id as usize) {
+            if slot.take().is_some() {
+                self.free.push(id);
+            }
+        }
+        self.error(f)
+    }
+
+    fn finish(&mut self, outcome: Outcome) -> i32 {
+        match outcome {
+            Outcome::Decision(d) if d.unlimited => Status::Unlimited as i32,
+            // Decisions with more than the foundation's fields are rare: built in one crossing.
+            Outcome::Decision(d) if d.policy_name.is_some() || d.replayed => {
+                self.value(decorated_decision(&d))
+            }
+            Outcome::Decision(d) => {
+                let (at, amount, nonce) = match &d.reservation {
+                    Some(r) => (r.at_ms as f64, r.amount as f64, r.nonce),
+                    None => (-1.0, 0.0, 0),
+                };
+                *self.out = [
+                    0.0,
+                    f64::from(u8::from(d.allowed)),
+                    d.limit as f64,
+                    d.used as f64,
+                    d.remaining as f64,
+                    d.resets_at_ms as f64,
+                    d.retry_after as f64,
+                    at,
+                    amount,
+                    (nonce >> 32) as f64,
+                    (nonce as u32) as f64,
+                ];
+                Status::Decision as i32
+            }
+            Outcome::Released => Status::Released as i32,
+            Outcome::Settled(done) => self.value(JsValue::from_bool(done)),
+            Outcome::Usage(counts) => {
+                let obj = js_sys::Object::new();
+                for (feature, n) in counts {
+                    js::define_field(&obj, &feature, n as f64);
+                }
+                self.value(obj.into())
+            }
+            Outcome::Degraded(d) => {
+                let error = Failure::from(d.error).into_js();
+                let v = js::degraded_decision(d.allowed, &JsValue::from_str(&d.feature), error);
+                self.value(v)
+            }
+        }
+    }
+
+    fn value(&mut self, v: JsValue) -> i32 {
+        self.taken = v;
+        Status::Value as i32
+    }
+
+    fn error(&mut self, f: Failure) -> i32 {
+        self.taken = f.into_js();
+        Status::Error as i32
     }
 }
 
-fn decision_js(d: &Decision) -> JsValue {
-    let feature = JsValue::from_str(&d.feature);
-    if d.unlimited {
-        return js::unlimited_decision(&feature);
-    }
+/// A decision of a policy object or an idempotent replay: the plain fields plus `policy`,
+/// `window` and `replayed`.
+fn decorated_decision(d: &Decision) -> JsValue {
     let obj = js::decision(
         d.allowed,
-        &feature,
+        &JsValue::from_str(&d.feature),
         d.limit as f64,
         d.used as f64,
         d.remaining as f64,
         &d.resets_at(),
         d.retry_after as f64,
-        d.reservation.clone(),
+        d.reservation_token(),
     );
-    if d.policy_name.is_some() || d.replayed {
-        let window = d.window.map_or("", |w| w.name());
-        js::decorate_decision(&obj, d.policy_name.clone(), window, d.replayed);
-    }
+    let window = d.window.map_or("", |w| w.name());
+    js::decorate_decision(&obj, d.policy_name.clone(), window, d.replayed);
     obj
-}
-
-fn usage(outcome: Outcome) -> JsValue {
-    let obj = js_sys::Object::new();
-    if let Outcome::Usage(counts) = outcome {
-        for (feature, n) in counts {
-            js::define_field(&obj, &feature, n as f64);
-        }
-    }
-    obj.into()
 }

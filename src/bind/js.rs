@@ -8,6 +8,7 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     #[wasm_bindgen(js_name = quotaError)]
     pub fn quota_error(code: &str, message: &str, cause: JsValue) -> JsValue;
+    /// A decision object (the common ones are built by `engine.js` from numbers instead).
     #[allow(clippy::too_many_arguments)]
     pub fn decision(
         allowed: bool,
@@ -19,8 +20,6 @@ extern "C" {
         retry_after: f64,
         reservation: Option<String>,
     ) -> JsValue;
-    #[wasm_bindgen(js_name = unlimitedDecision)]
-    pub fn unlimited_decision(feature: &JsValue) -> JsValue;
     /// Throws when reading `.then` throws.
     #[wasm_bindgen(js_name = isThenable, catch)]
     pub fn is_thenable(v: &JsValue) -> Result<bool, JsValue>;
@@ -33,10 +32,6 @@ extern "C" {
     /// `{ allowed, feature, degraded: "store-error", error, retryAfter: 0 }`.
     #[wasm_bindgen(js_name = degradedDecision)]
     pub fn degraded_decision(allowed: bool, feature: &JsValue, error: JsValue) -> JsValue;
-    /// `value` as a Promise that rejects with the timeout marker after `ms` (timer cleared
-    /// once it settles).
-    #[wasm_bindgen(js_name = withTimeout)]
-    pub fn with_timeout(value: &JsValue, ms: u32) -> js_sys::Promise;
     #[wasm_bindgen(js_name = isStoreTimeout)]
     pub fn is_store_timeout(v: &JsValue) -> bool;
     #[wasm_bindgen(js_name = typeName)]

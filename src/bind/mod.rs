@@ -9,5 +9,4 @@ mod policies;
 mod store;
 mod zones;
 
-pub use engine::QuotaEngine;
-pub use store::JsStore;
+pub use engine::QuotaCore;

@@ -2,16 +2,17 @@
 
 use super::decision::{Decision, Outcome};
 use super::error::{QuotaError, Result};
+use super::keytable::CounterKey;
 use super::reservation::Reservation;
 use super::store::{Call, Step, StoreOp, StoreReply};
-use super::window::{WindowSpan, WindowUnit};
+use super::window::{Bounds, WindowUnit};
 
 /// One counter a call touches: a policy's key in the window of the call's instant.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub key: String,
+    pub key: CounterKey,
     pub limit: i64,
-    pub span: WindowSpan,
+    pub span: Bounds,
     /// Name and window of a policy given as an object (decisions name it); `None` for a plain
     /// number, whose decisions keep the foundation's exact shape.
     pub policy: Option<(String, WindowUnit)>,
@@ -167,6 +168,9 @@ impl Call for CheckCall {
     fn key(&self, i: usize) -> &str {
         &self.targets[i].key
     }
+    fn key_id(&self, i: usize) -> u64 {
+        self.targets[i].key.id
+    }
 
     fn resume(&mut self, reply: Option<StoreReply>) -> Step {
         if reply.is_some() {
@@ -290,13 +294,12 @@ impl ReserveCall {
             true,
             self.now_ms,
         );
-        let token = Reservation {
+        d.reservation = Some(Reservation {
             feature: self.feature.clone(),
             at_ms: self.now_ms,
             amount: self.amount,
             nonce: self.nonce,
-        };
-        d.reservation = Some(token.encode());
+        });
         Step::Done(Ok(Outcome::Decision(d)))
     }
 }
@@ -304,6 +307,9 @@ impl ReserveCall {
 impl Call for ReserveCall {
     fn key(&self, i: usize) -> &str {
         &self.targets[i].key
+    }
+    fn key_id(&self, i: usize) -> u64 {
+        self.targets[i].key.id
     }
 
     fn resume(&mut self, reply: Option<StoreReply>) -> Step {
@@ -378,6 +384,9 @@ impl Call for IncrementCall {
     fn key(&self, i: usize) -> &str {
         &self.targets[i].key
     }
+    fn key_id(&self, i: usize) -> u64 {
+        self.targets[i].key.id
+    }
 
     fn resume(&mut self, reply: Option<StoreReply>) -> Step {
         let i = self.counts.len();
@@ -440,6 +449,9 @@ impl Call for ReleaseCall {
     fn key(&self, i: usize) -> &str {
         &self.targets[i].key
     }
+    fn key_id(&self, i: usize) -> u64 {
+        self.targets[i].key.id
+    }
 
     fn resume(&mut self, reply: Option<StoreReply>) -> Step {
         match reply {
@@ -483,6 +495,9 @@ impl UsageCall {
 impl Call for UsageCall {
     fn key(&self, i: usize) -> &str {
         &self.targets[i].1.key
+    }
+    fn key_id(&self, i: usize) -> u64 {
+        self.targets[i].1.key.id
     }
 
     fn resume(&mut self, reply: Option<StoreReply>) -> Step {

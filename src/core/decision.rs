@@ -1,6 +1,7 @@
 //! What an engine call answers.
 
 use super::fault::Degraded;
+use super::reservation::Reservation;
 use super::window::{rfc3339_utc, WindowUnit};
 
 /// The answer to `check`, `reserve` and `increment` — the seed's `(allowed, info)` with the
@@ -21,8 +22,8 @@ pub struct Decision {
     pub resets_at_ms: i64,
     /// Whole seconds until `resets_at_ms` on a denial, 0 when allowed.
     pub retry_after: u64,
-    /// Set when a reserve was allowed and counted: hand it back to `release`.
-    pub reservation: Option<String>,
+    /// Set when a reserve was allowed and counted: hand its token back to `release`.
+    pub reservation: Option<Reservation>,
     /// Index of the feature's policy these figures describe (the denying one on a denial).
     pub policy: usize,
     /// That policy's name and window, for policies given as objects (JS `policy`, `window`);
@@ -50,6 +51,11 @@ impl Decision {
             window: None,
             replayed: false,
         }
+    }
+
+    /// The reservation's token (`reservation` in JS), for `release`.
+    pub fn reservation_token(&self) -> Option<String> {
+        self.reservation.as_ref().map(Reservation::encode)
     }
 
     /// `resetsAt` as RFC 3339 UTC, e.g. `2026-11-28T00:00:00Z`.

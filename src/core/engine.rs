@@ -10,6 +10,7 @@ use super::error::{QuotaError, Result};
 use super::fault::{FaultPolicy, Guarded};
 use super::idempotency::{record_key, IdempotentReserveCall};
 use super::key::{counter_key, Profile, ProfileId};
+use super::keytable::KeyTable;
 use super::limits::{Limits, Policy, MAX_SAFE_INTEGER};
 use super::reservation::Reservation;
 use super::settle::{marker_key, SettleCall};
@@ -37,6 +38,8 @@ pub struct Engine {
     spans: RefCell<SpanCache>,
     /// State of the generator of reservation nonces (splitmix64), seeded by the host.
     nonces: Cell<u64>,
+    /// Keys built so far (an engine call only reads the configuration; this is its memo).
+    keys: RefCell<KeyTable>,
 }
 
 impl Engine {
@@ -50,6 +53,7 @@ impl Engine {
             zones: Rc::new(UtcOnly),
             spans: RefCell::default(),
             nonces: Cell::new(0),
+            keys: RefCell::default(),
         }
     }
 
@@ -90,6 +94,7 @@ impl Engine {
             )));
         }
         self.key_prefix = prefix.to_owned();
+        self.keys.get_mut().clear();
         Ok(self)
     }
 
@@ -106,6 +111,7 @@ impl Engine {
     /// Replaces the limits; the next call uses them. (Validation happened when `limits` was built.)
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
+        self.keys.get_mut().clear();
     }
 
     pub fn limits(&self) -> &Limits {
@@ -173,10 +179,19 @@ impl Engine {
             return Ok(ready);
         }
         let targets = self.targets(&profile.id, feature, policies, now_ms)?;
-        let longest = targets
-            .iter()
-            .reduce(|a, b| if b.span.end_ms > a.span.end_ms { b } else { a })
-            .map(|t| (t.span.label.clone(), t.span.seconds_to_reset(now_ms)))
+        let longest = (0..targets.len())
+            .reduce(|a, b| {
+                if targets[b].span.end_ms > targets[a].span.end_ms {
+                    b
+                } else {
+                    a
+                }
+            })
+            .map(|i| -> Result<_> {
+                let label = self.window_label(&policies.1[i], now_ms)?;
+                Ok((label, targets[i].span.seconds_to_reset(now_ms)))
+            })
+            .transpose()?
             .unwrap_or_default();
         let record = record_key(
             &self.key_prefix,
@@ -292,17 +307,19 @@ impl Engine {
         let targets = self
             .limits
             .features()
-            .map(|(feature, policies)| {
+            .enumerate()
+            .map(|(i, (feature, policies))| {
                 Ok((
                     feature.to_owned(),
-                    self.target(id, feature, &policies[0], now_ms)?,
+                    self.target(id, (i, feature), 0, &policies[0], now_ms)?,
                 ))
             })
             .collect::<Result<_>>()?;
         Ok(Box::new(UsageCall::new(targets)))
     }
 
-    fn prepare(&self, feature: &str, amount: i64, now_ms: i64) -> Result<&[Policy]> {
+    /// Validates the call's inputs; the feature's position and policies.
+    fn prepare(&self, feature: &str, amount: i64, now_ms: i64) -> Result<(usize, &[Policy])> {
         check_now(now_ms)?;
         if !(1..=MAX_SAFE_INTEGER).contains(&amount) {
             return Err(QuotaError::argument(format!(
@@ -310,7 +327,7 @@ impl Engine {
             )));
         }
         self.limits
-            .get(feature)
+            .find(feature)
             .ok_or_else(|| QuotaError::unknown_feature(feature))
     }
 
@@ -328,22 +345,54 @@ impl Engine {
         &self,
         id: &ProfileId,
         feature: &str,
-        policies: &[Policy],
+        (index, policies): (usize, &[Policy]),
         at_ms: i64,
     ) -> Result<Vec<Target>> {
         policies
             .iter()
-            .map(|p| self.target(id, feature, p, at_ms))
+            .enumerate()
+            .map(|(p, policy)| self.target(id, (index, feature), p, policy, at_ms))
             .collect()
     }
 
-    fn target(&self, id: &ProfileId, feature: &str, policy: &Policy, at_ms: i64) -> Result<Target> {
-        let span = self.span(policy, at_ms)?;
+    /// The counter of `policy` (the `p`-th of the feature at position `index`) in the window
+    /// holding `at_ms`; its key comes from the key table, built on first use.
+    fn target(
+        &self,
+        id: &ProfileId,
+        (index, feature): (usize, &str),
+        p: usize,
+        policy: &Policy,
+        at_ms: i64,
+    ) -> Result<Target> {
+        // A UTC window is two divisions; its label (a formatted date) is needed only when the
+        // key is built. A zoned window comes with its label from the span cache.
+        let (span, label) = match policy.time_zone {
+            None => (policy.window.bounds_at(at_ms), None),
+            Some(_) => {
+                let span = self.span(policy, at_ms)?;
+                (span.bounds(), Some(span.label))
+            }
+        };
+        let key = self.keys.borrow_mut().get(id, index, p, span.start_ms, || {
+            let label = label.unwrap_or_else(|| policy.window.label(span.start_ms, None));
+            counter_key(&self.key_prefix, id, feature, &label)
+        });
         Ok(Target {
-            key: counter_key(&self.key_prefix, id, feature, &span.label),
+            key,
             limit: policy.limit,
             span,
             policy: (!policy.plain).then(|| (policy.name.clone(), policy.window)),
+        })
+    }
+
+    /// The key label of `policy`'s window containing `at_ms`.
+    fn window_label(&self, policy: &Policy, at_ms: i64) -> Result<String> {
+        Ok(match policy.time_zone {
+            None => policy
+                .window
+                .label(policy.window.bounds_at(at_ms).start_ms, None),
+            Some(_) => self.span(policy, at_ms)?.label,
         })
     }
 

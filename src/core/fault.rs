@@ -72,6 +72,10 @@ impl Call for Guarded {
         self.inner.key(index)
     }
 
+    fn key_id(&self, index: usize) -> u64 {
+        self.inner.key_id(index)
+    }
+
     fn resume(&mut self, reply: Option<StoreReply>) -> Step {
         self.inner.resume(reply)
     }

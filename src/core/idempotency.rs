@@ -189,7 +189,7 @@ impl IdempotentReserveCall {
                 amount: self.amount,
                 nonce: self.nonce,
             };
-            d.reservation = Some(token.encode());
+            d.reservation = Some(token);
         }
         Step::Done(Ok(Outcome::Decision(d)))
     }

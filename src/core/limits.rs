@@ -141,6 +141,14 @@ impl Limits {
             .map(|(_, p)| p.as_slice())
     }
 
+    /// Like [`Limits::get`], with the feature's position (stable until the limits change).
+    pub fn find(&self, feature: &str) -> Option<(usize, &[Policy])> {
+        self.features
+            .iter()
+            .position(|(name, _)| name == feature)
+            .map(|i| (i, self.features[i].1.as_slice()))
+    }
+
     pub fn features(&self) -> impl Iterator<Item = (&str, &[Policy])> {
         self.features
             .iter()

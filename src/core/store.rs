@@ -7,6 +7,9 @@
 use super::decision::Outcome;
 use super::error::{QuotaError, Result};
 
+/// See [`Call::key_id`].
+pub const NO_KEY_ID: u64 = u64::MAX;
+
 /// One store operation; `key` indexes [`Call::key`]. These are the seed's cache primitives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreOp {
@@ -61,6 +64,11 @@ pub enum Step {
 pub trait Call {
     /// The key that operations name by index.
     fn key(&self, index: usize) -> &str;
+    /// The number of that key (see `keytable.rs`), by which a host may cache its own form of
+    /// the key; [`NO_KEY_ID`] when the key has none and must be read with `key` every time.
+    fn key_id(&self, _index: usize) -> u64 {
+        NO_KEY_ID
+    }
     fn resume(&mut self, reply: Option<StoreReply>) -> Step;
     /// The store failed on the last op (threw, rejected, timed out): how the call ends. The
     /// call is not resumed afterwards. Default: the error (see `fault.rs` for the policy).

@@ -1,5 +1,6 @@
 use super::*;
 use crate::core::zone::fake::FakeZones;
+use chrono::DateTime;
 
 const NOV_27_2026: i64 = 1_795_737_600_000; // 2026-11-27T00:00:00Z, a Friday
 const H: i64 = MS_PER_HOUR;
@@ -191,4 +192,32 @@ fn span_cache_answers_only_inside_the_window() {
     );
     assert_eq!(c.get(WindowUnit::Day, "Europe/Paris", s.end_ms), None);
     assert_eq!(c.get(WindowUnit::Hour, "Europe/Paris", s.start_ms), None);
+}
+
+#[test]
+fn civil_dates_match_counting_days_one_by_one() {
+    // An independent walk over the calendar, 1970-01-01 to 10000-12-31, with the Gregorian
+    // leap rule written out; checks both directions of the date arithmetic.
+    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let (mut y, mut m, mut d) = (1970i64, 1u32, 1u32);
+    for days in 0..=2_933_262 {
+        assert_eq!(civil_from_days(days), (y, m, d), "day {days}");
+        assert_eq!(days_from_civil(y, m, d), days);
+        let len = match m {
+            2 if leap(y) => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        d += 1;
+        if d > len {
+            (d, m) = (1, m + 1);
+            if m > 12 {
+                (m, y) = (1, y + 1);
+            }
+        }
+    }
+    assert_eq!(y, 10001);
+    assert_eq!(iso_date(0), "1970-01-01");
+    assert_eq!(rfc3339_utc(253_402_300_800_000), "10000-01-01T00:00:00Z");
 }

@@ -1,0 +1,48 @@
+import type { AmountOptions, Decision, Limits, Profile, ProfileId, QuotaEngineOptions, ReserveOptions, Usage } from "./wasm_quota.js";
+
+/**
+ * Per-profile, per-feature quotas over a store the host supplies.
+ *
+ * Every method returns its result directly when every store call it made returned a plain
+ * value, and a Promise as soon as one returned a Promise ("maybe-async"): `await` works always.
+ *
+ * ```js
+ * import { QuotaEngine, MemoryStore } from "wasm-quota";
+ * const engine = new QuotaEngine({ store: new MemoryStore(), limits: { remix: 10 } });
+ * const d = engine.reserve({ id: 42 }, "remix");
+ * if (!d.allowed) return new Response("quota exceeded", { status: 429 });
+ * ```
+ */
+export class QuotaEngine {
+  /** Validates every option; throws `QuotaError` with code `INVALID_CONFIG` when one is wrong. */
+  constructor(options: QuotaEngineOptions);
+  /** Read-only: would `amount` (default 1) more be allowed now? Counts nothing. */
+  check(profile: Profile, feature: string, options?: AmountOptions): Decision | Promise<Decision>;
+  /**
+   * Atomically counts `amount` (default 1) if it fits under the limit, else counts nothing and
+   * denies. An allowed decision carries a `reservation` for `release` and `settle`. With an
+   * `idempotencyKey`, a retry in the same window gets the original decision (`replayed: true`)
+   * and is counted once, across engines sharing the store.
+   */
+  reserve(profile: Profile, feature: string, options?: ReserveOptions): Decision | Promise<Decision>;
+  /**
+   * Takes back a reservation (exactly its amount, from the window it was counted in) or, given a
+   * feature name, `amount` (default 1) from today's counter as the seed does. A counter that
+   * would go below zero is set to 0; a missing counter is a quiet no-op.
+   */
+  release(profile: Profile, featureOrReservation: string, options?: AmountOptions): void | Promise<void>;
+  /**
+   * Settles a reservation with the amount actually used (an integer ≥ 0), in the windows it was
+   * counted in: refunds `reserved − actual`, or charges the extra. `true` when it corrected the
+   * counters, `false` when the reservation was already settled or released.
+   */
+  settle(profile: Profile, reservation: string, actualAmount: number): boolean | Promise<boolean>;
+  /** The seed's post-hoc count: adds `amount` with no limit check; the decision is always allowed. */
+  increment(profile: Profile, feature: string, options?: AmountOptions): Decision | Promise<Decision>;
+  /** `{ feature: count }` for every configured feature in the current window. */
+  usage(profileId: ProfileId): Usage | Promise<Usage>;
+  /** Replaces the limits from the next call on; refused limits throw `INVALID_CONFIG` and the old stay. */
+  setLimits(limits: Limits): void;
+  /** Frees the WASM side now rather than when the engine is garbage-collected. */
+  free(): void;
+}

@@ -1,0 +1,232 @@
+// QuotaEngine: the public class. The quota logic is in the WASM (`QuotaCore`, src/bind/engine.rs);
+// this half drives each call's store operations and builds the results, so that what crosses the
+// boundary is numbers: a status per step, the details in a shared Float64Array (`out`), key
+// strings once per key (cached here by the key's number), never a decision object.
+import { QuotaCore, wasmMemory } from "./wasm_quota.js";
+import { isThenable, withTimeout } from "./runtime.js";
+
+// Statuses, reply kinds and call kinds: the numbers of src/bind/engine.rs.
+const GET = 0, INCR = 1, ADD = 2, SET = 3;
+const DECISION = 4, UNLIMITED = 5, RELEASED = 6, VALUE = 7, ERROR = 8, PENDING = 9;
+const REPLY_COUNT = 0, REPLY_ABSENT = 1, REPLY_ADDED = 2, REPLY_DONE = 3;
+const CHECK = 0, RESERVE = 1, INCREMENT = 2, RELEASE = 3;
+const OUT_LEN = 11;
+// Key strings kept per engine; past it the cache starts over (keys are re-read on next use).
+const KEY_CACHE = 1 << 16;
+
+const hex8 = (n) => n.toString(16).padStart(8, "0");
+
+export class QuotaEngine {
+  #core;
+  #store;
+  #now;
+  #timeoutMs;
+  #out;
+  #features = new Map(); // configured feature name -> position
+  #keys = new Map(); // key number -> key string
+  #resetsAtMs = NaN;
+  #resetsAt = "";
+  #tokenAtMs = NaN;
+  #tokenAt = "";
+
+  /** Validates every option; throws `QuotaError` with code `INVALID_CONFIG` when one is wrong. */
+  constructor(options) {
+    this.#core = new QuotaCore(options);
+    this.#store = this.#core.store;
+    this.#now = this.#core.clock ?? Date.now;
+    this.#timeoutMs = this.#core.timeoutMs;
+    this.#indexFeatures();
+  }
+
+  check(profile, feature, options) {
+    return this.#decide(CHECK, profile, feature, options);
+  }
+
+  reserve(profile, feature, options) {
+    return this.#decide(RESERVE, profile, feature, options);
+  }
+
+  increment(profile, feature, options) {
+    return this.#decide(INCREMENT, profile, feature, options);
+  }
+
+  release(profile, featureOrReservation, options) {
+    return this.#drive(this.#core.start(RELEASE, profile, featureOrReservation, options), undefined);
+  }
+
+  settle(profile, reservation, actualAmount) {
+    const result = this.#drive(this.#core.startSettle(profile, reservation, actualAmount), undefined);
+    // true only when this call corrected the counters (home mode, a repeat: false).
+    return isThenable(result) ? result.then((r) => r === true) : result === true;
+  }
+
+  usage(profileId) {
+    return this.#drive(this.#core.startUsage(profileId), undefined);
+  }
+
+  setLimits(limits) {
+    this.#core.setLimits(limits);
+    this.#indexFeatures();
+  }
+
+  /** Frees the WASM side now instead of when this engine is garbage-collected. */
+  free() {
+    this.#core.free();
+  }
+
+  #indexFeatures() {
+    this.#features = new Map(this.#core.features().map((f, i) => [f, i]));
+  }
+
+  // The common case — a plain profile object with a numeric id, a configured feature, no
+  // options — is read here and handed over as numbers. Anything else (and any getter or clock
+  // that throws) goes to `start`, which reads and validates the raw arguments in Rust, so every
+  // error is the one documented.
+  #decide(kind, profile, feature, options) {
+    let status = -1;
+    if (options === undefined && typeof profile === "object" && profile !== null && !Array.isArray(profile)) {
+      const index = this.#features.get(feature);
+      if (index !== undefined) {
+        let id, unlimited, now;
+        try {
+          id = profile.id;
+          unlimited = profile.unlimited;
+          now = (0, this.#now)();
+        } catch {
+          id = undefined;
+        }
+        if (typeof id === "number" && typeof now === "number" && (unlimited === undefined || typeof unlimited === "boolean")) {
+          status = this.#core.startFast(kind, id, unlimited === true, index, now);
+        }
+      }
+    }
+    if (status < 0) status = this.#core.start(kind, profile, feature, options);
+    return this.#drive(status, feature);
+  }
+
+  // Runs the call's store operations while the store answers with plain values; from the
+  // first thenable on, continues in #driveAsync and returns its Promise.
+  #drive(status, feature) {
+    const core = this.#core;
+    const store = this.#store;
+    for (;;) {
+      if (status > SET) return this.#result(status, feature);
+      const out = this.#numbers();
+      const call = out[0];
+      const op = status;
+      const key = this.#key(call, out[1]);
+      let raw;
+      try {
+        raw = status === INCR ? store.incr(key, out[2]) : status === GET ? store.get(key) : status === ADD ? store.add(key, out[2], out[3]) : store.set(key, out[2], out[3]);
+      } catch (cause) {
+        status = core.fail(call, cause);
+        continue;
+      }
+      status = this.#answer(call, op, raw, false);
+      if (status === PENDING) return this.#driveAsync(call, op, raw, feature);
+    }
+  }
+
+  async #driveAsync(call, op, pending, feature) {
+    const core = this.#core;
+    const store = this.#store;
+    for (;;) {
+      let status;
+      try {
+        const value = await (this.#timeoutMs === undefined ? pending : withTimeout(pending, this.#timeoutMs));
+        status = this.#answer(call, op, value, true);
+      } catch (cause) {
+        status = core.fail(call, cause);
+      }
+      // Plain answers from here on are taken at once; the next thenable is awaited.
+      for (;;) {
+        if (status > SET) return this.#result(status, feature);
+        const out = this.#numbers();
+        call = out[0];
+        op = status;
+        const key = this.#key(call, out[1]);
+        try {
+          pending = status === INCR ? store.incr(key, out[2]) : status === GET ? store.get(key) : status === ADD ? store.add(key, out[2], out[3]) : store.set(key, out[2], out[3]);
+        } catch (cause) {
+          status = core.fail(call, cause);
+          continue;
+        }
+        status = this.#answer(call, op, pending, false);
+        if (status === PENDING) break;
+      }
+    }
+  }
+
+  // A store's answer to `op`: the plain cases are classified here; everything else —
+  // thenables, corrupt values, what a thenable resolved to (`settled`) — is Rust's to judge.
+  #answer(call, op, raw, settled) {
+    const core = this.#core;
+    if (op === INCR || op === GET) {
+      if (typeof raw === "number") return core.resume(call, REPLY_COUNT, raw);
+      if (raw === null || raw === undefined) return core.resume(call, REPLY_ABSENT, 0);
+    } else if (op === ADD) {
+      if (typeof raw === "boolean") return core.resume(call, REPLY_ADDED, raw ? 1 : 0);
+    } else if (op === SET) {
+      if (raw === null || raw === undefined || typeof raw === "boolean" || typeof raw === "number") return core.resume(call, REPLY_DONE, 0);
+    }
+    return core.resumeWith(call, raw, settled);
+  }
+
+  #result(status, feature) {
+    switch (status) {
+      case DECISION:
+        return this.#decision(feature);
+      case UNLIMITED:
+        return { allowed: true, unlimited: true, feature };
+      case RELEASED:
+        return undefined;
+      case VALUE:
+        return this.#core.take();
+      default: // ERROR
+        throw this.#core.take();
+    }
+  }
+
+  #decision(feature) {
+    const out = this.#numbers();
+    const resetsAtMs = out[5];
+    if (resetsAtMs !== this.#resetsAtMs) {
+      this.#resetsAt = QuotaCore.rfc3339(resetsAtMs);
+      this.#resetsAtMs = resetsAtMs;
+    }
+    const d = { allowed: out[1] === 1, feature, limit: out[2], used: out[3], remaining: out[4], resetsAt: this.#resetsAt, retryAfter: out[6] };
+    if (out[7] >= 0) d.reservation = this.#token(feature, out[7], out[8], out[9], out[10]);
+    return d;
+  }
+
+  // The reservation token, `q2.{feature}.{reserved at, ms}.{amount}.{nonce, 16 hex digits}` —
+  // the format of src/core/reservation.rs (`Reservation::encode`), built here from numbers so
+  // that no string crosses; tests check it against release() and settle().
+  #token(feature, atMs, amount, nonceHigh, nonceLow) {
+    if (atMs !== this.#tokenAtMs) {
+      this.#tokenAt = "." + atMs + ".";
+      this.#tokenAtMs = atMs;
+    }
+    return "q2." + feature + this.#tokenAt + amount + "." + hex8(nonceHigh) + hex8(nonceLow);
+  }
+
+  #key(call, id) {
+    if (id < 0) return this.#core.opKey(call);
+    let key = this.#keys.get(id);
+    if (key === undefined) {
+      key = this.#core.opKey(call);
+      if (this.#keys.size >= KEY_CACHE) this.#keys.clear();
+      this.#keys.set(id, key);
+    }
+    return key;
+  }
+
+  // The shared numbers; a view made again when WASM memory has grown (which detaches it).
+  #numbers() {
+    let out = this.#out;
+    if (out === undefined || out.length === 0) {
+      out = this.#out = new Float64Array(wasmMemory().buffer, this.#core.outPtr(), OUT_LEN);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,169 @@
+//! Counter keys interned per (profile, feature, policy, window). Building a key's text means
+//! formatting the window's date and the id; a busy profile asks for the same few keys over and
+//! over, so each is built once per window and then shared. Every distinct key text also gets a
+//! number that is never reused, so a host can cache its own form of the key (a JS string) by
+//! that number instead of converting the text on every store call.
+
+use super::key::ProfileId;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Deref;
+use std::rc::Rc;
+
+/// Keys kept before the table starts over (a window's keys are rebuilt on their next use).
+pub const KEY_TABLE_CAPACITY: usize = 1 << 16;
+
+/// A counter's key: its text, and the number no other key text of this table ever gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterKey {
+    pub id: u64,
+    pub text: Rc<str>,
+}
+
+impl Deref for CounterKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+/// What identifies a counter: whose, which feature and policy (by position in the limits),
+/// and which window (by its start).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Slot {
+    profile: ProfileId,
+    feature: u32,
+    policy: u32,
+    window_start_ms: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct KeyTable {
+    keys: HashMap<Slot, CounterKey, BuildHasherDefault<FxHasher>>,
+    next_id: u64,
+}
+
+impl KeyTable {
+    /// The key of that counter; `text` builds it the first time.
+    pub fn get(
+        &mut self,
+        profile: &ProfileId,
+        feature: usize,
+        policy: usize,
+        window_start_ms: i64,
+        text: impl FnOnce() -> String,
+    ) -> CounterKey {
+        let slot = Slot {
+            profile: profile.clone(),
+            feature: feature as u32,
+            policy: policy as u32,
+            window_start_ms,
+        };
+        if let Some(key) = self.keys.get(&slot) {
+            return key.clone();
+        }
+        if self.keys.len() >= KEY_TABLE_CAPACITY {
+            self.keys.clear();
+        }
+        let key = CounterKey {
+            id: self.next_id,
+            text: text().into(),
+        };
+        self.next_id += 1;
+        self.keys.insert(slot, key.clone());
+        key
+    }
+
+    /// Forgets every key (the limits changed, so positions name other features now). Ids
+    /// keep counting up: a host's cache by id stays right.
+    pub fn clear(&mut self) {
+        self.keys.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// FxHash, the multiply-rotate hash rustc uses: far cheaper than SipHash on these short keys.
+/// It does not resist chosen collisions; a caller picking string ids to collide could only
+/// slow lookups in a table bounded by [`KEY_TABLE_CAPACITY`], never produce a wrong key.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n.into());
+    }
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: i64) -> ProfileId {
+        ProfileId::number(n).unwrap()
+    }
+
+    #[test]
+    fn one_key_per_counter_built_once() {
+        let mut t = KeyTable::default();
+        let mut built = 0;
+        let a = t.get(&id(1), 0, 0, 10, || {
+            built += 1;
+            "k1".into()
+        });
+        let again = t.get(&id(1), 0, 0, 10, || unreachable!("built twice"));
+        assert_eq!(a, again);
+        assert_eq!(built, 1);
+        let others = [
+            t.get(&id(2), 0, 0, 10, || "k2".into()),
+            t.get(&id(1), 1, 0, 10, || "k3".into()),
+            t.get(&id(1), 0, 1, 10, || "k4".into()),
+            t.get(&id(1), 0, 0, 11, || "k5".into()),
+            t.get(&ProfileId::text("1").unwrap(), 0, 0, 10, || "k6".into()),
+        ];
+        for (i, k) in others.iter().enumerate() {
+            assert_eq!(&**k, format!("k{}", i + 2));
+            assert_ne!(k.id, a.id);
+        }
+    }
+
+    #[test]
+    fn ids_are_never_reused_across_clears_and_overflow() {
+        let mut t = KeyTable::default();
+        let first = t.get(&id(1), 0, 0, 0, || "a".into());
+        t.clear();
+        let rebuilt = t.get(&id(1), 0, 0, 0, || "a".into());
+        assert!(rebuilt.id > first.id);
+        for n in 0..KEY_TABLE_CAPACITY as i64 + 5 {
+            t.get(&id(n), 0, 0, 0, || n.to_string());
+        }
+        assert!(t.len() <= KEY_TABLE_CAPACITY);
+        let later = t.get(&id(1), 0, 0, 0, || "a".into());
+        assert!(later.id > rebuilt.id);
+    }
+}
