@@ -1,0 +1,111 @@
+// The fast boundary (pkg-template/engine.js + src/bind/engine.rs): what JS reads, caches and
+// builds itself must give exactly what the Rust side would.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { QuotaEngine, MemoryStore, QuotaError } from "wasm-quota";
+import { NOON, fakeClock, recordingStore } from "./helpers.mjs";
+
+test("the reservation token built in JS has the core's format and releases exactly", () => {
+  const now = fakeClock(NOON + 1234);
+  const store = new MemoryStore({ now });
+  const engine = new QuotaEngine({ store, limits: { remix: 5 }, now });
+  const fast = engine.reserve({ id: 7 }, "remix");
+  const slow = engine.reserve({ id: 7 }, "remix", { amount: 3 });
+  assert.equal(fast.reservation, `q1.remix.${NOON + 1234}.1`);
+  assert.equal(slow.reservation, `q1.remix.${NOON + 1234}.3`);
+  engine.release({ id: 7 }, slow.reservation);
+  assert.equal(engine.usage(7).remix, 1);
+  now.t += 1; // a new instant: the cached instant text must not be reused
+  assert.equal(engine.reserve({ id: 7 }, "remix").reservation, `q1.remix.${NOON + 1235}.1`);
+});
+
+test("keys stay right past the key caches' capacity (70k counters)", () => {
+  const now = fakeClock();
+  const store = recordingStore(now);
+  const engine = new QuotaEngine({ store, limits: { a: 2 }, now });
+  const n = 70_000;
+  for (let id = 0; id < n; id++) assert.equal(engine.reserve({ id }, "a").used, 1);
+  for (let id = 0; id < n; id += 997) {
+    assert.equal(engine.reserve({ id }, "a").used, 2);
+    assert.equal(engine.reserve({ id }, "a").allowed, false);
+    assert.deepEqual(engine.usage(id), { a: 2 });
+  }
+  const incrKeys = store.calls.filter((c) => c[0] === "incr").map((c) => c[1]);
+  assert.ok(incrKeys.includes("ai_quota:69999:a:2026-11-27"));
+  assert.ok(incrKeys.every((k) => /^ai_quota:\d+:a:2026-11-27$/.test(k)));
+});
+
+test("setLimits reorders features: the fast path follows the new positions", () => {
+  const now = fakeClock();
+  const store = recordingStore(now);
+  const engine = new QuotaEngine({ store, limits: { a: 1, b: 1 }, now });
+  engine.reserve({ id: 1 }, "a");
+  engine.setLimits({ b: 5, a: 1, c: 2 });
+  assert.equal(engine.reserve({ id: 1 }, "b").limit, 5);
+  assert.equal(engine.reserve({ id: 1 }, "a").allowed, false);
+  assert.equal(engine.reserve({ id: 1 }, "c").used, 1);
+  assert.deepEqual(engine.usage(1), { b: 1, a: 1, c: 1 });
+});
+
+test("a store that answers a thenable after plain answers, and plain after a thenable", async () => {
+  const now = fakeClock();
+  const inner = new MemoryStore({ now });
+  let n = 0;
+  const store = {
+    get: (k) => inner.get(k),
+    incr: (k, d) => (n++ % 2 ? Promise.resolve(inner.incr(k, d)) : inner.incr(k, d)),
+    add: (k, v, t) => inner.add(k, v, t),
+    set: (k, v, t) => inner.set(k, v, t),
+  };
+  const engine = new QuotaEngine({ store, limits: { a: 2 }, now });
+  const results = [];
+  for (let i = 0; i < 6; i++) results.push(await engine.reserve({ id: 1 }, "a"));
+  assert.deepEqual(results.map((d) => d.allowed), [true, true, false, false, false, false]);
+  assert.equal(inner.get("ai_quota:1:a:2026-11-27"), 2);
+});
+
+test("a store may call back into the engine while a call is in progress", () => {
+  const now = fakeClock();
+  const inner = new MemoryStore({ now });
+  let engine;
+  let nested;
+  const store = {
+    get: (k) => inner.get(k),
+    incr: (k, d) => {
+      if (nested === undefined) nested = engine.check({ id: 2 }, "a");
+      return inner.incr(k, d);
+    },
+    add: (k, v, t) => inner.add(k, v, t),
+    set: (k, v, t) => inner.set(k, v, t),
+  };
+  engine = new QuotaEngine({ store, limits: { a: 3 }, now });
+  const d = engine.reserve({ id: 1 }, "a");
+  assert.equal(d.used, 1);
+  assert.equal(nested.used, 0);
+  assert.equal(engine.reserve({ id: 1 }, "a").used, 2);
+});
+
+test("fast-path inputs that are not plain still get the documented errors", () => {
+  const now = fakeClock();
+  const engine = new QuotaEngine({ store: new MemoryStore({ now }), limits: { a: 3 }, now });
+  const code = (f) => {
+    try {
+      f();
+    } catch (e) {
+      assert.ok(e instanceof QuotaError);
+      return e.code;
+    }
+    return "none";
+  };
+  assert.equal(code(() => engine.reserve({ id: -1 }, "a")), "INVALID_ARGUMENT");
+  assert.equal(code(() => engine.reserve({ id: 1.5 }, "a")), "INVALID_ARGUMENT");
+  assert.equal(code(() => engine.reserve({ id: NaN }, "a")), "INVALID_ARGUMENT");
+  assert.equal(code(() => engine.reserve({ id: 1, unlimited: "yes" }, "a")), "INVALID_ARGUMENT");
+  assert.equal(code(() => engine.reserve({ get id() { throw new Error("x"); } }, "a")), "INVALID_ARGUMENT");
+  assert.equal(code(() => engine.reserve([1], "a")), "INVALID_ARGUMENT");
+  assert.equal(code(() => engine.reserve({ id: 1 }, "b")), "UNKNOWN_FEATURE");
+  const badClock = new QuotaEngine({ store: new MemoryStore(), limits: { a: 1 }, now: () => NaN });
+  assert.equal(code(() => badClock.reserve({ id: 1 }, "a")), "INVALID_CONFIG");
+  assert.deepEqual(engine.usage(1), { a: 0 });
+  assert.deepEqual(engine.reserve({ id: 1, unlimited: true }, "a"), { allowed: true, unlimited: true, feature: "a" });
+});
