@@ -491,7 +491,7 @@ impl World {
                 }
                 if d.allowed {
                     t.admitted += req.amount;
-                    let token = d.reservation.clone().unwrap();
+                    let token = d.reservation_token().unwrap();
                     let decoded = Reservation::decode(&token).unwrap();
                     prop_assert_eq!(
                         (decoded.feature.as_str(), decoded.at_ms, decoded.amount),
