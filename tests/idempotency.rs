@@ -81,7 +81,7 @@ fn engines_sharing_a_store_replay_each_others_decisions() {
     assert_eq!(replay.reservation, first.reservation);
     assert_eq!(a.store.peek(KEY), Some(1));
     // Settling either copy of the token settles the reservation once.
-    let token = first.reservation.unwrap();
+    let token = first.reservation_token().unwrap();
     let call = b.settle(&me(), &token, 0, NOON + 2000).unwrap();
     assert_eq!(run(call, &mut a.store).unwrap(), Outcome::Settled(true));
     let call = a.engine.settle(&me(), &token, 0, NOON + 3000).unwrap();
@@ -97,7 +97,7 @@ fn a_denial_is_replayed_too_even_after_a_slot_frees_up() {
     assert!(!denied.allowed);
     let call = w
         .engine
-        .release(&me(), held.reservation.as_deref().unwrap(), None, NOON)
+        .release(&me(), &held.reservation_token().unwrap(), None, NOON)
         .unwrap();
     run(call, &mut w.store).unwrap();
     let retry = w.once("second", 1);

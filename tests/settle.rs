@@ -64,7 +64,7 @@ impl World {
 fn settle_refunds_the_unused_part_of_an_estimate() {
     let mut w = daily(10);
     let d = w.reserve(8);
-    assert!(w.settle(d.reservation.as_deref().unwrap(), 3));
+    assert!(w.settle(&d.reservation_token().unwrap(), 3));
     assert_eq!(w.store.peek(KEY), Some(3));
     assert_eq!(w.reserve(7).used, 10);
 }
@@ -73,7 +73,7 @@ fn settle_refunds_the_unused_part_of_an_estimate() {
 fn settle_charges_the_extra_even_past_the_limit() {
     let mut w = daily(10);
     let d = w.reserve(4);
-    assert!(w.settle(d.reservation.as_deref().unwrap(), 12));
+    assert!(w.settle(&d.reservation_token().unwrap(), 12));
     assert_eq!(w.store.peek(KEY), Some(12));
     let next = w.reserve(1);
     assert!(!next.allowed);
@@ -83,7 +83,7 @@ fn settle_charges_the_extra_even_past_the_limit() {
 #[test]
 fn settling_twice_changes_nothing_the_second_time() {
     let mut w = daily(10);
-    let token = w.reserve(5).reservation.unwrap();
+    let token = w.reserve(5).reservation_token().unwrap();
     assert!(w.settle(&token, 2));
     assert!(!w.settle(&token, 2));
     assert!(!w.settle(&token, 9));
@@ -96,8 +96,8 @@ fn settling_twice_changes_nothing_the_second_time() {
 #[test]
 fn a_released_reservation_cannot_be_settled_or_released_again() {
     let mut w = daily(10);
-    let keep = w.reserve(1).reservation.unwrap();
-    let token = w.reserve(3).reservation.unwrap();
+    let keep = w.reserve(1).reservation_token().unwrap();
+    let token = w.reserve(3).reservation_token().unwrap();
     w.release(&token);
     assert_eq!(w.store.peek(KEY), Some(1));
     w.release(&token);
@@ -113,7 +113,9 @@ fn a_released_reservation_cannot_be_settled_or_released_again() {
 #[test]
 fn tokens_are_unique_per_reservation() {
     let mut w = daily(100);
-    let mut tokens: Vec<String> = (0..50).map(|_| w.reserve(1).reservation.unwrap()).collect();
+    let mut tokens: Vec<String> = (0..50)
+        .map(|_| w.reserve(1).reservation_token().unwrap())
+        .collect();
     tokens.sort();
     tokens.dedup();
     assert_eq!(tokens.len(), 50);
@@ -124,7 +126,7 @@ fn tokens_are_unique_per_reservation() {
         .unwrap()
         .decision()
         .unwrap()
-        .reservation
+        .reservation_token()
         .unwrap();
     assert!(!tokens.contains(&t));
 }
@@ -132,7 +134,7 @@ fn tokens_are_unique_per_reservation() {
 #[test]
 fn settle_writes_a_marker_that_lives_as_long_as_the_window() {
     let mut w = daily(10);
-    let token = w.reserve(2).reservation.unwrap();
+    let token = w.reserve(2).reservation_token().unwrap();
     let before = w.store.len();
     assert!(w.settle(&token, 1));
     assert_eq!(w.store.len(), before + 1);
@@ -151,7 +153,7 @@ fn settle_corrects_the_reservations_own_window_after_it_rolled_over() {
     let p = |limit, w| Policy::new(None, limit, w, None).unwrap();
     limits.insert("chat", vec![p(5, Hour), p(20, Day)]).unwrap();
     let mut w = world(limits);
-    let token = w.reserve(4).reservation.unwrap();
+    let token = w.reserve(4).reservation_token().unwrap();
     w.clock.advance(H); // the hour rolled over; its counter is gone
     let fresh = w.reserve(1);
     assert!(w.settle(&token, 1));
@@ -166,7 +168,7 @@ fn settle_corrects_the_reservations_own_window_after_it_rolled_over() {
 #[test]
 fn a_refund_below_zero_clamps_at_zero() {
     let mut w = daily(10);
-    let token = w.reserve(5).reservation.unwrap();
+    let token = w.reserve(5).reservation_token().unwrap();
     w.release("chat"); // the seed's release by feature, unpaired
     w.release("chat");
     assert_eq!(w.store.peek(KEY), Some(3));
@@ -177,7 +179,7 @@ fn a_refund_below_zero_clamps_at_zero() {
 #[test]
 fn bad_arguments_are_refused_before_any_store_call() {
     let mut w = daily(10);
-    let token = w.reserve(1).reservation.unwrap();
+    let token = w.reserve(1).reservation_token().unwrap();
     let now = w.clock.now_ms();
     for (tok, actual) in [
         (token.as_str(), -1),
@@ -194,7 +196,7 @@ fn bad_arguments_are_refused_before_any_store_call() {
 #[test]
 fn home_mode_and_unlimited_profiles_settle_nothing() {
     let mut w = daily(10);
-    let token = w.reserve(3).reservation.unwrap();
+    let token = w.reserve(3).reservation_token().unwrap();
     let vip = Profile {
         id: ProfileId::number(42).unwrap(),
         unlimited: true,
