@@ -4,7 +4,7 @@
 // requests arrive at once, from however many places.
 
 import { DurableObject } from "cloudflare:workers";
-import { QuotaEngine } from "../wasm_quota.js";
+import { QuotaEngine } from "../engine.js";
 import { isThenable } from "../runtime.js";
 import { DurableObjectStore } from "../stores/durable-object.js";
 import { quotaOptionsFromEnv, toRpcError } from "./rpc.js";
