@@ -19,3 +19,5 @@ export type {
 } from "./wasm_quota.js";
 export { QuotaError, type QuotaErrorCode } from "./runtime.js";
 export { MemoryStore } from "./stores/memory.js";
+export { rateLimitHeaders, quotaExceededResponse } from "./headers.js";
+export type { RateLimitHeaders, HeaderOptions, ProblemOptions } from "./headers.js";

@@ -7,3 +7,4 @@ initSync({ module: readFileSync(new URL("../wasm_quota_bg.wasm", import.meta.url
 export { QuotaEngine } from "../engine.js";
 export { QuotaError } from "../runtime.js";
 export { MemoryStore } from "../stores/memory.js";
+export { rateLimitHeaders, quotaExceededResponse } from "../headers.js";

@@ -8,6 +8,7 @@ initSync({ module: wasmModule });
 export { QuotaEngine } from "../engine.js";
 export { QuotaError } from "../runtime.js";
 export { MemoryStore } from "../stores/memory.js";
+export { rateLimitHeaders, quotaExceededResponse } from "../headers.js";
 
 // Cloudflare-only parts (also reachable as "wasm-quota/cloudflare", which has their types).
 export { DurableObjectStore } from "../stores/durable-object.js";

@@ -53,3 +53,24 @@ async function degraded(): Promise<string> {
 void degraded;
 // @ts-expect-error onStoreError is one of three names
 new QuotaEngine({ store, limits: {}, onStoreError: "ignore" });
+
+// Beyond the seed: policies, settle, idempotency, headers.
+import { rateLimitHeaders, quotaExceededResponse } from "wasm-quota";
+async function beyond(): Promise<Response | undefined> {
+  const e = new QuotaEngine({
+    store,
+    limits: { chat: [{ limit: 10, window: "hour" }, { limit: 50, window: "day", timeZone: "Europe/Paris", name: "paris-day" }], tips: 3 },
+  });
+  const d = await e.reserve({ id: 1 }, "chat", { amount: 400, idempotencyKey: "req-1" });
+  if (d.unlimited || d.degraded) return undefined;
+  if (!d.allowed) return quotaExceededResponse(d, { now: Date.now() });
+  const policy: string | undefined = d.policy;
+  const replayed: true | undefined = d.replayed;
+  void policy, replayed;
+  const applied: boolean = await e.settle({ id: 1 }, d.reservation!, 250);
+  void applied;
+  return new Response("ok", { headers: new Headers({ ...rateLimitHeaders(d) }) });
+}
+void beyond;
+// @ts-expect-error windows are hour, day, week or month
+new QuotaEngine({ store, limits: { chat: { limit: 1, window: "fortnight" } } });

@@ -1,0 +1,30 @@
+import type { Decision } from "./wasm_quota.js";
+
+/** Header name → value; `new Headers(rateLimitHeaders(d))` takes it as is. */
+export interface RateLimitHeaders {
+  /** `"daily";q=10;w=86400` (draft-ietf-httpapi-ratelimit-headers-11). */
+  "RateLimit-Policy"?: string;
+  /** `"daily";r=3;t=3600`. */
+  RateLimit?: string;
+  /** Whole seconds, on denials only. */
+  "Retry-After"?: string;
+}
+
+export interface HeaderOptions {
+  /** ms since the epoch, or a clock returning it (default Date.now): `t` of allowed decisions. */
+  now?: number | (() => number);
+}
+
+export interface ProblemOptions extends HeaderOptions {
+  type?: string;
+  title?: string;
+  detail?: string;
+  /** More headers for the response. */
+  headers?: HeadersInit;
+}
+
+/** The RateLimit fields (and Retry-After on a denial); `{}` for unlimited or degraded decisions. */
+export function rateLimitHeaders(decision: Decision, options?: HeaderOptions): RateLimitHeaders;
+
+/** 429 (503 for a degraded denial) with an application/problem+json body and the RateLimit headers. Throws TypeError for an allowed decision. */
+export function quotaExceededResponse(decision: Decision, options?: ProblemOptions): Response;
