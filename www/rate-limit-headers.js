@@ -1,27 +1,21 @@
-// The response a worker would send for a decision: status line and headers. This is the one
-// place that knows the header syntax (draft-ietf-httpapi-ratelimit-headers-11), so it can be
-// swapped for the package's own `rateLimitHeaders(decision)` once the package exports it.
+// The response a worker would send for a decision: status line and headers, built by the
+// package's own `rateLimitHeaders` and `quotaExceededResponse` (draft-ietf-httpapi-ratelimit-
+// headers-11 syntax, 429 problem+json), exactly as a worker would call them.
 //
 // `nowMs` is explicit because the demo's clock may be shifted; a worker would use Date.now().
+import { rateLimitHeaders, quotaExceededResponse } from "wasm-quota";
 
-const WINDOW_SECONDS = 86_400; // the seed's window: one UTC day
+const STATUS_TEXT = { 200: "OK", 429: "Too Many Requests", 503: "Service Unavailable" };
 
 export function responseFor(decision, nowMs) {
-  if (decision.unlimited) {
-    // Home mode or an unlimited profile: nothing is metered, so no quota is advertised.
-    return { status: 200, statusText: "OK", headers: {} };
-  }
-  const secondsToReset = Math.max(0, Math.ceil((Date.parse(decision.resetsAt) - nowMs) / 1000));
-  const headers = {
-    "RateLimit-Policy": `"daily";q=${decision.limit};w=${WINDOW_SECONDS}`,
-    RateLimit: `"daily";r=${decision.remaining};t=${secondsToReset}`,
-  };
-  if (decision.allowed) return { status: 200, statusText: "OK", headers };
+  // Unlimited decisions (home mode, an unlimited profile) advertise no quota: {}.
+  const headers = rateLimitHeaders(decision, { now: nowMs });
+  if (decision.allowed) return { status: 200, statusText: STATUS_TEXT[200], headers };
+  const response = quotaExceededResponse(decision, { now: nowMs });
   return {
-    status: 429,
-    statusText: "Too Many Requests",
-    // The engine already computed the wait; a denial always carries it.
-    headers: { "Retry-After": String(decision.retryAfter), ...headers },
+    status: response.status,
+    statusText: STATUS_TEXT[response.status],
+    headers: { "Content-Type": response.headers.get("Content-Type"), ...headers },
   };
 }
 
