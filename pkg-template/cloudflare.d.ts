@@ -1,5 +1,5 @@
 // Types of "wasm-quota/cloudflare" (workerd only).
-import type { AmountOptions, Decision, Profile, ProfileId, QuotaEngineOptions, Usage } from "./wasm_quota.js";
+import type { AmountOptions, Decision, Profile, Limits, ProfileId, QuotaEngineOptions, ReserveOptions, Usage } from "./wasm_quota.js";
 export * from "./index.js";
 export { DurableObjectStore, type DurableObjectStorageLike } from "./stores/durable-object.js";
 export { KvStore, KV_MIN_TTL_SECONDS, type KVNamespaceLike } from "./stores/kv.js";
@@ -7,8 +7,8 @@ import { QuotaError } from "./runtime.js";
 
 /** The env a QuotaDurableObject reads. */
 export interface QuotaEnv {
-  /** JSON object of feature → daily limit (or the object itself, from a wrangler [vars] table). */
-  QUOTA_LIMITS: string | Record<string, number>;
+  /** JSON of `limits` (feature → daily limit, policy or policies), or the object itself from a wrangler [vars] table. */
+  QUOTA_LIMITS: string | Limits;
   /** "false" = home mode: everything allowed, nothing counted. */
   QUOTA_ENABLED?: string | boolean;
   /** Default "ai_quota". */
@@ -18,8 +18,9 @@ export interface QuotaEnv {
 /** The RPC methods of QuotaDurableObject: the engine's, always async over RPC. */
 export interface QuotaObjectMethods {
   check(profile: Profile, feature: string, options?: AmountOptions): Promise<Decision>;
-  reserve(profile: Profile, feature: string, options?: AmountOptions): Promise<Decision>;
+  reserve(profile: Profile, feature: string, options?: ReserveOptions): Promise<Decision>;
   release(profile: Profile, featureOrReservation: string, options?: AmountOptions): Promise<void>;
+  settle(profile: Profile, reservation: string, actualAmount: number): Promise<boolean>;
   increment(profile: Profile, feature: string, options?: AmountOptions): Promise<Decision>;
   usage(profileId: ProfileId): Promise<Usage>;
 }
@@ -31,8 +32,9 @@ export interface QuotaObjectMethods {
 export class QuotaDurableObject {
   constructor(ctx: unknown, env: QuotaEnv);
   check(profile: Profile, feature: string, options?: AmountOptions): Decision;
-  reserve(profile: Profile, feature: string, options?: AmountOptions): Decision;
+  reserve(profile: Profile, feature: string, options?: ReserveOptions): Decision;
   release(profile: Profile, featureOrReservation: string, options?: AmountOptions): void;
+  settle(profile: Profile, reservation: string, actualAmount: number): boolean;
   increment(profile: Profile, feature: string, options?: AmountOptions): Decision;
   usage(profileId: ProfileId): Usage;
   alarm(): Promise<void>;

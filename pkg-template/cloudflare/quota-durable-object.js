@@ -53,6 +53,11 @@ export class QuotaDurableObject extends DurableObject {
     return this.#call("release", profile, featureOrReservation, options);
   }
 
+  /** engine.settle(profile, reservation, actualAmount): applied at most once per reservation. */
+  settle(profile, reservation, actualAmount) {
+    return this.#call("settle", profile, reservation, actualAmount);
+  }
+
   /** engine.increment(profile, feature, options) */
   increment(profile, feature, options) {
     return this.#call("increment", profile, feature, options);

@@ -11,4 +11,6 @@ export {
   quotaObjectName,
   quotaOptionsFromEnv,
   recoverQuotaError,
+  rateLimitHeaders,
+  quotaExceededResponse,
 } from "./workerd.js";

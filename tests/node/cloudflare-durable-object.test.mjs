@@ -177,3 +177,37 @@ test("counts survive disposing and recreating Miniflare with persistence on", as
     await second.dispose();
   }
 });
+
+test("settle through the object: corrects the estimate once; a released reservation cannot be settled", async () => {
+  const p = { id: 800 };
+  const d = (await rpc(p.id, "reserve", p, "remix", { amount: 20 })).result;
+  assert.equal(d.allowed, true);
+  assert.deepEqual(await rpc(p.id, "settle", p, d.reservation, 5), { result: true });
+  assert.deepEqual(await rpc(p.id, "settle", p, d.reservation, 5), { result: false });
+  assert.deepEqual(await rpc(p.id, "release", p, d.reservation), { result: null });
+  assert.equal((await rpc(p.id, "usage", p.id)).result.remix, 5);
+  const r = (await rpc(p.id, "reserve", p, "remix", { amount: 4 })).result;
+  await rpc(p.id, "release", p, r.reservation);
+  await rpc(p.id, "release", p, r.reservation);
+  assert.deepEqual(await rpc(p.id, "settle", p, r.reservation, 30), { result: false });
+  assert.equal((await rpc(p.id, "usage", p.id)).result.remix, 5);
+  const bad = await rpc(p.id, "settle", p, d.reservation, -1);
+  assert.equal(bad.error?.code, "INVALID_ARGUMENT");
+});
+
+test("idempotent reserves through the object: 50 concurrent retries count once and share one token", async () => {
+  const p = { id: 801 };
+  const results = await Promise.all(
+    Array.from({ length: 50 }, () => rpc(p.id, "reserve", p, "tips", { amount: 2, idempotencyKey: "req-1" })),
+  );
+  const ds = results.map((r) => r.result);
+  assert.ok(ds.every((d) => d.allowed));
+  assert.equal(new Set(ds.map((d) => d.reservation)).size, 1);
+  assert.equal(ds.filter((d) => d.replayed !== true).length, 1);
+  assert.equal((await rpc(p.id, "usage", p.id)).result.tips, 2);
+  // A different key is a new request: 2 more do not fit under 3.
+  const other = (await rpc(p.id, "reserve", p, "tips", { amount: 2, idempotencyKey: "req-2" })).result;
+  assert.equal(other.allowed, false);
+  const again = (await rpc(p.id, "reserve", p, "tips", { amount: 2, idempotencyKey: "req-2" })).result;
+  assert.deepEqual([again.allowed, again.replayed], [false, true]);
+});

@@ -18,8 +18,8 @@ after(() => mf?.dispose());
 
 const token = (claims, options) => signToken(SECRET, claims, options);
 
-async function ai(tokenOrNull, feature, body) {
-  const headers = tokenOrNull === null ? {} : { Authorization: `Bearer ${tokenOrNull}` };
+async function ai(tokenOrNull, feature, body, extraHeaders = {}) {
+  const headers = tokenOrNull === null ? { ...extraHeaders } : { Authorization: `Bearer ${tokenOrNull}`, ...extraHeaders };
   const res = await mf.dispatchFetch(`http://example/ai/${feature}`, {
     method: "POST",
     headers,
@@ -45,25 +45,62 @@ test("500 concurrent requests for one profile with limit 37 admit exactly 37", a
   assert.equal((await usage(tok)).remix, 37);
 });
 
-test("a denial is 429 with a correct Retry-After and the seed's info as JSON", async () => {
+test("a denial is the package's 429 problem+json with Retry-After and RateLimit headers", async () => {
   const tok = await token({ sub: 1010 });
-  for (let i = 0; i < 2; i++) assert.equal((await ai(tok, "tips")).status, 200);
+  const ok = await ai(tok, "tips");
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers.get("RateLimit-Policy"), '"daily";q=2;w=86400');
+  assert.match(ok.headers.get("RateLimit"), /^"daily";r=1;t=\d+$/);
+  assert.equal((await ai(tok, "tips")).status, 200);
   const before = Date.now();
   const r = await ai(tok, "tips", { prompt: "one too many" });
   const after = Date.now();
   assert.equal(r.status, 429);
+  assert.equal(r.headers.get("Content-Type"), "application/problem+json");
   const retryAfter = Number(r.headers.get("Retry-After"));
   assert.ok(Number.isInteger(retryAfter), r.headers.get("Retry-After"));
   // Seconds to the next UTC midnight as of the moment the object answered.
   assert.ok(retryAfter <= secondsToMidnight(before) && retryAfter >= secondsToMidnight(after), `${retryAfter}`);
+  assert.equal(r.headers.get("RateLimit"), `"daily";r=0;t=${retryAfter}`);
+  assert.equal(r.headers.get("RateLimit-Policy"), '"daily";q=2;w=86400');
   assert.deepEqual(r.body, {
-    error: "quota_exceeded",
+    type: "about:blank",
+    title: "Too Many Requests",
+    status: 429,
+    detail: `Quota exceeded for "tips": 2 of 2 used; it resets at ${nextMidnight(before)}.`,
     feature: "tips",
-    remaining: 0,
     limit: 2,
     used: 2,
-    resets_at: nextMidnight(before),
+    remaining: 0,
+    resetsAt: nextMidnight(before),
+    retryAfter,
   });
+});
+
+test("a retried request with the same Idempotency-Key is counted once", async () => {
+  const tok = await token({ sub: 1020 });
+  const key = { "Idempotency-Key": "order-77" };
+  const results = await Promise.all(Array.from({ length: 20 }, () => ai(tok, "scale", { amount: 3 }, key)));
+  assert.ok(results.every((r) => r.status === 200));
+  assert.equal(results.filter((r) => r.body.quota.replayed === true).length, 19);
+  assert.equal((await usage(tok)).scale, 3);
+  assert.equal((await ai(tok, "scale", { amount: 3 }, { "Idempotency-Key": "order-78" })).body.quota.used, 6);
+});
+
+test("the model's reported usage settles the estimate, once per reservation", async () => {
+  const tok = await token({ sub: 1030 });
+  const r = await ai(tok, "scale", { amount: 8, actualAmount: 2 });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.quota.settled, 2);
+  assert.equal((await usage(tok)).scale, 2);
+  // A retry of a settled request (same key) is replayed and does not settle again.
+  const key = { "Idempotency-Key": "chat-1" };
+  const first = await ai(tok, "scale", { amount: 5, actualAmount: 1 }, key);
+  assert.equal(first.body.quota.settled, 1);
+  const retry = await ai(tok, "scale", { amount: 5, actualAmount: 1 }, key);
+  assert.equal(retry.body.quota.replayed, true);
+  assert.equal(retry.body.quota.settled, undefined);
+  assert.equal((await usage(tok)).scale, 3);
 });
 
 test("profiles are isolated: another profile, and the string id \"1001\", still have their own quota", async () => {

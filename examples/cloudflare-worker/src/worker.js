@@ -1,9 +1,20 @@
 // Example worker: AI endpoints guarded by per-profile daily quotas.
-//   POST /ai/:feature  Authorization: Bearer <token>  body (optional JSON): { prompt?, amount?, simulateFailure? }
+//   POST /ai/:feature  Authorization: Bearer <token>  [Idempotency-Key: <key>]
+//                      body (optional JSON): { prompt?, amount?, actualAmount?, simulateFailure? }
 //   GET  /usage        Authorization: Bearer <token>
 // The profile comes only from a token signed with env.QUOTA_TOKEN_SECRET (see token.js).
 // Each profile's counters live in its own QuotaDurableObject, which serializes its reserves.
-import { QuotaDurableObject, quotaObject, QuotaError } from "wasm-quota/cloudflare";
+// `amount` is reserved up front (an estimate, e.g. of tokens); the model's reported usage
+// (`actualAmount` stands in for it) settles the reservation. A retried request with the same
+// Idempotency-Key is counted once. Responses carry the IETF RateLimit headers; a denial is the
+// package's 429 problem+json.
+import {
+  QuotaDurableObject,
+  quotaObject,
+  QuotaError,
+  rateLimitHeaders,
+  quotaExceededResponse,
+} from "wasm-quota/cloudflare";
 import { verifyToken } from "./token.js";
 
 export { QuotaDurableObject };
@@ -33,37 +44,38 @@ async function guardedAi(request, env, rawFeature) {
   }
 
   const quota = quotaObject(env.QUOTA, profile.id);
-  const options = body.amount === undefined ? undefined : { amount: body.amount };
+  const options = {};
+  if (body.amount !== undefined) options.amount = body.amount;
+  const idempotencyKey = request.headers.get("Idempotency-Key");
+  if (idempotencyKey !== null) options.idempotencyKey = idempotencyKey;
   let decision;
   try {
     decision = await quota.reserve(profile, feature, options);
   } catch (err) {
     return quotaErrorResponse(err);
   }
-  if (!decision.allowed) {
-    return json(
-      429,
-      {
-        error: "quota_exceeded",
-        feature,
-        remaining: decision.remaining,
-        limit: decision.limit,
-        used: decision.used,
-        resets_at: decision.resetsAt,
-      },
-      { "Retry-After": String(decision.retryAfter) },
-    );
-  }
+  if (!decision.allowed) return quotaExceededResponse(decision);
 
-  let output;
+  let result;
   try {
-    output = await standInModel(feature, body);
+    result = await standInModel(feature, body);
   } catch (err) {
     // The model failed: give the slot back, so a failure costs the caller nothing.
     const released = decision.reservation !== undefined && (await releaseQuietly(quota, profile, decision.reservation));
     return json(502, { error: "ai_failed", message: err.message, released });
   }
-  return json(200, { feature, output, quota: quotaInfo(decision) });
+  // The model reports what it really used: correct the estimate (at most once per reservation,
+  // so a retried request does not settle twice).
+  let settled = false;
+  if (decision.reservation !== undefined && result.used !== undefined && result.used !== (body.amount ?? 1)) {
+    try {
+      settled = await quota.settle(profile, decision.reservation, result.used);
+    } catch (err) {
+      return quotaErrorResponse(err);
+    }
+  }
+  const info = { ...quotaInfo(decision), ...(decision.replayed ? { replayed: true } : {}), ...(settled ? { settled: result.used } : {}) };
+  return json(200, { feature, output: result.output, quota: info }, rateLimitHeaders(decision));
 }
 
 async function usage(request, env) {
@@ -101,10 +113,12 @@ async function releaseQuietly(quota, profile, reservation) {
   }
 }
 
-// Stand-in for the real model call; `simulateFailure: true` makes it fail, to show the release.
-async function standInModel(feature, { prompt = "", simulateFailure = false }) {
+// Stand-in for the real model call; `simulateFailure: true` makes it fail, to show the release,
+// and `actualAmount` is the usage it reports, to show settle.
+async function standInModel(feature, { prompt = "", simulateFailure = false, actualAmount }) {
   if (simulateFailure === true) throw new Error("the model call failed (simulated)");
-  return `stand-in ${feature} result for ${JSON.stringify(String(prompt).slice(0, 200))}`;
+  const output = `stand-in ${feature} result for ${JSON.stringify(String(prompt).slice(0, 200))}`;
+  return { output, used: actualAmount };
 }
 
 function quotaInfo(d) {
