@@ -156,6 +156,12 @@ test("a QuotaDurableObject arms its alarm for the reset instant, when its counte
   assert.deepEqual(await inspect("rawKeys"), [`ai_quota:800:remix:${day}`]);
 });
 
+test("inside the object the engine answers synchronously (storage.kv), with no Promise in between", async () => {
+  // reserveLoop reads `.allowed` straight off each result: a Promise would count as not allowed.
+  const r = await ok(mf, "rpc", { binding: "QUOTA_INSPECT", id: 801, raw: true, method: "reserveLoop", args: [801, "tips", 5] });
+  assert.deepEqual(r, { allowed: 3 });
+});
+
 test("counts survive disposing and recreating Miniflare with persistence on", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "wasm-quota-persist-"));
   t.after(() => rm(dir, { recursive: true, force: true }));

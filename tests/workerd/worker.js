@@ -36,7 +36,8 @@ export class InspectableQuotaObject extends QuotaDurableObject {
   rawKeys() {
     return [...this.ctx.storage.kv.list()].map(([k]) => k);
   }
-  /** n reserves inside the object, no RPC between them: the object's own ceiling (bench.mjs). */
+  /** n reserves inside the object, no RPC between them: the object's own ceiling (bench.mjs), and
+   *  proof that results are synchronous here (a Promise has no `.allowed`). */
   reserveLoop(id, feature, n) {
     let allowed = 0;
     for (let i = 0; i < n; i++) if (this.reserve({ id }, feature).allowed) allowed++;
