@@ -1,8 +1,8 @@
 // What one QuotaDurableObject sustains locally, in workerd via Miniflare:
 //   node tests/workerd/bench.mjs          (N=20000 by default)
 // 0. reserves/s inside the object, one RPC call running a loop: the engine + storage.kv alone;
-// 1. reserves/s over Durable Object RPC from a worker to one object (SQLite storage.kv, and
-//    the async storage API), several in flight;
+// 1. read-only checks/s, then reserves/s, over Durable Object RPC from a worker to one object
+//    (SQLite storage.kv, and the async storage API), several in flight;
 // 2. requests/s end to end through the example worker over HTTP (token check, RPC, JSON).
 // Prints figures only; nothing is asserted (tests assert behaviour, not speed).
 import { performance } from "node:perf_hooks";
@@ -22,6 +22,14 @@ const rpc = await startWorker(TEST_WORKER_TOML, { bindings: { QUOTA_LIMITS: LIMI
   const s = (performance.now() - t0) / 1000;
   if (allowed !== N) throw new Error(`expected ${N} allowed, got ${allowed}`);
   console.log(`in the object (engine + storage.kv, no RPC): ${Math.round(N / s)} reserves/s (${N} in ${s.toFixed(2)} s)`);
+}
+{
+  // Read-only calls: what RPC costs without a storage write to commit at the end of each call.
+  await ok(rpc, "checkMany", { id: "check", feature: "remix", n: 200 });
+  const t0 = performance.now();
+  await ok(rpc, "checkMany", { id: "check", feature: "remix", n: N });
+  const s = (performance.now() - t0) / 1000;
+  console.log(`RPC  QUOTA       check, 1 in flight: ${Math.round(N / s)} checks/s (${N} in ${s.toFixed(2)} s)`);
 }
 for (const binding of ["QUOTA", "QUOTA_ASYNC"]) {
   for (const inFlight of [1, 16, 64]) {

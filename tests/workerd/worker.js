@@ -132,6 +132,12 @@ const routes = {
     await Promise.all(Array.from({ length: inFlight }, lane));
     return { allowed };
   },
+  // { binding, id, feature, n }: n checks one after another (read-only), for bench.mjs.
+  async checkMany(env, { binding = "QUOTA", id, feature, n }) {
+    const quota = quotaObject(env[binding], id);
+    for (let i = 0; i < n; i++) await quota.check({ id }, feature);
+    return { n };
+  },
   async kvUsable(env, { id }) {
     return env.QUOTA_ASYNC.get(env.QUOTA_ASYNC.idFromName(quotaObjectName(id))).kvUsable();
   },
