@@ -12,7 +12,7 @@ WASM_PACK_VERSION := 0.15.1
 WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p}' Cargo.lock)
 PORT ?= 8080
 
-.PHONY: tools npm build test test-rust test-node test-types test-browser chromium lint demo bench bench-core worker clean
+.PHONY: tools npm build test test-rust test-node test-types test-browser chromium redis lint demo bench bench-core worker clean
 
 ## tools: the wasm32 target, wasm-bindgen-cli (at Cargo.lock's version) and wasm-pack.
 tools:
@@ -54,7 +54,7 @@ lint: tools
 test-rust: tools
 	cargo test
 
-test-node: build
+test-node: build redis
 	node --test tests/node/
 
 ## test-types: the package's TypeScript types compile against tests/types/usage.ts.
@@ -65,6 +65,10 @@ test-types: build
 ## the tests start and stop their own server on a free port.
 test-browser: build chromium
 	node --test tests/browser/
+
+## redis: Debian's redis-server for the RedisStore tests (they start their own on a free port).
+redis:
+	@command -v redis-server >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server; }
 
 ## chromium: Debian's build (Playwright's own browser downloads are not reachable).
 chromium:

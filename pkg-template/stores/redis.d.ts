@@ -1,0 +1,32 @@
+import type { QuotaStore } from "../wasm_quota.js";
+
+/** The methods of a `redis` v5 client that RedisStore calls (a connected `createClient()`). */
+export interface RedisClientLike {
+  get(key: string): Promise<any>;
+  set(key: string, value: string, options?: any): Promise<any>;
+  eval(script: string, options?: any): Promise<any>;
+  evalSha(sha: string, options?: any): Promise<any>;
+  scriptLoad(script: string): Promise<any>;
+}
+
+/**
+ * The QuotaStore contract over Redis, shared by every process that uses the same Redis:
+ * `incr` is a Lua script (increment only if the key exists), `add` is `SET NX EX`, Redis keeps
+ * the TTLs. Every method returns a Promise.
+ *
+ * ```js
+ * import { createClient } from "redis";
+ * import { QuotaEngine } from "wasm-quota";
+ * import { RedisStore } from "wasm-quota/redis";
+ * const client = await createClient({ url: "redis://127.0.0.1:6379" }).connect();
+ * const engine = new QuotaEngine({ store: new RedisStore(client), limits: { remix: 10 } });
+ * const d = await engine.reserve({ id: 42 }, "remix");
+ * ```
+ */
+export class RedisStore implements QuotaStore {
+  constructor(client: RedisClientLike);
+  get(key: string): Promise<number | null>;
+  incr(key: string, delta: number): Promise<number | null>;
+  add(key: string, value: number, ttlSeconds: number): Promise<boolean>;
+  set(key: string, value: number, ttlSeconds: number): Promise<void>;
+}

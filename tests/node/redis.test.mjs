@@ -1,0 +1,155 @@
+// RedisStore against a real redis-server (started here on a free port): the store contract,
+// 8 processes racing for one quota, and a crash-restart in the middle of traffic.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { createClient } from "redis";
+import { QuotaEngine, QuotaError } from "wasm-quota";
+import { RedisStore } from "wasm-quota/redis";
+import { RedisServer } from "./redis-server.mjs";
+
+// Noon UTC today: the engine's clock is fixed, Redis's is real, so TTLs are about 12 hours.
+const NOW = Math.floor(Date.now() / 86_400_000) * 86_400_000 + 43_200_000;
+const DATE = new Date(NOW).toISOString().slice(0, 10);
+const HALF_DAY = 43_200;
+
+const server = new RedisServer();
+let client;
+
+before(async () => {
+  await server.start();
+  client = await createClient({ url: server.url }).connect();
+});
+
+after(async () => {
+  await client?.close();
+  await server.stop();
+});
+
+test("RedisStore keeps the QuotaStore contract; Redis keeps the TTLs", async () => {
+  const store = new RedisStore(client);
+  const k = "contract:a";
+  assert.equal(await store.get(k), null);
+  assert.equal(await store.incr(k, 1), null);
+  assert.equal(await client.exists(k), 0, "incr never creates");
+  assert.equal(await store.add(k, 2, 100), true);
+  assert.equal(await store.add(k, 5, 100), false, "add only if absent");
+  assert.equal(await store.incr(k, 3), 5);
+  assert.equal(await store.incr(k, -1), 4);
+  assert.equal(await store.get(k), 4);
+  const ttl = await client.ttl(k);
+  assert.ok(ttl > 90 && ttl <= 100, `incr kept the TTL (${ttl})`);
+  await store.set(k, 7, 50);
+  assert.equal(await store.get(k), 7);
+  assert.ok((await client.ttl(k)) <= 50);
+  assert.throws(() => new RedisStore({}), TypeError);
+});
+
+test("a counter Redis holds as something other than an integer is CORRUPT_COUNTER, not 0", async () => {
+  await client.set(`ai_quota:9:remix:${DATE}`, "lots");
+  const engine = new QuotaEngine({ store: new RedisStore(client), limits: { remix: 3 }, now: () => NOW });
+  await assert.rejects(engine.check({ id: 9 }, "remix"), (e) => e instanceof QuotaError && e.code === "CORRUPT_COUNTER");
+});
+
+test("8 processes × 250 concurrent reserves on one profile with limit 100 admit exactly 100", async () => {
+  const worker = fileURLToPath(new URL("./redis-worker.mjs", import.meta.url));
+  const procs = Array.from({ length: 8 }, () =>
+    spawn(process.execPath, [worker, server.url, String(NOW), "250", "100"], { stdio: ["pipe", "pipe", "inherit"] }),
+  );
+  const lines = procs.map((p) => createInterface({ input: p.stdout })[Symbol.asyncIterator]());
+  // Everyone connected before anyone starts, so the 2,000 reserves really overlap.
+  for (const l of lines) assert.equal((await l.next()).value, "ready");
+  for (const p of procs) p.stdin.end("go\n");
+  const summaries = [];
+  for (const l of lines) summaries.push(JSON.parse((await l.next()).value));
+
+  assert.deepEqual(summaries.flatMap((s) => s.errors), []);
+  const admitted = summaries.reduce((n, s) => n + s.admitted, 0);
+  const denied = summaries.reduce((n, s) => n + s.denied, 0);
+  assert.equal(admitted, 100);
+  assert.equal(denied, 1900);
+  // Every admitted reserve saw a distinct count from 1 to 100.
+  const used = summaries.flatMap((s) => s.allowedUsed).sort((a, b) => a - b);
+  assert.deepEqual(used, Array.from({ length: 100 }, (_, i) => i + 1));
+
+  const key = `ai_quota:~shared:remix:${DATE}`;
+  assert.equal(await client.get(key), "100", "the rollbacks left exactly the admitted count");
+  const engine = new QuotaEngine({ store: new RedisStore(client), limits: { remix: 100 }, now: () => NOW });
+  assert.deepEqual(await engine.usage("shared"), { remix: 100 });
+  const ttl = await client.ttl(key);
+  assert.ok(ttl > HALF_DAY - 120 && ttl <= HALF_DAY, `TTL ${ttl}s is the time to the engine's next midnight`);
+});
+
+test("a Redis crash and restart mid-traffic loses no committed count; while down, the fault policy answers", async () => {
+  const own = new RedisServer();
+  await own.start();
+  // No offline queue: while Redis is down a command fails at once instead of running later.
+  const c = createClient({ url: own.url, disableOfflineQueue: true, socket: { reconnectStrategy: () => 20 } });
+  c.on("error", () => {}); // connection errors are expected here; they reach the engine as rejections
+  await c.connect();
+  const engine = new QuotaEngine({
+    store: new RedisStore(c),
+    limits: { remix: 1000 },
+    now: () => NOW,
+    onStoreError: "deny",
+    storeTimeoutMs: 2000,
+  });
+  const key = `ai_quota:1:remix:${DATE}`;
+  const tally = { allowed: 0, degraded: 0, codes: new Set() };
+  const count = (decisions) => {
+    for (const d of decisions) {
+      if (d.degraded) {
+        assert.equal(d.allowed, false);
+        tally.degraded++;
+        tally.codes.add(d.error.code);
+      } else {
+        assert.equal(d.allowed, true);
+        tally.allowed++;
+      }
+    }
+  };
+  const burst = (n) => Promise.all(Array.from({ length: n }, () => engine.reserve({ id: 1 }, "remix")));
+
+  // Traffic in bursts of 5, without pause, from before the crash until after the restart.
+  let stop = false;
+  let broken = null;
+  const traffic = (async () => {
+    while (!stop) {
+      // Let timers run: with Redis down every reserve settles in microtasks alone.
+      await new Promise(setImmediate);
+      count(await burst(5));
+    }
+  })().catch((e) => (broken = e));
+  const until = async (condition) => {
+    while (!condition()) {
+      if (broken) throw broken;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+  await until(() => tally.allowed >= 60);
+  await own.crash(); // while reserves are in flight
+  const committed = tally.allowed;
+  await until(() => tally.degraded >= 10); // Redis is down: the policy answers
+  assert.ok([...tally.codes].every((code) => code === "STORE_ERROR" || code === "STORE_TIMEOUT"), [...tally.codes].join());
+
+  await own.start(); // same port and directory: replays the append-only file
+  await until(() => tally.allowed >= committed + 20); // the client reconnected: admitted again
+  stop = true;
+  await traffic;
+  if (broken) throw broken;
+
+  const usage = (await engine.usage(1)).remix;
+  // Every acknowledged reserve survived; at most the burst cut off by the crash is over.
+  assert.ok(usage >= tally.allowed, `usage ${usage} < ${tally.allowed} admitted: a committed count was lost`);
+  assert.ok(usage <= tally.allowed + 5, `usage ${usage}, admitted ${tally.allowed}`);
+  const ttl = await c.ttl(key);
+  assert.ok(ttl > HALF_DAY - 120 && ttl <= HALF_DAY, `TTL ${ttl}s survived the restart`);
+  // And the engine works again, counting on from there.
+  const d = await engine.reserve({ id: 1 }, "remix");
+  assert.equal(d.degraded, undefined);
+  assert.equal(d.used, usage + 1);
+  await c.close();
+  await own.stop();
+});
