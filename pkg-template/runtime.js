@@ -107,3 +107,8 @@ export function canonicalTimeZone(name) {
 export function randomWord() {
   return crypto.getRandomValues(new Uint32Array(1))[0];
 }
+
+/** Numbers in error messages, formatted by JS (keeps float formatting out of the .wasm). */
+export function numberText(n) {
+  return String(n);
+}

@@ -32,7 +32,7 @@ fn safe_f64(n: f64, lo: i64) -> Option<i64> {
 
 fn describe(v: &JsValue) -> String {
     match v.as_f64() {
-        Some(n) => format!("{n}"),
+        Some(n) => js::number_text(n),
         None => js::type_name(v),
     }
 }
@@ -51,7 +51,7 @@ pub fn profile_id(v: &JsValue) -> Result<ProfileId> {
 pub fn numeric_profile_id(n: f64) -> Result<ProfileId> {
     match safe_f64(n, 0) {
         Some(n) => Ok(ProfileId::number(n)?),
-        None => Err(bad_profile_id(&format!("{n}"))),
+        None => Err(bad_profile_id(&js::number_text(n))),
     }
 }
 
@@ -177,7 +177,7 @@ pub fn clock_reading(ms: f64) -> Result<i64> {
     if ms.is_finite() {
         Ok(ms.floor() as i64)
     } else {
-        Err(bad_clock(&format!("{ms}")))
+        Err(bad_clock(&js::number_text(ms)))
     }
 }
 

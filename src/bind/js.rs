@@ -36,6 +36,10 @@ extern "C" {
     pub fn is_store_timeout(v: &JsValue) -> bool;
     #[wasm_bindgen(js_name = typeName)]
     pub fn type_name(v: &JsValue) -> String;
+    /// `String(n)`: JS formats numbers for error messages, so the .wasm carries no float
+    /// formatting (Rust's `{}` for f64 costs ~15 KB).
+    #[wasm_bindgen(js_name = numberText)]
+    pub fn number_text(n: f64) -> String;
     /// Adds `policy` and `window` (when `policy` is given) and `replayed: true` (when set) to a
     /// decision: only decisions of policy objects and idempotent replays carry them.
     #[wasm_bindgen(js_name = decorateDecision)]

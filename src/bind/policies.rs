@@ -104,7 +104,7 @@ fn limit_number(v: &JsValue) -> Option<i64> {
 
 fn bad(feature: &str, what: &str, got: &JsValue) -> QuotaError {
     let got = match got.as_f64() {
-        Some(n) => format!("{n}"),
+        Some(n) => js::number_text(n),
         None => js::type_name(got),
     };
     QuotaError::config(format!("limits.{feature}: {what}, got {got}"))

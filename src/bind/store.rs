@@ -138,6 +138,6 @@ pub fn count(key: &str, n: f64) -> Result<i64, Failure> {
     if n.is_finite() && n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER as f64 {
         Ok(n as i64)
     } else {
-        Err(QuotaError::corrupt(key, n).into())
+        Err(QuotaError::corrupt(key, js::number_text(n)).into())
     }
 }

@@ -111,6 +111,9 @@ test("bad policies are INVALID_CONFIG and the old limits stay", () => {
   for (const limits of bad) {
     assert.throws(() => engine.setLimits(limits), (e) => e instanceof QuotaError && e.code === "INVALID_CONFIG", JSON.stringify(limits));
   }
+  // Numbers in messages are written as JS writes them.
+  assert.throws(() => engine.setLimits({ remix: { limit: -Infinity } }), /got -Infinity$/);
+  assert.throws(() => engine.setLimits({ remix: 1.5 }), /got 1\.5$/);
   engine.reserve(me, "remix");
   assert.equal(engine.reserve(me, "remix").allowed, false);
   assert.equal(engine.reserve(me, "remix").policy, undefined);
