@@ -1,14 +1,12 @@
 import type { Decision } from "./wasm_quota.js";
 
-/** Header name → value; `new Headers(rateLimitHeaders(d))` takes it as is. */
-export interface RateLimitHeaders {
-  /** `"daily";q=10;w=86400` (draft-ietf-httpapi-ratelimit-headers-11). */
-  "RateLimit-Policy"?: string;
-  /** `"daily";r=3;t=3600`. */
-  RateLimit?: string;
-  /** Whole seconds, on denials only. */
-  "Retry-After"?: string;
-}
+/**
+ * Header name → value, so `new Headers(...)` or a Response's `headers` takes it as is:
+ * `RateLimit-Policy` (`"daily";q=10;w=86400`, draft-ietf-httpapi-ratelimit-headers-11),
+ * `RateLimit` (`"daily";r=3;t=3600`) and, on denials only, `Retry-After` (whole seconds).
+ * Empty for unlimited and degraded decisions.
+ */
+export type RateLimitHeaders = Record<string, string>;
 
 export interface HeaderOptions {
   /** ms since the epoch, or a clock returning it (default Date.now): `t` of allowed decisions. */

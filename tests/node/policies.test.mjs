@@ -118,3 +118,23 @@ test("bad policies are INVALID_CONFIG and the old limits stay", () => {
   assert.equal(engine.reserve(me, "remix").allowed, false);
   assert.equal(engine.reserve(me, "remix").policy, undefined);
 });
+
+test("real Intl: Paris hours across DST, and a zone whose midnight is skipped (America/Santiago)", () => {
+  const limits = { h: { limit: 1, window: "hour", timeZone: "Europe/Paris" }, d: { limit: 1, timeZone: "America/Santiago" } };
+  // 02:00-03:00 happens twice in Paris on 2026-10-25: one window of two hours.
+  const fall = setup(limits, "2026-10-25T00:30:00Z");
+  assert.equal(fall.engine.reserve(me, "h").resetsAt, "2026-10-25T02:00:00Z");
+  fall.now.t = Date.parse("2026-10-25T01:30:00Z");
+  assert.equal(fall.engine.reserve(me, "h").allowed, false);
+  // 01:00-02:00 on 2026-03-29 ends at the jump to 03:00.
+  const spring = setup(limits, "2026-03-29T00:30:00Z");
+  assert.equal(spring.engine.reserve(me, "h").resetsAt, "2026-03-29T01:00:00Z");
+  // Santiago jumps from 2026-09-05 24:00 (-04:00) to 09-06 01:00 (-03:00): the 6th starts at
+  // the jump and lasts 23 hours, which the counter's TTL follows.
+  const chile = setup(limits, "2026-09-06T04:00:00Z");
+  assert.equal(chile.engine.reserve(me, "d").resetsAt, "2026-09-07T03:00:00Z");
+  const [, key, , ttl] = chile.store.calls.find(([m]) => m === "add");
+  assert.deepEqual([key, ttl], ["ai_quota:42:d:2026-09-06@America/Santiago", 23 * 3600]);
+  chile.now.t -= 1000; // 23:59:59 on the 5th, local
+  assert.equal(chile.engine.reserve(me, "d").resetsAt, "2026-09-06T04:00:00Z");
+});

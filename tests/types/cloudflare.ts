@@ -40,3 +40,14 @@ export { stores };
 
 // @ts-expect-error usage takes a profile id, not a profile
 quotaObject(env.QUOTA, 1).usage({ id: 1 });
+
+// settle and idempotent reserves over RPC; the HTTP helpers from the same entry.
+import { quotaExceededResponse, rateLimitHeaders } from "wasm-quota/cloudflare";
+export async function settled(profile: { id: number }, key: string): Promise<Response> {
+  const quota = quotaObject(env.QUOTA, profile.id);
+  const d = await quota.reserve(profile, "remix", { amount: 4, idempotencyKey: key });
+  if (d.unlimited || d.degraded) return new Response("ok");
+  if (!d.allowed) return quotaExceededResponse(d);
+  const applied: boolean = await quota.settle(profile, d.reservation!, 1);
+  return new Response(String(applied), { headers: rateLimitHeaders(d) });
+}

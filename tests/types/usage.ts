@@ -69,7 +69,7 @@ async function beyond(): Promise<Response | undefined> {
   void policy, replayed;
   const applied: boolean = await e.settle({ id: 1 }, d.reservation!, 250);
   void applied;
-  return new Response("ok", { headers: new Headers({ ...rateLimitHeaders(d) }) });
+  return new Response("ok", { headers: rateLimitHeaders(d) });
 }
 void beyond;
 // @ts-expect-error windows are hour, day, week or month
