@@ -6,7 +6,7 @@
 //
 // TTLs are emulated: each counter is stored as { count, expiresAt } and an expired one reads as
 // absent. An alarm set at the earliest expiry deletes expired counters, so the object's storage
-// stays bounded (one day's counters, plus the previous day's until the alarm runs).
+// stays bounded (the current windows' counters, plus expired ones until the alarm runs).
 
 import { isThenable } from "../runtime.js";
 
@@ -54,6 +54,8 @@ export class DurableObjectStore {
   incr(key, delta) {
     return then(this.#read(key), (e) => {
       if (e === undefined) return null;
+      // A count that is not a number is handed back as read: the engine reports CORRUPT_COUNTER.
+      if (typeof e.count !== "number") return e.count;
       const count = e.count + delta;
       return then(this.#write(key, count, e.expiresAt), () => count);
     });

@@ -98,6 +98,20 @@ test("errors reach the caller with their code: [CODE] in the RPC message, QuotaE
   assert.equal(config.error.message.match(/position 1/g).length, 1, "the cause's text is not repeated");
 });
 
+test("a bad stored value is CORRUPT_COUNTER or STORE_ERROR at the caller, with the store's reason", async () => {
+  const inspect = (id, method, ...args) => call(mf, "rpc", { binding: "QUOTA_INSPECT", id, raw: true, method, args });
+  const probe = await call(mf, "rpc", { binding: "QUOTA_INSPECT", id: 802, method: "reserve", args: [{ id: 802 }, "tips"] });
+  const key = `ai_quota:802:tips:${new Date(Date.parse(probe.result.resetsAt) - 1).toISOString().slice(0, 10)}`;
+  await inspect(802, "putRaw", key, { count: "many", expiresAt: Date.now() + 3_600_000 });
+  const corrupt = await call(mf, "rpc", { binding: "QUOTA_INSPECT", id: 802, method: "reserve", args: [{ id: 802 }, "tips"] });
+  assert.equal(corrupt.error?.code, "CORRUPT_COUNTER");
+  await inspect(802, "putRaw", key, 5);
+  const raw = await inspect(802, "check", { id: 802 }, "tips");
+  assert.match(raw.error.message, /^\[STORE_ERROR\] store\.get\(.*\) failed: key .* holds a value DurableObjectStore did not write$/);
+  const wrapped = await call(mf, "rpc", { binding: "QUOTA_INSPECT", id: 802, method: "check", args: [{ id: 802 }, "tips"] });
+  assert.equal(wrapped.error.code, "STORE_ERROR");
+});
+
 test("DurableObjectStore keeps the store contract over the synchronous storage.kv", async () => {
   const probe = (method, ...args) => ok(mf, "probe", { name: "contract", method, args });
   const op = (...args) => probe("op", ...args);
@@ -119,6 +133,9 @@ test("DurableObjectStore keeps the store contract over the synchronous storage.k
   await probe("putRaw", "foreign", 5);
   const foreign = await call(mf, "probe", { name: "contract", method: "op", args: ["get", "foreign"] });
   assert.match(foreign.error.message, /did not write/);
+  await probe("putRaw", "odd", { count: "3", expiresAt: Date.now() + 3_600_000 });
+  assert.equal(await op("incr", "odd", 1), "3", "a count that is not a number is handed back, not concatenated");
+  assert.equal((await probe("raw", "odd")).count, "3", "and left as it was");
 });
 
 test("the alarm deletes expired counters and re-arms for the next expiry", async () => {

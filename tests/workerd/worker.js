@@ -36,6 +36,9 @@ export class InspectableQuotaObject extends QuotaDurableObject {
   rawKeys() {
     return [...this.ctx.storage.kv.list()].map(([k]) => k);
   }
+  putRaw(key, value) {
+    this.ctx.storage.kv.put(key, value);
+  }
   /** n reserves inside the object, no RPC between them: the object's own ceiling (bench.mjs), and
    *  proof that results are synchronous here (a Promise has no `.allowed`). */
   reserveLoop(id, feature, n) {
