@@ -192,3 +192,33 @@ fn a_corrupt_record_is_an_error_not_a_decision() {
         ErrorCode::CorruptCounter
     );
 }
+
+#[test]
+fn a_retry_after_the_reservation_was_released_reserves_again() {
+    // The model failed, the reservation was released, the client retries with the same key:
+    // replaying the released reservation would let the retried call run uncounted.
+    let mut w = daily(5);
+    let first = w.once("k", 2);
+    let token = first.reservation_token().unwrap();
+    let call = w.engine.release(&me(), &token, None, NOON).unwrap();
+    run(call, &mut w.store).unwrap();
+    assert_eq!(w.store.peek(KEY), Some(0));
+    w.clock.advance(1000);
+    let retry = w.once("k", 2);
+    assert!(retry.allowed && !retry.replayed);
+    assert_eq!(retry.used, 2);
+    let new_token = retry.reservation_token().unwrap();
+    assert_ne!(new_token, token);
+    // The record now names the new reservation: the next retry replays it.
+    w.clock.advance(1000);
+    let again = w.once("k", 2);
+    assert!(again.replayed);
+    assert_eq!(again.reservation_token().unwrap(), new_token);
+    assert_eq!(w.store.peek(KEY), Some(2));
+    // A settled one is still replayed: its work was done and paid for.
+    let call = w.engine.settle(&me(), &new_token, 1, NOON + 2000).unwrap();
+    assert_eq!(run(call, &mut w.store).unwrap(), Outcome::Settled(true));
+    let after_settle = w.once("k", 2);
+    assert!(after_settle.replayed);
+    assert_eq!(w.store.peek(KEY), Some(1));
+}

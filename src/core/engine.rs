@@ -13,7 +13,7 @@ use super::key::{counter_key, Profile, ProfileId};
 use super::keytable::KeyTable;
 use super::limits::{Limits, Policy, MAX_SAFE_INTEGER};
 use super::reservation::Reservation;
-use super::settle::{marker_key, SettleCall};
+use super::settle::{marker_base, marker_key, SettleCall};
 use super::store::Call;
 use super::window::{SpanCache, WindowSpan};
 use super::zone::{TimeZones, UtcOnly};
@@ -201,8 +201,9 @@ impl Engine {
             amount,
             idempotency_key,
         )?;
+        let marker = marker_base(&self.key_prefix, &profile.id, feature);
         let call = Box::new(IdempotentReserveCall::new(
-            feature, amount, now_ms, targets, record, longest.1,
+            feature, amount, now_ms, targets, record, longest.1, marker,
         ));
         Ok(Guarded::wrap(self.fault_policy, feature, call))
     }

@@ -14,6 +14,11 @@
 //! records with `add`; if another call with the same key recorded first (the two ran
 //! concurrently), it undoes its own count and replays theirs. The replay's figures are the
 //! counters' current values.
+//!
+//! A recorded reservation that was since *released* (its marker says so, see `settle.rs`) no
+//! longer counts anything, so replaying it would let the retried work run for free: the retry
+//! reserves again instead, and overwrites the record with its own decision (`set`). Retries
+//! racing there may each count — each of them then runs, and is charged, once.
 
 use super::calls::{figures, read_count, tightest, unexpected, ReserveCall, Target};
 use super::clock::MAX_MS;
@@ -21,6 +26,7 @@ use super::decision::{Decision, Outcome};
 use super::error::{QuotaError, Result};
 use super::key::{escape_into, ProfileId};
 use super::reservation::Reservation;
+use super::settle::{push_marker_suffix, RELEASED};
 use super::store::{Call, Step, StoreOp, StoreReply};
 use std::fmt::Write;
 
@@ -73,6 +79,12 @@ pub struct IdempotentReserveCall {
     targets: Vec<Target>,
     record: String,
     record_ttl: u64,
+    /// `{prefix}:{id}:{feature}:` (`marker_base` bytes), completed into the marker key of a
+    /// recorded reservation.
+    marker: String,
+    marker_base: usize,
+    /// The record names a released reservation: write ours over it.
+    overwrite: bool,
     inner: Option<ReserveCall>,
     phase: Phase,
 }
@@ -80,6 +92,8 @@ pub struct IdempotentReserveCall {
 enum Phase {
     Start,
     LookingUp,
+    /// Reading the marker of the recorded allowed reservation (value kept for the replay).
+    CheckingMarker(i64),
     Reserving,
     Recording(Decision),
     /// Undoing our count (counters `left` and below still to do) after losing the record race.
@@ -96,6 +110,7 @@ impl IdempotentReserveCall {
         targets: Vec<Target>,
         (record, nonce): (String, u64),
         record_ttl: u64,
+        marker_base: String,
     ) -> Self {
         IdempotentReserveCall {
             feature: feature.to_owned(),
@@ -105,6 +120,9 @@ impl IdempotentReserveCall {
             targets,
             record,
             record_ttl,
+            marker_base: marker_base.len(),
+            marker: marker_base,
+            overwrite: false,
             inner: None,
             phase: Phase::Start,
         }
@@ -141,10 +159,19 @@ impl IdempotentReserveCall {
                     2 * d.policy as i64
                 };
                 self.phase = Phase::Recording(d);
-                Step::Op(StoreOp::Add {
-                    key: self.record_index(),
-                    value,
-                    ttl_secs: self.record_ttl,
+                let (key, ttl_secs) = (self.record_index(), self.record_ttl);
+                Step::Op(if self.overwrite {
+                    StoreOp::Set {
+                        key,
+                        value,
+                        ttl_secs,
+                    }
+                } else {
+                    StoreOp::Add {
+                        key,
+                        value,
+                        ttl_secs,
+                    }
                 })
             }
             other => other,
@@ -162,13 +189,29 @@ impl IdempotentReserveCall {
         })
     }
 
-    fn replay(&mut self, value: i64, counts: Vec<i64>) -> Step {
+    /// A recorded value: an allowed one first has its reservation's marker read.
+    fn recorded(&mut self, value: i64) -> Step {
         let allowed = value % 2 == 1;
         let valid = (0..=2 * MAX_MS + 1).contains(&value)
             && (allowed || ((value / 2) as usize) < self.targets.len());
         if !valid {
             return Step::Done(Err(QuotaError::corrupt(&self.record, value)));
         }
+        if !allowed {
+            return self.replay(value, Vec::new());
+        }
+        // A new reservation made over a released one has the same nonce and differs by its
+        // instant (unless made in the very millisecond the released one was).
+        self.marker.truncate(self.marker_base);
+        push_marker_suffix(&mut self.marker, (value - 1) / 2, self.nonce);
+        self.phase = Phase::CheckingMarker(value);
+        Step::Op(StoreOp::Get {
+            key: self.record_index() + 1,
+        })
+    }
+
+    fn replay(&mut self, value: i64, counts: Vec<i64>) -> Step {
+        let allowed = value % 2 == 1;
         let i = counts.len();
         if i < self.targets.len() {
             self.phase = Phase::Replaying(value, counts);
@@ -199,7 +242,8 @@ impl Call for IdempotentReserveCall {
     fn key(&self, i: usize) -> &str {
         match self.targets.get(i) {
             Some(t) => &t.key,
-            None => &self.record,
+            None if i == self.targets.len() => &self.record,
+            None => &self.marker,
         }
     }
 
@@ -211,7 +255,16 @@ impl Call for IdempotentReserveCall {
                     self.phase = Phase::Reserving;
                     self.reserve_step(None)
                 }
-                Some(StoreReply::Count(Some(v))) => self.replay(v, Vec::new()),
+                Some(StoreReply::Count(Some(v))) => self.recorded(v),
+                other => Step::Done(Err(unexpected(other))),
+            },
+            Phase::CheckingMarker(value) => match reply {
+                Some(StoreReply::Count(Some(RELEASED))) => {
+                    self.overwrite = true;
+                    self.phase = Phase::Reserving;
+                    self.reserve_step(None)
+                }
+                Some(StoreReply::Count(_)) => self.replay(value, Vec::new()),
                 other => Step::Done(Err(unexpected(other))),
             },
             Phase::Reserving => {
@@ -219,7 +272,9 @@ impl Call for IdempotentReserveCall {
                 self.reserve_step(reply)
             }
             Phase::Recording(d) => match reply {
-                Some(StoreReply::Added(true)) => Step::Done(Ok(Outcome::Decision(d))),
+                Some(StoreReply::Added(true) | StoreReply::Done) => {
+                    Step::Done(Ok(Outcome::Decision(d)))
+                }
                 // Another call with this key recorded first: ours must not count.
                 Some(StoreReply::Added(false)) if d.allowed => self.undo(self.targets.len()),
                 Some(StoreReply::Added(false)) => self.look_up(),

@@ -18,15 +18,34 @@ use super::key::ProfileId;
 use super::store::{Call, Step, StoreOp, StoreReply};
 use std::fmt::Write;
 
+/// The marker's value when the reservation was settled.
+pub const SETTLED: i64 = 1;
+/// The marker's value when the reservation was released: nothing of it stays counted, so an
+/// idempotent retry of its request reserves again (see `idempotency.rs`).
+pub const RELEASED: i64 = 2;
+
 /// `{prefix}:{id}:{feature}:r{at_ms}.{nonce}`. Counter keys end in a window label, which always
 /// starts with a digit (the year), so a marker can never be a counter.
 pub fn marker_key(prefix: &str, id: &ProfileId, feature: &str, at_ms: i64, nonce: u64) -> String {
+    let mut key = marker_base(prefix, id, feature);
+    push_marker_suffix(&mut key, at_ms, nonce);
+    key
+}
+
+/// `{prefix}:{id}:{feature}:`, which [`push_marker_suffix`] completes.
+pub fn marker_base(prefix: &str, id: &ProfileId, feature: &str) -> String {
     let mut key = String::with_capacity(prefix.len() + feature.len() + 48);
     key.push_str(prefix);
     key.push(':');
     id.write_key_part(&mut key);
-    let _ = write!(key, ":{feature}:r{at_ms}.{nonce:016x}");
+    key.push(':');
+    key.push_str(feature);
+    key.push(':');
     key
+}
+
+pub fn push_marker_suffix(key: &mut String, at_ms: i64, nonce: u64) {
+    let _ = write!(key, "r{at_ms}.{nonce:016x}");
 }
 
 /// The state machine of `settle` (and of `release` given a reservation).
@@ -108,7 +127,7 @@ impl Call for SettleCall {
                     .unwrap_or(1);
                 Step::Op(StoreOp::Add {
                     key: self.targets.len(),
-                    value: 1,
+                    value: if self.as_release { RELEASED } else { SETTLED },
                     ttl_secs,
                 })
             }

@@ -191,3 +191,16 @@ test("an unlimited profile (claim in its signed token) is allowed and counted no
   }
   assert.equal((await usage(tok)).tips, 0);
 });
+
+test("a request whose model call failed is released, and its retry with the same Idempotency-Key is counted", async () => {
+  const tok = await token({ sub: 1040 });
+  const key = { "Idempotency-Key": "flaky-1" };
+  const failed = await ai(tok, "scale", { amount: 4, simulateFailure: true }, key);
+  assert.equal(failed.status, 502);
+  assert.equal(failed.body.released, true);
+  assert.equal((await usage(tok)).scale, 0);
+  const retry = await ai(tok, "scale", { amount: 4 }, key);
+  assert.equal(retry.status, 200);
+  assert.equal(retry.body.quota.replayed, undefined);
+  assert.equal((await usage(tok)).scale, 4);
+});

@@ -71,3 +71,20 @@ test("bad idempotency keys are INVALID_ARGUMENT and count nothing", () => {
   }
   assert.equal(engine.check(me, "chat").used, 0);
 });
+
+test("a retry after the reservation was released (the call failed) reserves again; after a settle it replays", () => {
+  const { engine, now } = setup({ chat: 5 });
+  const first = engine.reserve(me, "chat", { amount: 2, idempotencyKey: "job" });
+  engine.release(me, first.reservation);
+  now.t += 1000;
+  const retry = engine.reserve(me, "chat", { amount: 2, idempotencyKey: "job" });
+  assert.equal(retry.allowed, true);
+  assert.equal(retry.replayed, undefined);
+  assert.notEqual(retry.reservation, first.reservation);
+  assert.equal(engine.check(me, "chat").used, 2);
+  assert.equal(engine.settle(me, retry.reservation, 1), true);
+  now.t += 1000;
+  const again = engine.reserve(me, "chat", { amount: 2, idempotencyKey: "job" });
+  assert.deepEqual([again.replayed, again.reservation], [true, retry.reservation]);
+  assert.equal(engine.check(me, "chat").used, 1);
+});
