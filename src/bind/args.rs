@@ -141,7 +141,9 @@ pub fn actual_amount(v: &JsValue) -> Result<i64> {
 
 /// `{ feature: limit | policy | [policy, …], … }` (see `policies.rs`).
 pub fn limits(v: &JsValue) -> Result<Limits> {
-    if !is_plain_object(v) {
+    // A Map's entries are not own keys: it would read as "no features" instead of a mistake.
+    let collection = v.is_instance_of::<js_sys::Map>() || v.is_instance_of::<js_sys::Set>();
+    if !is_plain_object(v) || collection {
         return Err(QuotaError::config(format!(
             "limits must be an object of feature → limit, got {}",
             describe(v)
