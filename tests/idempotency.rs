@@ -222,3 +222,23 @@ fn a_retry_after_the_reservation_was_released_reserves_again() {
     assert!(after_settle.replayed);
     assert_eq!(w.store.peek(KEY), Some(1));
 }
+
+#[test]
+fn a_denial_stands_only_until_the_denying_window_resets() {
+    let mut limits = Limits::default();
+    let p = |limit, w| Policy::new(None, limit, w, None).unwrap();
+    limits.insert("chat", vec![p(1, Hour), p(10, Day)]).unwrap();
+    let mut w = world(limits, 5);
+    assert!(w.once("a", 1).allowed);
+    let denied = w.once("b", 1);
+    assert!(!denied.allowed);
+    assert_eq!((denied.policy, denied.retry_after), (0, 3600));
+    w.clock.advance(1_800_000);
+    let still = w.once("b", 1);
+    assert!(!still.allowed && still.replayed);
+    // The client waits retryAfter and retries with the same key: asked again, and allowed.
+    w.clock.set(NOON + denied.retry_after as i64 * 1000);
+    let later = w.once("b", 1);
+    assert!(later.allowed && !later.replayed);
+    assert_eq!(w.store.peek(KEY), Some(2));
+}

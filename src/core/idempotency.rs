@@ -5,8 +5,9 @@
 //! The store holds only numbers, so the record of a decision is one number under
 //! `{prefix}:{id}:{feature}:i{label}.{amount}:{key}` (the label of the feature's longest
 //! window, so a retry is recognised for as long as any counter of the original could still
-//! hold its count): `2·at_ms + 1` for an allowed reserve made at `at_ms`, `2·policy` for a
-//! denial by that policy. The rest of the reservation token is derived, not stored: the nonce
+//! hold its count; a denial's record lasts only until the denying window resets):
+//! `2·at_ms + 1` for an allowed reserve made at `at_ms`, `2·policy` for a denial by that
+//! policy. The rest of the reservation token is derived, not stored: the nonce
 //! is a hash of the key, label and amount, so a replay rebuilds exactly the original token
 //! (and settling it through either copy settles it once).
 //!
@@ -158,8 +159,15 @@ impl IdempotentReserveCall {
                 } else {
                     2 * d.policy as i64
                 };
+                // A denial stands until the denying policy's window resets, not longer: a client
+                // that waits `retryAfter` and retries with the same key is asked again.
+                let ttl_secs = if d.allowed {
+                    self.record_ttl
+                } else {
+                    self.targets[d.policy].span.seconds_to_reset(self.now_ms)
+                };
                 self.phase = Phase::Recording(d);
-                let (key, ttl_secs) = (self.record_index(), self.record_ttl);
+                let key = self.record_index();
                 Step::Op(if self.overwrite {
                     StoreOp::Set {
                         key,
