@@ -11,10 +11,14 @@ const DECISION = 4, UNLIMITED = 5, RELEASED = 6, VALUE = 7, ERROR = 8, PENDING =
 const REPLY_COUNT = 0, REPLY_ABSENT = 1, REPLY_ADDED = 2, REPLY_DONE = 3;
 const CHECK = 0, RESERVE = 1, INCREMENT = 2, RELEASE = 3;
 const OUT_LEN = 11;
-// Key strings kept per engine; past it the cache starts over (keys are re-read on next use).
-const KEY_CACHE = 1 << 16;
+// Key strings kept per engine, by key number modulo this size. Key numbers are handed out in
+// sequence, so the counters in use map to distinct slots; a slot's number says whose it is.
+const KEY_SLOTS = 1 << 16;
 
-const hex8 = (n) => n.toString(16).padStart(8, "0");
+// Two hex digits per byte value: a nonce half is four lookups (toString(16) + padStart was
+// the single largest cost of a reserve).
+const HEX = Array.from({ length: 256 }, (_, i) => (i < 16 ? "0" : "") + i.toString(16));
+const hex8 = (n) => HEX[n >>> 24] + HEX[(n >>> 16) & 255] + HEX[(n >>> 8) & 255] + HEX[n & 255];
 
 export class QuotaEngine {
   #core;
@@ -23,7 +27,8 @@ export class QuotaEngine {
   #timeoutMs;
   #out;
   #features = new Map(); // configured feature name -> position
-  #keys = new Map(); // key number -> key string
+  #keyIds = new Float64Array(KEY_SLOTS).fill(-1); // key number held in each slot
+  #keyTexts = new Array(KEY_SLOTS).fill("");
   #resetsAtMs = NaN;
   #resetsAt = "";
   #tokenAtMs = NaN;
@@ -212,12 +217,11 @@ export class QuotaEngine {
 
   #key(call, id) {
     if (id < 0) return this.#core.opKey(call);
-    let key = this.#keys.get(id);
-    if (key === undefined) {
-      key = this.#core.opKey(call);
-      if (this.#keys.size >= KEY_CACHE) this.#keys.clear();
-      this.#keys.set(id, key);
-    }
+    const slot = id % KEY_SLOTS;
+    if (this.#keyIds[slot] === id) return this.#keyTexts[slot];
+    const key = this.#core.opKey(call);
+    this.#keyIds[slot] = id;
+    this.#keyTexts[slot] = key;
     return key;
   }
 

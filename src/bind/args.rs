@@ -224,7 +224,7 @@ pub fn engine_options(v: &JsValue) -> Result<EngineOptions> {
         .map_err(|c| Failure::with_cause(QuotaError::config("options could not be read"), c))?;
     if let Some(bad) = keys.iter().find(|k| !OPTION_NAMES.contains(&k.as_str())) {
         return Err(QuotaError::config(format!(
-            "unknown option {bad:?}; known: {}",
+            "unknown option \"{bad}\"; known: {}",
             OPTION_NAMES.join(", ")
         ))
         .into());

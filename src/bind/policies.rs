@@ -21,7 +21,7 @@ pub fn feature_policies(feature: &str, value: &JsValue) -> Result<Vec<Policy>> {
     if js_sys::Array::is_array(value) {
         let items = js_sys::Array::from(value);
         if items.length() == 0 {
-            return Err(QuotaError::config(format!("feature {feature:?} has no policy")).into());
+            return Err(QuotaError::config(format!("feature \"{feature}\" has no policy")).into());
         }
         return items.iter().map(|p| policy_object(feature, &p)).collect();
     }
@@ -44,7 +44,7 @@ fn policy_object(feature: &str, v: &JsValue) -> Result<Policy> {
         .map_err(|c| Failure::with_cause(QuotaError::config("a policy could not be read"), c))?;
     if let Some(unknown) = keys.iter().find(|k| !POLICY_FIELDS.contains(&k.as_str())) {
         return Err(QuotaError::config(format!(
-            "policy of {feature:?} has unknown field {unknown:?}; known: {}",
+            "policy of \"{feature}\" has unknown field \"{unknown}\"; known: {}",
             POLICY_FIELDS.join(", ")
         ))
         .into());

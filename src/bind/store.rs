@@ -64,12 +64,12 @@ fn store_failure(call: &dyn Call, op: StoreOp, cause: JsValue) -> Failure {
     let name = op_name(op);
     if js::is_store_timeout(&cause) {
         let msg = format!(
-            "store.{name}({:?}) did not settle in time",
+            "store.{name}(\"{}\") did not settle in time",
             call.key(op.key())
         );
         return Failure::from(QuotaError::timeout(msg));
     }
-    let msg = format!("store.{name}({:?}) failed", call.key(op.key()));
+    let msg = format!("store.{name}(\"{}\") failed", call.key(op.key()));
     Failure::with_cause(QuotaError::store(msg), cause)
 }
 

@@ -14,7 +14,7 @@ impl TimeZones for IntlZones {
         match js::zone_offset(zone, utc_ms as f64) {
             Ok(ms) if ms.is_finite() => Ok(ms as i64),
             _ => Err(QuotaError::config(format!(
-                "Intl could not give the UTC offset of {zone:?}"
+                "Intl could not give the UTC offset of \"{zone}\""
             ))),
         }
     }
@@ -28,7 +28,7 @@ impl TimeZones for IntlZones {
 pub fn checked(name: &str) -> Result<Option<String>> {
     let canonical = js::canonical_time_zone(name).map_err(|_| {
         QuotaError::config(format!(
-            "timeZone {name:?} is not a time zone this host's Intl knows"
+            "timeZone \"{name}\" is not a time zone this host's Intl knows"
         ))
     })?;
     Ok(match canonical.as_str() {

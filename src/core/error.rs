@@ -56,7 +56,7 @@ impl QuotaError {
     pub fn unknown_feature(feature: &str) -> Self {
         Self::new(
             ErrorCode::UnknownFeature,
-            format!("Unknown quota feature: {feature:?}"),
+            format!("Unknown quota feature: \"{feature}\""),
         )
     }
     pub fn store(message: impl Into<String>) -> Self {
@@ -73,7 +73,7 @@ impl QuotaError {
     pub fn corrupt(key: &str, what: impl fmt::Display) -> Self {
         Self::new(
             ErrorCode::CorruptCounter,
-            format!("store returned {what} for counter {key:?}; expected a non-negative integer or null"),
+            format!("store returned {what} for counter \"{key}\"; expected a non-negative integer or null"),
         )
     }
 }

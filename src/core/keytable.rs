@@ -89,11 +89,15 @@ impl KeyTable {
     }
 }
 
-/// FxHash, the multiply-rotate hash rustc uses: far cheaper than SipHash on these short keys.
-/// It does not resist chosen collisions; a caller picking string ids to collide could only
-/// slow lookups in a table bounded by [`KEY_TABLE_CAPACITY`], never produce a wrong key.
+/// FxHash as rustc-hash 2 has it (add, multiply, and a final rotation that brings the
+/// well-mixed high bits down to where the table takes its bucket index): far cheaper than
+/// SipHash on these short keys. It does not resist chosen collisions; a caller picking string
+/// ids to collide could only slow lookups in a table bounded by [`KEY_TABLE_CAPACITY`], never
+/// produce a wrong key.
 #[derive(Default, Clone, Copy)]
 pub struct FxHasher(u64);
+
+const FX_K: u64 = 0xf135_7aea_2e62_a9c5;
 
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -104,7 +108,7 @@ impl Hasher for FxHasher {
         }
     }
     fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        self.0 = self.0.wrapping_add(n).wrapping_mul(FX_K);
     }
     fn write_u32(&mut self, n: u32) {
         self.write_u64(n.into());
@@ -115,8 +119,11 @@ impl Hasher for FxHasher {
     fn write_usize(&mut self, n: usize) {
         self.write_u64(n as u64);
     }
+    fn write_isize(&mut self, n: isize) {
+        self.write_u64(n as u64);
+    }
     fn finish(&self) -> u64 {
-        self.0
+        self.0.rotate_left(26)
     }
 }
 

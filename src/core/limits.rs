@@ -51,7 +51,7 @@ impl Policy {
             Some(n) if is_feature_name(n) => n.to_owned(),
             Some(n) => {
                 return Err(QuotaError::config(format!(
-                    "policy name {n:?} must match /^[A-Za-z0-9_-]{{1,64}}$/"
+                    "policy name \"{n}\" must match /^[A-Za-z0-9_-]{{1,64}}$/"
                 )))
             }
             None => match window {
@@ -92,17 +92,17 @@ impl Limits {
     pub fn insert(&mut self, feature: &str, policies: Vec<Policy>) -> Result<()> {
         if !is_feature_name(feature) {
             return Err(QuotaError::config(format!(
-                "feature name {feature:?} must match /^[A-Za-z0-9_-]{{1,64}}$/"
+                "feature name \"{feature}\" must match /^[A-Za-z0-9_-]{{1,64}}$/"
             )));
         }
         if self.get(feature).is_some() {
             return Err(QuotaError::config(format!(
-                "feature {feature:?} is given twice"
+                "feature \"{feature}\" is given twice"
             )));
         }
         if policies.is_empty() {
             return Err(QuotaError::config(format!(
-                "feature {feature:?} has no policy"
+                "feature \"{feature}\" has no policy"
             )));
         }
         for (i, p) in policies.iter().enumerate() {
@@ -114,7 +114,7 @@ impl Limits {
                 .any(|q| q.window == p.window && q.time_zone == p.time_zone)
             {
                 return Err(QuotaError::config(format!(
-                    "feature {feature:?} has two policies over the same window ({}{})",
+                    "feature \"{feature}\" has two policies over the same window ({}{})",
                     p.window.name(),
                     p.time_zone
                         .as_deref()
@@ -124,7 +124,7 @@ impl Limits {
             }
             if earlier.iter().any(|q| q.name == p.name) {
                 return Err(QuotaError::config(format!(
-                    "feature {feature:?} has two policies named {:?}; give each a distinct `name`",
+                    "feature \"{feature}\" has two policies named \"{}\"; give each a distinct `name`",
                     p.name
                 )));
             }

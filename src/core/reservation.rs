@@ -35,7 +35,7 @@ impl Reservation {
     }
 
     pub fn decode(token: &str) -> Result<Reservation> {
-        let bad = || QuotaError::argument(format!("{token:?} is not a reservation token"));
+        let bad = || QuotaError::argument(format!("\"{token}\" is not a reservation token"));
         let mut parts = token.split('.');
         if parts.next() != Some("q2") {
             return Err(bad());

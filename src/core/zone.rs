@@ -21,7 +21,7 @@ pub struct UtcOnly;
 impl TimeZones for UtcOnly {
     fn offset_ms(&self, zone: &str, _: i64) -> Result<i64> {
         Err(super::error::QuotaError::config(format!(
-            "time zone {zone:?} needs a time-zone source (the JS package uses Intl)"
+            "time zone \"{zone}\" needs a time-zone source (the JS package uses Intl)"
         )))
     }
 }
