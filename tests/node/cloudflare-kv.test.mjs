@@ -4,12 +4,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWorker } from "../../examples/cloudflare-worker/miniflare.mjs";
-import { TEST_WORKER_TOML, call, ok } from "../workerd/helpers.mjs";
+import { TEST_WORKER_TOML, awayFromMidnight, call, ok } from "../workerd/helpers.mjs";
 
 const NOON = Date.UTC(2026, 10, 27, 12);
 const HOUR = 3_600_000;
 let mf;
 before(async () => {
+  await awayFromMidnight(); // one test uses the real clock
   mf = await startWorker(TEST_WORKER_TOML);
 });
 after(() => mf?.dispose());
@@ -82,4 +83,10 @@ test("a value that is not a count is CORRUPT_COUNTER, never read as 0", async ()
   await call(mf, "kvPutRaw", { key: "ai_quota:2003:tips:2026-11-27", value: "lots" });
   const [r] = await engine(NOON, { tips: 2 }, [["reserve", { id: 2003 }, "tips"]]);
   assert.equal(r.error?.code, "CORRUPT_COUNTER");
+});
+
+test("the README's KvStore lines work as written, configured from env", async () => {
+  const { d, usage } = await ok(mf, "kvReadme", { profile: { id: 2004 } });
+  assert.deepEqual([d.allowed, d.used, d.limit], [true, 1, 3]);
+  assert.deepEqual(usage, { remix: 0, tips: 1 });
 });

@@ -9,6 +9,7 @@ import {
   KvStore,
   quotaObject,
   quotaObjectName,
+  quotaOptionsFromEnv,
 } from "wasm-quota/cloudflare";
 // The package's main import line, as on every other host.
 import * as main from "wasm-quota";
@@ -155,6 +156,12 @@ const routes = {
     const results = [];
     for (const [method, ...args] of calls) results.push(await settle(() => engine[method](...args)));
     return results;
+  },
+  // The README's KvStore lines, as written there, configured from this worker's env.
+  async kvReadme(env, { profile }) {
+    const engine = new QuotaEngine({ store: new KvStore(env.QUOTA_KV), ...quotaOptionsFromEnv(env) });
+    const d = await engine.reserve(profile, "tips");
+    return { d, usage: await engine.usage(profile.id) };
   },
   // { now, calls: [[method, ...args]] }: KvStore calls with a fixed clock.
   async kvStore(env, { now, calls }) {
