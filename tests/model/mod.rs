@@ -5,10 +5,17 @@
 
 use std::collections::HashMap;
 
+pub const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 86_400_000;
 
-/// A counter: profile index, feature index, day number (ms / DAY_MS).
-pub type Counter = (usize, usize, i64);
+/// One counter: (profile, feature, policy index, window start ms, window end ms).
+pub type Counter = (usize, usize, usize, i64, i64);
+
+/// The window of `unit_ms` (an hour or a UTC day) containing `t`: (start, end).
+pub fn window(unit_ms: i64, t: i64) -> (i64, i64) {
+    let start = t.div_euclid(unit_ms) * unit_ms;
+    (start, start + unit_ms)
+}
 
 #[derive(Debug, Default, Clone)]
 pub struct Model {
@@ -16,9 +23,8 @@ pub struct Model {
     counts: HashMap<Counter, (i64, i64)>,
 }
 
-/// Seconds from `now` to the end of its UTC day, rounded up, at least 1 (the TTL written).
-pub fn ttl_secs(now: i64) -> i64 {
-    let end = (now.div_euclid(DAY_MS) + 1) * DAY_MS;
+/// Seconds from `now` to `end`, rounded up, at least 1 (the TTL written).
+pub fn ttl_secs(now: i64, end: i64) -> i64 {
     ((end - now).max(1) + 999) / 1000
 }
 
@@ -40,7 +46,8 @@ impl Model {
         match self.live(c, now) {
             Some(n) => self.counts.get_mut(&c).unwrap().0 = n + delta,
             None => {
-                self.counts.insert(c, (delta, now + ttl_secs(now) * 1000));
+                self.counts
+                    .insert(c, (delta, now + ttl_secs(now, c.4) * 1000));
             }
         }
     }
@@ -62,7 +69,7 @@ impl Model {
             Some(n) => match self.live(c, now) {
                 Some(_) => self.counts.get_mut(&c).unwrap().0 = n,
                 None => {
-                    self.counts.insert(c, (n, now + ttl_secs(now) * 1000));
+                    self.counts.insert(c, (n, now + ttl_secs(now, c.4) * 1000));
                 }
             },
         }
