@@ -53,7 +53,11 @@ test("a counter Redis holds as something other than an integer is CORRUPT_COUNTE
   await assert.rejects(engine.check({ id: 9 }, "remix"), (e) => e instanceof QuotaError && e.code === "CORRUPT_COUNTER");
 });
 
-test("8 processes × 250 concurrent reserves on one profile with limit 100 admit exactly 100", async () => {
+// A bound on the whole test, so that a server or client that never comes back fails the test
+// instead of hanging `make test`; nothing is asserted about how long anything takes.
+const BOUND = { timeout: 120_000 };
+
+test("8 processes × 250 concurrent reserves on one profile with limit 100 admit exactly 100", BOUND, async () => {
   const worker = fileURLToPath(new URL("./redis-worker.mjs", import.meta.url));
   const procs = Array.from({ length: 8 }, () =>
     spawn(process.execPath, [worker, server.url, String(NOW), "250", "100"], { stdio: ["pipe", "pipe", "inherit"] }),
@@ -82,7 +86,7 @@ test("8 processes × 250 concurrent reserves on one profile with limit 100 admit
   assert.ok(ttl > HALF_DAY - 120 && ttl <= HALF_DAY, `TTL ${ttl}s is the time to the engine's next midnight`);
 });
 
-test("a Redis crash and restart mid-traffic loses no committed count; while down, the fault policy answers", async () => {
+test("a Redis crash and restart mid-traffic loses no committed count; while down, the fault policy answers", BOUND, async () => {
   const own = new RedisServer();
   await own.start();
   // No offline queue: while Redis is down a command fails at once instead of running later.
