@@ -12,7 +12,7 @@ WASM_PACK_VERSION := 0.15.1
 WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p}' Cargo.lock)
 PORT ?= 8080
 
-.PHONY: tools npm build test test-rust test-node test-types test-browser chromium redis lint demo bench bench-core worker clean
+.PHONY: tools npm build test test-rust test-node test-types test-browser chromium redis lint demo bench bench-core bench-do worker clean
 
 ## tools: the wasm32 target, wasm-bindgen-cli (at Cargo.lock's version) and wasm-pack.
 tools:
@@ -78,6 +78,11 @@ chromium:
 ## process, interleaved rounds), start-up cost and .wasm size. BENCH_ROUNDS / BENCH_OPS adjust it.
 bench: build
 	node bench/run.mjs
+
+## bench-do: reserves/s through one QuotaDurableObject in Miniflare next to a plain-JS counter
+## object doing the same work.
+bench-do: build
+	node bench/durable-object.mjs
 
 ## bench-core: the native criterion benchmark of the pure core (no JS boundary).
 bench-core: tools

@@ -49,6 +49,53 @@ export class InspectableQuotaObject extends QuotaDurableObject {
   }
 }
 
+/**
+ * bench/durable-object.mjs's baseline: a reserve hand-written in plain JS doing the same work
+ * as QuotaDurableObject's — the seed's key, the count and its expiry in one storage.kv entry
+ * (the shape DurableObjectStore writes), all-or-nothing against the limit, a decision with the
+ * same fields — with no WASM, no engine, no store abstraction, and the day string cached.
+ */
+export class PlainCounterObject extends DurableObject {
+  #limits;
+  #dayEnd = 0;
+  #day = "";
+  #resetsAt = "";
+
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.#limits = new Map(Object.entries(JSON.parse(env.QUOTA_LIMITS)));
+  }
+
+  reserve(profile, feature) {
+    const limit = this.#limits.get(feature);
+    if (limit === undefined) throw new Error(`[UNKNOWN_FEATURE] Unknown quota feature: "${feature}"`);
+    const now = Date.now();
+    if (now >= this.#dayEnd) {
+      const start = now - (now % 86_400_000);
+      this.#dayEnd = start + 86_400_000;
+      this.#day = new Date(start).toISOString().slice(0, 10);
+      this.#resetsAt = new Date(this.#dayEnd).toISOString().replace(".000Z", "Z");
+    }
+    const key = "ai_quota:" + profile.id + ":" + feature + ":" + this.#day;
+    const kv = this.ctx.storage.kv;
+    const entry = kv.get(key);
+    const used = entry !== undefined && entry.expiresAt > now ? entry.count : 0;
+    const resetsAt = this.#resetsAt;
+    if (used + 1 > limit) {
+      const retryAfter = Math.ceil((this.#dayEnd - now) / 1000);
+      return { allowed: false, feature, limit, used, remaining: 0, resetsAt, retryAfter };
+    }
+    kv.put(key, { count: used + 1, expiresAt: this.#dayEnd });
+    return { allowed: true, feature, limit, used: used + 1, remaining: limit - used - 1, resetsAt, retryAfter: 0 };
+  }
+
+  reserveLoop(id, feature, n) {
+    let allowed = 0;
+    for (let i = 0; i < n; i++) if (this.reserve({ id }, feature).allowed) allowed++;
+    return { allowed };
+  }
+}
+
 export class BadConfigQuotaObject extends QuotaDurableObject {
   constructor(ctx, env) {
     super(ctx, { ...env, QUOTA_LIMITS: "{not json" });
@@ -127,7 +174,7 @@ const routes = {
   // { binding, id, feature, n, inFlight }: n reserves on one object, inFlight at a time; for
   // tests/workerd/bench.mjs, which times the request.
   async reserveMany(env, { binding = "QUOTA", id, feature, n, inFlight }) {
-    const quota = quotaObject(env[binding], id);
+    const quota = binding === "PLAIN" ? env.PLAIN.get(env.PLAIN.idFromName(quotaObjectName(id))) : quotaObject(env[binding], id);
     let next = 0;
     let allowed = 0;
     const lane = async () => {
