@@ -11,9 +11,12 @@ const DECISION = 4, UNLIMITED = 5, RELEASED = 6, VALUE = 7, ERROR = 8, PENDING =
 const REPLY_COUNT = 0, REPLY_ABSENT = 1, REPLY_ADDED = 2, REPLY_DONE = 3;
 const CHECK = 0, RESERVE = 1, INCREMENT = 2, RELEASE = 3;
 const OUT_LEN = 11;
-// Key strings kept per engine, by key number modulo this size. Key numbers are handed out in
-// sequence, so the counters in use map to distinct slots; a slot's number says whose it is.
+// Key strings kept per engine, by key number modulo the cache's size. Key numbers are handed
+// out in sequence, so the counters in use map to distinct slots; a slot's number says whose it
+// is. The cache starts small (a fresh engine costs microseconds, not a 0.5 MB allocation) and
+// grows fourfold, up to KEY_SLOTS, whenever it has missed more often than it has slots.
 const KEY_SLOTS = 1 << 16;
+const FIRST_KEY_SLOTS = 64;
 
 // Two hex digits per byte value: a nonce half is four lookups (toString(16) + padStart was
 // the single largest cost of a reserve).
@@ -27,8 +30,9 @@ export class QuotaEngine {
   #timeoutMs;
   #out;
   #features = new Map(); // configured feature name -> position
-  #keyIds = new Float64Array(KEY_SLOTS).fill(-1); // key number held in each slot
-  #keyTexts = new Array(KEY_SLOTS).fill("");
+  #keyIds = null; // key number held in each slot
+  #keyTexts = null;
+  #keyMisses = 0;
   #resetsAtMs = NaN;
   #resetsAt = "";
   #tokenAtMs = NaN;
@@ -216,11 +220,26 @@ export class QuotaEngine {
   }
 
   #key(call, id) {
-    if (id < 0) return this.#core.opKey(call);
-    const slot = id % KEY_SLOTS;
-    if (this.#keyIds[slot] === id) return this.#keyTexts[slot];
+    const ids = this.#keyIds;
+    if (ids !== null && id >= 0) {
+      const slot = id % ids.length;
+      if (ids[slot] === id) return this.#keyTexts[slot];
+    }
+    return this.#keyMiss(call, id);
+  }
+
+  #keyMiss(call, id) {
     const key = this.#core.opKey(call);
-    this.#keyIds[slot] = id;
+    if (id < 0) return key; // a key without a number is read every time
+    let ids = this.#keyIds;
+    if (ids === null || (++this.#keyMisses > ids.length && ids.length < KEY_SLOTS)) {
+      const size = ids === null ? FIRST_KEY_SLOTS : ids.length * 4;
+      ids = this.#keyIds = new Float64Array(size).fill(-1);
+      this.#keyTexts = new Array(size).fill("");
+      this.#keyMisses = 0;
+    }
+    const slot = id % ids.length;
+    ids[slot] = id;
     this.#keyTexts[slot] = key;
     return key;
   }
