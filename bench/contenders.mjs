@@ -124,3 +124,47 @@ export class TunedJs {
     this.#counts = new Map();
   }
 }
+
+/** (f) The tuned version (d), but over a QuotaStore — the same MemoryStore (a) uses — with the
+ *  seed's incr → add → incr → set dance and roll-back: what the store contract itself costs,
+ *  so (a)/(f) is the engine's own overhead over the same store. */
+export class TunedOverStore {
+  #limits;
+  #store;
+  #prefix;
+  #dayEnd = 0;
+  #day = "";
+
+  constructor(limits, store, prefix = "ai_quota") {
+    this.#limits = new Map(Object.entries(limits));
+    this.#store = store;
+    this.#prefix = prefix + ":";
+  }
+
+  reserve(profile, feature) {
+    const limit = this.#limits.get(feature);
+    if (limit === undefined) throw new Error(`Unknown quota feature: ${feature}`);
+    const now = Date.now();
+    if (now >= this.#dayEnd) {
+      const start = now - (now % DAY_MS);
+      this.#dayEnd = start + DAY_MS;
+      this.#day = ":" + new Date(start).toISOString().slice(0, 10);
+    }
+    const key = this.#prefix + profile.id + ":" + feature + this.#day;
+    const store = this.#store;
+    let n = store.incr(key, 1);
+    if (n === null) {
+      const ttl = Math.max(1, Math.ceil((this.#dayEnd - now) / 1000));
+      if (store.add(key, 1, ttl)) n = 1;
+      else if ((n = store.incr(key, 1)) === null) {
+        store.set(key, 1, ttl);
+        n = 1;
+      }
+    }
+    if (n > limit) {
+      store.incr(key, -1);
+      return false;
+    }
+    return true;
+  }
+}

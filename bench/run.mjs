@@ -7,7 +7,7 @@ import { gzipSync } from "node:zlib";
 import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
 import os from "node:os";
-import { SeedPort, TunedJs } from "./contenders.mjs";
+import { SeedPort, TunedJs, TunedOverStore } from "./contenders.mjs";
 
 const importStart = performance.now();
 const { QuotaEngine, MemoryStore } = await import("wasm-quota");
@@ -90,6 +90,15 @@ const contenders = {
     name: "tuned plain JS",
     run() {
       const q = new TunedJs(LIMITS);
+      let admitted = 0;
+      for (let i = 0; i < OPS; i++) if (q.reserve(who[i], what[i])) admitted++;
+      return admitted;
+    },
+  },
+  f: {
+    name: "tuned plain JS over MemoryStore (a's store)",
+    run() {
+      const q = new TunedOverStore(LIMITS, new MemoryStore());
       let admitted = 0;
       for (let i = 0; i < OPS; i++) if (q.reserve(who[i], what[i])) admitted++;
       return admitted;
@@ -178,6 +187,7 @@ const targets = [
   ["a/d", ratio("a", "d"), 1.0],
   ["a/e", ratio("a", "e"), 3.0],
   ["b/e", ratio("b", "e"), 1.0],
+  ["a/f", ratio("a", "f"), null],
 ];
 const size = { raw: wasmBytes.length, gzip: gzipSync(wasmBytes, { level: 9 }).length };
 

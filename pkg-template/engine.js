@@ -178,6 +178,8 @@ export class QuotaEngine {
     } else if (op === SET) {
       if (raw === null || raw === undefined || typeof raw === "boolean" || typeof raw === "number") return core.resume(call, REPLY_DONE, 0);
     }
+    // A native Promise is a thenable whose `then` cannot throw: wait for it without asking Rust.
+    if (!settled && raw instanceof Promise) return PENDING;
     return core.resumeWith(call, raw, settled);
   }
 
