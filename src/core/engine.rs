@@ -134,13 +134,9 @@ impl Engine {
         amount: i64,
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
-        let policies = self.prepare(feature, amount, now_ms)?;
-        if let Some(ready) = self.unlimited(profile, feature) {
-            return Ok(ready);
-        }
-        let targets = self.targets(&profile.id, feature, policies, now_ms)?;
-        let call = Box::new(CheckCall::new(feature, amount, now_ms, targets));
-        Ok(Guarded::wrap(self.fault_policy, feature, call))
+        self.counting(profile, feature, amount, now_ms, |targets, _| {
+            Ok(Box::new(CheckCall::new(feature, amount, now_ms, targets)))
+        })
     }
 
     /// Atomically counts `amount` in every policy of `feature`, or in none if any would go
@@ -152,14 +148,10 @@ impl Engine {
         amount: i64,
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
-        let policies = self.prepare(feature, amount, now_ms)?;
-        if let Some(ready) = self.unlimited(profile, feature) {
-            return Ok(ready);
-        }
-        let targets = self.targets(&profile.id, feature, policies, now_ms)?;
-        let call = ReserveCall::new(feature, amount, now_ms, targets).with_nonce(self.next_nonce());
-        let call = Box::new(call);
-        Ok(Guarded::wrap(self.fault_policy, feature, call))
+        self.counting(profile, feature, amount, now_ms, |targets, _| {
+            let call = ReserveCall::new(feature, amount, now_ms, targets);
+            Ok(Box::new(call.with_nonce(self.next_nonce())))
+        })
     }
 
     /// [`Engine::reserve`] under an idempotency key: a retry with the same key and amount in
@@ -174,38 +166,23 @@ impl Engine {
         idempotency_key: &str,
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
-        let policies = self.prepare(feature, amount, now_ms)?;
-        if let Some(ready) = self.unlimited(profile, feature) {
-            return Ok(ready);
-        }
-        let targets = self.targets(&profile.id, feature, policies, now_ms)?;
-        let longest = (0..targets.len())
-            .reduce(|a, b| {
-                if targets[b].span.end_ms > targets[a].span.end_ms {
-                    b
-                } else {
-                    a
-                }
-            })
-            .map(|i| -> Result<_> {
-                let label = self.window_label(&policies.1[i], now_ms)?;
-                Ok((label, targets[i].span.seconds_to_reset(now_ms)))
-            })
-            .transpose()?
-            .unwrap_or_default();
-        let record = record_key(
-            &self.key_prefix,
-            &profile.id,
-            feature,
-            &longest.0,
-            amount,
-            idempotency_key,
-        )?;
-        let marker = marker_base(&self.key_prefix, &profile.id, feature);
-        let call = Box::new(IdempotentReserveCall::new(
-            feature, amount, now_ms, targets, record, longest.1, marker,
-        ));
-        Ok(Guarded::wrap(self.fault_policy, feature, call))
+        self.counting(profile, feature, amount, now_ms, |targets, policies| {
+            // The record lives as long as the feature's longest window.
+            let longest = (0..targets.len())
+                .max_by_key(|&i| (targets[i].span.end_ms, std::cmp::Reverse(i)))
+                .map(|i| -> Result<_> {
+                    let label = self.window_label(&policies[i], now_ms)?;
+                    Ok((label, targets[i].span.seconds_to_reset(now_ms)))
+                })
+                .transpose()?
+                .unwrap_or_default();
+            let (id, prefix) = (&profile.id, &self.key_prefix);
+            let record = record_key(prefix, id, feature, &longest.0, amount, idempotency_key)?;
+            let marker = marker_base(prefix, id, feature);
+            Ok(Box::new(IdempotentReserveCall::new(
+                feature, amount, now_ms, targets, record, longest.1, marker,
+            )))
+        })
     }
 
     /// The seed's post-hoc count after a successful operation: no limit check.
@@ -216,12 +193,30 @@ impl Engine {
         amount: i64,
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
+        self.counting(profile, feature, amount, now_ms, |targets, _| {
+            Ok(Box::new(IncrementCall::new(
+                feature, amount, now_ms, targets,
+            )))
+        })
+    }
+
+    /// What `check`, `reserve` and `increment` share: validate; answer home mode and
+    /// unlimited profiles without the store; else build the call over the counters of the
+    /// feature's policies at `now_ms`, under the engine's fault policy.
+    fn counting(
+        &self,
+        profile: &Profile,
+        feature: &str,
+        amount: i64,
+        now_ms: i64,
+        build: impl FnOnce(Vec<Target>, &[Policy]) -> Result<Box<dyn Call>>,
+    ) -> Result<Box<dyn Call>> {
         let policies = self.prepare(feature, amount, now_ms)?;
         if let Some(ready) = self.unlimited(profile, feature) {
             return Ok(ready);
         }
         let targets = self.targets(&profile.id, feature, policies, now_ms)?;
-        let call = Box::new(IncrementCall::new(feature, amount, now_ms, targets));
+        let call = build(targets, policies.1)?;
         Ok(Guarded::wrap(self.fault_policy, feature, call))
     }
 
