@@ -1,7 +1,6 @@
 //! reserve with an idempotency key: a retry in the same window gets the original decision and
 //! is counted once, across engines sharing a store and under concurrency.
 
-use wasm_quota::core::store::perform;
 use wasm_quota::core::window::WindowUnit::{Day, Hour};
 use wasm_quota::core::*;
 
@@ -138,25 +137,12 @@ fn concurrent_first_attempts_count_once() {
     // Both look the key up before either records: both count, one records, the other undoes
     // its count and replays the winner's decision.
     let mut w = daily(5);
-    let mut a = w.engine.reserve_once(&me(), "chat", 2, "k", NOON).unwrap();
-    let mut b = w.engine.reserve_once(&me(), "chat", 2, "k", NOON).unwrap();
-    let (mut ra, mut rb) = (None, None);
-    let mut done = (None, None);
-    while done.0.is_none() || done.1.is_none() {
-        if done.0.is_none() {
-            match a.resume(ra.take()) {
-                Step::Op(op) => ra = Some(perform(&*a, op, &mut w.store).unwrap()),
-                Step::Done(d) => done.0 = Some(d.unwrap().decision().unwrap()),
-            }
-        }
-        if done.1.is_none() {
-            match b.resume(rb.take()) {
-                Step::Op(op) => rb = Some(perform(&*b, op, &mut w.store).unwrap()),
-                Step::Done(d) => done.1 = Some(d.unwrap().decision().unwrap()),
-            }
-        }
-    }
-    let (da, db) = (done.0.unwrap(), done.1.unwrap());
+    let a = w.engine.reserve_once(&me(), "chat", 2, "k", NOON).unwrap();
+    let b = w.engine.reserve_once(&me(), "chat", 2, "k", NOON).unwrap();
+    let mut done = run_interleaved(vec![a, b], &mut w.store)
+        .into_iter()
+        .map(|outcome| outcome.unwrap().decision().unwrap());
+    let (da, db) = (done.next().unwrap(), done.next().unwrap());
     assert!(da.allowed && db.allowed);
     assert_eq!(da.reservation, db.reservation);
     assert_eq!([da.replayed, db.replayed], [false, true]);

@@ -1,6 +1,5 @@
 //! Every behaviour of the seed (`quota.py`) on the native core, with a fake clock.
 
-use wasm_quota::core::store::{perform, Step};
 use wasm_quota::core::*;
 
 const DAY: i64 = 86_400_000;
@@ -105,25 +104,12 @@ fn first_reserve_race_goes_through_add() {
     // Two reserves interleaved step by step: both find the key absent, one wins `add`, the
     // other's `add` fails and it increments instead. Nothing is overwritten back to 1.
     let mut w = world();
-    let mut a = w.engine.reserve(&p(7), "remix", 1, NOON).unwrap();
-    let mut b = w.engine.reserve(&p(7), "remix", 1, NOON).unwrap();
-    let (mut ra, mut rb) = (None, None);
-    let mut done = (None, None);
-    while done.0.is_none() || done.1.is_none() {
-        if done.0.is_none() {
-            match a.resume(ra.take()) {
-                Step::Op(op) => ra = Some(perform(&*a, op, &mut w.store).unwrap()),
-                Step::Done(d) => done.0 = Some(d.unwrap().decision().unwrap()),
-            }
-        }
-        if done.1.is_none() {
-            match b.resume(rb.take()) {
-                Step::Op(op) => rb = Some(perform(&*b, op, &mut w.store).unwrap()),
-                Step::Done(d) => done.1 = Some(d.unwrap().decision().unwrap()),
-            }
-        }
-    }
-    let (da, db) = (done.0.unwrap(), done.1.unwrap());
+    let a = w.engine.reserve(&p(7), "remix", 1, NOON).unwrap();
+    let b = w.engine.reserve(&p(7), "remix", 1, NOON).unwrap();
+    let mut done = run_interleaved(vec![a, b], &mut w.store)
+        .into_iter()
+        .map(|outcome| outcome.unwrap().decision().unwrap());
+    let (da, db) = (done.next().unwrap(), done.next().unwrap());
     assert!(da.allowed && db.allowed);
     let mut used = [da.used, db.used];
     used.sort();

@@ -85,14 +85,21 @@ impl Profile {
 
 /// `{prefix}:{id}:{feature}:{window label}`.
 pub fn counter_key(prefix: &str, id: &ProfileId, feature: &str, label: &str) -> String {
-    let mut key = String::with_capacity(prefix.len() + feature.len() + label.len() + 24);
+    let mut key = feature_key_base(prefix, id, feature);
+    key.push_str(label);
+    key
+}
+
+/// `{prefix}:{id}:{feature}:`, the start every key of a profile's feature shares (counters,
+/// settle markers, idempotency records), with room for the rest.
+pub fn feature_key_base(prefix: &str, id: &ProfileId, feature: &str) -> String {
+    let mut key = String::with_capacity(prefix.len() + feature.len() + 48);
     key.push_str(prefix);
     key.push(':');
     id.write_key_part(&mut key);
     key.push(':');
     key.push_str(feature);
     key.push(':');
-    key.push_str(label);
     key
 }
 

@@ -26,6 +26,6 @@ pub use fault::{Degraded, FaultPolicy};
 pub use key::{Profile, ProfileId};
 pub use limits::{Limits, Policy};
 pub use memory::MemoryStore;
-pub use store::{run, Call, Step, Store, StoreOp, StoreReply, NO_KEY_ID};
+pub use store::{run, run_interleaved, Call, Step, Store, StoreOp, StoreReply, NO_KEY_ID};
 pub use window::{WindowSpan, WindowUnit};
 pub use zone::{fake::FakeZones, TimeZones, UtcOnly};

@@ -14,7 +14,7 @@
 
 use super::calls::{unexpected, Target};
 use super::decision::Outcome;
-use super::key::ProfileId;
+use super::key::{feature_key_base, ProfileId};
 use super::store::{Call, Step, StoreOp, StoreReply};
 use std::fmt::Write;
 
@@ -34,14 +34,7 @@ pub fn marker_key(prefix: &str, id: &ProfileId, feature: &str, at_ms: i64, nonce
 
 /// `{prefix}:{id}:{feature}:`, which [`push_marker_suffix`] completes.
 pub fn marker_base(prefix: &str, id: &ProfileId, feature: &str) -> String {
-    let mut key = String::with_capacity(prefix.len() + feature.len() + 48);
-    key.push_str(prefix);
-    key.push(':');
-    id.write_key_part(&mut key);
-    key.push(':');
-    key.push_str(feature);
-    key.push(':');
-    key
+    feature_key_base(prefix, id, feature)
 }
 
 pub fn push_marker_suffix(key: &mut String, at_ms: i64, nonce: u64) {

@@ -116,3 +116,29 @@ pub fn run(mut call: Box<dyn Call>, store: &mut dyn Store) -> Result<Outcome> {
         }
     }
 }
+
+/// Runs `calls` together over one store, one step of each in turn, as concurrent requests
+/// interleave on a store whose operations are each atomic (Redis, a Durable Object). Returns
+/// each call's outcome, in order. Tests use it to show that races stay exact.
+pub fn run_interleaved(
+    mut calls: Vec<Box<dyn Call>>,
+    store: &mut dyn Store,
+) -> Vec<Result<Outcome>> {
+    let mut replies: Vec<Option<StoreReply>> = vec![None; calls.len()];
+    let mut outcomes: Vec<Option<Result<Outcome>>> = calls.iter().map(|_| None).collect();
+    while outcomes.iter().any(Option::is_none) {
+        for (i, call) in calls.iter_mut().enumerate() {
+            if outcomes[i].is_some() {
+                continue;
+            }
+            match call.resume(replies[i].take()) {
+                Step::Done(outcome) => outcomes[i] = Some(outcome),
+                Step::Op(op) => match perform(&**call, op, store) {
+                    Ok(r) => replies[i] = Some(r),
+                    Err(e) => outcomes[i] = Some(call.fail(e)),
+                },
+            }
+        }
+    }
+    outcomes.into_iter().flatten().collect()
+}
