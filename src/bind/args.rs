@@ -5,7 +5,7 @@ use super::error::Failure;
 use super::js;
 use super::policies;
 use crate::core::limits::MAX_SAFE_INTEGER;
-use crate::core::{FaultPolicy, Limits, Profile, ProfileId, QuotaError};
+use crate::core::{FaultPolicy, Limits, Profile, ProfileId, QuotaError, StringIdKeys};
 use wasm_bindgen::{JsCast, JsValue};
 
 type Result<T> = std::result::Result<T, Failure>;
@@ -37,9 +37,10 @@ fn describe(v: &JsValue) -> String {
     }
 }
 
-pub fn profile_id(v: &JsValue) -> Result<ProfileId> {
+/// A profile id; a string one is checked against the engine's `stringIdKeys` rules.
+pub fn profile_id(v: &JsValue, string_ids: StringIdKeys) -> Result<ProfileId> {
     if let Some(s) = v.as_string() {
-        return Ok(ProfileId::text(&s)?);
+        return Ok(ProfileId::string(&s, string_ids)?);
     }
     match safe_int(v, 0) {
         Some(n) => Ok(ProfileId::number(n)?),
@@ -63,7 +64,7 @@ fn bad_profile_id(got: &str) -> Failure {
 }
 
 /// `{ id, unlimited? }`.
-pub fn profile(v: &JsValue) -> Result<Profile> {
+pub fn profile(v: &JsValue, string_ids: StringIdKeys) -> Result<Profile> {
     if !is_plain_object(v) {
         return Err(QuotaError::argument(format!(
             "profile must be an object {{ id, unlimited? }}, got {}",
@@ -71,7 +72,7 @@ pub fn profile(v: &JsValue) -> Result<Profile> {
         ))
         .into());
     }
-    let id = profile_id(&field(v, "id", QuotaError::argument)?)?;
+    let id = profile_id(&field(v, "id", QuotaError::argument)?, string_ids)?;
     let unlimited = field(v, "unlimited", QuotaError::argument)?;
     let unlimited = match unlimited.as_bool() {
         Some(b) => b,
@@ -196,16 +197,18 @@ pub struct EngineOptions {
     pub limits: Limits,
     pub enabled: bool,
     pub key_prefix: Option<String>,
+    pub string_id_keys: StringIdKeys,
     pub now: Option<js_sys::Function>,
     pub on_store_error: FaultPolicy,
     pub store_timeout_ms: Option<u32>,
 }
 
-const OPTION_NAMES: [&str; 7] = [
+const OPTION_NAMES: [&str; 8] = [
     "store",
     "limits",
     "enabled",
     "keyPrefix",
+    "stringIdKeys",
     "now",
     "onStoreError",
     "storeTimeoutMs",
@@ -252,6 +255,13 @@ pub fn engine_options(v: &JsValue) -> Result<EngineOptions> {
         None if prefix.is_undefined() => None,
         None => return Err(QuotaError::config("keyPrefix must be a string").into()),
     };
+    let string_ids = field(v, "stringIdKeys", QuotaError::config)?;
+    let string_id_keys = match string_ids.as_string() {
+        Some(s) => StringIdKeys::parse(&s),
+        None if string_ids.is_undefined() => Some(StringIdKeys::Escaped),
+        None => None,
+    }
+    .ok_or_else(|| QuotaError::config("stringIdKeys must be \"escaped\" or \"raw\""))?;
     let now = field(v, "now", QuotaError::config)?;
     let now = match now.dyn_into::<js_sys::Function>() {
         Ok(f) => Some(f),
@@ -286,6 +296,7 @@ pub fn engine_options(v: &JsValue) -> Result<EngineOptions> {
         limits,
         enabled,
         key_prefix,
+        string_id_keys,
         now,
         on_store_error,
         store_timeout_ms,

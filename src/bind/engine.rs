@@ -12,7 +12,9 @@ use super::error::Failure;
 use super::js;
 use super::store::{self, Fault};
 use super::zones::IntlZones;
-use crate::core::{self, Call, Decision, Outcome, Step, StoreOp, StoreReply, NO_KEY_ID};
+use crate::core::{
+    self, Call, Decision, Outcome, Step, StoreOp, StoreReply, StringIdKeys, NO_KEY_ID,
+};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -44,8 +46,14 @@ export interface QuotaEngineOptions {
   limits: Limits;
   /** false = home mode: everything allowed, nothing counted. Default true. */
   enabled?: boolean;
-  /** Default "ai_quota". */
+  /** Default "ai_quota". The Django service's keys: `"{KEY_PREFIX}:{VERSION}:ai_quota"`, by
+   *  default ":1:ai_quota". */
   keyPrefix?: string;
+  /** How string profile ids are written into keys. "escaped" (default): `~` + the id with `%`
+   *  and `:` escaped, every string accepted. "raw": as the Django service writes a string pk
+   *  (a UUID), refusing with INVALID_ARGUMENT ids that contain ":", are only digits or start
+   *  with "~" (they could share another profile's key). */
+  stringIdKeys?: "escaped" | "raw";
   /** Milliseconds since the epoch. Default Date.now. */
   now?: () => number;
   /** When a store method throws, rejects or times out: throw (default), or answer check /
@@ -161,6 +169,8 @@ struct Running {
 pub struct QuotaCore {
     core: core::Engine,
     store: JsValue,
+    /// How string profile ids become keys; every id is checked against it as it is read.
+    string_ids: StringIdKeys,
     now: Option<js_sys::Function>,
     timeout_ms: Option<u32>,
     /// Calls waiting for a store answer, by number; `free` lists numbers to reuse.
@@ -188,6 +198,7 @@ impl QuotaCore {
         Ok(QuotaCore {
             core,
             store: o.store,
+            string_ids: o.string_id_keys,
             now: o.now,
             timeout_ms: o.store_timeout_ms,
             calls: Vec::new(),
@@ -290,7 +301,7 @@ impl QuotaCore {
     /// Starts `usage(profileId)`.
     #[wasm_bindgen(js_name = startUsage)]
     pub fn start_usage(&mut self, profile_id: JsValue) -> i32 {
-        let call = args::profile_id(&profile_id).and_then(|id| {
+        let call = args::profile_id(&profile_id, self.string_ids).and_then(|id| {
             let now = args::now_ms(self.now.as_ref())?;
             Ok(self.core.usage(&id, now)?)
         });
@@ -385,7 +396,7 @@ impl QuotaCore {
         target: &JsValue,
         options: Option<&AmountOptions>,
     ) -> Result<(core::Profile, String, Option<i64>, i64), Failure> {
-        let profile = args::profile(profile)?;
+        let profile = args::profile(profile, self.string_ids)?;
         let target = args::feature(target)?;
         let amount = match options {
             Some(options) => args::amount(options)?,

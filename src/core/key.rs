@@ -1,9 +1,16 @@
 //! Profiles and the counter keys built from them.
 //!
 //! Keys keep the seed's shape, `ai_quota:42:remix:2026-11-27`. Numeric ids are written as the
-//! seed writes them. String ids are written as `~` followed by the id with `%` and `:` percent-
-//! escaped, so no string id can produce a number's key or another string's key, and a `:` in an
-//! id can never shift the feature or window part of a key.
+//! seed writes them. String ids are written one of two ways ([`StringIdKeys`]):
+//! - escaped (the default): `~` followed by the id with `%` and `:` percent-escaped, so no string
+//!   id can produce a number's key or another string's key, and a `:` in an id can never shift
+//!   the feature or window part of a key;
+//! - raw, as the Django service writes a string primary key such as a UUID
+//!   (`ai_quota:3f2c…:remix:2026-11-27`). Only ids that cannot share a key with another profile
+//!   are accepted: no `:` (it would shift the key's parts), not only ASCII digits (the key of a
+//!   numeric id), not starting with `~` (the key of an escaped string id).
+//!
+//! All of these rules live here; an id is checked when it is built, before any key exists.
 
 use super::error::{QuotaError, Result};
 use super::limits::MAX_SAFE_INTEGER;
@@ -12,12 +19,38 @@ use std::fmt::Write;
 /// Longest accepted string id, in characters.
 pub const MAX_ID_CHARS: usize = 256;
 
+/// How string ids are written into keys (the engine's `stringIdKeys` option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StringIdKeys {
+    /// `~` + the id, `%` and `:` percent-escaped: every string id is accepted.
+    #[default]
+    Escaped,
+    /// The id as written, as the Django service writes a string primary key; ids that could
+    /// share a key with another profile are refused.
+    Raw,
+}
+
+impl StringIdKeys {
+    /// `"escaped"` or `"raw"`.
+    pub fn parse(name: &str) -> Option<StringIdKeys> {
+        match name {
+            "escaped" => Some(StringIdKeys::Escaped),
+            "raw" => Some(StringIdKeys::Raw),
+            _ => None,
+        }
+    }
+}
+
 /// Who a quota belongs to: a non-negative safe integer or a string of 1–256 characters.
 /// `42` and `"42"` are different profiles.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ProfileId {
     Number(i64),
+    /// A string id written escaped.
     Text(String),
+    /// A string id written raw; built only by [`ProfileId::string`], which refused every id
+    /// that could share a key with another profile.
+    Raw(String),
 }
 
 impl ProfileId {
@@ -31,6 +64,7 @@ impl ProfileId {
         }
     }
 
+    /// A string id written escaped (see [`ProfileId::string`] for both ways).
     pub fn text(s: &str) -> Result<ProfileId> {
         let n = s.chars().count();
         if (1..=MAX_ID_CHARS).contains(&n) {
@@ -40,6 +74,29 @@ impl ProfileId {
                 "profile id must be 1 to {MAX_ID_CHARS} characters, got {n}"
             )))
         }
+    }
+
+    /// A string id, written into keys as `keys` says; raw ids that could share a key with
+    /// another profile are refused here (see the module docs).
+    pub fn string(s: &str, keys: StringIdKeys) -> Result<ProfileId> {
+        let ProfileId::Text(s) = ProfileId::text(s)? else {
+            unreachable!("text() builds a Text id")
+        };
+        if keys == StringIdKeys::Escaped {
+            return Ok(ProfileId::Text(s));
+        }
+        let refused = if s.contains(':') {
+            "contains \":\", which would shift the parts of its keys"
+        } else if s.bytes().all(|b| b.is_ascii_digit()) {
+            "is only digits, the key of a numeric id: pass the number"
+        } else if s.starts_with('~') {
+            "starts with \"~\", the key of an escaped string id"
+        } else {
+            return Ok(ProfileId::Raw(s));
+        };
+        Err(QuotaError::argument(format!(
+            "profile id \"{s}\" {refused} (stringIdKeys: \"raw\")"
+        )))
     }
 
     /// The id as it appears inside a key (see the module docs).
@@ -52,6 +109,7 @@ impl ProfileId {
                 out.push('~');
                 escape_into(s, out);
             }
+            ProfileId::Raw(s) => out.push_str(s),
         }
     }
 }
@@ -126,6 +184,61 @@ mod tests {
         assert_ne!(t("42"), key(ProfileId::number(42).unwrap()));
         assert_ne!(t("a:b"), t("a%3Ab"));
         assert_ne!(t("~1"), t("1"));
+    }
+
+    #[test]
+    fn raw_string_ids_are_written_as_the_django_service_writes_them() {
+        let raw = |s: &str| ProfileId::string(s, StringIdKeys::Raw);
+        let uuid = "3f2c9a1e-8b4d-4c6e-9f00-1a2b3c4d5e6f";
+        assert_eq!(
+            key(raw(uuid).unwrap()),
+            format!("ai_quota:{uuid}:remix:2026-11-27")
+        );
+        assert_eq!(
+            key(raw("a%3Ab").unwrap()),
+            "ai_quota:a%3Ab:remix:2026-11-27"
+        );
+        assert_eq!(
+            ProfileId::string("a:b", StringIdKeys::Escaped).unwrap(),
+            ProfileId::text("a:b").unwrap()
+        );
+    }
+
+    #[test]
+    fn raw_string_ids_that_could_share_a_key_are_refused() {
+        let refused = |s: &str| ProfileId::string(s, StringIdKeys::Raw).unwrap_err().message;
+        // `a:b` + feature `c` would be the key of id `a` with feature `b` and label `c:…`.
+        assert!(refused("a:b").contains("\":\""), "{}", refused("a:b"));
+        assert!(refused(":").contains("\":\""));
+        // The numeric id 42 writes `42`; `042` is refused too: a digit string is a number.
+        for digits in ["42", "0", "042", "9007199254740993"] {
+            assert!(refused(digits).contains("only digits"), "{digits}");
+        }
+        // `~a` is where the escaped id `a` lives.
+        assert!(refused("~a").contains("\"~\""));
+        assert!(ProfileId::string("", StringIdKeys::Raw).is_err());
+        assert!(ProfileId::string(&"x".repeat(257), StringIdKeys::Raw).is_err());
+        for fine in ["4a", "-1", "a~", "42 ", "x".repeat(256).as_str(), "é"] {
+            assert!(ProfileId::string(fine, StringIdKeys::Raw).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn no_accepted_raw_id_shares_a_key_with_a_number_or_an_escaped_id() {
+        let mut accepted = Vec::new();
+        for s in ["42", "0", "a:b", "a%3Ab", "~a", "~42", "a", "x-1"] {
+            accepted.extend(ProfileId::string(s, StringIdKeys::Raw).ok());
+            accepted.extend(ProfileId::string(s, StringIdKeys::Escaped).ok());
+            if let Ok(n) = s.parse() {
+                accepted.push(ProfileId::number(n).unwrap());
+            }
+        }
+        let keys: std::collections::HashSet<String> = accepted.iter().cloned().map(key).collect();
+        assert_eq!(
+            keys.len(),
+            accepted.len(),
+            "two accepted ids share a key: {keys:?}"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use decision::{Decision, Outcome};
 pub use engine::Engine;
 pub use error::{ErrorCode, QuotaError, Result};
 pub use fault::{Degraded, FaultPolicy};
-pub use key::{Profile, ProfileId};
+pub use key::{Profile, ProfileId, StringIdKeys};
 pub use limits::{Limits, Policy};
 pub use memory::MemoryStore;
 pub use store::{run, run_interleaved, Call, Step, Store, StoreOp, StoreReply, NO_KEY_ID};

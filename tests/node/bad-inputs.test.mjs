@@ -36,6 +36,8 @@ function world() {
 
 const A = "INVALID_ARGUMENT", C = "INVALID_CONFIG", U = "UNKNOWN_FEATURE", S = "STORE_ERROR", X = "CORRUPT_COUNTER";
 const config = (extra) => (w) => new QuotaEngine({ store: w.store, limits: { remix: 3 }, now, ...extra });
+// An engine writing string ids raw (as the Django service does), over the same store.
+const raw = (act) => (w) => act(new QuotaEngine({ store: w.store, limits: { remix: 3, tips: 2 }, now, stringIdKeys: "raw" }), w);
 const limitsOf = (limits) => (w) => new QuotaEngine({ store: w.store, limits, now });
 
 // [what, code, act(world), reachesStore?]
@@ -57,6 +59,9 @@ const rows = [
   ["keyPrefix of 129 bytes", C, config({ keyPrefix: "k".repeat(129) })],
   ["enabled 1", C, config({ enabled: 1 })],
   ["now 'Date.now'", C, config({ now: "Date.now" })],
+  ["stringIdKeys 'django'", C, config({ stringIdKeys: "django" })],
+  ["stringIdKeys true", C, config({ stringIdKeys: true })],
+  ["stringIdKeys 'RAW'", C, config({ stringIdKeys: "RAW" })],
   ["options with a throwing getter", C, (w) => new QuotaEngine({ store: w.store, get limits() { return throwing(); } })],
   ["options proxy whose ownKeys throws", C, (w) => new QuotaEngine(new Proxy({ store: w.store }, { ownKeys: throwing }))],
   ["store.get not a function", C, (w) => new QuotaEngine({ store: { ...w.store, get: 5 }, limits: { remix: 1 } })],
@@ -83,6 +88,15 @@ const rows = [
   ["reserve({ id: [1] })", A, (w) => w.engine.reserve({ id: [1] }, "remix")],
   ["reserve({ id: 1, unlimited: 1 })", A, (w) => w.engine.reserve({ id: 1, unlimited: 1 }, "remix")],
   ["reserve(profile with a throwing unlimited)", A, (w) => w.engine.reserve({ id: 1, get unlimited() { return throwing(); } }, "remix")],
+  // -- string ids written raw: those that could share another profile's key ----------------------
+  ["raw: reserve({ id: 'a:b' })", A, raw((e) => e.reserve({ id: "a:b" }, "remix"))],
+  ["raw: reserve({ id: '1' }) (numeric id 1's key)", A, raw((e) => e.reserve({ id: "1" }, "remix"))],
+  ["raw: increment({ id: '01' })", A, raw((e) => e.increment({ id: "01" }, "remix"))],
+  ["raw: check({ id: '~1' })", A, raw((e) => e.check({ id: "~1" }, "remix"))],
+  ["raw: release({ id: '1:tips' }, 'remix')", A, raw((e) => e.release({ id: "1:tips" }, "remix"))],
+  ["raw: usage('2')", A, raw((e) => e.usage("2"))],
+  ["raw: usage('x:')", A, raw((e) => e.usage("x:"))],
+  ["raw: settle({ id: '1' }, token, 0)", A, raw((e, w) => e.settle({ id: "1" }, w.token, 0))],
   ["reserve(profile with a throwing id)", A, (w) => w.engine.reserve({ get id() { return throwing(); } }, "remix")],
   ["reserve(Object.create(null))", A, (w) => w.engine.reserve(Object.create(null), "remix")],
   ["reserve(a function)", A, (w) => w.engine.reserve(() => 1, "remix")],

@@ -250,3 +250,23 @@ test("MemoryStore honours TTLs on its clock and sweeps expired entries", () => {
   store.sweep();
   assert.equal(store.size, 0);
 });
+
+test("stringIdKeys 'raw' writes string ids as the Django service writes a string pk", () => {
+  const { store } = setup();
+  const engine = new QuotaEngine({ store, limits: { remix: 1 }, now: () => NOON, stringIdKeys: "raw" });
+  const uuid = "3f2c9a1e-8b4d-4c6e-9f00-1a2b3c4d5e6f";
+  assert.equal(engine.reserve({ id: uuid }, "remix").allowed, true);
+  assert.deepEqual(store.calls.at(-1), ["add", `ai_quota:${uuid}:remix:2026-11-27`, 1, 12 * 3600]);
+  assert.equal(engine.reserve({ id: uuid }, "remix").allowed, false);
+  assert.deepEqual(engine.usage(uuid), { remix: 1 });
+  // Numeric ids are written as before; "42" would be numeric 42's key, so it is refused.
+  engine.check({ id: 42 }, "remix");
+  assert.deepEqual(store.calls.at(-1), ["get", "ai_quota:42:remix:2026-11-27"]);
+  assert.throws(() => engine.check({ id: "42" }, "remix"), { code: "INVALID_ARGUMENT", message: /only digits/ });
+  assert.throws(() => engine.check({ id: "a:b" }, "remix"), { code: "INVALID_ARGUMENT", message: /":"/ });
+  assert.throws(() => engine.check({ id: "~a" }, "remix"), { code: "INVALID_ARGUMENT", message: /"~"/ });
+  // The default, "escaped", keeps every string id apart from numbers and raw ids.
+  const escaped = new QuotaEngine({ store, limits: { remix: 1 }, now: () => NOON, stringIdKeys: "escaped" });
+  escaped.check({ id: uuid }, "remix");
+  assert.deepEqual(store.calls.at(-1), ["get", `ai_quota:~${uuid}:remix:2026-11-27`]);
+});

@@ -5,6 +5,8 @@ import type { Decision, QuotaStore, Usage } from "wasm-quota";
 
 const store: QuotaStore = new MemoryStore({ now: () => Date.now() });
 const engine = new QuotaEngine({ store, limits: { remix: 10 }, keyPrefix: "ai_quota", enabled: true });
+const djangoKeys = new QuotaEngine({ store, limits: { remix: 10 }, keyPrefix: ":1:ai_quota", stringIdKeys: "raw" });
+void djangoKeys.usage("3f2c9a1e-8b4d-4c6e-9f00-1a2b3c4d5e6f");
 
 async function guard(): Promise<number> {
   const d: Decision = await engine.reserve({ id: 42 }, "remix");
@@ -40,6 +42,8 @@ engine.reserve(42, "remix");
 new QuotaEngine({ store, limits: { remix: "10" } });
 // @ts-expect-error store is required
 new QuotaEngine({ limits: {} });
+// @ts-expect-error stringIdKeys is "escaped" or "raw"
+new QuotaEngine({ store, limits: {}, stringIdKeys: "django" });
 
 void guard;
 
