@@ -11,8 +11,9 @@ WASM_PACK_VERSION := 0.15.1
 # wasm-bindgen-cli must match the wasm-bindgen crate exactly; read it from Cargo.lock.
 WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p}' Cargo.lock)
 PORT ?= 8080
+WORKER_PORT ?= 8787
 
-.PHONY: tools npm build test test-rust test-node test-types test-browser chromium redis lint demo bench bench-core bench-do worker clean
+.PHONY: tools npm build pack test test-packaging test-rust test-node test-types test-browser chromium redis lint demo bench bench-core bench-do worker clean
 
 ## tools: the wasm32 target, wasm-bindgen-cli (at Cargo.lock's version) and wasm-pack.
 tools:
@@ -38,14 +39,22 @@ build: tools npm
 	wasm-pack build --release --target web --out-dir target/wasm-pack --out-name wasm_quota --no-pack
 	rm -rf pkg && mkdir -p pkg
 	cp target/wasm-pack/wasm_quota.js target/wasm-pack/wasm_quota.d.ts target/wasm-pack/wasm_quota_bg.wasm.d.ts pkg/
+	node scripts/merge-glue-imports.mjs pkg/wasm_quota.js
 	wasm-opt -Oz --strip-debug --strip-producers --strip-target-features \
 	  target/wasm-pack/wasm_quota_bg.wasm -o pkg/wasm_quota_bg.wasm
 	cp -R pkg-template/. pkg/
+	cp README.md LICENSE-MIT LICENSE-APACHE pkg/
 	@printf 'pkg/wasm_quota_bg.wasm: %s bytes, %s gzipped\n' \
 	  "$$(wc -c < pkg/wasm_quota_bg.wasm)" "$$(gzip -9c pkg/wasm_quota_bg.wasm | wc -c)"
 
+## pack: target/wasm-quota.tgz, the tarball `npm pack` makes of pkg/ (what users install).
+pack: build
+	rm -f target/wasm-quota*.tgz
+	npm pack ./pkg --pack-destination target --silent >/dev/null
+	mv target/wasm-quota-*.tgz target/wasm-quota.tgz
+
 ## test: everything CI runs.
-test: lint test-rust test-node test-types test-browser
+test: lint test-rust test-node test-types test-browser test-packaging
 
 lint: tools
 	cargo fmt --check
@@ -65,6 +74,11 @@ test-types: build
 ## the tests start and stop their own server on a free port.
 test-browser: build chromium
 	node --test tests/browser/
+
+## test-packaging: the tarball installed into fresh projects outside the repo, used there as
+## users do (Node, wrangler, bundlers, TypeScript); tools come from this repo's node_modules.
+test-packaging: pack chromium
+	node --test tests/packaging/
 
 ## redis: Debian's redis-server for the RedisStore tests (they start their own on a free port).
 redis:
@@ -92,9 +106,10 @@ bench-core: tools
 demo: build
 	node www/serve.mjs $(PORT)
 
-## worker: the Cloudflare Workers example in workerd (Miniflare) at http://127.0.0.1:8787.
+## worker: the Cloudflare Workers example under `wrangler dev` at http://127.0.0.1:$(WORKER_PORT),
+## with development tokens printed (secrets in examples/cloudflare-worker/.dev.vars).
 worker: build
-	node examples/cloudflare-worker/serve.mjs
+	PORT=$(WORKER_PORT) node examples/cloudflare-worker/dev.mjs
 
 clean:
 	rm -rf pkg target/wasm-pack

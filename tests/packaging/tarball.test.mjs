@@ -1,0 +1,34 @@
+// What `npm pack` puts in the tarball: every file the exports point at, the README and the
+// licenses, and nothing from the build or the tests.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { TARBALL, run, project } from "./helpers.mjs";
+
+async function tarballFiles() {
+  const { stdout } = await run("tar", ["-tzf", TARBALL]);
+  return new Set(stdout.trim().split("\n").map((p) => p.replace(/^package\//, "")));
+}
+
+test("the tarball carries the README and both licenses", async () => {
+  const files = await tarballFiles();
+  for (const name of ["README.md", "LICENSE-MIT", "LICENSE-APACHE", "package.json", "wasm_quota_bg.wasm"]) {
+    assert.ok(files.has(name), `${name} is not in the tarball`);
+  }
+});
+
+test("every file the package's exports name is in the tarball", async () => {
+  const files = await tarballFiles();
+  const { stdout } = await run("tar", ["-xzOf", TARBALL, "package/package.json"]);
+  const targets = [];
+  const walk = (v) => (typeof v === "string" ? targets.push(v) : Object.values(v).forEach(walk));
+  walk(JSON.parse(stdout).exports);
+  for (const target of targets) assert.ok(files.has(target.replace(/^\.\//, "")), `exports names ${target}, not in the tarball`);
+});
+
+test("installed from the tarball, the package's README is the repo's", async (t) => {
+  const dir = await project(t, {});
+  const installed = await readFile(join(dir, "node_modules", "wasm-quota", "README.md"), "utf8");
+  assert.equal(installed, await readFile(new URL("../../README.md", import.meta.url), "utf8"));
+});
