@@ -34,11 +34,12 @@ node_modules/.installed: package.json package-lock.json
 	ln -sfn ../pkg node_modules/wasm-quota
 	touch $@
 
-## build: pkg/, the npm package (glue + one wasm-opt -Oz'd .wasm + pkg-template/).
+## build: pkg/, the npm package (glue + one wasm-opt -Oz'd .wasm + pkg-template/, whose
+## hand-written .d.ts files are the package's types: wasm-bindgen's own are not shipped).
 build: tools npm
-	wasm-pack build --release --target web --out-dir target/wasm-pack --out-name wasm_quota --no-pack
+	wasm-pack build --release --target web --out-dir target/wasm-pack --out-name wasm_quota --no-pack --no-typescript
 	rm -rf pkg && mkdir -p pkg
-	cp target/wasm-pack/wasm_quota.js target/wasm-pack/wasm_quota.d.ts target/wasm-pack/wasm_quota_bg.wasm.d.ts pkg/
+	cp target/wasm-pack/wasm_quota.js pkg/
 	node scripts/merge-glue-imports.mjs pkg/wasm_quota.js
 	wasm-opt -Oz --strip-debug --strip-producers --strip-target-features \
 	  target/wasm-pack/wasm_quota_bg.wasm -o pkg/wasm_quota_bg.wasm
@@ -66,9 +67,12 @@ test-rust: tools
 test-node: build redis
 	node --test tests/node/
 
-## test-types: the package's TypeScript types compile against tests/types/usage.ts.
+## test-types: the package's TypeScript types, with skipLibCheck: false: Node and browser use
+## (tests/types, lib ES2022 + DOM) and Workers (tests/types/worker, lib ES2022 +
+## @cloudflare/workers-types).
 test-types: build
 	tsc -p tests/types
+	tsc -p tests/types/worker
 
 ## test-browser: the demo page (www/) in real headless Chromium, driven by npm playwright-core;
 ## the tests start and stop their own server on a free port.

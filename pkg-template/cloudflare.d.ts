@@ -1,5 +1,8 @@
-// Types of "wasm-quota/cloudflare" (workerd only).
-import type { AmountOptions, Decision, Profile, Limits, ProfileId, QuotaEngineOptions, ReserveOptions, Usage } from "./wasm_quota.js";
+// Types of "wasm-quota/cloudflare" (workerd only): they build on Cloudflare's own types
+// (`@cloudflare/workers-types`, or what `wrangler types` writes), which declare
+// "cloudflare:workers" and `DurableObjectState`.
+import { DurableObject } from "cloudflare:workers";
+import type { AmountOptions, Decision, Limits, MaybePromise, Profile, ProfileId, QuotaEngineOptions, ReserveOptions, Usage } from "./types.js";
 export * from "./index.js";
 export { DurableObjectStore, type DurableObjectStorageLike } from "./stores/durable-object.js";
 export { KvStore, KV_MIN_TTL_SECONDS, type KVNamespaceLike } from "./stores/kv.js";
@@ -28,15 +31,24 @@ export interface QuotaObjectMethods {
 /**
  * The engine in a SQLite-backed Durable Object, one object per profile. A QuotaError thrown
  * inside reaches an RPC caller as an Error whose message starts with "[CODE] ".
+ *
+ * It extends `DurableObject`, so `DurableObjectNamespace<QuotaDurableObject>` types the stub's
+ * RPC methods (each a Promise of the result below):
+ *
+ * ```ts
+ * interface Env { QUOTA: DurableObjectNamespace<QuotaDurableObject> }
+ * const d = await env.QUOTA.getByName("42").reserve({ id: 42 }, "remix");
+ * ```
  */
-export class QuotaDurableObject {
-  constructor(ctx: unknown, env: QuotaEnv);
-  check(profile: Profile, feature: string, options?: AmountOptions): Decision;
-  reserve(profile: Profile, feature: string, options?: ReserveOptions): Decision;
-  release(profile: Profile, featureOrReservation: string, options?: AmountOptions): void;
-  settle(profile: Profile, reservation: string, actualAmount: number): boolean;
-  increment(profile: Profile, feature: string, options?: AmountOptions): Decision;
-  usage(profileId: ProfileId): Usage;
+export class QuotaDurableObject<Env extends QuotaEnv = QuotaEnv> extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env);
+  check(profile: Profile, feature: string, options?: AmountOptions): MaybePromise<Decision>;
+  reserve(profile: Profile, feature: string, options?: ReserveOptions): MaybePromise<Decision>;
+  release(profile: Profile, featureOrReservation: string, options?: AmountOptions): MaybePromise<void>;
+  settle(profile: Profile, reservation: string, actualAmount: number): MaybePromise<boolean>;
+  increment(profile: Profile, feature: string, options?: AmountOptions): MaybePromise<Decision>;
+  usage(profileId: ProfileId): MaybePromise<Usage>;
+  /** Deletes expired counters (the store schedules the alarm). */
   alarm(): Promise<void>;
 }
 

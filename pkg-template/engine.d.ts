@@ -1,4 +1,4 @@
-import type { AmountOptions, Decision, Limits, Profile, ProfileId, QuotaEngineOptions, ReserveOptions, Usage } from "./wasm_quota.js";
+import type { AmountOptions, Decision, Limits, Profile, ProfileId, QuotaEngineOptions, ReserveOptions, Usage } from "./types.js";
 
 /**
  * Per-profile, per-feature quotas over a store the host supplies.

@@ -1,4 +1,4 @@
-import type { Decision } from "./wasm_quota.js";
+import type { Decision } from "./types.js";
 
 /**
  * Header name → value, so `new Headers(...)` or a Response's `headers` takes it as is:

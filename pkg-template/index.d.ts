@@ -16,7 +16,7 @@ export type {
   UnlimitedDecision,
   Usage,
   WindowName,
-} from "./wasm_quota.js";
+} from "./types.js";
 export { QuotaError, type QuotaErrorCode } from "./runtime.js";
 export { MemoryStore } from "./stores/memory.js";
 export { rateLimitHeaders, quotaExceededResponse } from "./headers.js";

@@ -1,4 +1,4 @@
-import type { MaybePromise, QuotaStore } from "../wasm_quota.js";
+import type { MaybePromise, QuotaStore } from "../types.js";
 
 /** The subset of a Durable Object's `ctx.storage` this store uses. */
 export interface DurableObjectStorageLike {

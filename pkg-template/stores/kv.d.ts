@@ -1,4 +1,4 @@
-import type { QuotaStore } from "../wasm_quota.js";
+import type { QuotaStore } from "../types.js";
 
 /** KV refuses expirations less than 60 seconds ahead. */
 export const KV_MIN_TTL_SECONDS: 60;

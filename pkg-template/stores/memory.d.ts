@@ -1,4 +1,4 @@
-import type { QuotaStore } from "../wasm_quota.js";
+import type { QuotaStore } from "../types.js";
 
 /** The QuotaStore contract over an in-process Map with TTLs. Synchronous. */
 export class MemoryStore implements QuotaStore {

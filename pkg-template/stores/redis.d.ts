@@ -1,4 +1,4 @@
-import type { QuotaStore } from "../wasm_quota.js";
+import type { QuotaStore } from "../types.js";
 
 /** The methods of a `redis` v5 client that RedisStore calls (a connected `createClient()`). */
 export interface RedisClientLike {

@@ -9,28 +9,6 @@ use crate::core::limits::MAX_SAFE_INTEGER;
 use crate::core::{Call, Outcome, QuotaError, StoreOp, StoreReply};
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(typescript_custom_section)]
-const QUOTA_STORE_TS: &'static str = r#"
-/** A value, or a Promise of it: every store method and engine call may be either. */
-export type MaybePromise<T> = T | Promise<T>;
-
-/**
- * The host's storage: the seed's cache primitives. Counts are non-negative safe integers.
- * A method may return a plain value (the engine then answers synchronously) or a Promise.
- */
-export interface QuotaStore {
-  /** The live count, or null/undefined when absent or expired. */
-  get(key: string): MaybePromise<number | null | undefined>;
-  /** Add `delta` (may be negative) to a live counter and return the new value; null when
-   *  absent or expired. Must never create the key. */
-  incr(key: string, delta: number): MaybePromise<number | null>;
-  /** Create the key with `value`, expiring after `ttlSeconds`, only if absent; true if created. */
-  add(key: string, value: number, ttlSeconds: number): MaybePromise<boolean>;
-  /** Create or overwrite the key with `value`, expiring after `ttlSeconds`. */
-  set(key: string, value: number, ttlSeconds: number): MaybePromise<void>;
-}
-"#;
-
 /// What a store fault ends a call with.
 pub enum Fault {
     Outcome(Outcome),

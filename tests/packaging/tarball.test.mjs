@@ -32,3 +32,14 @@ test("installed from the tarball, the package's README is the repo's", async (t)
   const installed = await readFile(join(dir, "node_modules", "wasm-quota", "README.md"), "utf8");
   assert.equal(installed, await readFile(new URL("../../README.md", import.meta.url), "utf8"));
 });
+
+test("the public types are the hand-written ones: no wasm-bindgen declarations, no internal class", async () => {
+  const files = await tarballFiles();
+  const declarations = [...files].filter((f) => f.endsWith(".d.ts"));
+  assert.ok(declarations.includes("types.d.ts"), declarations.join(", "));
+  assert.ok(!files.has("wasm_quota.d.ts") && !files.has("wasm_quota_bg.wasm.d.ts"), declarations.join(", "));
+  for (const file of declarations) {
+    const { stdout } = await run("tar", ["-xzOf", TARBALL, `package/${file}`]);
+    assert.doesNotMatch(stdout, /QuotaCore/, `${file} declares the internal QuotaCore`);
+  }
+});

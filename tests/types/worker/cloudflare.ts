@@ -1,4 +1,5 @@
-// Compile-only check of "wasm-quota/cloudflare"'s types: the README's Workers usage.
+// Compile-only check of "wasm-quota/cloudflare"'s types (with @cloudflare/workers-types, see
+// tsconfig.json here): the README's Workers usage.
 import {
   QuotaDurableObject,
   DurableObjectStore,

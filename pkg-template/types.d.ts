@@ -1,0 +1,108 @@
+// The package's data types: options, limits, decisions, the store contract. Every entry's
+// declarations import them from here; `tsc` checks them in tests/types with `lib: ["ES2022"]`
+// and `skipLibCheck: false`.
+
+/** A value, or a Promise of it: every store method and engine call may be either. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * The host's storage: the seed's cache primitives. Counts are non-negative safe integers.
+ * A method may return a plain value (the engine then answers synchronously) or a Promise.
+ */
+export interface QuotaStore {
+  /** The live count, or null/undefined when absent or expired. */
+  get(key: string): MaybePromise<number | null | undefined>;
+  /** Add `delta` (may be negative) to a live counter and return the new value; null when
+   *  absent or expired. Must never create the key. */
+  incr(key: string, delta: number): MaybePromise<number | null>;
+  /** Create the key with `value`, expiring after `ttlSeconds`, only if absent; true if created. */
+  add(key: string, value: number, ttlSeconds: number): MaybePromise<boolean>;
+  /** Create or overwrite the key with `value`, expiring after `ttlSeconds`. */
+  set(key: string, value: number, ttlSeconds: number): MaybePromise<void>;
+}
+
+/** A non-negative safe integer or a string of 1–256 characters. `42` and `"42"` differ. */
+export type ProfileId = number | string;
+export interface Profile { id: ProfileId; unlimited?: boolean }
+/** A calendar window; "week" is the ISO week (Monday 00:00 to Monday 00:00). */
+export type WindowName = "hour" | "day" | "week" | "month";
+/** One limit over one calendar window, aligned on the wall clock of `timeZone`. */
+export interface Policy {
+  /** Non-negative safe integer; 0 = always denied. */
+  limit: number;
+  /** Default "day". */
+  window?: WindowName;
+  /** An IANA zone the host's Intl knows, e.g. "Europe/Paris". Default UTC. */
+  timeZone?: string;
+  /** Named in decisions and headers; default "hourly" | "daily" | "weekly" | "monthly". */
+  name?: string;
+}
+/**
+ * Feature name → a limit per UTC day (the seed's shape; 0 = always denied), one policy, or
+ * several policies that must all pass (a reserve counts in all or none).
+ */
+export type Limits = Record<string, number | Policy | Policy[]>;
+export interface QuotaEngineOptions {
+  store: QuotaStore;
+  limits: Limits;
+  /** false = home mode: everything allowed, nothing counted. Default true. */
+  enabled?: boolean;
+  /** Default "ai_quota". The Django service's keys: `"{KEY_PREFIX}:{VERSION}:ai_quota"`, by
+   *  default ":1:ai_quota". */
+  keyPrefix?: string;
+  /** How string profile ids are written into keys. "escaped" (default): `~` + the id with `%`
+   *  and `:` escaped, every string accepted. "raw": as the Django service writes a string pk
+   *  (a UUID), refusing with INVALID_ARGUMENT ids that contain ":", are only digits or start
+   *  with "~" (they could share another profile's key). */
+  stringIdKeys?: "escaped" | "raw";
+  /** Milliseconds since the epoch. Default Date.now. */
+  now?: () => number;
+  /** When a store method throws, rejects or times out: throw (default), or answer check /
+   *  reserve / increment with a DegradedDecision that denies or allows. */
+  onStoreError?: "throw" | "deny" | "allow";
+  /** Async stores: a store Promise not settled after this many ms is a STORE_TIMEOUT. */
+  storeTimeoutMs?: number;
+}
+export interface AmountOptions { amount?: number }
+export interface ReserveOptions extends AmountOptions {
+  /** A retry with the same key (and amount) in the same window gets the original decision,
+   *  with `replayed: true`, and is counted once. 1–256 characters. */
+  idempotencyKey?: string;
+}
+export interface LimitedDecision {
+  allowed: boolean;
+  feature: string;
+  limit: number;
+  used: number;
+  remaining: number;
+  /** RFC 3339 UTC instant of the reset, e.g. "2026-11-28T00:00:00Z". */
+  resetsAt: string;
+  /** Whole seconds to resetsAt on a denial, 0 when allowed. */
+  retryAfter: number;
+  /** Present when a reserve was allowed and counted: pass it to release() or settle(). */
+  reservation?: string;
+  /** The policy these figures describe (the denying one on a denial, else the one with the
+   *  fewest remaining). Absent for plain-number limits, which keep the seed's shape. */
+  policy?: string;
+  /** That policy's window; present with `policy`. */
+  window?: WindowName;
+  /** An idempotent reserve answered from the record of the original (nothing counted now). */
+  replayed?: true;
+  unlimited?: undefined;
+  degraded?: undefined;
+}
+export interface UnlimitedDecision { allowed: true; unlimited: true; feature: string }
+/** Decided by `onStoreError` because the store failed: no figures, no reservation. */
+export interface DegradedDecision {
+  allowed: boolean;
+  feature: string;
+  degraded: "store-error";
+  /** The absorbed STORE_ERROR / STORE_TIMEOUT QuotaError, for the host's log. */
+  error: Error & { code: string; cause?: unknown };
+  /** Always 0: when the store comes back is unknown. */
+  retryAfter: 0;
+  reservation?: undefined;
+  unlimited?: undefined;
+}
+export type Decision = LimitedDecision | UnlimitedDecision | DegradedDecision;
+export type Usage = Record<string, number>;

@@ -1,0 +1,37 @@
+// TypeScript from the installed tarball: the Worker of tests/types/worker (written as Cloudflare
+// documents it: DurableObjectNamespace<QuotaDurableObject>, typed RPC, an engine at module
+// scope), checked against @cloudflare/workers-types with skipLibCheck: false and lib ES2022.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { bin, project, run } from "./helpers.mjs";
+
+const source = (name) => readFile(new URL(`../types/worker/${name}`, import.meta.url), "utf8");
+
+test("a TypeScript Worker type-checks against the installed package and @cloudflare/workers-types", async (t) => {
+  const tsconfig = JSON.parse(await source("tsconfig.json"));
+  assert.equal(tsconfig.compilerOptions.skipLibCheck, false);
+  assert.deepEqual(tsconfig.compilerOptions.lib, ["ES2022"]);
+  tsconfig.files = ["worker.ts"];
+  const dir = await project(
+    t,
+    { "tsconfig.json": JSON.stringify(tsconfig), "worker.ts": await source("worker.ts") },
+    { links: ["@cloudflare/workers-types"] },
+  );
+  const { stdout } = await run(bin("tsc"), ["-p", "."], { cwd: dir }).catch((err) => assert.fail(err.stdout + err.stderr));
+  assert.equal(stdout, "");
+});
+
+test("the README's TypeScript Worker type-checks as written", async (t) => {
+  const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+  const code = readme.slice(readme.indexOf("In **TypeScript**")).match(/```ts\n([\s\S]*?)```/)[1];
+  const tsconfig = JSON.parse(await source("tsconfig.json"));
+  tsconfig.files = ["readme.ts"];
+  const dir = await project(
+    t,
+    { "tsconfig.json": JSON.stringify(tsconfig), "readme.ts": code },
+    { links: ["@cloudflare/workers-types"] },
+  );
+  const { stdout } = await run(bin("tsc"), ["-p", "."], { cwd: dir }).catch((err) => assert.fail(err.stdout + err.stderr));
+  assert.equal(stdout, "");
+});
