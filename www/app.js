@@ -1,32 +1,49 @@
-// The demo page: six feature cards over one QuotaEngine, the settings, and the last-decision
-// panel. The engine and its store read the page's OffsetClock, so the midnight jump is real to
-// both. Every figure on the page is read back from the engine, never tracked on the side.
+// The demo page: a card per feature over one QuotaEngine, the settings, the timeline and the
+// last-decision panel. The engine and its store read the page's OffsetClock, so the midnight
+// jump is real to both. Every figure on the page is read back from the engine, never tracked
+// on the side.
 import { QuotaEngine, MemoryStore, QuotaError } from "wasm-quota";
-import { OffsetClock, nextUtcMidnight, formatDuration } from "./clock.js";
-import { FEATURES, parseLimitsParam, formatLimitsParam } from "./features.js";
+import { OffsetClock, nextUtcMidnight } from "./clock.js";
+import { FEATURES, TOKEN_FEATURE, POLICY_FEATURE, ALL_FEATURES, engineLimits, enginePolicies, parseLimitsParam, formatLimitsParam } from "./features.js";
 import { LocalStorageStore } from "./local-store.js";
 import { responseFor, formatResponseHead } from "./rate-limit-headers.js";
+import { standInAiCall, parseLatency } from "./stand-in-ai.js";
+import { FeatureCard, formatCount, setText } from "./cards.js";
+import { BurstStrip } from "./burst.js";
+import { Timeline } from "./timeline.js";
 
 const PROFILE_ID = 42;
-const AI_CALL_MS = 600; // long enough to see "Calling…", short enough not to bore
+const BURST_SIZE = 10;
 const $ = (selector, root = document) => root.querySelector(selector);
 
 const params = new URLSearchParams(location.search);
+const latencyMs = parseLatency(params.get("latency"));
 const clock = new OffsetClock();
-const useLocal = params.get("store") === "local" && localStorageWorks();
-const store = useLocal ? new LocalStorageStore({ now: clock.now }) : new MemoryStore({ now: clock.now });
 const settings = {
   failAi: $('[data-setting="fail-ai"]'),
   unlimited: $('[data-setting="unlimited"]'),
   homeMode: $('[data-setting="home-mode"]'),
 };
 const parsed = parseLimitsParam(params.get("limits"));
-let limits = parsed.limits;
-let engine = makeEngine();
+let limits = parsed.limits; // the editable daily limits
+// Made in start(), not while the module loads: an engine draws randomness when it is built.
+let store, engine, policyReaders;
+const cards = new Map(); // feature name -> FeatureCard
+const timeline = new Timeline($('[data-field="timeline"]'), ALL_FEATURES);
 
 /** The engine's `enabled` is fixed at construction; home mode rebuilds it over the same store. */
 function makeEngine() {
-  return new QuotaEngine({ store, limits, enabled: !settings.homeMode.checked, now: clock.now });
+  return new QuotaEngine({ store, limits: engineLimits(limits), enabled: !settings.homeMode.checked, now: clock.now });
+}
+
+/**
+ * usage() reports a feature's first policy only. An engine over the same store configured
+ * with just one of the policies reads that policy's counter (a counter's key depends on the
+ * window, not on the policy's name) through check(), which counts nothing.
+ */
+function makePolicyReaders() {
+  return enginePolicies().map((policy) =>
+    new QuotaEngine({ store, limits: { [POLICY_FEATURE.name]: [policy] }, now: clock.now }));
 }
 
 /** Some browsers (private modes, blocked storage) throw on localStorage; then the Map serves. */
@@ -41,114 +58,135 @@ function localStorageWorks() {
 }
 
 const profile = () => ({ id: PROFILE_ID, unlimited: settings.unlimited.checked });
-
-function notify(text) {
-  $('[data-field="notice"]').textContent = text;
-}
+const notify = (text) => ($('[data-field="notice"]').textContent = text);
 
 // ---- cards ----------------------------------------------------------------------------------
 
-const cards = new Map(); // feature name -> card element
-
-for (const feature of FEATURES) {
-  const card = $("#card-template").content.firstElementChild.cloneNode(true);
-  card.dataset.feature = feature.name;
-  card.dataset.status = "idle";
-  card.dataset.runs = "0";
-  $('[data-field="title"]', card).textContent = feature.title;
-  $('[data-field="name"]', card).textContent = feature.name;
-  $(".meter", card).setAttribute("aria-label", `${feature.title} used today`);
-  // Six buttons all called "Run" are ambiguous to a screen reader: name each one's feature.
-  $('[data-action="run"]', card).setAttribute("aria-label", `Run ${feature.title}`);
-  $(".limit", card).append(visuallyHidden(` for ${feature.title}`));
-  const input = $('[data-setting="limit"]', card);
-  input.value = limits[feature.name];
-  input.addEventListener("change", () => changeLimit(feature.name, input));
-  $('[data-action="run"]', card).addEventListener("click", () => run(feature.name));
-  $('[data-field="cards"]').append(card);
+function addCard(feature, options) {
+  const card = new FeatureCard(feature, { ...options, burstSize: BURST_SIZE });
+  card.runButton.addEventListener("click", () => run(feature.name));
+  card.burstButton.addEventListener("click", () => burst(feature.name));
+  card.limitInput.addEventListener("change", () => changeLimit(feature.name, card.limitInput));
+  $('[data-field="cards"]').append(card.el);
   cards.set(feature.name, card);
 }
 
-function visuallyHidden(text) {
-  const span = document.createElement("span");
-  span.className = "visually-hidden";
-  span.textContent = text;
-  return span;
-}
+for (const f of FEATURES) addCard(f, { meters: [{ key: "day", ariaLabel: `${f.title} used today` }], limit: limits[f.name] });
+addCard(TOKEN_FEATURE, {
+  unit: "tokens",
+  note: `Metered in tokens: a run reserves ${formatCount(TOKEN_FEATURE.estimate)} (the call's max_tokens), then settles with what the model used.`,
+  meters: [{ key: "day", ariaLabel: `${TOKEN_FEATURE.title} tokens used today` }],
+});
+cards.get(TOKEN_FEATURE.name).el.dataset.estimate = String(TOKEN_FEATURE.estimate);
+addCard(POLICY_FEATURE, {
+  note: "Two policies at once: a run must pass both, and counts in both or neither.",
+  meters: POLICY_FEATURE.policies.map((p) => ({
+    key: p.name,
+    label: `${p.label}: the ${p.name} policy, ${p.limit} per ${p.window}`,
+    ariaLabel: `${POLICY_FEATURE.title} used ${p.window === "hour" ? "this hour" : "today"}`,
+  })),
+});
 
-function setText(el, text) {
-  if (el.textContent !== text) el.textContent = text; // no needless DOM or a11y churn per tick
-}
-
-/** Redraws every card's figures from the engine's usage for the current window. */
-async function renderUsage() {
+/** Each card's meters as the engine counts them: { feature: [{ key, used, limit, resetsAt }] }. */
+async function readFigures() {
   const usage = await engine.usage(PROFILE_ID);
+  const now = clock.now();
+  const figures = {};
+  for (const f of FEATURES) figures[f.name] = [{ key: "day", used: usage[f.name], limit: limits[f.name], resetsAt: nextUtcMidnight(now) }];
+  figures[TOKEN_FEATURE.name] = [{ key: "day", used: usage[TOKEN_FEATURE.name], limit: TOKEN_FEATURE.limit, resetsAt: nextUtcMidnight(now) }];
+  figures[POLICY_FEATURE.name] = await Promise.all(policyReaders.map(async (reader, i) => {
+    const d = await reader.check({ id: PROFILE_ID }, POLICY_FEATURE.name);
+    return { key: POLICY_FEATURE.policies[i].name, used: d.used, limit: d.limit, resetsAt: Date.parse(d.resetsAt) };
+  }));
+  return figures;
+}
+
+let renderGeneration = 0;
+
+/** Redraws every meter from the engine; a render overtaken by a newer one draws nothing. */
+async function renderUsage() {
+  const generation = ++renderGeneration;
+  const figures = await readFigures();
+  if (generation !== renderGeneration) return;
+  const now = clock.now();
   const metered = !settings.homeMode.checked && !settings.unlimited.checked;
-  for (const [name, card] of cards) {
-    const used = usage[name];
-    const limit = limits[name];
-    setText($('[data-field="used"]', card), String(used));
-    setText($('[data-field="limit"]', card), String(limit));
-    setText($('[data-field="remaining"]', card), String(Math.max(0, limit - used)));
-    const meter = $(".meter", card);
-    meter.setAttribute("aria-valuemax", String(limit));
-    meter.setAttribute("aria-valuenow", String(Math.min(used, limit)));
-    meter.setAttribute("aria-valuetext", `${used} of ${limit} used`);
-    meter.style.setProperty("--fill", limit === 0 ? 1 : Math.min(1, used / limit));
-    card.classList.toggle("full", used >= limit);
-    card.classList.toggle("unmetered", !metered);
-  }
+  for (const [name, card] of cards) for (const m of figures[name]) card.drawMeter(m.key, m, now, metered);
 }
 
-// ---- running a feature: reserve → stand-in AI call → release on failure ----------------------
+// ---- running a feature: reserve → stand-in AI call → release on failure, settle tokens --------
 
-async function run(name) {
+/** One run; every click starts its own, concurrently with those in flight. Never rejects. */
+async function run(name, slot) {
   const card = cards.get(name);
-  if (card.dataset.status === "running") return; // one call per card at a time
-  const status = $('[data-field="status"]', card);
   const who = profile();
-  card.dataset.status = "running";
-  status.textContent = "Reserving…";
+  // This run releases or settles through the engine that reserved, even if home mode rebuilt it.
+  const runEngine = engine;
+  const estimate = name === TOKEN_FEATURE.name ? TOKEN_FEATURE.estimate : undefined;
+  const call = `engine.reserve(${describe(who)}, "${name}"${estimate ? `, { amount: ${estimate} }` : ""})`;
+  let outcome, text;
+  card.changeInFlight(+1);
   try {
-    const decision = await engine.reserve(who, name);
-    showDecision(`engine.reserve(${describe(who)}, "${name}")`, decision);
+    const decision = await runEngine.reserve(who, name, estimate ? { amount: estimate } : undefined);
+    showDecision(call, decision);
+    slot?.decided(decision);
+    timeline.record(name, decision.allowed ? "admitted" : "denied");
     if (!decision.allowed) {
-      card.dataset.status = "denied";
-      status.textContent = "Denied: the daily limit is reached. It resets at 00:00 UTC.";
+      [outcome, text] = ["denied", deniedText(decision)];
       return;
     }
-    status.textContent = "Calling the AI…";
+    card.status.textContent = "Calling the AI…";
     await renderUsage();
+    let answer;
     try {
-      await standInAiCall(settings.failAi.checked);
+      answer = await standInAiCall({ fail: settings.failAi.checked, latencyMs, maxTokens: estimate });
     } catch {
-      // The seed's contract: a failed AI call must not cost the user a slot.
+      // The Django service's contract: a failed AI call must not cost the user a slot.
       if (decision.reservation) {
-        await engine.release(who, decision.reservation);
-        showCall(`engine.reserve(${describe(who)}, "${name}") → AI call failed → engine.release(profile, reservation)`);
+        await runEngine.release(who, decision.reservation);
+        showCall(`${call} → AI call failed → engine.release(profile, reservation)`);
+        timeline.record(name, "released");
       }
-      card.dataset.status = "failed";
-      status.textContent = decision.unlimited
+      slot?.released();
+      [outcome, text] = ["failed", decision.unlimited
         ? "The AI call failed (nothing was counted)."
-        : "The AI call failed, so the reservation was released: it did not count.";
+        : "The AI call failed, so the reservation was released: it did not count."];
       return;
     }
-    card.dataset.status = "done";
-    status.textContent = decision.unlimited ? "Done. Not counted: quota does not apply." : "Done. Counted.";
+    if (estimate && decision.reservation) {
+      const settled = await runEngine.settle(who, decision.reservation, answer.tokens);
+      showCall(`engine.settle(${describe(who)}, reservation, ${answer.tokens}) → ${settled}`);
+      timeline.record(name, "settled");
+      card.el.dataset.lastActual = String(answer.tokens);
+      text = `Done. Reserved ${formatCount(estimate)} tokens, the model used ${formatCount(answer.tokens)}: settled, ${formatCount(estimate - answer.tokens)} given back.`;
+    } else {
+      text = decision.unlimited ? "Done. Not counted: quota does not apply." : "Done. Counted.";
+    }
+    outcome = "done";
   } catch (err) {
-    card.dataset.status = "error";
-    status.textContent = err instanceof QuotaError ? `Engine error ${err.code}: ${err.message}` : String(err);
+    slot?.failed();
+    [outcome, text] = ["error", err instanceof QuotaError ? `Engine error ${err.code}: ${err.message}` : String(err)];
   } finally {
+    card.changeInFlight(-1);
     await renderUsage();
-    card.dataset.runs = Number(card.dataset.runs) + 1; // finished runs: tests wait on this
+    card.finishRun(outcome, text);
   }
 }
 
-/** Stands in for the real AI request: a short wait, then success or failure. */
-function standInAiCall(fail) {
-  return new Promise((resolve, reject) =>
-    setTimeout(() => (fail ? reject(new Error("stand-in AI call failed")) : resolve()), AI_CALL_MS),
-  );
+function deniedText(d) {
+  const by = d.policy ? ` by the ${d.policy} policy` : "";
+  return `Denied${by}: ${formatCount(d.used)} of ${formatCount(d.limit)} used. It resets at ${d.resetsAt.slice(11, 16)} UTC.`;
+}
+
+/** BURST_SIZE runs started in the same instant; the strip shows how each was decided. */
+async function burst(name) {
+  const card = cards.get(name);
+  const strip = (card.burst = new BurstStrip(card.burstStrip, BURST_SIZE));
+  await Promise.all(Array.from({ length: BURST_SIZE }, (_, i) => run(name, strip.slot(i))));
+  if (card.burst !== strip) return; // a newer burst owns the strip now
+  const metered = !settings.homeMode.checked && !settings.unlimited.checked;
+  const meters = (await readFigures())[name];
+  const tightest = meters.reduce((a, b) => (b.limit - b.used < a.limit - a.used ? b : a));
+  strip.summarize(metered ? tightest : null, card.unit);
 }
 
 /** The profile as a person would write it in code. */
@@ -172,7 +210,7 @@ function changeLimit(name, input) {
   const value = input.valueAsNumber;
   const next = { ...limits, [name]: value };
   try {
-    engine.setLimits(next); // the engine validates; a refusal keeps the old limits
+    engine.setLimits(engineLimits(next)); // the engine validates; a refusal keeps the old limits
     limits = next;
     notify(`${name} limit set to ${value}.`);
     const shared = new URL(location.href);
@@ -216,6 +254,7 @@ $('[data-action="clear"]').addEventListener("click", () => {
 // ---- the clock: countdowns, and the meters when a window ends --------------------------------
 
 let shownDay = null;
+let shownSecond = null;
 
 function tick() {
   const now = clock.now();
@@ -224,27 +263,36 @@ function tick() {
   $('[data-field="clock"]').dateTime = iso;
   $('[data-field="clock-shifted"]').hidden = !clock.shifted;
   $('[data-action="real-time"]').disabled = !clock.shifted;
-  const left = formatDuration(nextUtcMidnight(now) - now);
-  for (const card of cards.values()) setText($('[data-field="resets-in"]', card), left);
   const day = iso.slice(0, 10);
   if (shownDay !== null && day > shownDay) {
     notify(`Midnight UTC passed: ${day} is a new window, every count starts at 0.`);
     for (const card of cards.values()) {
-      if (card.dataset.status !== "denied") continue; // yesterday's denial no longer holds
-      card.dataset.status = "idle";
-      $('[data-field="status"]', card).textContent = "";
+      if (card.el.dataset.status !== "denied") continue; // yesterday's denial no longer holds
+      card.el.dataset.status = "idle";
+      card.status.textContent = "";
     }
   }
   shownDay = day;
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== shownSecond) timeline.render(); // the time axis moves on
+  shownSecond = second;
   renderUsage();
 }
 
-if (useLocal) store.sweep(); // past days' items are dead weight in localStorage
-$('[data-field="store-name"]').textContent = useLocal ? "localStorage (kept across reloads)" : "an in-page Map";
-const loadNotes = [];
-if (params.get("store") === "local" && !useLocal) loadNotes.push("localStorage is not available here: counts are kept in an in-page Map.");
-if (parsed.problems.length) loadNotes.push(`Ignored in ?limits=: ${parsed.problems.join("; ")}.`);
-if (loadNotes.length) notify(loadNotes.join(" "));
-tick();
-setInterval(tick, 250); // quarter-second ticks keep the countdown within a blink of the truth
-document.documentElement.dataset.ready = "true"; // tests wait for this
+function start() {
+  const useLocal = params.get("store") === "local" && localStorageWorks();
+  store = useLocal ? new LocalStorageStore({ now: clock.now }) : new MemoryStore({ now: clock.now });
+  engine = makeEngine();
+  policyReaders = makePolicyReaders();
+  if (useLocal) store.sweep(); // past days' items are dead weight in localStorage
+  $('[data-field="store-name"]').textContent = useLocal ? "localStorage (kept across reloads)" : "an in-page Map";
+  const loadNotes = [];
+  if (params.get("store") === "local" && !useLocal) loadNotes.push("localStorage is not available here: counts are kept in an in-page Map.");
+  if (parsed.problems.length) loadNotes.push(`Ignored in ?limits=: ${parsed.problems.join("; ")}.`);
+  if (loadNotes.length) notify(loadNotes.join(" "));
+  tick();
+  setInterval(tick, 250); // quarter-second ticks keep the countdown within a blink of the truth
+  document.documentElement.dataset.ready = "true"; // tests wait for this
+}
+
+start();

@@ -1,4 +1,6 @@
-// The seed's six AI features, their default daily limits, and the `?limits=` link syntax.
+// The features on the page: the Django service's six AI features with their default daily
+// limits (and the `?limits=` link syntax for them), plus two that show what the engine does
+// beyond daily counts: one metered in tokens, one under an hourly and a daily policy at once.
 
 export const FEATURES = [
   { name: "remix", title: "Remix" },
@@ -41,3 +43,30 @@ export function formatLimitsParam(limits, defaults = DEFAULT_LIMITS) {
     .map((f) => `${f.name}:${limits[f.name]}`)
     .join(",");
 }
+
+/**
+ * Counted in tokens per UTC day. A run reserves the call's `max_tokens` (the most it can cost),
+ * then settles with what the model reports, so the meter ends at the real usage.
+ */
+export const TOKEN_FEATURE = { name: "chat", title: "Assistant chat", limit: 20_000, estimate: 2_000 };
+
+/** Under two policies at once: a reserve must pass both, and counts in both or neither. */
+export const POLICY_FEATURE = {
+  name: "images",
+  title: "Image generation",
+  policies: [
+    { name: "hourly", window: "hour", limit: 5, label: "This hour" },
+    { name: "daily", window: "day", limit: 20, label: "Today" },
+  ],
+};
+
+/** The engine's policy objects for the two-policy feature (without the page's labels). */
+export const enginePolicies = () => POLICY_FEATURE.policies.map(({ name, window, limit }) => ({ name, window, limit }));
+
+/** Every feature's limits for the engine: the editable daily ones plus the two fixed features. */
+export function engineLimits(daily) {
+  return { ...daily, [TOKEN_FEATURE.name]: TOKEN_FEATURE.limit, [POLICY_FEATURE.name]: enginePolicies() };
+}
+
+/** Every feature in page order, for the timeline's lanes. */
+export const ALL_FEATURES = [...FEATURES, TOKEN_FEATURE, POLICY_FEATURE].map(({ name, title }) => ({ name, title }));

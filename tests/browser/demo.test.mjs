@@ -1,80 +1,19 @@
 // The demo page (www/) in real headless Chromium, served by www/serve.mjs on a free port.
-import { test, before, after, afterEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
-import { chromium } from "playwright-core";
-import { startServer } from "../../www/serve.mjs";
+import { useDemoPage, baseUrl, openDemo, card, field, figures, lastDecision, run } from "./demo-page.mjs";
 
-const NOON = new Date("2026-11-27T12:00:00Z");
 const SHOTS = new URL("../../target/", import.meta.url);
-let server, browser, base;
-const open = []; // { context, problems } of the current test
-
-before(async () => {
-  server = await startServer(0);
-  base = `http://127.0.0.1:${server.address().port}/`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-  await new Promise((resolve) => server?.close(resolve));
-});
-
-// Every test ends by proving the page logged no error and threw nothing.
-afterEach(async () => {
-  for (const { context, problems } of open.splice(0)) {
-    await context.close();
-    assert.deepEqual(problems, [], "console errors, page errors or failed requests");
-  }
-});
-
-/** Opens the demo with a query string in a fresh browser profile; waits until it is ready. */
-async function openDemo(query = "", viewport = { width: 1280, height: 900 }) {
-  const context = await browser.newContext({ viewport });
-  // The page's clock starts at noon UTC and then runs in real time, so a real midnight during
-  // a test run cannot reset counts mid-test; the midnight test jumps there on purpose.
-  await context.clock.install({ time: NOON });
-  const problems = [];
-  open.push({ context, problems });
-  const page = await context.newPage();
-  page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
-  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-  page.on("requestfailed", (r) => problems.push(`requestfailed: ${r.url()}`));
-  page.on("response", (r) => r.status() >= 400 && problems.push(`HTTP ${r.status()}: ${r.url()}`));
-  await page.goto(base + query);
-  await page.waitForSelector("html[data-ready=true]");
-  return page;
-}
-
-const card = (page, feature) => page.locator(`[data-feature="${feature}"]`);
-const field = (page, feature, name) => card(page, feature).locator(`[data-field="${name}"]`).textContent();
-const figures = async (page, feature) => ({
-  used: Number(await field(page, feature, "used")),
-  limit: Number(await field(page, feature, "limit")),
-  remaining: Number(await field(page, feature, "remaining")),
-});
-const lastDecision = async (page) => JSON.parse(await page.locator('[data-field="last-decision"]').textContent());
-
-/** Clicks Run and waits until that run has finished (the card counts finished runs). */
-async function run(page, feature) {
-  const before = Number(await card(page, feature).getAttribute("data-runs"));
-  await card(page, feature).locator('[data-action="run"]').click();
-  await page.waitForSelector(`[data-feature="${feature}"][data-runs="${before + 1}"]`);
-  return lastDecision(page);
-}
+useDemoPage();
 
 test("the page loads the package by name, with .wasm served as application/wasm", async () => {
   const page = await openDemo();
-  const wasm = await page.request.get(base + "pkg/wasm_quota_bg.wasm");
+  const wasm = await page.request.get(baseUrl() + "pkg/wasm_quota_bg.wasm");
   assert.equal(wasm.headers()["content-type"], "application/wasm");
   assert.match(await page.locator('script[type="importmap"]').textContent(), /"wasm-quota": "\/pkg\/entry\/browser\.js"/);
   assert.deepEqual(await page.locator("[data-feature]").evaluateAll((cards) => cards.map((c) => c.dataset.feature)),
-    ["remix", "remix_suggestions", "scale", "tips", "discover", "timer"]);
+    ["remix", "remix_suggestions", "scale", "tips", "discover", "timer", "chat", "images"]);
   assert.deepEqual(await figures(page, "tips"), { used: 0, limit: 20, remaining: 20 });
 });
 
@@ -186,18 +125,25 @@ test("limits are editable by keyboard; the address keeps them; refusals keep the
 test("every control is labelled and reachable with Tab", async () => {
   const page = await openDemo();
   const titles = ["Remix", "Remix suggestions", "Scale", "Tips", "Discover", "Timer"];
+  const allTitles = [...titles, "Assistant chat", "Image generation"];
   const expected = ["Make the AI call fail", "Unlimited profile", "Quota off (home mode)", "Jump to 23:59:50 UTC",
-    "Clear all counts", ...titles.flatMap((t) => [`Daily limit for ${t}`, `Run ${t}`])];
+    "Clear all counts", ...titles.map((t) => `Daily limit for ${t}`),
+    ...allTitles.flatMap((t) => [`Run ${t}`, `Run ${t} ×10 at once`])];
   // The accessible name as Playwright's role queries compute it: exactly one control each.
   for (const name of expected.slice(0, 3)) assert.equal(await page.getByRole("switch", { name, exact: true }).count(), 1, name);
-  for (const t of titles) {
+  for (const t of allTitles) {
     assert.equal(await page.getByRole("button", { name: `Run ${t}`, exact: true }).count(), 1, t);
-    assert.equal(await page.getByRole("spinbutton", { name: `Daily limit for ${t}`, exact: true }).count(), 1, t);
+    assert.equal(await page.getByRole("button", { name: `Run ${t} ×10 at once`, exact: true }).count(), 1, t);
   }
+  for (const t of titles) assert.equal(await page.getByRole("spinbutton", { name: `Daily limit for ${t}`, exact: true }).count(), 1, t);
   assert.equal(await page.getByRole("meter", { name: "Tips used today" }).getAttribute("aria-valuetext"), "0 of 20 used");
+  assert.equal(await page.getByRole("meter", { name: "Assistant chat tokens used today" }).getAttribute("aria-valuetext"), "0 of 20,000 tokens used");
+  assert.equal(await page.getByRole("meter", { name: "Image generation used this hour" }).getAttribute("aria-valuetext"), "0 of 5 used");
+  assert.equal(await page.getByRole("meter", { name: "Image generation used today" }).getAttribute("aria-valuetext"), "0 of 20 used");
+  assert.match(await page.getByRole("img", { name: /^Decisions per feature/ }).getAttribute("aria-label"), /none yet/);
   // Tab through the page once and collect what receives focus, by its label.
   const reached = new Set();
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 60; i++) {
     await page.keyboard.press("Tab");
     reached.add(await page.evaluate(() => {
       const el = document.activeElement;
@@ -227,8 +173,16 @@ test("readable at 375 px and on a desktop; screenshots under target/", async () 
     const page = await openDemo("?limits=remix:3,tips:2", viewport);
     for (let i = 0; i < 4; i++) await run(page, "remix");
     await run(page, "tips");
+    await run(page, "chat");
+    await card(page, "images").locator('[data-action="burst"]').click();
+    await page.waitForSelector('[data-feature="images"][data-runs="10"]');
+    await card(page, "scale").locator('[data-action="burst"]').click(); // left in flight for the picture
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.equal(overflow, 0, `${name}: the page scrolls sideways`);
+    const cardLefts = await page.locator("[data-feature]").evaluateAll((cards) => new Set(cards.map((c) => c.getBoundingClientRect().left)).size);
+    if (name === "375") assert.equal(cardLefts, 1, "375 px: the cards are one column");
+    else assert.ok(cardLefts > 1, "desktop: the cards are a grid");
     await page.screenshot({ path: new URL(`demo-${name}.png`, SHOTS).pathname, fullPage: true });
+    await page.waitForSelector('[data-feature="scale"][data-runs="10"]');
   }
 });
