@@ -1,216 +1,218 @@
-// `make bench`: reserve() throughput of wasm-quota next to plain-JS contenders, in one Node
-// process, interleaved over several rounds; then start-up cost and the .wasm size.
+// `make bench`: wasm-quota next to plain-JS contenders and rate-limiter-flexible over the shapes
+// users have, in one Node process: every contender of every suite runs once per round, in an
+// order that rotates, and the medians of the rounds are compared. Then start-up (Node and
+// workerd) and the .wasm size. Fails when two contenders of a suite admit different numbers.
 //
-//   node bench/run.mjs            (BENCH_ROUNDS=7 BENCH_OPS=600000 to change the defaults)
+//   node bench/run.mjs     (BENCH_ROUNDS=7, BENCH_OPS=600000 for the seed suite; the other
+//                           suites run a third of BENCH_OPS; BENCH_STARTUP=0 skips start-up)
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
-import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
 import os from "node:os";
+import { QuotaEngine, MemoryStore } from "wasm-quota";
 import { SeedPort, TunedJs, TunedOverStore } from "./contenders.mjs";
-
-const importStart = performance.now();
-const { QuotaEngine, MemoryStore } = await import("wasm-quota");
-const importMs = performance.now() - importStart;
-const { RateLimiterMemory } = createRequire(import.meta.url)("rate-limiter-flexible");
+import { TunedTokens, TunedIdempotent, TunedOverAsyncStore } from "./tuned.mjs";
+import { RlfQuota } from "./rlf.mjs";
+import { mapStore, asyncMapStore } from "./user-stores.mjs";
+import { SEED_LIMITS, TOKEN_LIMITS, seedWorkload, tokenWorkload, idempotentWorkload } from "./workloads.mjs";
+import { nodeStartup, workerdStartup } from "./startup.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-const OPS = Number(process.env.BENCH_OPS ?? 600_000);
-const PROFILES = 10_000;
-const LIMITS = { remix: 10, remix_suggestions: 20, scale: 10, tips: 20, discover: 10, timer: 10 };
-const FEATURES = Object.keys(LIMITS);
-const DAY_MS = 86_400_000;
+const SEED_OPS = Number(process.env.BENCH_OPS ?? 600_000);
+const OPS = Math.round(SEED_OPS / 3);
+const WASM_GZIP_TARGET = 40 * 1024;
 
-// The workload: OPS (profile, feature) pairs from a seeded generator, skewed so that busy
-// profiles run into their limits while most do not — a mix of allowed and denied.
-function workload() {
-  let s = 0x9e3779b9;
-  const rand = () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
-  const profiles = Array.from({ length: PROFILES }, (_, i) => ({ id: i + 1 }));
-  const who = new Array(OPS);
-  const what = new Array(OPS);
-  for (let i = 0; i < OPS; i++) {
-    who[i] = profiles[Math.floor(PROFILES * rand() ** 3)];
-    what[i] = FEATURES[Math.floor(FEATURES.length * rand())];
-  }
-  return { who, what };
+const seed = seedWorkload(SEED_OPS);
+const tokens = tokenWorkload(OPS);
+const idem = idempotentWorkload(OPS);
+
+/** Runs `reserve(i)` (true when admitted) for every request; a Promise when `reserve` is async. */
+function count(n, reserve) {
+  let admitted = 0;
+  for (let i = 0; i < n; i++) if (reserve(i)) admitted++;
+  return admitted;
 }
-const { who, what } = workload();
-
-/** A QuotaStore whose every method answers with an already-resolved Promise. */
-class ResolvedPromiseStore {
-  constructor(inner) {
-    this.inner = inner;
-  }
-  get(k) {
-    return Promise.resolve(this.inner.get(k));
-  }
-  incr(k, d) {
-    return Promise.resolve(this.inner.incr(k, d));
-  }
-  add(k, v, t) {
-    return Promise.resolve(this.inner.add(k, v, t));
-  }
-  set(k, v, t) {
-    return Promise.resolve(this.inner.set(k, v, t));
-  }
+async function countAsync(n, reserve) {
+  let admitted = 0;
+  for (let i = 0; i < n; i++) if (await reserve(i)) admitted++;
+  return admitted;
+}
+function withRlf(limits, options, run) {
+  return async () => {
+    const q = new RlfQuota(limits, options);
+    try {
+      return await run(q);
+    } finally {
+      q.dispose();
+    }
+  };
 }
 
-// Each contender runs the whole workload on fresh state and returns how many it admitted.
-const contenders = {
-  a: {
-    name: "wasm-quota reserve, MemoryStore",
-    run() {
-      const engine = new QuotaEngine({ store: new MemoryStore(), limits: LIMITS });
-      let admitted = 0;
-      for (let i = 0; i < OPS; i++) if (engine.reserve(who[i], what[i]).allowed) admitted++;
-      return admitted;
+// Each contender runs its suite's whole workload on fresh state and returns how many it admitted.
+const { who, what } = seed;
+const suites = [
+  {
+    title: `seed workload: ${SEED_OPS} reserves, numeric ids, 10,000 profiles x 6 features, amount 1`,
+    ops: SEED_OPS,
+    contenders: {
+      a: ["wasm-quota, MemoryStore", () => {
+        const engine = new QuotaEngine({ store: new MemoryStore(), limits: SEED_LIMITS });
+        return count(SEED_OPS, (i) => engine.reserve(who[i], what[i]).allowed);
+      }],
+      m: ["wasm-quota, a user's sync store (object over a Map)", () => {
+        const engine = new QuotaEngine({ store: mapStore(), limits: SEED_LIMITS });
+        return count(SEED_OPS, (i) => engine.reserve(who[i], what[i]).allowed);
+      }],
+      b: ["wasm-quota, a user's async store", () => {
+        const engine = new QuotaEngine({ store: asyncMapStore(), limits: SEED_LIMITS });
+        return countAsync(SEED_OPS, async (i) => (await engine.reserve(who[i], what[i])).allowed);
+      }],
+      c: ["plain-JS port of the Django service", () => {
+        const q = new SeedPort(SEED_LIMITS);
+        return count(SEED_OPS, (i) => q.reserve(who[i], what[i])[0]);
+      }],
+      d: ["tuned plain JS", () => {
+        const q = new TunedJs(SEED_LIMITS);
+        return count(SEED_OPS, (i) => q.reserve(who[i], what[i]));
+      }],
+      f: ["tuned plain JS over MemoryStore", () => {
+        const q = new TunedOverStore(SEED_LIMITS, new MemoryStore());
+        return count(SEED_OPS, (i) => q.reserve(who[i], what[i]));
+      }],
+      n: ["tuned plain JS over the user's sync store", () => {
+        const q = new TunedOverStore(SEED_LIMITS, mapStore());
+        return count(SEED_OPS, (i) => q.reserve(who[i], what[i]));
+      }],
+      q: ["tuned plain JS over the user's async store", () => {
+        const q = new TunedOverAsyncStore(SEED_LIMITS, asyncMapStore());
+        return countAsync(SEED_OPS, (i) => q.reserve(who[i], what[i]));
+      }],
+      e: ["rate-limiter-flexible RateLimiterMemory", withRlf(SEED_LIMITS, { refund: false }, (q) =>
+        countAsync(SEED_OPS, (i) => q.reserve(who[i].id, what[i])))],
     },
+    targets: [["a/d", 1.5], ["a/e", 4.0], ["m/e", 1.3], ["b/e", 1.0], ["a/c"], ["a/f"], ["m/n"], ["b/q"]],
   },
-  b: {
-    name: "wasm-quota reserve, async store",
-    async run() {
-      const store = new ResolvedPromiseStore(new MemoryStore());
-      const engine = new QuotaEngine({ store, limits: LIMITS });
-      let admitted = 0;
-      for (let i = 0; i < OPS; i++) if ((await engine.reserve(who[i], what[i])).allowed) admitted++;
-      return admitted;
+  {
+    title: `token workload: ${OPS} reserves, UUID ids, amount 1-500, chat = hour + day policy, embed = day`,
+    ops: OPS,
+    contenders: {
+      g: ["wasm-quota, MemoryStore", () => {
+        const engine = new QuotaEngine({ store: new MemoryStore(), limits: TOKEN_LIMITS });
+        return count(OPS, (i) => engine.reserve(tokens.who[i], tokens.what[i], { amount: tokens.amount[i] }).allowed);
+      }],
+      h: ["tuned plain JS for this workload", () => {
+        const q = new TunedTokens(TOKEN_LIMITS);
+        return count(OPS, (i) => q.reserve(tokens.who[i], tokens.what[i], tokens.amount[i]));
+      }],
+      i: ["rate-limiter-flexible RateLimiterMemory", withRlf(TOKEN_LIMITS, {}, (q) =>
+        countAsync(OPS, (i) => q.reserve(tokens.who[i].id, tokens.what[i], tokens.amount[i])))],
     },
+    targets: [["g/h", 1.5], ["g/i"]],
   },
-  c: {
-    name: "plain-JS port of the seed",
-    run() {
-      const q = new SeedPort(LIMITS);
-      let admitted = 0;
-      for (let i = 0; i < OPS; i++) if (q.reserve(who[i], what[i])[0]) admitted++;
-      return admitted;
+  {
+    title: `idempotency keys: ${OPS} reserves of the seed's shape, a quarter of them retries`,
+    ops: OPS,
+    contenders: {
+      j: ["wasm-quota, MemoryStore", () => {
+        const engine = new QuotaEngine({ store: new MemoryStore(), limits: SEED_LIMITS });
+        return count(OPS, (i) => engine.reserve(idem.who[i], idem.what[i], { idempotencyKey: idem.key[i] }).allowed);
+      }],
+      k: ["tuned plain JS with a Map of answers", () => {
+        const q = new TunedIdempotent(SEED_LIMITS);
+        return count(OPS, (i) => q.reserve(idem.who[i], idem.what[i], idem.key[i]));
+      }],
+      l: ["rate-limiter-flexible with a Map of answers", withRlf(SEED_LIMITS, { refund: false }, (q) => {
+        const answers = new Map();
+        return countAsync(OPS, async (i) => {
+          const record = idem.who[i].id + ":" + idem.what[i] + ":" + idem.key[i];
+          let allowed = answers.get(record);
+          if (allowed === undefined) answers.set(record, (allowed = await q.reserve(idem.who[i].id, idem.what[i])));
+          return allowed;
+        });
+      })],
     },
+    targets: [["j/k"], ["j/l"]],
   },
-  d: {
-    name: "tuned plain JS",
-    run() {
-      const q = new TunedJs(LIMITS);
-      let admitted = 0;
-      for (let i = 0; i < OPS; i++) if (q.reserve(who[i], what[i])) admitted++;
-      return admitted;
-    },
-  },
-  f: {
-    name: "tuned plain JS over MemoryStore (a's store)",
-    run() {
-      const q = new TunedOverStore(LIMITS, new MemoryStore());
-      let admitted = 0;
-      for (let i = 0; i < OPS; i++) if (q.reserve(who[i], what[i])) admitted++;
-      return admitted;
-    },
-  },
-  e: {
-    name: "rate-limiter-flexible Memory.consume",
-    async run() {
-      const limiters = new Map(
-        FEATURES.map((f) => [f, new RateLimiterMemory({ keyPrefix: f, points: LIMITS[f], duration: 86_400 })]),
-      );
-      let admitted = 0;
-      for (let i = 0; i < OPS; i++) {
-        try {
-          await limiters.get(what[i]).consume(who[i].id);
-          admitted++;
-        } catch (res) {
-          if (res instanceof Error) throw res;
-        }
-      }
-      // Its records hold 24-hour timers; clear them so they do not burden later rounds.
-      for (const l of limiters.values()) for (const k of [...l._memoryStorage._storage.keys()]) l._memoryStorage.delete(k);
-      return admitted;
-    },
-  },
-};
+];
 
 const median = (xs) => {
   const s = [...xs].sort((x, y) => x - y);
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const utcDay = () => Math.floor(Date.now() / DAY_MS);
+const HOUR_MS = 3_600_000;
+const hour = () => Math.floor(Date.now() / HOUR_MS);
 
-/** One timed run; repeated when it straddles a UTC midnight (the windows reset mid-run). */
-async function timed(c) {
+/** One timed run; repeated when it straddles an hour boundary (hour windows reset mid-run). */
+async function timed(ops, run) {
   for (;;) {
-    const day = utcDay();
+    const h = hour();
     const t0 = performance.now();
-    const admitted = await c.run();
+    const admitted = await run();
     const ms = performance.now() - t0;
-    if (utcDay() === day) return { admitted, opsPerSec: (OPS / ms) * 1000 };
+    if (hour() === h) return { admitted, opsPerSec: (ops / ms) * 1000 };
   }
 }
 
-const ids = Object.keys(contenders);
-const samples = Object.fromEntries(ids.map((id) => [id, []]));
+const samples = {};
 const admitted = {};
 for (let round = 0; round <= ROUNDS; round++) {
   // Round 0 warms every contender up and is not counted; later rounds rotate the order.
-  const order = ids.map((_, i) => ids[(i + round) % ids.length]);
-  for (const id of order) {
-    const r = await timed(contenders[id]);
-    (admitted[id] ??= new Set()).add(r.admitted);
-    if (round > 0) samples[id].push(r.opsPerSec);
+  for (const suite of suites) {
+    const ids = Object.keys(suite.contenders);
+    for (const id of ids.map((_, i) => ids[(i + round) % ids.length])) {
+      const r = await timed(suite.ops, suite.contenders[id][1]);
+      (admitted[id] ??= new Set()).add(r.admitted);
+      if (round > 0) (samples[id] ??= []).push(r.opsPerSec);
+    }
   }
   process.stderr.write(`round ${round}/${ROUNDS} done\n`);
 }
 
-const counts = new Set(Object.values(admitted).flatMap((s) => [...s]));
-if (counts.size !== 1) {
-  console.error("contenders disagree on the number admitted:", Object.fromEntries(ids.map((id) => [id, [...admitted[id]]])));
-  process.exit(1);
+let disagree = false;
+for (const suite of suites) {
+  const ids = Object.keys(suite.contenders);
+  suite.admitted = new Set(ids.flatMap((id) => [...admitted[id]]));
+  if (suite.admitted.size !== 1) {
+    console.error(`${suite.title}: contenders disagree on the number admitted:`, Object.fromEntries(ids.map((id) => [id, [...admitted[id]]])));
+    disagree = true;
+  }
 }
-const admittedCount = [...counts][0];
+if (disagree) process.exit(1);
 
-// Start-up: compiling the .wasm, and a fresh engine plus its first reserve (module warm).
+const startup = process.env.BENCH_STARTUP === "0" ? null : { node: nodeStartup(), workerd: await workerdStartup() };
 const wasmBytes = readFileSync(new URL("../pkg/wasm_quota_bg.wasm", import.meta.url));
-const compileMs = median(Array.from({ length: 15 }, () => {
-  const t0 = performance.now();
-  new WebAssembly.Module(wasmBytes);
-  return performance.now() - t0;
-}));
-const firstCallUs = median(Array.from({ length: 2000 }, (_, i) => {
-  const t0 = performance.now();
-  const engine = new QuotaEngine({ store: new MemoryStore(), limits: LIMITS });
-  engine.reserve({ id: i }, "remix");
-  const us = (performance.now() - t0) * 1000;
-  engine.free?.();
-  return us;
-}));
-
-const med = Object.fromEntries(ids.map((id) => [id, median(samples[id])]));
-const ratio = (x, y) => med[x] / med[y];
-const targets = [
-  ["a/c", ratio("a", "c"), null],
-  ["a/d", ratio("a", "d"), 1.0],
-  ["a/e", ratio("a", "e"), 3.0],
-  ["b/e", ratio("b", "e"), 1.0],
-  ["a/f", ratio("a", "f"), null],
-];
 const size = { raw: wasmBytes.length, gzip: gzipSync(wasmBytes, { level: 9 }).length };
 
+const med = Object.fromEntries(Object.entries(samples).map(([id, xs]) => [id, median(xs)]));
 const fmt = (n) => (n / 1e6).toFixed(3).padStart(7);
-console.log(`\nreserve() over ${OPS} calls, ${PROFILES} profiles x ${FEATURES.length} features, ${admittedCount} admitted by every contender`);
-console.log(`median of ${ROUNDS} interleaved rounds, Node ${process.version}, ${os.cpus()[0].model} (${os.cpus().length} cores)\n`);
-console.log("| contender | M reserves/s |\n| --- | ---: |");
-for (const id of ids) console.log(`| (${id}) ${contenders[id].name} | ${fmt(med[id])} |`);
-console.log("\n| ratio | measured | target |\n| --- | ---: | ---: |");
-for (const [name, v, t] of targets) console.log(`| ${name} | ${v.toFixed(2)} | ${t === null ? "—" : `≥ ${t.toFixed(1)} ${v >= t ? "met" : "MISSED"}`} |`);
-console.log(`\n.wasm: ${size.raw} bytes, ${size.gzip} gzipped (target ≤ 28672)${size.gzip <= 28672 ? "" : " MISSED"}`);
-console.log(`start-up: import of the package ${importMs.toFixed(1)} ms (first, cold); WebAssembly.Module compile ${compileMs.toFixed(2)} ms; new QuotaEngine + first reserve ${firstCallUs.toFixed(1)} µs\n`);
+const verdict = (v, t) => (t === undefined ? "—" : `≥ ${t.toFixed(1)} ${v >= t ? "met" : "missed"}`);
+const ratios = {};
+console.log(`\nmedians of ${ROUNDS} interleaved rounds, Node ${process.version}, ${os.cpus()[0].model} (${os.cpus().length} cores), load ${os.loadavg()[0].toFixed(1)}`);
+for (const suite of suites) {
+  console.log(`\n${suite.title}; ${[...suite.admitted][0]} admitted by every contender\n`);
+  console.log("| contender | M calls/s |\n| --- | ---: |");
+  for (const [id, [name]] of Object.entries(suite.contenders)) console.log(`| (${id}) ${name} | ${fmt(med[id])} |`);
+  console.log("\n| ratio | measured | target |\n| --- | ---: | ---: |");
+  for (const [name, target] of suite.targets) {
+    const [x, y] = name.split("/");
+    const v = (ratios[name] = med[x] / med[y]);
+    console.log(`| ${name} | ${v.toFixed(2)} | ${verdict(v, target)} |`);
+  }
+}
+console.log(`\n.wasm: ${size.raw} bytes, ${size.gzip} gzipped: ${size.gzip <= WASM_GZIP_TARGET ? "met" : "missed"} (target ≤ ${WASM_GZIP_TARGET})`);
+if (startup) {
+  const { node, workerd } = startup;
+  console.log(`start-up, Node (fresh process): import ${node.importMs.toFixed(1)} ms (read, compile, instantiate; compiling alone ${node.compileMs.toFixed(2)} ms), new engine + first reserve ${node.firstReserveMs.toFixed(2)} ms`);
+  console.log(`start-up, workerd (Miniflare, new process to first response): ${workerd.wasmMs.toFixed(0)} ms; the same for a plain-JS worker ${workerd.plainMs.toFixed(0)} ms (difference ${(workerd.wasmMs - workerd.plainMs).toFixed(0)} ms)`);
+}
 console.log(
-  "BENCH_JSON " +
+  "\nBENCH_JSON " +
     JSON.stringify({
       node: process.version,
-      cpu: os.cpus()[0].model,
-      ops: OPS,
       rounds: ROUNDS,
-      admitted: admittedCount,
-      opsPerSec: Object.fromEntries(ids.map((id) => [id, Math.round(med[id])])),
-      ratios: Object.fromEntries(targets.map(([n, v]) => [n, Number(v.toFixed(3))])),
+      opsPerSec: Object.fromEntries(Object.entries(med).map(([id, v]) => [id, Math.round(v)])),
+      ratios: Object.fromEntries(Object.entries(ratios).map(([n, v]) => [n, Number(v.toFixed(3))])),
       wasmBytes: size,
-      startup: { importMs: +importMs.toFixed(2), compileMs: +compileMs.toFixed(3), engineAndFirstReserveUs: +firstCallUs.toFixed(2) },
+      startup,
     }),
 );
