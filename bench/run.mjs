@@ -4,7 +4,8 @@
 // workerd) and the .wasm size. Fails when two contenders of a suite admit different numbers.
 //
 //   node bench/run.mjs     (BENCH_ROUNDS=7, BENCH_OPS=600000 for the seed suite; the other
-//                           suites run a third of BENCH_OPS; BENCH_STARTUP=0 skips start-up)
+//                           suites run a third of BENCH_OPS; BENCH_SUITES=seed,tokens,idempotency
+//                           picks suites; BENCH_STARTUP=0 skips start-up)
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { performance } from "node:perf_hooks";
@@ -52,6 +53,7 @@ function withRlf(limits, options, run) {
 const { who, what } = seed;
 const suites = [
   {
+    name: "seed",
     title: `seed workload: ${SEED_OPS} reserves, numeric ids, 10,000 profiles x 6 features, amount 1`,
     ops: SEED_OPS,
     contenders: {
@@ -93,6 +95,7 @@ const suites = [
     targets: [["a/d", 1.5], ["a/e", 4.0], ["m/e", 1.3], ["b/e", 1.0], ["a/c"], ["a/f"], ["m/n"], ["b/q"]],
   },
   {
+    name: "tokens",
     title: `token workload: ${OPS} reserves, UUID ids, amount 1-500, chat = hour + day policy, embed = day`,
     ops: OPS,
     contenders: {
@@ -110,6 +113,7 @@ const suites = [
     targets: [["g/h", 1.5], ["g/i"]],
   },
   {
+    name: "idempotency",
     title: `idempotency keys: ${OPS} reserves of the seed's shape, a quarter of them retries`,
     ops: OPS,
     contenders: {
@@ -133,7 +137,7 @@ const suites = [
     },
     targets: [["j/k"], ["j/l"]],
   },
-];
+].filter((s) => process.env.BENCH_SUITES === undefined || process.env.BENCH_SUITES.split(",").includes(s.name));
 
 const median = (xs) => {
   const s = [...xs].sort((x, y) => x - y);

@@ -4,13 +4,14 @@
 // strings once per key (cached here by the key's number), never a decision object.
 import { QuotaCore, wasmMemory } from "./wasm_quota.js";
 import { isThenable, withTimeout } from "./runtime.js";
+import { memoryStoreInternals } from "./stores/memory.js";
 
 // Statuses, reply kinds and call kinds: the numbers of src/bind/engine.rs.
 const GET = 0, INCR = 1, ADD = 2, SET = 3;
 const DECISION = 4, UNLIMITED = 5, RELEASED = 6, VALUE = 7, ERROR = 8, PENDING = 9;
 const REPLY_COUNT = 0, REPLY_ABSENT = 1, REPLY_ADDED = 2, REPLY_DONE = 3;
 const CHECK = 0, RESERVE = 1, INCREMENT = 2, RELEASE = 3;
-const OUT_LEN = 11;
+const OUT_LEN = 13;
 // Key strings kept per engine, by key number modulo the cache's size. Key numbers are handed
 // out in sequence, so the counters in use map to distinct slots; a slot's number says whose it
 // is. The cache starts small (a fresh engine costs microseconds, not a 0.5 MB allocation) and
@@ -30,6 +31,8 @@ export class QuotaEngine {
   #timeoutMs;
   #out;
   #features = new Map(); // configured feature name -> position
+  #policies = []; // per feature position: its policies' [name, window]
+  #direct = false;
   #keyIds = null; // key number held in each slot
   #keyTexts = null;
   #keyMisses = 0;
@@ -44,6 +47,13 @@ export class QuotaEngine {
     this.#store = this.#core.store;
     this.#now = this.#core.clock ?? Date.now;
     this.#timeoutMs = this.#core.timeoutMs;
+    // The package's own MemoryStore: every call runs over its counters inside WASM, and with
+    // the engine's own clock check / reserve / increment take the direct entry.
+    const memory = memoryStoreInternals(this.#store);
+    if (memory !== undefined) {
+      this.#direct = memory.now === this.#now;
+      this.#core.attachMemory(memory.counters, this.#direct ? undefined : memory.now);
+    }
     this.#indexFeatures();
   }
 
@@ -85,27 +95,40 @@ export class QuotaEngine {
 
   #indexFeatures() {
     this.#features = new Map(this.#core.features().map((f, i) => [f, i]));
+    this.#policies = this.#core.policies();
   }
 
-  // The common case — a plain profile object with a numeric id, a configured feature, no
-  // options — is read here and handed over as numbers. Anything else (and any getter or clock
-  // that throws) goes to `start`, which reads and validates the raw arguments in Rust, so every
+  // The common cases are read here and handed over as numbers (and a string id): over the
+  // package's MemoryStore any id, `amount` and policies (`runDirect`); over another store a
+  // numeric id and no options (`startFast`). Anything else (and any getter or clock that
+  // throws) goes to `start`, which reads and validates the raw arguments in Rust, so every
   // error is the one documented.
   #decide(kind, profile, feature, options) {
     let status = -1;
-    if (options === undefined && typeof profile === "object" && profile !== null && !Array.isArray(profile)) {
+    if (typeof profile === "object" && profile !== null && !Array.isArray(profile)) {
       const index = this.#features.get(feature);
       if (index !== undefined) {
-        let id, unlimited, now;
+        let id, unlimited, now, amount = 1, key;
         try {
           id = profile.id;
           unlimited = profile.unlimited;
+          if (options !== undefined) {
+            if (typeof options !== "object" || options === null || Array.isArray(options)) throw options;
+            amount = options.amount;
+            if (amount === undefined) amount = 1;
+            key = options.idempotencyKey;
+          }
           now = (0, this.#now)();
         } catch {
           id = undefined;
         }
-        if (typeof id === "number" && typeof now === "number" && (unlimited === undefined || typeof unlimited === "boolean")) {
-          status = this.#core.startFast(kind, id, unlimited === true, index, now);
+        if (typeof now === "number" && (unlimited === undefined || typeof unlimited === "boolean")) {
+          if (this.#direct && key === undefined && Number.isSafeInteger(amount) && amount >= 1) {
+            if (typeof id === "number") status = this.#core.runDirect(kind, id, undefined, unlimited === true, index, amount, now);
+            else if (typeof id === "string") status = this.#core.runDirect(kind, 0, id, unlimited === true, index, amount, now);
+          } else if (options === undefined && typeof id === "number") {
+            status = this.#core.startFast(kind, id, unlimited === true, index, now);
+          }
         }
       }
     }
@@ -207,6 +230,10 @@ export class QuotaEngine {
     }
     const d = { allowed: out[1] === 1, feature, limit: out[2], used: out[3], remaining: out[4], resetsAt: this.#resetsAt, retryAfter: out[6] };
     if (out[7] >= 0) d.reservation = this.#token(feature, out[7], out[8], out[9], out[10]);
+    // Only decisions of policy objects name their policy, so plain-number limits keep the
+    // foundation's exact shape.
+    if (out[11] >= 0) [d.policy, d.window] = this.#policies[this.#features.get(feature)][out[11]];
+    if (out[12] === 1) d.replayed = true;
     return d;
   }
 

@@ -14,12 +14,6 @@ export function quotaError(code, message, cause) {
   return cause === undefined ? new QuotaError(code, message) : new QuotaError(code, message, { cause });
 }
 
-export function decision(allowed, feature, limit, used, remaining, resetsAt, retryAfter, reservation) {
-  const d = { allowed, feature, limit, used, remaining, resetsAt, retryAfter };
-  if (reservation !== undefined) d.reservation = reservation;
-  return d;
-}
-
 export function unlimitedDecision(feature) {
   return { allowed: true, unlimited: true, feature };
 }
@@ -63,16 +57,6 @@ export function defineField(o, k, v) {
 
 export function typeName(v) {
   return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
-}
-
-// Only decisions of policy objects name their policy, so plain-number limits keep the
-// foundation's exact shape.
-export function decorateDecision(d, policy, window, replayed) {
-  if (policy !== undefined) {
-    d.policy = policy;
-    d.window = window;
-  }
-  if (replayed) d.replayed = true;
 }
 
 // Time zones come from the host's Intl (no tz data in the .wasm). One formatter per zone.

@@ -1,10 +1,13 @@
-// MemoryStore: the QuotaStore contract over a Map, with TTLs. Synchronous, so an engine over
-// it answers synchronously. For one process (a page, a test, a single Node server).
+// MemoryStore: the QuotaStore contract in process, with TTLs. Its counters live in WASM memory
+// (`MemoryCounters`, src/bind/memory.rs): an engine over a MemoryStore runs each whole call
+// over them inside WASM, and the methods below reach the same counters one key at a time.
+// Synchronous, so an engine over it answers synchronously. For one process (a page, a test, a
+// single Node server).
+import { MemoryCounters } from "../wasm_quota.js";
 
 export class MemoryStore {
-  #entries = new Map(); // key -> { value, expiresAt (ms) }
+  #counters = new MemoryCounters();
   #now;
-  #sweepAt = 1024;
 
   /** @param {{ now?: () => number }} [options] clock in ms since the epoch (default Date.now) */
   constructor({ now = Date.now } = {}) {
@@ -12,57 +15,56 @@ export class MemoryStore {
     this.#now = now;
   }
 
-  #live(key) {
-    const e = this.#entries.get(key);
-    if (e === undefined) return undefined;
-    if (e.expiresAt <= this.#now()) {
-      this.#entries.delete(key);
-      return undefined;
-    }
-    return e;
-  }
-
   get(key) {
-    const e = this.#live(key);
-    return e === undefined ? null : e.value;
+    return this.#counters.get(String(key), this.#now()) ?? null;
   }
 
   incr(key, delta) {
-    const e = this.#live(key);
-    if (e === undefined) return null;
-    e.value += delta;
-    return e.value;
+    return this.#counters.incr(String(key), delta, this.#now()) ?? null;
   }
 
   add(key, value, ttlSeconds) {
-    if (this.#live(key) !== undefined) return false;
-    this.set(key, value, ttlSeconds);
-    return true;
+    return this.#counters.add(String(key), value, ttlSeconds, this.#now());
   }
 
   set(key, value, ttlSeconds) {
-    this.#entries.set(key, { value, expiresAt: this.#now() + ttlSeconds * 1000 });
-    // Keys of past windows are never read again; sweep when the map has doubled since the
-    // last sweep, so memory stays bounded at amortised O(1) per write.
-    if (this.#entries.size >= this.#sweepAt) {
-      this.sweep();
-      this.#sweepAt = Math.max(1024, this.#entries.size * 2);
-    }
+    this.#counters.set(String(key), value, ttlSeconds, this.#now());
   }
 
   /** Drops every expired entry now. */
   sweep() {
-    const now = this.#now();
-    for (const [key, e] of this.#entries) if (e.expiresAt <= now) this.#entries.delete(key);
+    this.#counters.sweep(this.#now());
   }
 
   /** Entries held, expired ones not yet swept included. */
   get size() {
-    return this.#entries.size;
+    return this.#counters.size;
   }
 
   /** Forgets everything. */
   clear() {
-    this.#entries.clear();
+    this.#counters.clear();
   }
+
+  /** See memoryStoreInternals. */
+  static internals(store) {
+    return { counters: store.#counters, now: store.#now };
+  }
+}
+
+const METHODS = ["get", "incr", "add", "set"];
+const ORIGINAL = METHODS.map((m) => MemoryStore.prototype[m]);
+const internals = MemoryStore.internals;
+delete MemoryStore.internals;
+
+/**
+ * The counters and clock of `store` when QuotaEngine may run its calls over them inside WASM:
+ * a plain MemoryStore whose four methods are the package's own. A subclass or an instance
+ * with a method replaced (a logging wrapper, a test double) is called like any other store,
+ * so the replacement runs. Not part of the package's exports.
+ */
+export function memoryStoreInternals(store) {
+  if (typeof store !== "object" || store === null || Object.getPrototypeOf(store) !== MemoryStore.prototype) return undefined;
+  if (METHODS.some((m, i) => Object.hasOwn(store, m) || MemoryStore.prototype[m] !== ORIGINAL[i])) return undefined;
+  return internals(store);
 }

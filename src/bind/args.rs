@@ -48,6 +48,11 @@ pub fn profile_id(v: &JsValue, string_ids: StringIdKeys) -> Result<ProfileId> {
     }
 }
 
+/// A profile id JS has already seen to be a string.
+pub fn string_profile_id(s: &str, string_ids: StringIdKeys) -> Result<ProfileId> {
+    Ok(ProfileId::string(s, string_ids)?)
+}
+
 /// A profile id JS has already seen to be a number.
 pub fn numeric_profile_id(n: f64) -> Result<ProfileId> {
     match safe_f64(n, 0) {

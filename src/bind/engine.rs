@@ -10,11 +10,12 @@
 use super::args;
 use super::error::Failure;
 use super::js;
+use super::memory::{MemoryCounters, SharedCounters};
 use super::store::{self, Fault};
 use super::zones::IntlZones;
-use crate::core::{
-    self, Call, Decision, Outcome, Step, StoreOp, StoreReply, StringIdKeys, NO_KEY_ID,
-};
+use crate::core::direct::{Counting, Figures};
+use crate::core::{self, Call, Outcome, Step, StoreOp, StoreReply, StringIdKeys, NO_KEY_ID};
+use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -39,7 +40,9 @@ enum Status {
     Set = 3,
     /// A decision: `out[1]` allowed, `[2]` limit, `[3]` used, `[4]` remaining, `[5]` resets at
     /// (ms), `[6]` retry after (s), `[7]` reservation instant (ms) or -1, `[8]` its amount,
-    /// `[9]` and `[10]` the high and low 32 bits of its nonce.
+    /// `[9]` and `[10]` the high and low 32 bits of its nonce, `[11]` the position of the
+    /// policy it describes when that policy is named in decisions (given as an object), else
+    /// -1, `[12]` 1 for an idempotent replay.
     Decision = 4,
     /// `{ allowed: true, unlimited: true, feature }`.
     Unlimited = 5,
@@ -54,7 +57,7 @@ enum Status {
 }
 
 /// Slots of the shared number buffer.
-const OUT_LEN: usize = 11;
+const OUT_LEN: usize = 13;
 type Out = [f64; OUT_LEN];
 
 /// How JS classified a plain store answer (`resume`'s `kind`).
@@ -90,6 +93,13 @@ pub struct QuotaCore {
     out: Box<Out>,
     /// The result or error a `Value` / `Error` status refers to.
     taken: JsValue,
+    /// The counters of the package's `MemoryStore`, when that is the store: every call then
+    /// runs to its end inside WASM (see `attach_memory`).
+    memory: Option<SharedCounters>,
+    /// That store's clock when it is not the engine's own (read once per call).
+    memory_clock: Option<js_sys::Function>,
+    /// The engine clock's reading for the call being started.
+    call_now: Cell<i64>,
 }
 
 #[wasm_bindgen(js_class = QuotaCore)]
@@ -116,7 +126,19 @@ impl QuotaCore {
             free: Vec::new(),
             out: Box::new([0.0; OUT_LEN]),
             taken: JsValue::UNDEFINED,
+            memory: None,
+            memory_clock: None,
+            call_now: Cell::new(0),
         })
+    }
+
+    /// The store is the package's `MemoryStore` over `counters`: from now on each call runs
+    /// over them inside WASM and returns its result (never a store operation). `clock` is the
+    /// store's clock when it is not the engine's (`undefined` when it is).
+    #[wasm_bindgen(js_name = attachMemory)]
+    pub fn attach_memory(&mut self, counters: &MemoryCounters, clock: Option<js_sys::Function>) {
+        self.memory = Some(counters.shared());
+        self.memory_clock = clock;
     }
 
     /// The validated store, clock and timeout, for `engine.js`.
@@ -209,11 +231,94 @@ impl QuotaCore {
         self.begin(call)
     }
 
+    /// Over the package's `MemoryStore` with the engine's own clock: `check` / `reserve` /
+    /// `increment` with the arguments JS has read — a numeric `id` or a string `text_id`, the
+    /// feature's position, a safe integer `amount` ≥ 1 and the clock's reading — run to the
+    /// end inside WASM, validated as `start` does. Returns a result status.
+    #[wasm_bindgen(js_name = runDirect)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_direct(
+        &mut self,
+        kind: u32,
+        id: f64,
+        text_id: Option<String>,
+        unlimited: bool,
+        feature: u32,
+        amount: f64,
+        now: f64,
+    ) -> i32 {
+        let read = || -> Result<_, Failure> {
+            let id = match &text_id {
+                Some(s) => args::string_profile_id(s, self.string_ids)?,
+                None => args::numeric_profile_id(id)?,
+            };
+            Ok((core::Profile { id, unlimited }, args::clock_reading(now)?))
+        };
+        let (profile, now) = match read() {
+            Ok(read) => read,
+            Err(f) => return self.error(f),
+        };
+        let (Some(counters), None) = (&self.memory, &self.memory_clock) else {
+            return self.error(store::lost_call());
+        };
+        let counting = match kind {
+            CHECK => Counting::Check,
+            RESERVE => Counting::Reserve,
+            _ => Counting::Increment,
+        };
+        let counters = Rc::clone(counters);
+        let mut store = counters.borrow_mut();
+        let amount = amount as i64; // a safe integer (engine.js checks)
+        let figures = self.core.count_directly(
+            counting,
+            &profile,
+            feature as usize,
+            amount,
+            now,
+            &mut store.at(now as f64, js::number_text),
+        );
+        drop(store);
+        match figures {
+            Ok(Some(f)) => self.figures(&f),
+            Err(e) => self.error(e.into()),
+            // More policies than the direct path holds: the state machines, over the same counters.
+            Ok(None) => {
+                self.call_now.set(now);
+                let c = &self.core;
+                let Some((name, _)) = c.limits().features().nth(feature as usize) else {
+                    return self.error(store::lost_call());
+                };
+                let call = match counting {
+                    Counting::Check => c.check(&profile, name, amount, now),
+                    Counting::Reserve => c.reserve(&profile, name, amount, now),
+                    Counting::Increment => c.increment(&profile, name, amount, now),
+                };
+                self.begin(call.map_err(Failure::from))
+            }
+        }
+    }
+
+    /// Per configured feature, in order: its policies as `[name, window]`, so that JS names
+    /// the policy a decision describes (`out[11]`).
+    pub fn policies(&self) -> js_sys::Array {
+        self.core
+            .limits()
+            .features()
+            .map(|(_, policies)| {
+                policies
+                    .iter()
+                    .map(|p| js_sys::Array::of2(&p.name.as_str().into(), &p.window.name().into()))
+                    .collect::<js_sys::Array>()
+            })
+            .collect()
+    }
+
     /// Starts `usage(profileId)`.
     #[wasm_bindgen(js_name = startUsage)]
     pub fn start_usage(&mut self, profile_id: JsValue) -> i32 {
         let call = args::profile_id(&profile_id, self.string_ids).and_then(|id| {
             let now = args::now_ms(self.now.as_ref())?;
+            self.call_now.set(now);
             Ok(self.core.usage(&id, now)?)
         });
         self.begin(call)
@@ -314,12 +419,14 @@ impl QuotaCore {
             None => None,
         };
         let now = args::now_ms(self.now.as_ref())?;
+        self.call_now.set(now);
         Ok((profile, target, amount, now))
     }
 
     fn fast(&self, kind: u32, id: f64, unlimited: bool, feature: u32, now: f64) -> Started {
         let id = args::numeric_profile_id(id)?;
         let now = args::clock_reading(now)?;
+        self.call_now.set(now);
         let profile = core::Profile { id, unlimited };
         let Some((feature, _)) = self.core.limits().features().nth(feature as usize) else {
             return Err(store::lost_call());
@@ -337,6 +444,10 @@ impl QuotaCore {
             Ok(call) => call,
             Err(f) => return self.error(f),
         };
+        if let Some(counters) = &self.memory {
+            let counters = Rc::clone(counters);
+            return self.run_over_memory(call, &counters);
+        }
         let id = match self.free.pop() {
             Some(id) => id,
             None => {
@@ -350,6 +461,29 @@ impl QuotaCore {
             op: StoreOp::Get { key: 0 },
         });
         self.advance(id, None)
+    }
+
+    /// Runs `call` to its end over the `MemoryStore`'s counters, at the store clock's reading.
+    fn run_over_memory(&mut self, mut call: Box<dyn Call>, counters: &SharedCounters) -> i32 {
+        let now = match &self.memory_clock {
+            None => self.call_now.get() as f64,
+            Some(clock) => match clock.call0(&JsValue::UNDEFINED) {
+                Ok(v) => v.as_f64().unwrap_or(f64::NAN),
+                Err(cause) => {
+                    let error = core::QuotaError::store("MemoryStore's clock threw");
+                    return match store::fault_of(&mut *call, error, cause) {
+                        Fault::Outcome(outcome) => self.finish(outcome),
+                        Fault::Value(v) => self.value(v),
+                        Fault::Error(f) => self.error(f),
+                    };
+                }
+            },
+        };
+        let outcome = core::run(call, &mut counters.borrow_mut().at(now, js::number_text));
+        match outcome {
+            Ok(outcome) => self.finish(outcome),
+            Err(e) => self.error(e.into()),
+        }
     }
 
     fn running(&self, id: u32) -> Option<&Running> {
@@ -406,28 +540,21 @@ impl QuotaCore {
     fn finish(&mut self, outcome: Outcome) -> i32 {
         match outcome {
             Outcome::Decision(d) if d.unlimited => Status::Unlimited as i32,
-            // Decisions with more than the foundation's fields are rare: built in one crossing.
-            Outcome::Decision(d) if d.policy_name.is_some() || d.replayed => {
-                self.value(decorated_decision(&d))
-            }
             Outcome::Decision(d) => {
-                let (at, amount, nonce) = match &d.reservation {
-                    Some(r) => (r.at_ms as f64, r.amount as f64, r.nonce),
-                    None => (-1.0, 0.0, 0),
-                };
-                *self.out = [
-                    0.0,
-                    f64::from(u8::from(d.allowed)),
-                    d.limit as f64,
-                    d.used as f64,
-                    d.remaining as f64,
-                    d.resets_at_ms as f64,
-                    d.retry_after as f64,
-                    at,
-                    amount,
-                    (nonce >> 32) as f64,
-                    (nonce as u32) as f64,
-                ];
+                let named = d.policy_name.is_some();
+                self.figures(&Figures {
+                    allowed: d.allowed,
+                    unlimited: false,
+                    limit: d.limit,
+                    used: d.used,
+                    remaining: d.remaining,
+                    resets_at_ms: d.resets_at_ms,
+                    retry_after: d.retry_after,
+                    policy: d.policy,
+                    named,
+                    reservation: d.reservation.map(|r| (r.at_ms, r.amount, r.nonce)),
+                });
+                self.out[12] = f64::from(u8::from(d.replayed));
                 Status::Decision as i32
             }
             Outcome::Released => Status::Released as i32,
@@ -447,6 +574,33 @@ impl QuotaCore {
         }
     }
 
+    /// A decision's figures into `out` (see [`Status::Decision`]).
+    fn figures(&mut self, f: &Figures) -> i32 {
+        if f.unlimited {
+            return Status::Unlimited as i32;
+        }
+        let (at, amount, nonce) = match f.reservation {
+            Some((at, amount, nonce)) => (at as f64, amount as f64, nonce),
+            None => (-1.0, 0.0, 0),
+        };
+        *self.out = [
+            0.0,
+            f64::from(u8::from(f.allowed)),
+            f.limit as f64,
+            f.used as f64,
+            f.remaining as f64,
+            f.resets_at_ms as f64,
+            f.retry_after as f64,
+            at,
+            amount,
+            (nonce >> 32) as f64,
+            (nonce as u32) as f64,
+            if f.named { f.policy as f64 } else { -1.0 },
+            0.0,
+        ];
+        Status::Decision as i32
+    }
+
     fn value(&mut self, v: JsValue) -> i32 {
         self.taken = v;
         Status::Value as i32
@@ -456,22 +610,4 @@ impl QuotaCore {
         self.taken = f.into_js();
         Status::Error as i32
     }
-}
-
-/// A decision of a policy object or an idempotent replay: the plain fields plus `policy`,
-/// `window` and `replayed`.
-fn decorated_decision(d: &Decision) -> JsValue {
-    let obj = js::decision(
-        d.allowed,
-        &JsValue::from_str(&d.feature),
-        d.limit as f64,
-        d.used as f64,
-        d.remaining as f64,
-        &d.resets_at(),
-        d.retry_after as f64,
-        d.reservation_token(),
-    );
-    let window = d.window.map_or("", |w| w.name());
-    js::decorate_decision(&obj, d.policy_name.clone(), window, d.replayed);
-    obj
 }

@@ -8,18 +8,6 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     #[wasm_bindgen(js_name = quotaError)]
     pub fn quota_error(code: &str, message: &str, cause: JsValue) -> JsValue;
-    /// A decision object (the common ones are built by `engine.js` from numbers instead).
-    #[allow(clippy::too_many_arguments)]
-    pub fn decision(
-        allowed: bool,
-        feature: &JsValue,
-        limit: f64,
-        used: f64,
-        remaining: f64,
-        resets_at: &str,
-        retry_after: f64,
-        reservation: Option<String>,
-    ) -> JsValue;
     /// Throws when reading `.then` throws.
     #[wasm_bindgen(js_name = isThenable, catch)]
     pub fn is_thenable(v: &JsValue) -> Result<bool, JsValue>;
@@ -40,10 +28,6 @@ extern "C" {
     /// formatting (Rust's `{}` for f64 costs ~15 KB).
     #[wasm_bindgen(js_name = numberText)]
     pub fn number_text(n: f64) -> String;
-    /// Adds `policy` and `window` (when `policy` is given) and `replayed: true` (when set) to a
-    /// decision: only decisions of policy objects and idempotent replays carry them.
-    #[wasm_bindgen(js_name = decorateDecision)]
-    pub fn decorate_decision(d: &JsValue, policy: Option<String>, window: &str, replayed: bool);
     /// 32 random bits from `crypto.getRandomValues` (seeds the reservation nonces).
     #[wasm_bindgen(js_name = randomWord)]
     pub fn random_word() -> u32;

@@ -5,8 +5,10 @@ mod args;
 mod engine;
 mod error;
 mod js;
+mod memory;
 mod policies;
 mod store;
 mod zones;
 
 pub use engine::QuotaCore;
+pub use memory::MemoryCounters;

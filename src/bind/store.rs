@@ -5,7 +5,7 @@
 
 use super::error::Failure;
 use super::js;
-use crate::core::limits::MAX_SAFE_INTEGER;
+use crate::core::memory;
 use crate::core::{Call, Outcome, QuotaError, StoreOp, StoreReply};
 use wasm_bindgen::prelude::*;
 
@@ -21,6 +21,13 @@ pub enum Fault {
 /// fault policy decides.
 pub fn fault(call: &mut dyn Call, op: StoreOp, cause: JsValue) -> Fault {
     let fault = store_failure(call, op, cause);
+    fault_of(call, fault.error, fault.cause)
+}
+
+/// The store failed with `error` (caused by the JS exception `cause`): the call's fault
+/// policy decides.
+pub fn fault_of(call: &mut dyn Call, error: QuotaError, cause: JsValue) -> Fault {
+    let fault = Failure::with_cause(error, cause);
     match call.fail(fault.error.clone()) {
         Ok(Outcome::Degraded(d)) => Fault::Value(js::degraded_decision(
             d.allowed,
@@ -110,12 +117,7 @@ pub fn interpret(
     }
 }
 
-/// A JS number as a count: finite, whole, and within ±MAX_SAFE_INTEGER (the sign is the
-/// core's business: `incr` may legitimately go negative before a release clamps it).
+/// A JS number as a count (see `core::memory::count`); JS words a corrupt one.
 pub fn count(key: &str, n: f64) -> Result<i64, Failure> {
-    if n.is_finite() && n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER as f64 {
-        Ok(n as i64)
-    } else {
-        Err(QuotaError::corrupt(key, js::number_text(n)).into())
-    }
+    Ok(memory::count(key, n, js::number_text)?)
 }

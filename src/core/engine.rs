@@ -10,12 +10,12 @@ use super::error::{QuotaError, Result};
 use super::fault::{FaultPolicy, Guarded};
 use super::idempotency::{record_key, IdempotentReserveCall};
 use super::key::{counter_key, Profile, ProfileId};
-use super::keytable::KeyTable;
+use super::keytable::{CounterKey, KeyTable};
 use super::limits::{Limits, Policy, MAX_SAFE_INTEGER};
 use super::reservation::Reservation;
 use super::settle::{marker_base, marker_key, SettleCall};
 use super::store::Call;
-use super::window::{SpanCache, WindowSpan};
+use super::window::{Bounds, SpanCache, WindowSpan};
 use super::zone::{TimeZones, UtcOnly};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -65,7 +65,7 @@ impl Engine {
     }
 
     /// splitmix64: cheap, and every seed gives a full-period sequence.
-    fn next_nonce(&self) -> u64 {
+    pub(crate) fn next_nonce(&self) -> u64 {
         let s = self.nonces.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
         self.nonces.set(s);
         let mut z = s;
@@ -316,15 +316,24 @@ impl Engine {
 
     /// Validates the call's inputs; the feature's position and policies.
     fn prepare(&self, feature: &str, amount: i64, now_ms: i64) -> Result<(usize, &[Policy])> {
-        check_now(now_ms)?;
-        if !(1..=MAX_SAFE_INTEGER).contains(&amount) {
-            return Err(QuotaError::argument(format!(
-                "amount {amount} must be an integer from 1 to Number.MAX_SAFE_INTEGER"
-            )));
-        }
+        check_inputs(amount, now_ms)?;
         self.limits
             .find(feature)
             .ok_or_else(|| QuotaError::unknown_feature(feature))
+    }
+
+    /// [`Engine::prepare`] for the feature at position `index`: its name and policies.
+    pub(crate) fn prepare_at(
+        &self,
+        index: usize,
+        amount: i64,
+        now_ms: i64,
+    ) -> Result<(&str, &[Policy])> {
+        check_inputs(amount, now_ms)?;
+        self.limits
+            .features()
+            .nth(index)
+            .ok_or_else(|| QuotaError::unknown_feature(""))
     }
 
     /// Home mode and unlimited profiles are decided without touching the store. The feature
@@ -356,30 +365,53 @@ impl Engine {
     fn target(
         &self,
         id: &ProfileId,
-        (index, feature): (usize, &str),
+        feature: (usize, &str),
         p: usize,
         policy: &Policy,
         at_ms: i64,
     ) -> Result<Target> {
-        // A UTC window is two divisions; its label (a formatted date) is needed only when the
-        // key is built. A zoned window comes with its label from the span cache.
-        let (span, label) = match policy.time_zone {
-            None => (policy.window.bounds_at(at_ms), None),
-            Some(_) => {
-                let span = self.span(policy, at_ms)?;
-                (span.bounds(), Some(span.label))
-            }
-        };
-        let key = self.keys.borrow_mut().get(id, index, p, span.start_ms, || {
-            let label = label.unwrap_or_else(|| policy.window.label(span.start_ms, None));
-            counter_key(&self.key_prefix, id, feature, &label)
-        });
+        let (key, span) = self.counter_key(id, feature, p, policy, at_ms)?;
         Ok(Target {
             key,
             limit: policy.limit,
             span,
             policy: (!policy.plain).then(|| (policy.name.clone(), policy.window)),
         })
+    }
+
+    /// The key of `policy`'s counter (the `p`-th of the feature at position `index`) in the
+    /// window holding `at_ms`, and that window's bounds. Allocates only to build a key the
+    /// first time.
+    pub(crate) fn counter_key(
+        &self,
+        id: &ProfileId,
+        (index, feature): (usize, &str),
+        p: usize,
+        policy: &Policy,
+        at_ms: i64,
+    ) -> Result<(CounterKey, Bounds)> {
+        // A window's label (a formatted date) is needed only when the key is built.
+        let span = match policy.time_zone.as_deref() {
+            None => policy.window.bounds_at(at_ms),
+            Some(zone) => {
+                let cached = self.spans.borrow().bounds(policy.window, zone, at_ms);
+                match cached {
+                    Some(bounds) => bounds,
+                    None => self.span(policy, at_ms)?.bounds(),
+                }
+            }
+        };
+        if let Some(key) = self.keys.borrow().find(id, index, p, span.start_ms) {
+            return Ok((key, span));
+        }
+        let label = match policy.time_zone {
+            None => policy.window.label(span.start_ms, None),
+            Some(_) => self.span(policy, at_ms)?.label,
+        };
+        let key = self.keys.borrow_mut().get(id, index, p, span.start_ms, || {
+            counter_key(&self.key_prefix, id, feature, &label)
+        });
+        Ok((key, span))
     }
 
     /// The key label of `policy`'s window containing `at_ms`.
@@ -407,6 +439,16 @@ impl Engine {
             .put(policy.window, zone, span.clone());
         Ok(span)
     }
+}
+
+fn check_inputs(amount: i64, now_ms: i64) -> Result<()> {
+    check_now(now_ms)?;
+    if !(1..=MAX_SAFE_INTEGER).contains(&amount) {
+        return Err(QuotaError::argument(format!(
+            "amount {amount} must be an integer from 1 to Number.MAX_SAFE_INTEGER"
+        )));
+    }
+    Ok(())
 }
 
 fn check_now(now_ms: i64) -> Result<()> {

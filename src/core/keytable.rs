@@ -5,8 +5,9 @@
 //! that number instead of converting the text on every store call.
 
 use super::key::ProfileId;
+use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::ops::Deref;
 use std::rc::Rc;
 
@@ -29,13 +30,97 @@ impl Deref for CounterKey {
 
 /// What identifies a counter: whose, which feature and policy (by position in the limits),
 /// and which window (by its start).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 struct Slot {
     profile: ProfileId,
     feature: u32,
     policy: u32,
     window_start_ms: i64,
 }
+
+/// A [`Slot`] made of borrowed parts: what a lookup hashes, so that finding a key built
+/// before clones no string id (no allocation on the hot path).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct SlotRef<'a> {
+    profile: IdRef<'a>,
+    feature: u32,
+    policy: u32,
+    window_start_ms: i64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum IdRef<'a> {
+    Number(i64),
+    Text(&'a str),
+    Raw(&'a str),
+}
+
+impl IdRef<'_> {
+    fn of(id: &ProfileId) -> IdRef<'_> {
+        match id {
+            ProfileId::Number(n) => IdRef::Number(*n),
+            ProfileId::Text(s) => IdRef::Text(s),
+            ProfileId::Raw(s) => IdRef::Raw(s),
+        }
+    }
+}
+
+/// Both [`Slot`] and [`SlotRef`] seen as a `SlotRef`: the map's keys are `Slot`s and are
+/// looked up by `&dyn AsSlotRef` (std's way to borrow a key as another type).
+trait AsSlotRef {
+    fn slot_ref(&self) -> SlotRef<'_>;
+}
+
+impl AsSlotRef for Slot {
+    fn slot_ref(&self) -> SlotRef<'_> {
+        SlotRef {
+            profile: IdRef::of(&self.profile),
+            feature: self.feature,
+            policy: self.policy,
+            window_start_ms: self.window_start_ms,
+        }
+    }
+}
+
+impl AsSlotRef for SlotRef<'_> {
+    fn slot_ref(&self) -> SlotRef<'_> {
+        *self
+    }
+}
+
+impl<'a> Borrow<dyn AsSlotRef + 'a> for Slot {
+    fn borrow(&self) -> &(dyn AsSlotRef + 'a) {
+        self
+    }
+}
+
+impl Hash for dyn AsSlotRef + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.slot_ref().hash(state);
+    }
+}
+
+impl PartialEq for dyn AsSlotRef + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.slot_ref() == other.slot_ref()
+    }
+}
+
+impl Eq for dyn AsSlotRef + '_ {}
+
+impl Hash for Slot {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.slot_ref().hash(state);
+    }
+}
+
+impl PartialEq for Slot {
+    fn eq(&self, other: &Self) -> bool {
+        self.slot_ref() == other.slot_ref()
+    }
+}
+
+impl Eq for Slot {}
 
 #[derive(Debug, Clone, Default)]
 pub struct KeyTable {
@@ -44,6 +129,23 @@ pub struct KeyTable {
 }
 
 impl KeyTable {
+    /// The key of that counter, if built.
+    pub fn find(
+        &self,
+        profile: &ProfileId,
+        feature: usize,
+        policy: usize,
+        window_start_ms: i64,
+    ) -> Option<CounterKey> {
+        let wanted = SlotRef {
+            profile: IdRef::of(profile),
+            feature: feature as u32,
+            policy: policy as u32,
+            window_start_ms,
+        };
+        self.keys.get(&wanted as &dyn AsSlotRef).cloned()
+    }
+
     /// The key of that counter; `text` builds it the first time.
     pub fn get(
         &mut self,
@@ -53,15 +155,15 @@ impl KeyTable {
         window_start_ms: i64,
         text: impl FnOnce() -> String,
     ) -> CounterKey {
+        if let Some(key) = self.find(profile, feature, policy, window_start_ms) {
+            return key;
+        }
         let slot = Slot {
             profile: profile.clone(),
             feature: feature as u32,
             policy: policy as u32,
             window_start_ms,
         };
-        if let Some(key) = self.keys.get(&slot) {
-            return key.clone();
-        }
         if self.keys.len() >= KEY_TABLE_CAPACITY {
             self.keys.clear();
         }

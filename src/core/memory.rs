@@ -1,34 +1,112 @@
-//! An in-process [`Store`] with TTLs on an injected clock: the native twin of the JS
-//! `MemoryStore`, used by tests and by native hosts.
+//! In-process counters with TTLs: [`Counters`] is the map itself (the clock is passed in), kept
+//! in WASM memory behind the package's JS `MemoryStore`; [`MemoryStore`] puts it on a
+//! [`Clock`] as a [`Store`], for native hosts and tests.
+//!
+//! Values are `f64`, as they are in JS: `MemoryStore`'s methods are also for direct use, where a
+//! caller may store any number; the engine reads them through the same checks as any store's
+//! answer ([`count`]), so a value that is not a count is `CORRUPT_COUNTER`, never read as 0.
 
 use super::clock::Clock;
-use super::error::Result;
+use super::error::{QuotaError, Result};
+use super::keytable::FxHasher;
+use super::limits::MAX_SAFE_INTEGER;
 use super::store::Store;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
-#[derive(Debug)]
-pub struct MemoryStore<C: Clock> {
-    clock: C,
-    entries: HashMap<String, (i64, i64)>, // key -> (value, expires at ms)
+/// Entries held before the first sweep of expired ones.
+const FIRST_SWEEP_AT: usize = 1024;
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    value: f64,
+    expires_at_ms: f64,
 }
 
-impl<C: Clock> MemoryStore<C> {
-    pub fn new(clock: C) -> Self {
-        MemoryStore {
-            clock,
-            entries: HashMap::new(),
+/// Key → (value, expiry). An entry whose expiry is at or before `now` reads as absent.
+#[derive(Debug, Clone)]
+pub struct Counters {
+    entries: HashMap<Box<str>, Entry, BuildHasherDefault<FxHasher>>,
+    sweep_at: usize,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            entries: HashMap::default(),
+            sweep_at: FIRST_SWEEP_AT,
+        }
+    }
+}
+
+impl Counters {
+    /// Whether `key` holds a live entry; an expired one is dropped on the way (as the JS
+    /// store did), so reads never see it.
+    fn is_live(&mut self, key: &str, now_ms: f64) -> bool {
+        match self.entries.get(key) {
+            None => false,
+            Some(e) if e.expires_at_ms > now_ms => true,
+            Some(_) => {
+                self.entries.remove(key);
+                false
+            }
         }
     }
 
-    fn live(&mut self, key: &str) -> Option<&mut i64> {
-        let now = self.clock.now_ms();
-        if matches!(self.entries.get(key), Some(&(_, exp)) if exp <= now) {
-            self.entries.remove(key);
+    pub fn get(&mut self, key: &str, now_ms: f64) -> Option<f64> {
+        let e = self.entries.get(key)?;
+        if e.expires_at_ms > now_ms {
+            return Some(e.value);
         }
-        self.entries.get_mut(key).map(|(v, _)| v)
+        self.entries.remove(key);
+        None
     }
 
-    /// Number of entries held, expired or not (for tests of cleanup).
+    /// Adds `delta` to a live entry; `None` (and nothing created) when absent.
+    pub fn incr(&mut self, key: &str, delta: f64, now_ms: f64) -> Option<f64> {
+        let e = self.entries.get_mut(key)?;
+        if e.expires_at_ms > now_ms {
+            e.value += delta;
+            return Some(e.value);
+        }
+        self.entries.remove(key);
+        None
+    }
+
+    /// Creates the entry only if absent; `true` when created.
+    pub fn add(&mut self, key: &str, value: f64, ttl_secs: f64, now_ms: f64) -> bool {
+        if self.is_live(key, now_ms) {
+            return false;
+        }
+        self.set(key, value, ttl_secs, now_ms);
+        true
+    }
+
+    pub fn set(&mut self, key: &str, value: f64, ttl_secs: f64, now_ms: f64) {
+        let entry = Entry {
+            value,
+            expires_at_ms: now_ms + ttl_secs * 1000.0,
+        };
+        match self.entries.get_mut(key) {
+            Some(e) => *e = entry,
+            None => {
+                self.entries.insert(key.into(), entry);
+            }
+        }
+        // Keys of past windows are never read again: sweep when the map has doubled since the
+        // last sweep, so memory stays bounded at amortised O(1) per write.
+        if self.entries.len() >= self.sweep_at {
+            self.sweep(now_ms);
+            self.sweep_at = FIRST_SWEEP_AT.max(self.entries.len() * 2);
+        }
+    }
+
+    /// Drops every expired entry now.
+    pub fn sweep(&mut self, now_ms: f64) {
+        self.entries.retain(|_, e| e.expires_at_ms > now_ms);
+    }
+
+    /// Entries held, expired ones not yet swept included.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -37,35 +115,156 @@ impl<C: Clock> MemoryStore<C> {
         self.entries.is_empty()
     }
 
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Every key held, expired or not (for tests).
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(|k| &**k)
+    }
+
+    /// These counters as a [`Store`] at the instant `now_ms`.
+    pub fn at(&mut self, now_ms: f64, describe: fn(f64) -> String) -> CountersAt<'_> {
+        CountersAt {
+            counters: self,
+            now_ms,
+            describe,
+        }
+    }
+}
+
+/// A number from a store as a count: finite, whole, and within ±MAX_SAFE_INTEGER (the sign is
+/// the calls' business: `incr` may go negative before a release clamps it). `describe` words
+/// the value in the error.
+pub fn count(key: &str, n: f64, describe: impl FnOnce(f64) -> String) -> Result<i64> {
+    if n.is_finite() && n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER as f64 {
+        Ok(n as i64)
+    } else {
+        Err(QuotaError::corrupt(key, describe(n)))
+    }
+}
+
+/// [`Counters`] at one instant: what one engine call runs over. `describe` words a corrupt
+/// value in its error (the .wasm asks JS, so that it carries no float formatting).
+pub struct CountersAt<'a> {
+    counters: &'a mut Counters,
+    now_ms: f64,
+    describe: fn(f64) -> String,
+}
+
+impl CountersAt<'_> {
+    fn read(&self, key: &str, n: Option<f64>) -> Result<Option<i64>> {
+        n.map(|n| count(key, n, self.describe)).transpose()
+    }
+}
+
+impl Store for CountersAt<'_> {
+    fn get(&mut self, key: &str) -> Result<Option<i64>> {
+        let n = self.counters.get(key, self.now_ms);
+        self.read(key, n)
+    }
+    fn incr(&mut self, key: &str, delta: i64) -> Result<Option<i64>> {
+        let n = self.counters.incr(key, delta as f64, self.now_ms);
+        self.read(key, n)
+    }
+    fn add(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<bool> {
+        Ok(self
+            .counters
+            .add(key, value as f64, ttl_secs as f64, self.now_ms))
+    }
+    fn set(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<()> {
+        self.counters
+            .set(key, value as f64, ttl_secs as f64, self.now_ms);
+        Ok(())
+    }
+}
+
+/// [`Counters`] on a clock, as a [`Store`]: the native twin of the JS `MemoryStore`.
+#[derive(Debug)]
+pub struct MemoryStore<C: Clock> {
+    clock: C,
+    counters: Counters,
+}
+
+impl<C: Clock> MemoryStore<C> {
+    pub fn new(clock: C) -> Self {
+        MemoryStore {
+            clock,
+            counters: Counters::default(),
+        }
+    }
+
+    fn now(&self) -> f64 {
+        self.clock.now_ms() as f64
+    }
+
+    /// Number of entries held, expired or not (for tests of cleanup).
+    pub fn len(&self) -> usize {
+        self.counters.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counters.is_empty()
+    }
+
     /// Raw access for tests: the live value under `key`.
     pub fn peek(&mut self, key: &str) -> Option<i64> {
-        self.live(key).copied()
+        let now = self.now();
+        self.counters.get(key, now).map(|v| v as i64)
+    }
+
+    /// The counters and the clock's reading, for one call.
+    fn at(&mut self) -> CountersAt<'_> {
+        let now = self.now();
+        self.counters.at(now, |n| n.to_string())
     }
 }
 
 impl<C: Clock> Store for MemoryStore<C> {
     fn get(&mut self, key: &str) -> Result<Option<i64>> {
-        Ok(self.live(key).copied())
+        self.at().get(key)
     }
-
     fn incr(&mut self, key: &str, delta: i64) -> Result<Option<i64>> {
-        Ok(self.live(key).map(|v| {
-            *v += delta;
-            *v
-        }))
+        self.at().incr(key, delta)
     }
-
     fn add(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<bool> {
-        if self.live(key).is_some() {
-            return Ok(false);
+        self.at().add(key, value, ttl_secs)
+    }
+    fn set(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<()> {
+        self.at().set(key, value, ttl_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_and_sweeps() {
+        let mut c = Counters::default();
+        assert!(c.add("k", 1.0, 10.0, 0.0));
+        assert!(!c.add("k", 5.0, 10.0, 0.0));
+        assert_eq!(c.incr("k", 2.0, 0.0), Some(3.0));
+        assert_eq!(c.get("k", 9_999.0), Some(3.0));
+        assert_eq!(c.get("k", 10_000.0), None);
+        assert_eq!(c.incr("k", 1.0, 10_000.0), None, "incr never creates");
+        for i in 0..FIRST_SWEEP_AT {
+            c.set(&i.to_string(), 1.0, 1.0, 0.0);
         }
-        self.set(key, value, ttl_secs)?;
-        Ok(true)
+        // The 1024th write swept the 1023 entries expired by then (at 2 s: none yet).
+        assert_eq!(c.len(), FIRST_SWEEP_AT);
+        c.sweep(1_000.0);
+        assert!(c.is_empty());
     }
 
-    fn set(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<()> {
-        let expires = self.clock.now_ms() + ttl_secs as i64 * 1000;
-        self.entries.insert(key.to_owned(), (value, expires));
-        Ok(())
+    #[test]
+    fn a_value_that_is_not_a_count_is_corrupt() {
+        let mut c = Counters::default();
+        c.set("k", 1.5, 10.0, 0.0);
+        let err = c.at(0.0, |n| n.to_string()).get("k").unwrap_err();
+        assert_eq!(err.code, crate::core::ErrorCode::CorruptCounter);
+        c.set("k", -3.0, 10.0, 0.0);
+        assert_eq!(c.at(0.0, |n| n.to_string()).get("k").unwrap(), Some(-3));
     }
 }

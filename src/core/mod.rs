@@ -4,6 +4,7 @@
 pub mod calls;
 pub mod clock;
 pub mod decision;
+pub mod direct;
 pub mod engine;
 pub mod error;
 pub mod fault;

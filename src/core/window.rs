@@ -300,6 +300,14 @@ impl SpanCache {
             .map(|(_, _, s)| s.clone())
     }
 
+    /// [`SpanCache::get`] without the label (no allocation).
+    pub fn bounds(&self, unit: WindowUnit, zone: &str, t: i64) -> Option<Bounds> {
+        self.spans
+            .iter()
+            .find(|(u, z, s)| *u == unit && z == zone && s.contains(t))
+            .map(|(_, _, s)| s.bounds())
+    }
+
     pub fn put(&mut self, unit: WindowUnit, zone: &str, span: WindowSpan) {
         self.spans.retain(|(u, z, _)| !(*u == unit && z == zone));
         if self.spans.len() >= Self::MAX {

@@ -1,0 +1,245 @@
+//! `check`, `reserve` and `increment` run directly over in-process [`Counters`]: the same store
+//! operations, in the same order, with the same results as the state machines of `calls.rs`
+//! driven by [`super::store::run`], but without building a call — no boxed call, no vectors,
+//! no strings — once a counter's key has been built. The JS `MemoryStore` path runs on this.
+//! (`tests/direct.rs` checks it against the state machines over random calls.)
+
+use super::engine::Engine;
+use super::error::{QuotaError, Result};
+use super::key::Profile;
+use super::keytable::CounterKey;
+use super::memory::CountersAt;
+use super::store::Store;
+use super::window::Bounds;
+
+/// Features with more policies than this take the state machines.
+pub const MAX_DIRECT_POLICIES: usize = 8;
+
+/// Which counting method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    Check,
+    Reserve,
+    Increment,
+}
+
+/// A decision as numbers (the feature is the caller's; see [`super::Decision`] for the fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Figures {
+    pub allowed: bool,
+    /// Home mode or an unlimited profile: nothing below is meaningful.
+    pub unlimited: bool,
+    pub limit: i64,
+    pub used: i64,
+    pub remaining: i64,
+    pub resets_at_ms: i64,
+    pub retry_after: u64,
+    /// The policy the figures describe, and whether it was given as an object (decisions
+    /// then name it).
+    pub policy: usize,
+    pub named: bool,
+    /// `(at_ms, amount, nonce)` of an allowed reserve.
+    pub reservation: Option<(i64, i64, u64)>,
+}
+
+impl Figures {
+    fn unlimited() -> Figures {
+        Figures {
+            allowed: true,
+            unlimited: true,
+            limit: 0,
+            used: 0,
+            remaining: 0,
+            resets_at_ms: 0,
+            retry_after: 0,
+            policy: 0,
+            named: false,
+            reservation: None,
+        }
+    }
+}
+
+/// A counter the call touches.
+struct Counter {
+    key: CounterKey,
+    limit: i64,
+    span: Bounds,
+    named: bool,
+}
+
+impl Engine {
+    /// `kind` for the feature at position `feature`, run over `store` at `now_ms`. `None` when
+    /// the feature has more than [`MAX_DIRECT_POLICIES`] policies (use the state machines).
+    pub fn count_directly(
+        &self,
+        kind: Counting,
+        profile: &Profile,
+        feature: usize,
+        amount: i64,
+        now_ms: i64,
+        store: &mut CountersAt,
+    ) -> Result<Option<Figures>> {
+        let (name, policies) = self.prepare_at(feature, amount, now_ms)?;
+        if !self.enabled() || profile.unlimited {
+            return Ok(Some(Figures::unlimited()));
+        }
+        let n = policies.len();
+        if n > MAX_DIRECT_POLICIES {
+            return Ok(None);
+        }
+        let mut slots: [Option<Counter>; MAX_DIRECT_POLICIES] = Default::default();
+        for (p, policy) in policies.iter().enumerate() {
+            let (key, span) = self.counter_key(&profile.id, (feature, name), p, policy, now_ms)?;
+            slots[p] = Some(Counter {
+                key,
+                limit: policy.limit,
+                span,
+                named: !policy.plain,
+            });
+        }
+        let counters = Counters(&slots[..n]);
+        Ok(Some(match kind {
+            Counting::Check => check(counters, amount, now_ms, store)?,
+            Counting::Reserve => {
+                let nonce = self.next_nonce();
+                let mut f = reserve(counters, amount, now_ms, store)?;
+                if f.allowed {
+                    f.reservation = Some((now_ms, amount, nonce));
+                }
+                f
+            }
+            Counting::Increment => increment(counters, amount, now_ms, store)?,
+        }))
+    }
+}
+
+/// The counters of a call, one per policy of the feature, in order.
+#[derive(Clone, Copy)]
+struct Counters<'a>(&'a [Option<Counter>]);
+
+impl<'a> Counters<'a> {
+    fn len(self) -> usize {
+        self.0.len()
+    }
+    fn get(&self, i: usize) -> &Counter {
+        self.0[i].as_ref().expect("every slot below len is filled")
+    }
+    fn iter(self) -> impl Iterator<Item = &'a Counter> {
+        self.0.iter().flatten()
+    }
+    /// The figures of policy `i` at count `used`.
+    fn figures(&self, i: usize, used: i64, allowed: bool, now_ms: i64) -> Figures {
+        figures(self.get(i), i, used, allowed, now_ms)
+    }
+    /// The allowed decision reports the policy with the fewest remaining (the first of equals).
+    fn tightest(&self, counts: &[i64]) -> usize {
+        (0..self.len())
+            .min_by_key(|&i| self.get(i).limit - counts[i])
+            .unwrap_or(0)
+    }
+}
+
+/// `check` (`calls.rs`, `CheckCall`): read every counter; allowed when `used + amount` fits all.
+fn check(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Result<Figures> {
+    let mut counts = [0i64; MAX_DIRECT_POLICIES];
+    for (count, c) in counts.iter_mut().zip(cs.iter()) {
+        *count = read(c, store.get(&c.key)?)?;
+    }
+    let n = cs.len();
+    Ok(
+        match (0..n).find(|&i| counts[i] + amount > cs.get(i).limit) {
+            Some(p) => cs.figures(p, counts[p], false, now_ms),
+            None => {
+                let p = cs.tightest(&counts[..n]);
+                cs.figures(p, counts[p], true, now_ms)
+            }
+        },
+    )
+}
+
+/// `reserve` (`ReserveCall`): an amount over some limit reads that counter and is denied;
+/// else count in each policy in turn, and on the first over its limit (or corrupt) undo every
+/// count made so far, newest first.
+fn reserve(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Result<Figures> {
+    if let Some(i) = (0..cs.len()).find(|&i| amount > cs.get(i).limit) {
+        let c = cs.get(i);
+        let used = read(c, store.get(&c.key)?)?;
+        return Ok(cs.figures(i, used, false, now_ms));
+    }
+    let mut counts = [0i64; MAX_DIRECT_POLICIES];
+    for (i, (count, c)) in counts.iter_mut().zip(cs.iter()).enumerate() {
+        let n = count_up(store, c, amount, now_ms)?;
+        let over = if n < amount {
+            Err(QuotaError::corrupt(
+                &c.key,
+                format!("a negative count ({})", n - amount),
+            ))
+        } else if n > c.limit {
+            Ok(cs.figures(i, n - amount, false, now_ms))
+        } else {
+            *count = n;
+            continue;
+        };
+        for j in (0..=i).rev() {
+            store.incr(&cs.get(j).key, -amount)?;
+        }
+        return over;
+    }
+    let p = cs.tightest(&counts[..cs.len()]);
+    Ok(cs.figures(p, counts[p], true, now_ms))
+}
+
+/// `increment` (`IncrementCall`): count in every policy, no limit check.
+fn increment(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Result<Figures> {
+    let mut counts = [0i64; MAX_DIRECT_POLICIES];
+    for (count, c) in counts.iter_mut().zip(cs.iter()) {
+        *count = count_up(store, c, amount, now_ms)?;
+    }
+    let p = cs.tightest(&counts[..cs.len()]);
+    Ok(cs.figures(p, counts[p], true, now_ms))
+}
+
+fn figures(c: &Counter, policy: usize, used: i64, allowed: bool, now_ms: i64) -> Figures {
+    Figures {
+        allowed,
+        unlimited: false,
+        limit: c.limit,
+        used,
+        remaining: (c.limit - used).max(0),
+        resets_at_ms: c.span.end_ms,
+        retry_after: if allowed {
+            0
+        } else {
+            c.span.seconds_to_reset(now_ms)
+        },
+        policy,
+        named: c.named,
+        reservation: None,
+    }
+}
+
+/// A count read for a decision: absent is 0, negative is corruption.
+fn read(c: &Counter, n: Option<i64>) -> Result<i64> {
+    match n {
+        None => Ok(0),
+        Some(n) if n >= 0 => Ok(n),
+        Some(n) => Err(QuotaError::corrupt(&c.key, n)),
+    }
+}
+
+/// The seed's race-safe create-or-increment (`calls.rs`, `Counting`): `incr`; if absent `add`;
+/// if `add` lost a race `incr` again; if that finds the key gone, `set`.
+fn count_up(store: &mut CountersAt, c: &Counter, amount: i64, now_ms: i64) -> Result<i64> {
+    if let Some(n) = store.incr(&c.key, amount)? {
+        return Ok(n);
+    }
+    let ttl = c.span.seconds_to_reset(now_ms);
+    if store.add(&c.key, amount, ttl)? {
+        return Ok(amount);
+    }
+    if let Some(n) = store.incr(&c.key, amount)? {
+        return Ok(n);
+    }
+    store.set(&c.key, amount, ttl)?;
+    Ok(amount)
+}

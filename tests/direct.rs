@@ -1,0 +1,136 @@
+//! `Engine::count_directly` (check / reserve / increment run straight over in-process counters,
+//! the JS `MemoryStore` path) against the state machines driven by `run` over the same kind of
+//! counters: random calls over several profiles, features with one to three policies (zoned
+//! ones too), amounts, corrupt values and time jumps; every figure, error and counter equal.
+
+use std::rc::Rc;
+use wasm_quota::core::direct::{Counting, Figures};
+use wasm_quota::core::memory::Counters;
+use wasm_quota::core::window::WindowUnit::{Day, Hour, Month, Week};
+use wasm_quota::core::*;
+
+const H: i64 = 3_600_000;
+const START: i64 = 1_774_700_000_000; // 2026-03-28T12:13:20Z, a day before Paris springs forward
+
+fn limits() -> Limits {
+    let p = |limit, w, zone| Policy::new(None, limit, w, zone).unwrap();
+    let mut l = Limits::daily([("remix", 5), ("none", 0)]).unwrap();
+    l.insert("chat", vec![p(300, Hour, None), p(800, Day, None)])
+        .unwrap();
+    let paris = Policy::new(Some("paris"), 9, Day, Some("Europe/Paris")).unwrap();
+    l.insert("zoned", vec![p(4, Hour, None), paris, p(12, Week, None)])
+        .unwrap();
+    l.insert("monthly", vec![p(40, Month, None)]).unwrap();
+    l
+}
+
+/// xorshift64*: a seeded stream of test choices.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+fn as_figures(d: Decision) -> Figures {
+    Figures {
+        allowed: d.allowed,
+        unlimited: d.unlimited,
+        limit: d.limit,
+        used: d.used,
+        remaining: d.remaining,
+        resets_at_ms: d.resets_at_ms,
+        retry_after: d.retry_after,
+        policy: d.policy,
+        named: d.policy_name.is_some(),
+        reservation: d.reservation.map(|r| (r.at_ms, r.amount, r.nonce)),
+    }
+}
+
+fn describe(n: f64) -> String {
+    n.to_string()
+}
+
+#[test]
+fn direct_calls_match_the_state_machines() {
+    for seed in 1..=6u64 {
+        let engine = || {
+            Engine::new(limits())
+                .with_time_zones(Rc::new(FakeZones))
+                .with_nonce_seed(seed)
+        };
+        let (direct, machines) = (engine(), engine());
+        let (mut a, mut b) = (Counters::default(), Counters::default());
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let features: Vec<String> = limits().features().map(|(f, _)| f.to_owned()).collect();
+        let profiles = [
+            Profile::limited(ProfileId::number(1).unwrap()),
+            Profile::limited(ProfileId::number(2).unwrap()),
+            Profile::limited(ProfileId::text("1").unwrap()),
+            Profile::limited(ProfileId::text("a:b").unwrap()),
+            Profile {
+                id: ProfileId::number(3).unwrap(),
+                unlimited: true,
+            },
+        ];
+        let mut now = START;
+        let mut keys = std::collections::BTreeSet::<String>::new();
+        for step in 0..4_000 {
+            now += match rng.below(100) {
+                0..=1 => rng.below(3 * 86_400_000) as i64,
+                2..=9 => rng.below(H as u64) as i64,
+                _ => rng.below(5_000) as i64,
+            };
+            let profile = &profiles[rng.below(profiles.len() as u64) as usize];
+            let f = rng.below(features.len() as u64) as usize;
+            let amount = [1, 1, 2, 3, 50, 350, 0][rng.below(7) as usize];
+            let kind =
+                [Counting::Check, Counting::Reserve, Counting::Increment][rng.below(3) as usize];
+            // Now and then a counter holds something that is not a count.
+            if rng.below(200) == 0 && !keys.is_empty() {
+                let k = keys
+                    .iter()
+                    .nth(rng.below(keys.len() as u64) as usize)
+                    .unwrap();
+                let bad = [-4.0, 2.5, f64::NAN][rng.below(3) as usize];
+                a.set(k, bad, 100.0, now as f64);
+                b.set(k, bad, 100.0, now as f64);
+            }
+            let got = direct.count_directly(
+                kind,
+                profile,
+                f,
+                amount,
+                now,
+                &mut a.at(now as f64, describe),
+            );
+            let call = match kind {
+                Counting::Check => machines.check(profile, &features[f], amount, now),
+                Counting::Reserve => machines.reserve(profile, &features[f], amount, now),
+                Counting::Increment => machines.increment(profile, &features[f], amount, now),
+            };
+            let want = call.and_then(|c| run(c, &mut b.at(now as f64, describe)));
+            let want = want.map(|o| Some(as_figures(o.decision().expect("a decision"))));
+            assert_eq!(
+                got, want,
+                "seed {seed} step {step}: {kind:?} {profile:?} {} x{amount}",
+                features[f]
+            );
+            if step % 50 == 0 {
+                keys.extend(b.keys().map(str::to_owned));
+            }
+            assert_eq!(a.len(), b.len(), "seed {seed} step {step}");
+        }
+        assert!(keys.len() > 30, "only {} counters touched", keys.len());
+        for k in &keys {
+            let (x, y) = (a.get(k, now as f64), b.get(k, now as f64));
+            assert!(
+                x == y || x.is_some_and(f64::is_nan) && y.is_some_and(f64::is_nan),
+                "{k}"
+            );
+        }
+    }
+}
