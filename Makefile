@@ -43,6 +43,7 @@ build: tools npm
 	node scripts/merge-glue-imports.mjs pkg/wasm_quota.js
 	wasm-opt -Oz --strip-debug --strip-producers --strip-target-features \
 	  target/wasm-pack/wasm_quota_bg.wasm -o pkg/wasm_quota_bg.wasm
+	node scripts/inline-wasm.mjs pkg/wasm_quota_bg.wasm pkg/wasm_inline.js
 	cp -R pkg-template/. pkg/
 	cp README.md LICENSE-MIT LICENSE-APACHE pkg/
 	@printf 'pkg/wasm_quota_bg.wasm: %s bytes, %s gzipped\n' \

@@ -1,8 +1,9 @@
-// Browser entry (also the default): fetches and instantiates the .wasm with top-level await,
-// so importing is all it takes.
+// Browser entry (also the default): instantiates the .wasm carried inline (wasm_inline.js) with
+// top-level await, so importing is all it takes, unbundled or in any bundler's output.
 import init from "../wasm_quota.js";
+import { wasmBytes } from "../wasm_inline.js";
 
-await init({ module_or_path: new URL("../wasm_quota_bg.wasm", import.meta.url) });
+await init({ module_or_path: wasmBytes() });
 
 export { QuotaEngine } from "../engine.js";
 export { QuotaError } from "../runtime.js";

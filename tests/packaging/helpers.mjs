@@ -87,3 +87,24 @@ export async function startServer(t, command, args, { cwd, env = {}, ready, time
   });
   return { child, match, output: () => text };
 }
+
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".css": "text/css" };
+
+/** Serves the files under `dir` on a free 127.0.0.1 port until the test ends; its base URL. */
+export async function serveStatic(t, dir) {
+  const { createServer: createHttpServer } = await import("node:http");
+  const { readFile } = await import("node:fs/promises");
+  const { extname, normalize } = await import("node:path");
+  const server = createHttpServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+    try {
+      const body = await readFile(join(dir, path));
+      res.writeHead(200, { "Content-Type": TYPES[extname(path)] ?? "application/octet-stream" }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  }).listen(0, "127.0.0.1");
+  await once(server, "listening");
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  return `http://127.0.0.1:${server.address().port}/`;
+}

@@ -1,0 +1,77 @@
+// The package bundled as users bundle it, from the installed tarball in a fresh project:
+// esbuild and Vite browser bundles loaded in Chromium, and an esbuild node bundle run from a
+// copy of its output folder (nothing left to find in node_modules).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { cp, mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { bin, project, run, serveStatic } from "./helpers.mjs";
+
+// What a user writes: the package by its name, an engine, one reserve over the limit.
+const APP = `import { QuotaEngine, MemoryStore } from "wasm-quota";
+const engine = new QuotaEngine({ store: new MemoryStore(), limits: { remix: 2 } });
+const decisions = [1, 2, 3].map(() => engine.reserve({ id: "visitor" }, "remix"));
+const result = decisions.map((d) => d.allowed).join(",") + " " + decisions[2].limit;
+if (typeof document === "undefined") console.log(result);
+else document.body.dataset.result = result;
+`;
+const EXPECTED = "true,true,false 2";
+const PAGE = (script) => `<!doctype html><html><head><link rel="icon" href="data:,"></head><body><script type="module" src="${script}"></script></body></html>`;
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+after(() => browser?.close());
+
+/** Serves `dir`, opens `path` in a fresh page; resolves to the app's result and any problems. */
+async function load(t, dir, path) {
+  const base = await serveStatic(t, dir);
+  const context = await browser.newContext();
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
+  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+  page.on("response", (r) => r.status() >= 400 && problems.push(`HTTP ${r.status()}: ${r.url()}`));
+  await page.goto(base + path);
+  await page.waitForFunction(() => document.body.dataset.result !== undefined || undefined, null, { timeout: 15_000 })
+    .catch(() => {});
+  return { result: await page.evaluate(() => document.body.dataset.result), problems };
+}
+
+test("esbuild --bundle --format=esm --platform=browser: the bundle runs in Chromium", async (t) => {
+  const dir = await project(t, { "src/app.js": APP, "index.html": PAGE("./dist/app.js") });
+  const built = await run(bin("esbuild"), ["src/app.js", "--bundle", "--format=esm", "--platform=browser", "--outdir=dist", "--log-level=warning"], { cwd: dir });
+  assert.equal(built.stdout + built.stderr, "", "esbuild printed warnings");
+  const { result, problems } = await load(t, dir, "index.html");
+  assert.deepEqual(problems, []);
+  assert.equal(result, EXPECTED);
+});
+
+test("vite build: the bundle runs in Chromium", async (t) => {
+  const dir = await project(t, { "main.js": APP, "index.html": PAGE("/main.js") });
+  const { stdout, stderr } = await run(bin("vite"), ["build", "--logLevel", "warn"], { cwd: dir });
+  assert.equal((stdout + stderr).trim(), "", "vite build printed warnings");
+  const { result, problems } = await load(t, join(dir, "dist"), "index.html");
+  assert.deepEqual(problems, []);
+  assert.equal(result, EXPECTED);
+});
+
+test("esbuild --platform=node: the bundle runs from a copy of its output folder", async (t) => {
+  const dir = await project(t, { "src/app.js": APP });
+  const built = await run(bin("esbuild"), ["src/app.js", "--bundle", "--format=esm", "--platform=node", "--outdir=out", "--out-extension:.js=.mjs", "--log-level=warning"], { cwd: dir });
+  assert.equal(built.stdout + built.stderr, "", "esbuild printed warnings");
+  const elsewhere = await mkdtemp(join(tmpdir(), "wasm-quota-bundle-copy-"));
+  t.after(() => rm(elsewhere, { recursive: true, force: true }));
+  await cp(join(dir, "out"), elsewhere, { recursive: true });
+  assert.deepEqual(await readdir(elsewhere), ["app.mjs"]);
+  const { stdout } = await run(process.execPath, [join(elsewhere, "app.mjs")], { cwd: elsewhere });
+  assert.equal(stdout.trim(), EXPECTED);
+});
