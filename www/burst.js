@@ -51,8 +51,9 @@ export class BurstStrip {
     const count = (outcome) => this.#slots.filter((s) => s.dataset.outcome === outcome).length;
     const released = count("released");
     const by = this.#denyingPolicies.size ? ` by the ${[...this.#denyingPolicies].join(" and ")} policy` : "";
-    let text = `${count("admitted") + released} admitted, ${count("denied")} denied${by}`;
+    let text = `${count("admitted") + released} admitted`;
     if (released) text += ` (${released} released: the call failed)`;
+    text += `, ${count("denied")} denied${by}`;
     if (count("error")) text += `, ${count("error")} failed with an engine error`;
     if (figures === null) {
       text += ": not counted, the quota does not apply";

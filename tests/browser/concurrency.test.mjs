@@ -11,8 +11,8 @@ const outcomes = (page, feature) =>
     slots.map((s) => ({ outcome: s.dataset.outcome, used: s.dataset.used === undefined ? null : Number(s.dataset.used) })));
 
 test("three quick clicks with a limit of 3 run at once and count 3; a fourth is denied", async () => {
-  // Slow stand-in calls (3 s), so all three are still running when the fourth click comes.
-  const page = await openDemo("?limits=remix:3&latency=3000");
+  // Slow stand-in calls (5 s), so all three are still running when the fourth click comes.
+  const page = await openDemo("?limits=remix:3&latency=5000");
   const button = card(page, "remix").locator('[data-action="run"]');
   for (let i = 0; i < 3; i++) await button.click();
   await page.waitForSelector('[data-feature="remix"][data-inflight="3"]');
@@ -56,10 +56,11 @@ test("a burst whose AI calls fail gives every slot back; the slots say so", asyn
   assert.equal(slots.filter((s) => s.outcome === "released").length, 3);
   assert.equal(slots.filter((s) => s.outcome === "denied").length, 7);
   assert.deepEqual(await figures(page, "tips"), { used: 0, limit: 3, remaining: 3 });
+  assert.equal(await field(page, "tips", "burst-summary"), "3 admitted (3 released: the call failed), 7 denied: 0 of 3 used, nothing over the limit");
 });
 
 test("a run in flight when home mode rebuilds the engine is still released by the engine that reserved", async () => {
-  const page = await openDemo("?limits=remix:3&latency=2000");
+  const page = await openDemo("?limits=remix:3&latency=5000");
   await page.locator('[data-setting="fail-ai"]').check();
   await card(page, "remix").locator('[data-action="run"]').click();
   await page.waitForSelector('[data-feature="remix"][data-inflight="1"]');

@@ -7,7 +7,7 @@ import { useDemoPage, openDemo, card, run, figures, lastDecision } from "./demo-
 useDemoPage();
 
 test("a token run reserves the estimate, then settle moves the meter to the model's actual usage", async () => {
-  const page = await openDemo("?latency=3000");
+  const page = await openDemo("?latency=5000");
   const chat = card(page, "chat");
   const estimate = Number(await chat.getAttribute("data-estimate"));
   const { limit } = await figures(page, "chat");
