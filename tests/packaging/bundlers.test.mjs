@@ -1,5 +1,5 @@
 // The package bundled as users bundle it, from the installed tarball in a fresh project:
-// esbuild and Vite browser bundles loaded in Chromium, and an esbuild node bundle run from a
+// esbuild, Vite and webpack browser bundles loaded in Chromium, and an esbuild node bundle run from a
 // copy of its output folder (nothing left to find in node_modules).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -7,7 +7,7 @@ import { cp, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { bin, project, run, serveStatic } from "./helpers.mjs";
+import { REPO, bin, project, run, serveStatic } from "./helpers.mjs";
 
 // What a user writes: the package by its name, an engine, one reserve over the limit.
 const APP = `import { QuotaEngine, MemoryStore } from "wasm-quota";
@@ -74,4 +74,18 @@ test("esbuild --platform=node: the bundle runs from a copy of its output folder"
   assert.deepEqual(await readdir(elsewhere), ["app.mjs"]);
   const { stdout } = await run(process.execPath, [join(elsewhere, "app.mjs")], { cwd: elsewhere });
   assert.equal(stdout.trim(), EXPECTED);
+});
+
+test("webpack 5 (its Node API, production mode): the bundle runs in Chromium", async (t) => {
+  const dir = await project(t, { "src/app.js": APP, "index.html": PAGE("./dist/app.js") });
+  const { default: webpack } = await import(join(REPO, "node_modules", "webpack", "lib", "index.js"));
+  const stats = await new Promise((resolve, reject) =>
+    webpack({ mode: "production", context: dir, entry: "./src/app.js", output: { path: join(dir, "dist"), filename: "app.js" } },
+      (err, s) => (err ? reject(err) : resolve(s))),
+  );
+  const info = stats.toJson({ all: false, errors: true, warnings: true });
+  assert.deepEqual([...info.errors, ...info.warnings].map((e) => e.message), []);
+  const { result, problems } = await load(t, dir, "index.html");
+  assert.deepEqual(problems, []);
+  assert.equal(result, EXPECTED);
 });
