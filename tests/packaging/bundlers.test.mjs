@@ -3,7 +3,7 @@
 // copy of its output folder (nothing left to find in node_modules).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { cp, mkdtemp, readdir, rm } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -18,7 +18,7 @@ if (typeof document === "undefined") console.log(result);
 else document.body.dataset.result = result;
 `;
 const EXPECTED = "true,true,false 2";
-const PAGE = (script) => `<!doctype html><html><head><link rel="icon" href="data:,"></head><body><script type="module" src="${script}"></script></body></html>`;
+const PAGE = (script) => `<!doctype html><html><body><script type="module" src="${script}"></script></body></html>`;
 
 let browser;
 before(async () => {
@@ -30,21 +30,34 @@ before(async () => {
 });
 after(() => browser?.close());
 
-/** Serves `dir`, opens `path` in a fresh page; resolves to the app's result and any problems. */
-async function load(t, dir, path) {
+/**
+ * Serves `dir`, opens `path` in a fresh page; resolves to what `read` finds in the page once it
+ * is there (by default the app's `data-result`) and the console errors, page errors and failed
+ * requests (the browser's own favicon request aside).
+ */
+async function load(t, dir, path, read = () => document.body.dataset.result) {
   const base = await serveStatic(t, dir);
   const context = await browser.newContext();
   t.after(() => context.close());
   const page = await context.newPage();
   const problems = [];
-  page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
+  page.on("console", (m) => m.type() === "error" && !/favicon/.test(m.location().url) && problems.push(`console: ${m.text()}`));
   page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-  page.on("response", (r) => r.status() >= 400 && problems.push(`HTTP ${r.status()}: ${r.url()}`));
+  page.on("response", (r) => r.status() >= 400 && !r.url().endsWith("/favicon.ico") && problems.push(`HTTP ${r.status()}: ${r.url()}`));
   await page.goto(base + path);
-  await page.waitForFunction(() => document.body.dataset.result !== undefined || undefined, null, { timeout: 15_000 })
-    .catch(() => {});
-  return { result: await page.evaluate(() => document.body.dataset.result), problems };
+  await page.waitForFunction(read, null, { timeout: 15_000 }).catch(() => {});
+  return { result: await page.evaluate(read), problems };
 }
+
+test("no bundler: the README's import-map page over the installed package runs in Chromium", async (t) => {
+  const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+  const html = readme.slice(readme.indexOf("In a **browser page** without a bundler")).match(/```html\n([\s\S]*?)```/)[1];
+  const dir = await project(t, { "index.html": html });
+  const { result, problems } = await load(t, dir, "index.html", () => document.body.textContent || undefined);
+  assert.deepEqual(problems, []);
+  const d = JSON.parse(result);
+  assert.deepEqual([d.allowed, d.limit, d.used, d.remaining], [true, 3, 1, 2]);
+});
 
 test("esbuild --bundle --format=esm --platform=browser: the bundle runs in Chromium", async (t) => {
   const dir = await project(t, { "src/app.js": APP, "index.html": PAGE("./dist/app.js") });
