@@ -21,8 +21,8 @@ export class QuotaEngine {
   /**
    * Atomically counts `amount` (default 1) if it fits under the limit, else counts nothing and
    * denies. An allowed decision carries a `reservation` for `release` and `settle`. With an
-   * `idempotencyKey`, a retry in the same window gets the original decision (`replayed: true`)
-   * and is counted once, across engines sharing the store.
+   * `idempotencyKey`, a retry in the same window is replayed (`replayed: true`, no
+   * reservation) and counted once, across engines sharing the store: do not redo its work.
    */
   reserve(profile: Profile, feature: string, options?: ReserveOptions): Decision | Promise<Decision>;
   /**

@@ -11,7 +11,7 @@ const GET = 0, INCR = 1, ADD = 2, SET = 3;
 const DECISION = 4, UNLIMITED = 5, RELEASED = 6, VALUE = 7, ERROR = 8, PENDING = 9;
 const REPLY_COUNT = 0, REPLY_ABSENT = 1, REPLY_ADDED = 2, REPLY_DONE = 3;
 const CHECK = 0, RESERVE = 1, INCREMENT = 2, RELEASE = 3;
-const OUT_LEN = 13;
+const OUT_LEN = 15;
 // Key strings kept per engine, by key number modulo the cache's size. Key numbers are handed
 // out in sequence, so the counters in use map to distinct slots; a slot's number says whose it
 // is. The cache starts small (a fresh engine costs microseconds, not a 0.5 MB allocation) and
@@ -229,7 +229,7 @@ export class QuotaEngine {
       this.#resetsAtMs = resetsAtMs;
     }
     const d = { allowed: out[1] === 1, feature, limit: out[2], used: out[3], remaining: out[4], resetsAt: this.#resetsAt, retryAfter: out[6] };
-    if (out[7] >= 0) d.reservation = this.#token(feature, out[7], out[8], out[9], out[10]);
+    if (out[7] >= 0) d.reservation = this.#token(feature, out);
     // Only decisions of policy objects name their policy, so plain-number limits keep the
     // foundation's exact shape.
     if (out[11] >= 0) [d.policy, d.window] = this.#policies[this.#features.get(feature)][out[11]];
@@ -237,15 +237,16 @@ export class QuotaEngine {
     return d;
   }
 
-  // The reservation token, `q2.{feature}.{reserved at, ms}.{amount}.{nonce, 16 hex digits}` —
-  // the format of src/core/reservation.rs (`Reservation::encode`), built here from numbers so
-  // that no string crosses; tests check it against release() and settle().
-  #token(feature, atMs, amount, nonceHigh, nonceLow) {
+  // The reservation token, `q3.{feature}.{reserved at, ms}.{amount}.{nonce}.{MAC}` (16 hex
+  // digits each) — the format of src/core/reservation.rs (`Reservation::encode`), built here
+  // from numbers so that no string crosses; tests check it against release() and settle().
+  #token(feature, out) {
+    const atMs = out[7];
     if (atMs !== this.#tokenAtMs) {
       this.#tokenAt = "." + atMs + ".";
       this.#tokenAtMs = atMs;
     }
-    return "q2." + feature + this.#tokenAt + amount + "." + hex8(nonceHigh) + hex8(nonceLow);
+    return "q3." + feature + this.#tokenAt + out[8] + "." + hex8(out[9]) + hex8(out[10]) + "." + hex8(out[13]) + hex8(out[14]);
   }
 
   #key(call, id) {

@@ -62,11 +62,14 @@ export interface QuotaEngineOptions {
   onStoreError?: "throw" | "deny" | "allow";
   /** Async stores: a store Promise not settled after this many ms is a STORE_TIMEOUT. */
   storeTimeoutMs?: number;
+  /** Key of the reservation tokens' MAC, at least 16 characters. Engines sharing a store must
+   *  share it to release or settle each other's reservations. Default: random per engine. */
+  tokenSecret?: string;
 }
 export interface AmountOptions { amount?: number }
 export interface ReserveOptions extends AmountOptions {
-  /** A retry with the same key (and amount) in the same window gets the original decision,
-   *  with `replayed: true`, and is counted once. 1–256 characters. */
+  /** A retry with the same key (and amount) in the same window is replayed: `replayed: true`,
+   *  no reservation, counted once — do not run its work again. 1–256 characters. */
   idempotencyKey?: string;
 }
 export interface LimitedDecision {
@@ -79,14 +82,16 @@ export interface LimitedDecision {
   resetsAt: string;
   /** Whole seconds to resetsAt on a denial, 0 when allowed. */
   retryAfter: number;
-  /** Present when a reserve was allowed and counted: pass it to release() or settle(). */
+  /** Present when a reserve was allowed and counted now (never on a replay): pass it to
+   *  release() or settle(). A server-side value: never accept one from a client. */
   reservation?: string;
   /** The policy these figures describe (the denying one on a denial, else the one with the
    *  fewest remaining). Absent for plain-number limits, which keep the seed's shape. */
   policy?: string;
   /** That policy's window; present with `policy`. */
   window?: WindowName;
-  /** An idempotent reserve answered from the record of the original (nothing counted now). */
+  /** An idempotent reserve answered from the record of the original: nothing counted now, no
+   *  reservation; the request was already made. */
   replayed?: true;
   unlimited?: undefined;
   degraded?: undefined;

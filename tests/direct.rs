@@ -46,7 +46,7 @@ fn as_figures(d: Decision) -> Figures {
         retry_after: d.retry_after,
         policy: d.policy,
         named: d.policy_name.is_some(),
-        reservation: d.reservation.map(|r| (r.at_ms, r.amount, r.nonce)),
+        reservation: d.reservation.map(|r| (r.at_ms, r.amount, r.nonce, r.mac)),
     }
 }
 
@@ -61,6 +61,8 @@ fn direct_calls_match_the_state_machines() {
             Engine::new(limits())
                 .with_time_zones(Rc::new(FakeZones))
                 .with_nonce_seed(seed)
+                .with_token_secret("one secret for both engines")
+                .unwrap()
         };
         let (direct, machines) = (engine(), engine());
         let (mut a, mut b) = (Counters::default(), Counters::default());

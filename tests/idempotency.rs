@@ -1,5 +1,6 @@
-//! reserve with an idempotency key: a retry in the same window gets the original decision and
-//! is counted once, across engines sharing a store and under concurrency.
+//! reserve with an idempotency key: a retry in the same window is replayed (no reservation of
+//! its own) and counted once, across engines sharing a store and under concurrency; a denial
+//! is not recorded; every admission gets its own token.
 
 use wasm_quota::core::window::WindowUnit::{Day, Hour};
 use wasm_quota::core::*;
@@ -21,8 +22,17 @@ fn world(limits: Limits, seed: u64) -> World {
     World {
         store: MemoryStore::new(clock.clone()),
         clock,
-        engine: Engine::new(limits).with_nonce_seed(seed),
+        engine: engine(limits, seed),
     }
+}
+
+const SECRET: &str = "a secret of 16+ characters";
+
+fn engine(limits: Limits, seed: u64) -> Engine {
+    Engine::new(limits)
+        .with_nonce_seed(seed)
+        .with_token_secret(SECRET)
+        .unwrap()
 }
 
 fn daily(limit: i64) -> World {
@@ -42,17 +52,26 @@ impl World {
             .unwrap();
         run(call, &mut self.store).unwrap().decision().unwrap()
     }
+
+    fn release(&mut self, d: &Decision) {
+        let token = d.reservation_token().unwrap();
+        let call = self
+            .engine
+            .release(&me(), &token, None, self.clock.now_ms());
+        run(call.unwrap(), &mut self.store).unwrap();
+    }
 }
 
 #[test]
-fn a_retry_gets_the_original_decision_and_counts_once() {
+fn a_retry_is_replayed_without_a_reservation_and_counts_once() {
     let mut w = daily(5);
     let first = w.once("order-1", 2);
-    assert!(first.allowed && !first.replayed);
+    assert!(first.allowed && !first.replayed && first.reservation.is_some());
     w.clock.advance(30_000);
     let retry = w.once("order-1", 2);
     assert!(retry.allowed && retry.replayed);
-    assert_eq!(retry.reservation, first.reservation);
+    // Only the first caller holds the token: a retry cannot release or settle its count.
+    assert_eq!(retry.reservation, None);
     assert_eq!((retry.used, retry.remaining), (2, 3));
     assert_eq!(w.store.peek(KEY), Some(2));
     // Another key is another request.
@@ -60,26 +79,41 @@ fn a_retry_gets_the_original_decision_and_counts_once() {
 }
 
 #[test]
+fn ten_rounds_of_success_then_a_failing_retry_keep_every_count() {
+    // Each round: the first attempt succeeds (its work is done); a retry with the same key
+    // fails and the caller releases what it holds. The retry holds nothing to release.
+    let mut w = daily(100);
+    for round in 0..10 {
+        let key = format!("order-{round}");
+        assert!(w.once(&key, 1).allowed);
+        let retry = w.once(&key, 1);
+        assert!(retry.replayed && retry.reservation.is_none());
+    }
+    assert_eq!(w.store.peek(KEY), Some(10));
+}
+
+#[test]
 fn the_record_is_one_number_under_its_own_key() {
     let mut w = daily(5);
-    w.once("a:b%", 1);
+    let d = w.once("a:b%", 1);
+    let nonce = d.reservation.unwrap().nonce;
+    assert!(nonce < 1 << 52);
     assert_eq!(
         w.store.peek("ai_quota:42:chat:i2026-11-27.1:a%3Ab%25"),
-        Some(2 * NOON + 1)
+        Some(2 * nonce as i64 + 1)
     );
 }
 
 #[test]
-fn engines_sharing_a_store_replay_each_others_decisions() {
+fn engines_sharing_a_store_replay_each_others_admissions() {
     let mut a = daily(5);
-    let b = Engine::new(Limits::daily([("chat", 5)]).unwrap()).with_nonce_seed(99);
+    let b = engine(Limits::daily([("chat", 5)]).unwrap(), 99);
     let first = a.once("k", 1);
     let call = b.reserve_once(&me(), "chat", 1, "k", NOON + 1000).unwrap();
     let replay = run(call, &mut a.store).unwrap().decision().unwrap();
-    assert!(replay.replayed);
-    assert_eq!(replay.reservation, first.reservation);
+    assert!(replay.replayed && replay.reservation.is_none());
     assert_eq!(a.store.peek(KEY), Some(1));
-    // Settling either copy of the token settles the reservation once.
+    // The other engine (same tokenSecret) settles the original's token, once.
     let token = first.reservation_token().unwrap();
     let call = b.settle(&me(), &token, 0, NOON + 2000).unwrap();
     assert_eq!(run(call, &mut a.store).unwrap(), Outcome::Settled(true));
@@ -89,20 +123,25 @@ fn engines_sharing_a_store_replay_each_others_decisions() {
 }
 
 #[test]
-fn a_denial_is_replayed_too_even_after_a_slot_frees_up() {
+fn a_denial_is_not_recorded_and_a_retry_is_asked_again() {
     let mut w = daily(1);
     let held = w.once("first", 1);
     let denied = w.once("second", 1);
-    assert!(!denied.allowed);
-    let call = w
-        .engine
-        .release(&me(), &held.reservation_token().unwrap(), None, NOON)
-        .unwrap();
-    run(call, &mut w.store).unwrap();
+    assert!(!denied.allowed && !denied.replayed);
+    assert_eq!(w.store.peek("ai_quota:42:chat:i2026-11-27.1:second"), None);
+    w.release(&held);
     let retry = w.once("second", 1);
-    assert!(!retry.allowed && retry.replayed);
-    assert_eq!((retry.used, retry.remaining), (0, 1)); // current figures
-    assert!(w.once("third", 1).allowed);
+    assert!(retry.allowed && !retry.replayed);
+    assert_eq!(w.store.peek(KEY), Some(1));
+}
+
+#[test]
+fn three_thousand_denials_with_fresh_keys_write_nothing() {
+    let mut w = daily(0);
+    for i in 0..3000 {
+        assert!(!w.once(&format!("k{i}"), 1).allowed);
+    }
+    assert_eq!(w.store.len(), 0);
 }
 
 #[test]
@@ -123,11 +162,10 @@ fn the_record_lives_in_the_longest_window() {
     let p = |limit, w| Policy::new(None, limit, w, None).unwrap();
     limits.insert("chat", vec![p(2, Hour), p(10, Day)]).unwrap();
     let mut w = world(limits, 3);
-    let first = w.once("k", 1);
+    w.once("k", 1);
     w.clock.advance(H); // a new hour, the same day
     let retry = w.once("k", 1);
     assert!(retry.replayed);
-    assert_eq!(retry.reservation, first.reservation);
     assert_eq!(w.store.peek("ai_quota:42:chat:2026-11-27T13"), None);
     assert_eq!(w.store.peek(KEY), Some(1));
 }
@@ -144,7 +182,7 @@ fn concurrent_first_attempts_count_once() {
         .map(|outcome| outcome.unwrap().decision().unwrap());
     let (da, db) = (done.next().unwrap(), done.next().unwrap());
     assert!(da.allowed && db.allowed);
-    assert_eq!(da.reservation, db.reservation);
+    assert!(da.reservation.is_some() && db.reservation.is_none());
     assert_eq!([da.replayed, db.replayed], [false, true]);
     assert_eq!(w.store.peek(KEY), Some(2));
 }
@@ -169,14 +207,17 @@ fn bad_keys_are_refused() {
 #[test]
 fn a_corrupt_record_is_an_error_not_a_decision() {
     let mut w = daily(5);
-    w.store
-        .set("ai_quota:42:chat:i2026-11-27.1:k", 4, 60)
-        .unwrap(); // "denied by policy 2"
-    let call = w.engine.reserve_once(&me(), "chat", 1, "k", NOON).unwrap();
-    assert_eq!(
-        run(call, &mut w.store).err().unwrap().code,
-        ErrorCode::CorruptCounter
-    );
+    for bad in [4, 0, -1, 1 << 53] {
+        w.store
+            .set("ai_quota:42:chat:i2026-11-27.1:k", bad, 60)
+            .unwrap();
+        let call = w.engine.reserve_once(&me(), "chat", 1, "k", NOON).unwrap();
+        assert_eq!(
+            run(call, &mut w.store).err().unwrap().code,
+            ErrorCode::CorruptCounter,
+            "{bad}"
+        );
+    }
 }
 
 #[test]
@@ -185,21 +226,18 @@ fn a_retry_after_the_reservation_was_released_reserves_again() {
     // replaying the released reservation would let the retried call run uncounted.
     let mut w = daily(5);
     let first = w.once("k", 2);
-    let token = first.reservation_token().unwrap();
-    let call = w.engine.release(&me(), &token, None, NOON).unwrap();
-    run(call, &mut w.store).unwrap();
+    w.release(&first);
     assert_eq!(w.store.peek(KEY), Some(0));
     w.clock.advance(1000);
     let retry = w.once("k", 2);
     assert!(retry.allowed && !retry.replayed);
     assert_eq!(retry.used, 2);
     let new_token = retry.reservation_token().unwrap();
-    assert_ne!(new_token, token);
+    assert_ne!(new_token, first.reservation_token().unwrap());
     // The record now names the new reservation: the next retry replays it.
     w.clock.advance(1000);
     let again = w.once("k", 2);
     assert!(again.replayed);
-    assert_eq!(again.reservation_token().unwrap(), new_token);
     assert_eq!(w.store.peek(KEY), Some(2));
     // A settled one is still replayed: its work was done and paid for.
     let call = w.engine.settle(&me(), &new_token, 1, NOON + 2000).unwrap();
@@ -210,21 +248,35 @@ fn a_retry_after_the_reservation_was_released_reserves_again() {
 }
 
 #[test]
-fn a_denial_stands_only_until_the_denying_window_resets() {
-    let mut limits = Limits::default();
-    let p = |limit, w| Policy::new(None, limit, w, None).unwrap();
-    limits.insert("chat", vec![p(1, Hour), p(10, Day)]).unwrap();
-    let mut w = world(limits, 5);
-    assert!(w.once("a", 1).allowed);
-    let denied = w.once("b", 1);
-    assert!(!denied.allowed);
-    assert_eq!((denied.policy, denied.retry_after), (0, 3600));
-    w.clock.advance(1_800_000);
-    let still = w.once("b", 1);
-    assert!(!still.allowed && still.replayed);
-    // The client waits retryAfter and retries with the same key: asked again, and allowed.
-    w.clock.set(NOON + denied.retry_after as i64 * 1000);
-    let later = w.once("b", 1);
-    assert!(later.allowed && !later.replayed);
-    assert_eq!(w.store.peek(KEY), Some(2));
+fn retries_in_one_millisecond_get_distinct_tokens_and_release_each_count() {
+    // The clock stands still: reserve → release → reserve with one key, five rounds.
+    let mut w = daily(100);
+    let mut tokens = Vec::new();
+    for _ in 0..5 {
+        let d = w.once("k", 1);
+        assert!(d.allowed && !d.replayed);
+        tokens.push(d.reservation_token().unwrap());
+        w.release(&d);
+        assert_eq!(w.store.peek(KEY), Some(0));
+    }
+    tokens.sort();
+    tokens.dedup();
+    assert_eq!(tokens.len(), 5);
+}
+
+#[test]
+fn racing_retries_after_a_release_each_release_their_own_count() {
+    let mut w = daily(100);
+    let first = w.once("k", 1);
+    w.release(&first);
+    let a = w.engine.reserve_once(&me(), "chat", 1, "k", NOON).unwrap();
+    let b = w.engine.reserve_once(&me(), "chat", 1, "k", NOON).unwrap();
+    let decisions: Vec<Decision> = run_interleaved(vec![a, b], &mut w.store)
+        .into_iter()
+        .map(|outcome| outcome.unwrap().decision().unwrap())
+        .collect();
+    for d in decisions.iter().filter(|d| d.reservation.is_some()) {
+        w.release(d);
+    }
+    assert_eq!(w.store.peek(KEY), Some(0));
 }

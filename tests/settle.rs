@@ -132,6 +132,20 @@ fn tokens_are_unique_per_reservation() {
 }
 
 #[test]
+fn a_token_is_refused_by_an_engine_with_another_secret_and_changes_nothing() {
+    let mut w = daily(10);
+    let token = w.reserve(2).reservation_token().unwrap();
+    let other = Engine::new(Limits::daily([("chat", 10)]).unwrap())
+        .with_token_secret("another secret, 16+ characters")
+        .unwrap();
+    let err = other.release(&me(), &token, None, NOON).err().unwrap();
+    assert_eq!(err.code, ErrorCode::InvalidArgument);
+    let err = other.settle(&me(), &token, 0, NOON).err().unwrap();
+    assert_eq!(err.code, ErrorCode::InvalidArgument);
+    assert_eq!(w.store.peek(KEY), Some(2));
+}
+
+#[test]
 fn settle_writes_a_marker_that_lives_as_long_as_the_window() {
     let mut w = daily(10);
     let token = w.reserve(2).reservation_token().unwrap();
@@ -139,7 +153,7 @@ fn settle_writes_a_marker_that_lives_as_long_as_the_window() {
     assert!(w.settle(&token, 1));
     assert_eq!(w.store.len(), before + 1);
     let r = wasm_quota::core::reservation::Reservation::decode(&token).unwrap();
-    let marker = format!("ai_quota:42:chat:r{}.{:016x}", NOON, r.nonce);
+    let marker = format!("ai_quota:42:chat:r{:016x}", r.nonce);
     assert_eq!(w.store.peek(&marker), Some(1));
     w.clock.set(NOON + DAY / 2 - 1);
     assert_eq!(w.store.peek(&marker), Some(1));

@@ -17,10 +17,16 @@ import { quotaOptionsFromEnv, toRpcError } from "./rpc.js";
  * const d = await quotaObject(env.QUOTA, profile.id).reserve(profile, "remix");
  * ```
  *
- * Its RPC methods are the engine's, with the same arguments and results. A QuotaError leaves
+ * Its RPC methods are the engine's, with the same arguments and results. Reservation tokens are
+ * signed with `QUOTA_RESERVATION_SECRET` from env when set, else with a secret the object keeps
+ * in its own storage (so they survive eviction and restarts). A QuotaError leaves
  * the object as an Error whose message starts with `[CODE] ` (RPC keeps only the message);
  * `quotaObject()` turns it back into a QuotaError, `recoverQuotaError()` does it by hand.
  */
+// Where an object without QUOTA_RESERVATION_SECRET keeps the secret of its reservation tokens,
+// so that they survive eviction and restarts. Not a counter: the alarm never sweeps it.
+const TOKEN_SECRET_KEY = "wasm-quota:token-secret";
+
 export class QuotaDurableObject extends DurableObject {
   #engine = null;
   #configError = null;
@@ -29,13 +35,18 @@ export class QuotaDurableObject extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     this.#store = new DurableObjectStore(ctx.storage);
-    ctx.blockConcurrencyWhile(() => this.#store.loadAlarm());
-    try {
-      this.#engine = new QuotaEngine({ store: this.#store, ...quotaOptionsFromEnv(env) });
-    } catch (err) {
-      // Kept and thrown by every call, so a bad QUOTA_LIMITS shows up in the caller's logs.
-      this.#configError = err;
-    }
+    // No call is delivered before this finishes.
+    ctx.blockConcurrencyWhile(async () => {
+      await this.#store.loadAlarm();
+      try {
+        const options = quotaOptionsFromEnv(env);
+        options.tokenSecret ??= await tokenSecret(ctx.storage);
+        this.#engine = new QuotaEngine({ store: this.#store, ...options });
+      } catch (err) {
+        // Kept and thrown by every call, so a bad QUOTA_LIMITS shows up in the caller's logs.
+        this.#configError = err;
+      }
+    });
   }
 
   /** engine.check(profile, feature, options) */
@@ -84,4 +95,14 @@ export class QuotaDurableObject extends DurableObject {
       throw toRpcError(err);
     }
   }
+}
+
+// The object's own token secret: read from its storage, or made (256 random bits) and kept there.
+async function tokenSecret(storage) {
+  const kept = await storage.get(TOKEN_SECRET_KEY);
+  if (typeof kept === "string") return kept;
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const secret = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  await storage.put(TOKEN_SECRET_KEY, secret);
+  return secret;
 }

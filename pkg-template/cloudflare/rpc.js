@@ -9,7 +9,8 @@ const CODED = /^(?:QuotaError: )?\[([A-Z][A-Z_]*)\] ([\s\S]*)$/;
 
 /**
  * The engine options a worker's env configures: `QUOTA_LIMITS` (a JSON object, or an object
- * from a wrangler `[vars]` table), `QUOTA_ENABLED` ("false" = home mode), `QUOTA_KEY_PREFIX`.
+ * from a wrangler `[vars]` table), `QUOTA_ENABLED` ("false" = home mode), `QUOTA_KEY_PREFIX`,
+ * `QUOTA_RESERVATION_SECRET` (the `tokenSecret`, 16+ characters: `wrangler secret put`).
  * Throws QuotaError INVALID_CONFIG.
  */
 export function quotaOptionsFromEnv(env) {
@@ -31,6 +32,7 @@ export function quotaOptionsFromEnv(env) {
     else throw config(`QUOTA_ENABLED must be "true" or "false", got ${JSON.stringify(enabled)}`);
   }
   if (env.QUOTA_KEY_PREFIX !== undefined) options.keyPrefix = env.QUOTA_KEY_PREFIX;
+  if (env.QUOTA_RESERVATION_SECRET !== undefined) options.tokenSecret = env.QUOTA_RESERVATION_SECRET;
   return options;
 }
 

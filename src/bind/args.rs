@@ -206,9 +206,10 @@ pub struct EngineOptions {
     pub now: Option<js_sys::Function>,
     pub on_store_error: FaultPolicy,
     pub store_timeout_ms: Option<u32>,
+    pub token_secret: Option<String>,
 }
 
-const OPTION_NAMES: [&str; 8] = [
+const OPTION_NAMES: [&str; 9] = [
     "store",
     "limits",
     "enabled",
@@ -217,6 +218,7 @@ const OPTION_NAMES: [&str; 8] = [
     "now",
     "onStoreError",
     "storeTimeoutMs",
+    "tokenSecret",
 ];
 
 /// setTimeout's largest delay; a larger one fires at once in browsers and Node.
@@ -296,6 +298,18 @@ pub fn engine_options(v: &JsValue) -> Result<EngineOptions> {
             .into())
         }
     };
+    let secret = field(v, "tokenSecret", QuotaError::config)?;
+    let token_secret = match secret.as_string() {
+        Some(s) => Some(s),
+        None if secret.is_undefined() => None,
+        None => {
+            return Err(QuotaError::config(format!(
+                "tokenSecret must be a string of at least 16 characters, got {}",
+                describe(&secret)
+            ))
+            .into())
+        }
+    };
     Ok(EngineOptions {
         store,
         limits,
@@ -305,5 +319,6 @@ pub fn engine_options(v: &JsValue) -> Result<EngineOptions> {
         now,
         on_store_error,
         store_timeout_ms,
+        token_secret,
     })
 }

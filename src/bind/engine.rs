@@ -42,7 +42,8 @@ enum Status {
     /// (ms), `[6]` retry after (s), `[7]` reservation instant (ms) or -1, `[8]` its amount,
     /// `[9]` and `[10]` the high and low 32 bits of its nonce, `[11]` the position of the
     /// policy it describes when that policy is named in decisions (given as an object), else
-    /// -1, `[12]` 1 for an idempotent replay.
+    /// -1, `[12]` 1 for an idempotent replay, `[13]` and `[14]` the high and low 32 bits of the
+    /// reservation's MAC.
     Decision = 4,
     /// `{ allowed: true, unlimited: true, feature }`.
     Unlimited = 5,
@@ -57,7 +58,7 @@ enum Status {
 }
 
 /// Slots of the shared number buffer.
-const OUT_LEN: usize = 13;
+const OUT_LEN: usize = 15;
 type Out = [f64; OUT_LEN];
 
 /// How JS classified a plain store answer (`resume`'s `kind`).
@@ -112,9 +113,12 @@ impl QuotaCore {
             .with_enabled(o.enabled)
             .with_fault_policy(o.on_store_error)
             .with_time_zones(Rc::new(IntlZones))
-            .with_nonce_seed((js::random_word() as u64) << 32 | js::random_word() as u64);
+            .with_entropy(random_u64);
         if let Some(prefix) = o.key_prefix {
             core = core.with_key_prefix(&prefix).map_err(Failure::from)?;
+        }
+        if let Some(secret) = o.token_secret {
+            core = core.with_token_secret(&secret).map_err(Failure::from)?;
         }
         Ok(QuotaCore {
             core,
@@ -397,6 +401,12 @@ impl QuotaCore {
     }
 }
 
+/// 64 bits from `crypto.getRandomValues`, drawn by the core on first use (never while a
+/// module loads: workerd forbids it there).
+fn random_u64() -> u64 {
+    (js::random_word() as u64) << 32 | js::random_word() as u64
+}
+
 /// The module's memory, where `outPtr` points.
 #[wasm_bindgen(js_name = wasmMemory)]
 pub fn wasm_memory() -> JsValue {
@@ -552,7 +562,7 @@ impl QuotaCore {
                     retry_after: d.retry_after,
                     policy: d.policy,
                     named,
-                    reservation: d.reservation.map(|r| (r.at_ms, r.amount, r.nonce)),
+                    reservation: d.reservation.map(|r| (r.at_ms, r.amount, r.nonce, r.mac)),
                 });
                 self.out[12] = f64::from(u8::from(d.replayed));
                 Status::Decision as i32
@@ -579,9 +589,9 @@ impl QuotaCore {
         if f.unlimited {
             return Status::Unlimited as i32;
         }
-        let (at, amount, nonce) = match f.reservation {
-            Some((at, amount, nonce)) => (at as f64, amount as f64, nonce),
-            None => (-1.0, 0.0, 0),
+        let (at, amount, nonce, mac) = match f.reservation {
+            Some((at, amount, nonce, mac)) => (at as f64, amount as f64, nonce, mac),
+            None => (-1.0, 0.0, 0, 0),
         };
         *self.out = [
             0.0,
@@ -597,6 +607,8 @@ impl QuotaCore {
             (nonce as u32) as f64,
             if f.named { f.policy as f64 } else { -1.0 },
             0.0,
+            (mac >> 32) as f64,
+            (mac as u32) as f64,
         ];
         Status::Decision as i32
     }

@@ -217,7 +217,8 @@ pub struct ReserveCall {
     targets: Vec<Target>,
     counts: Vec<i64>,
     state: ReserveState,
-    nonce: u64,
+    /// The token an allowed reserve hands out (signed when the call was built).
+    token: Option<Reservation>,
 }
 
 enum ReserveState {
@@ -242,13 +243,13 @@ impl ReserveCall {
             targets,
             counts,
             state: ReserveState::Start,
-            nonce: 0,
+            token: None,
         }
     }
 
-    /// The nonce of the token an allowed reserve hands out (see `reservation.rs`).
-    pub fn with_nonce(mut self, nonce: u64) -> Self {
-        self.nonce = nonce;
+    /// The token an allowed reserve hands out (see `reservation.rs`).
+    pub fn with_token(mut self, token: Reservation) -> Self {
+        self.token = Some(token);
         self
     }
 
@@ -301,12 +302,7 @@ impl ReserveCall {
             true,
             self.now_ms,
         );
-        d.reservation = Some(Reservation {
-            feature: self.feature.clone(),
-            at_ms: self.now_ms,
-            amount: self.amount,
-            nonce: self.nonce,
-        });
+        d.reservation = self.token.take();
         Step::Done(Ok(Outcome::Decision(d)))
     }
 }

@@ -38,8 +38,8 @@ pub struct Figures {
     /// then name it).
     pub policy: usize,
     pub named: bool,
-    /// `(at_ms, amount, nonce)` of an allowed reserve.
-    pub reservation: Option<(i64, i64, u64)>,
+    /// `(at_ms, amount, nonce, mac)` of an allowed reserve (see `reservation.rs`).
+    pub reservation: Option<(i64, i64, u64, u64)>,
 }
 
 impl Figures {
@@ -104,7 +104,8 @@ impl Engine {
                 let nonce = self.next_nonce();
                 let mut f = reserve(counters, amount, now_ms, store)?;
                 if f.allowed {
-                    f.reservation = Some((now_ms, amount, nonce));
+                    let mac = self.sign((&profile.id, name), now_ms, amount, nonce);
+                    f.reservation = Some((now_ms, amount, nonce, mac));
                 }
                 f
             }

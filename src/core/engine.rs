@@ -8,11 +8,11 @@ use super::clock::{MAX_MS, MIN_MS};
 use super::decision::{Decision, Outcome};
 use super::error::{QuotaError, Result};
 use super::fault::{FaultPolicy, Guarded};
-use super::idempotency::{record_key, IdempotentReserveCall};
+use super::idempotency::{record_key, IdempotentReserveCall, RECORD_NONCE_MASK};
 use super::key::{counter_key, Profile, ProfileId};
 use super::keytable::{CounterKey, KeyTable};
 use super::limits::{Limits, Policy, MAX_SAFE_INTEGER};
-use super::reservation::Reservation;
+use super::reservation::{Reservation, TokenKey};
 use super::settle::{marker_base, marker_key, SettleCall};
 use super::store::Call;
 use super::window::{Bounds, SpanCache, WindowSpan};
@@ -36,8 +36,13 @@ pub struct Engine {
     zones: Rc<dyn TimeZones>,
     /// Zoned windows computed so far: offsets are asked for once per window, not per call.
     spans: RefCell<SpanCache>,
-    /// State of the generator of reservation nonces (splitmix64), seeded by the host.
-    nonces: Cell<u64>,
+    /// Where randomness comes from (JS: `crypto.getRandomValues`). Drawn on first use only:
+    /// workerd forbids random values while a module is being loaded, where engines are made.
+    entropy: fn() -> u64,
+    /// State of the generator of reservation nonces (splitmix64); `None` until first drawn.
+    nonces: Cell<Option<u64>>,
+    /// The tokens' MAC key: from `tokenSecret`, or random on first use.
+    token_key: Cell<Option<TokenKey>>,
     /// Keys built so far (an engine call only reads the configuration; this is its memo).
     keys: RefCell<KeyTable>,
 }
@@ -52,22 +57,79 @@ impl Engine {
             fault_policy: FaultPolicy::Throw,
             zones: Rc::new(UtcOnly),
             spans: RefCell::default(),
-            nonces: Cell::new(0),
+            entropy: os_random,
+            nonces: Cell::new(None),
+            token_key: Cell::new(None),
             keys: RefCell::default(),
         }
     }
 
-    /// Seeds the reservation nonces. Hosts pass fresh randomness (JS: `crypto.getRandomValues`)
-    /// so that engines sharing a store never hand out the same token; tests pass a constant.
+    /// The source of the random nonce seed and of the token key when no secret is given.
+    /// Called lazily, on the first reserve, release or settle.
+    pub fn with_entropy(self, entropy: fn() -> u64) -> Engine {
+        Engine { entropy, ..self }
+    }
+
+    /// Seeds the reservation nonces with a constant (tests); hosts rely on the entropy source.
     pub fn with_nonce_seed(self, seed: u64) -> Engine {
-        self.nonces.set(seed);
+        self.nonces.set(Some(seed));
         self
+    }
+
+    /// The key of the tokens' MAC comes from `secret` (at least 16 characters). Engines that
+    /// share a store and release each other's reservations must share it; without it an
+    /// engine draws a random key, and only that engine accepts its tokens.
+    pub fn with_token_secret(self, secret: &str) -> Result<Engine> {
+        self.token_key.set(Some(TokenKey::from_secret(secret)?));
+        Ok(self)
+    }
+
+    fn token_key(&self) -> TokenKey {
+        self.token_key.get().unwrap_or_else(|| {
+            let key = TokenKey::from_random((self.entropy)(), (self.entropy)());
+            self.token_key.set(Some(key));
+            key
+        })
+    }
+
+    /// A signed token for a reservation of `amount` of `feature` by `id` made at `at_ms`, with
+    /// a fresh nonce (its bits outside `nonce_mask` cleared).
+    fn new_token(
+        &self,
+        (id, feature): (&ProfileId, &str),
+        amount: i64,
+        at_ms: i64,
+        nonce_mask: u64,
+    ) -> Reservation {
+        let (key, nonce) = (self.token_key(), self.next_nonce() & nonce_mask);
+        Reservation::signed(&key, &self.key_prefix, id, feature, at_ms, amount, nonce)
+    }
+
+    /// The MAC of a reservation made by `id` (see [`Reservation::mac`]).
+    pub(crate) fn sign(
+        &self,
+        (id, feature): (&ProfileId, &str),
+        at_ms: i64,
+        amount: i64,
+        nonce: u64,
+    ) -> u64 {
+        let r = Reservation::signed(
+            &self.token_key(),
+            &self.key_prefix,
+            id,
+            feature,
+            at_ms,
+            amount,
+            nonce,
+        );
+        r.mac
     }
 
     /// splitmix64: cheap, and every seed gives a full-period sequence.
     pub(crate) fn next_nonce(&self) -> u64 {
-        let s = self.nonces.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
-        self.nonces.set(s);
+        let seed = self.nonces.get().unwrap_or_else(self.entropy);
+        let s = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        self.nonces.set(Some(s));
         let mut z = s;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -149,8 +211,9 @@ impl Engine {
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
         self.counting(profile, feature, amount, now_ms, |targets, _| {
+            let token = self.new_token((&profile.id, feature), amount, now_ms, u64::MAX);
             let call = ReserveCall::new(feature, amount, now_ms, targets);
-            Ok(Box::new(call.with_nonce(self.next_nonce())))
+            Ok(Box::new(call.with_token(token)))
         })
     }
 
@@ -179,8 +242,15 @@ impl Engine {
             let (id, prefix) = (&profile.id, &self.key_prefix);
             let record = record_key(prefix, id, feature, &longest.0, amount, idempotency_key)?;
             let marker = marker_base(prefix, id, feature);
+            let token = self.new_token((id, feature), amount, now_ms, RECORD_NONCE_MASK);
             Ok(Box::new(IdempotentReserveCall::new(
-                feature, amount, now_ms, targets, record, longest.1, marker,
+                feature,
+                amount,
+                now_ms,
+                targets,
+                token,
+                (record, longest.1),
+                marker,
             )))
         })
     }
@@ -233,7 +303,7 @@ impl Engine {
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
         if Reservation::looks_like_token(feature_or_token) {
-            let r = Reservation::decode(feature_or_token)?;
+            let r = self.verify(profile, feature_or_token)?;
             if amount.is_some_and(|a| a != r.amount) {
                 return Err(QuotaError::argument(format!(
                     "amount must be omitted or equal the reservation's amount ({})",
@@ -262,13 +332,18 @@ impl Engine {
         actual: i64,
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
-        let r = Reservation::decode(token)?;
+        let r = self.verify(profile, token)?;
         if !(0..=MAX_SAFE_INTEGER).contains(&actual) {
             return Err(QuotaError::argument(format!(
                 "actual amount {actual} must be an integer from 0 to Number.MAX_SAFE_INTEGER"
             )));
         }
         self.finalize(profile, &r, actual, now_ms, false)
+    }
+
+    /// The reservation `token` names, if this engine issued it for `profile`.
+    fn verify(&self, profile: &Profile, token: &str) -> Result<Reservation> {
+        Reservation::verify(token, &self.token_key(), &self.key_prefix, &profile.id)
     }
 
     fn finalize(
@@ -289,7 +364,7 @@ impl Engine {
             return Ok(Box::new(ReadyCall(Some(nothing))));
         }
         let targets = self.targets(&profile.id, &r.feature, policies, r.at_ms)?;
-        let marker = marker_key(&self.key_prefix, &profile.id, &r.feature, r.at_ms, r.nonce);
+        let marker = marker_key(&self.key_prefix, &profile.id, &r.feature, r.nonce);
         let delta = actual - r.amount;
         Ok(Box::new(SettleCall::new(
             marker, delta, now_ms, targets, as_release,
@@ -449,6 +524,12 @@ fn check_inputs(amount: i64, now_ms: i64) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Native hosts' randomness: std's per-process random hash keys.
+fn os_random() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0u8)
 }
 
 fn check_now(now_ms: i64) -> Result<()> {

@@ -1,28 +1,24 @@
 //! Idempotent reserves: `reserve(profile, feature, { idempotencyKey })` retried with the same
-//! key (and amount) in the same window gets the original decision and is counted once —
-//! across engines sharing a store.
+//! key (and amount) in the same window is counted once — across engines sharing a store.
 //!
-//! The store holds only numbers, so the record of a decision is one number under
+//! The store holds only numbers, so the record of an admission is one number under
 //! `{prefix}:{id}:{feature}:i{label}.{amount}:{key}` (the label of the feature's longest
 //! window, so a retry is recognised for as long as any counter of the original could still
-//! hold its count; a denial's record lasts only until the denying window resets):
-//! `2·at_ms + 1` for an allowed reserve made at `at_ms`, `2·policy` for a denial by that
-//! policy. The rest of the reservation token is derived, not stored: the nonce
-//! is a hash of the key, label and amount, so a replay rebuilds exactly the original token
-//! (and settling it through either copy settles it once).
+//! hold its count): `2·nonce + 1`, the nonce (52 random bits) of the original's reservation.
 //!
-//! A call first reads the record and replays it when present. Otherwise it reserves, then
-//! records with `add`; if another call with the same key recorded first (the two ran
-//! concurrently), it undoes its own count and replays theirs. The replay's figures are the
-//! counters' current values.
+//! A call first reads the record and replays it when present: the decision says `replayed:
+//! true`, carries the counters' current figures and **no reservation** — only the caller that
+//! was admitted holds the token, so a retry can never release or settle the original's count.
+//! Otherwise it reserves, then records with `add`; if another call with the same key recorded
+//! first (the two ran concurrently), it undoes its own count and replays theirs. A denial is
+//! not recorded: nothing is written for it, and a retry is asked again.
 //!
 //! A recorded reservation that was since *released* (its marker says so, see `settle.rs`) no
 //! longer counts anything, so replaying it would let the retried work run for free: the retry
-//! reserves again instead, and overwrites the record with its own decision (`set`). Retries
-//! racing there may each count — each of them then runs, and is charged, once.
+//! reserves again, with a fresh token, and overwrites the record with its own nonce (`set`).
+//! Retries racing there may each count — each of them then runs, and is charged, once.
 
 use super::calls::{figures, read_count, tightest, unexpected, ReserveCall, Target};
-use super::clock::MAX_MS;
 use super::decision::{Decision, Outcome};
 use super::error::{QuotaError, Result};
 use super::key::{escape_into, ProfileId};
@@ -34,7 +30,11 @@ use std::fmt::Write;
 /// Longest accepted idempotency key, in characters.
 pub const MAX_KEY_CHARS: usize = 256;
 
-/// Where the decision for `key` is recorded, and the nonce its reservation token carries.
+/// Nonces of reservations made under an idempotency key fit in 52 bits, so that `2·nonce + 1`
+/// is a safe integer (a count the store can hold).
+pub const RECORD_NONCE_MASK: u64 = (1 << 52) - 1;
+
+/// Where the admission under `key` is recorded.
 pub fn record_key(
     prefix: &str,
     id: &ProfileId,
@@ -42,7 +42,7 @@ pub fn record_key(
     label: &str,
     amount: i64,
     key: &str,
-) -> Result<(String, u64)> {
+) -> Result<String> {
     let n = key.chars().count();
     if !(1..=MAX_KEY_CHARS).contains(&n) {
         return Err(QuotaError::argument(format!(
@@ -56,19 +56,7 @@ pub fn record_key(
     id.write_key_part(&mut out);
     let _ = write!(out, ":{feature}:i{label}.{amount}:");
     escape_into(key, &mut out);
-    // The record key already names profile, feature, window, amount and key: hash it all.
-    Ok((out.clone(), fnv1a64(out.as_bytes())))
-}
-
-/// FNV-1a, then splitmix64's finaliser so that similar keys give unrelated nonces.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
+    Ok(out)
 }
 
 /// A reserve that records its decision under an idempotency key, or replays one recorded.
@@ -76,7 +64,8 @@ pub struct IdempotentReserveCall {
     feature: String,
     amount: i64,
     now_ms: i64,
-    nonce: u64,
+    /// The token an admission of this call hands out (its nonce within RECORD_NONCE_MASK).
+    token: Option<Reservation>,
     targets: Vec<Target>,
     record: String,
     record_ttl: u64,
@@ -93,14 +82,14 @@ pub struct IdempotentReserveCall {
 enum Phase {
     Start,
     LookingUp,
-    /// Reading the marker of the recorded allowed reservation (value kept for the replay).
-    CheckingMarker(i64),
+    /// Reading the marker of the recorded reservation.
+    CheckingMarker,
     Reserving,
     Recording(Decision),
     /// Undoing our count (counters `left` and below still to do) after losing the record race.
     Undoing(usize),
-    /// Reading counters for the replay of a recorded value.
-    Replaying(i64, Vec<i64>),
+    /// Reading counters for the replay.
+    Replaying(Vec<i64>),
 }
 
 impl IdempotentReserveCall {
@@ -109,15 +98,15 @@ impl IdempotentReserveCall {
         amount: i64,
         now_ms: i64,
         targets: Vec<Target>,
-        (record, nonce): (String, u64),
-        record_ttl: u64,
+        token: Reservation,
+        (record, record_ttl): (String, u64),
         marker_base: String,
     ) -> Self {
         IdempotentReserveCall {
             feature: feature.to_owned(),
             amount,
             now_ms,
-            nonce,
+            token: Some(token),
             targets,
             record,
             record_ttl,
@@ -142,30 +131,26 @@ impl IdempotentReserveCall {
 
     /// Runs the inner reserve one step; its ops name the same target indexes as ours.
     fn reserve_step(&mut self, reply: Option<StoreReply>) -> Step {
-        let inner = self.inner.get_or_insert_with(|| {
-            ReserveCall::new(
+        if self.inner.is_none() {
+            let call = ReserveCall::new(
                 &self.feature,
                 self.amount,
                 self.now_ms,
                 self.targets.clone(),
-            )
-            .with_nonce(self.nonce)
-        });
+            );
+            self.inner = Some(match self.token.take() {
+                Some(token) => call.with_token(token),
+                None => call,
+            });
+        }
+        let inner = self.inner.as_mut().expect("just set");
         match inner.resume(reply) {
-            Step::Done(Ok(Outcome::Decision(d))) => {
+            // A denial is not recorded: nothing is written for it.
+            Step::Done(Ok(Outcome::Decision(d))) if d.allowed => {
                 self.inner = None;
-                let value = if d.allowed {
-                    2 * self.now_ms + 1
-                } else {
-                    2 * d.policy as i64
-                };
-                // A denial stands until the denying policy's window resets, not longer: a client
-                // that waits `retryAfter` and retries with the same key is asked again.
-                let ttl_secs = if d.allowed {
-                    self.record_ttl
-                } else {
-                    self.targets[d.policy].span.seconds_to_reset(self.now_ms)
-                };
+                let nonce = d.reservation.as_ref().map_or(0, |r| r.nonce);
+                let value = 2 * (nonce & RECORD_NONCE_MASK) as i64 + 1;
+                let ttl_secs = self.record_ttl;
                 self.phase = Phase::Recording(d);
                 let key = self.record_index();
                 Step::Op(if self.overwrite {
@@ -197,51 +182,30 @@ impl IdempotentReserveCall {
         })
     }
 
-    /// A recorded value: an allowed one first has its reservation's marker read.
+    /// A recorded admission: its reservation's marker is read first.
     fn recorded(&mut self, value: i64) -> Step {
-        let allowed = value % 2 == 1;
-        let valid = (0..=2 * MAX_MS + 1).contains(&value)
-            && (allowed || ((value / 2) as usize) < self.targets.len());
-        if !valid {
+        if value < 1 || value % 2 == 0 || value > 2 * RECORD_NONCE_MASK as i64 + 1 {
             return Step::Done(Err(QuotaError::corrupt(&self.record, value)));
         }
-        if !allowed {
-            return self.replay(value, Vec::new());
-        }
-        // A new reservation made over a released one has the same nonce and differs by its
-        // instant (unless made in the very millisecond the released one was).
         self.marker.truncate(self.marker_base);
-        push_marker_suffix(&mut self.marker, (value - 1) / 2, self.nonce);
-        self.phase = Phase::CheckingMarker(value);
+        push_marker_suffix(&mut self.marker, (value / 2) as u64);
+        self.phase = Phase::CheckingMarker;
         Step::Op(StoreOp::Get {
             key: self.record_index() + 1,
         })
     }
 
-    fn replay(&mut self, value: i64, counts: Vec<i64>) -> Step {
-        let allowed = value % 2 == 1;
+    /// The original's decision, with the counters' current figures and no reservation.
+    fn replay(&mut self, counts: Vec<i64>) -> Step {
         let i = counts.len();
         if i < self.targets.len() {
-            self.phase = Phase::Replaying(value, counts);
+            self.phase = Phase::Replaying(counts);
             return Step::Op(StoreOp::Get { key: i });
         }
-        let p = if allowed {
-            tightest(&self.targets, &counts)
-        } else {
-            (value / 2) as usize
-        };
+        let p = tightest(&self.targets, &counts);
         let t = &self.targets[p];
-        let mut d = figures(&self.feature, t, p, counts[p], allowed, self.now_ms);
+        let mut d = figures(&self.feature, t, p, counts[p], true, self.now_ms);
         d.replayed = true;
-        if allowed {
-            let token = Reservation {
-                feature: self.feature.clone(),
-                at_ms: (value - 1) / 2,
-                amount: self.amount,
-                nonce: self.nonce,
-            };
-            d.reservation = Some(token);
-        }
         Step::Done(Ok(Outcome::Decision(d)))
     }
 }
@@ -266,13 +230,13 @@ impl Call for IdempotentReserveCall {
                 Some(StoreReply::Count(Some(v))) => self.recorded(v),
                 other => Step::Done(Err(unexpected(other))),
             },
-            Phase::CheckingMarker(value) => match reply {
+            Phase::CheckingMarker => match reply {
                 Some(StoreReply::Count(Some(RELEASED))) => {
                     self.overwrite = true;
                     self.phase = Phase::Reserving;
                     self.reserve_step(None)
                 }
-                Some(StoreReply::Count(_)) => self.replay(value, Vec::new()),
+                Some(StoreReply::Count(_)) => self.replay(Vec::new()),
                 other => Step::Done(Err(unexpected(other))),
             },
             Phase::Reserving => {
@@ -284,17 +248,16 @@ impl Call for IdempotentReserveCall {
                     Step::Done(Ok(Outcome::Decision(d)))
                 }
                 // Another call with this key recorded first: ours must not count.
-                Some(StoreReply::Added(false)) if d.allowed => self.undo(self.targets.len()),
-                Some(StoreReply::Added(false)) => self.look_up(),
+                Some(StoreReply::Added(false)) => self.undo(self.targets.len()),
                 other => Step::Done(Err(unexpected(other))),
             },
             Phase::Undoing(left) => self.undo(left),
-            Phase::Replaying(value, mut counts) => {
+            Phase::Replaying(mut counts) => {
                 match read_count(&self.targets[counts.len()], reply) {
                     Ok(n) => counts.push(n),
                     Err(e) => return Step::Done(Err(e)),
                 }
-                self.replay(value, counts)
+                self.replay(counts)
             }
         }
     }

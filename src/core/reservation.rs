@@ -1,31 +1,142 @@
-//! Reservation tokens: what `reserve` hands out so that `release` can take back exactly what
-//! was counted, from the window it was counted in — even after that window has ended.
+//! Reservation tokens: what `reserve` hands out so that `release` and `settle` can take back
+//! exactly what was counted, from the window it was counted in — and nothing else.
 //!
-//! Format: `q2.{feature}.{reserved at, ms}.{amount}.{nonce}`, the nonce 16 lowercase hex
-//! digits. The `.` can never appear in a feature name, so `release` tells a token from a
-//! feature name by looking at it. The nonce makes every reservation's token unique, so that
-//! settling or releasing it can leave a marker in the store that a second attempt finds (see
-//! `settle.rs`).
+//! Format: `q3.{feature}.{reserved at, ms}.{amount}.{nonce}.{mac}`, nonce and MAC 16 lowercase
+//! hex digits each. The `.` can never appear in a feature name, so `release` tells a token
+//! from a feature name by looking at it. The nonce makes every reservation's token unique, so
+//! that settling or releasing it can leave a marker in the store that a second attempt finds
+//! (see `settle.rs`).
+//!
+//! The MAC is SipHash-2-4 under the engine's [`TokenKey`] over the key prefix, the profile id,
+//! the feature, the instant, the amount and the nonce: a token edited in any part, presented
+//! for another profile or feature, or made up, is refused before anything is read or written.
 
 use super::clock::{MAX_MS, MIN_MS};
 use super::error::{QuotaError, Result};
+use super::key::ProfileId;
 use super::limits::{is_feature_name, MAX_SAFE_INTEGER};
+use siphasher::sip::SipHasher24;
+use std::hash::Hasher;
+
+/// Shortest accepted `tokenSecret`, in characters.
+pub const MIN_SECRET_CHARS: usize = 16;
+
+/// The 128-bit key of the tokens' MAC. Engines sharing a store must share it to accept each
+/// other's tokens.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TokenKey(u64, u64);
+
+impl std::fmt::Debug for TokenKey {
+    // Never printed: a key in a log would let its reader forge tokens.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(…)")
+    }
+}
+
+impl TokenKey {
+    /// The key derived from a secret of at least [`MIN_SECRET_CHARS`] characters: two
+    /// SipHash-2-4 digests of its UTF-8 bytes under two fixed domain keys, so that all of the
+    /// secret's entropy, up to 128 bits, reaches the key.
+    pub fn from_secret(secret: &str) -> Result<TokenKey> {
+        let n = secret.chars().count();
+        if n < MIN_SECRET_CHARS {
+            return Err(QuotaError::config(format!(
+                "tokenSecret must be a string of at least {MIN_SECRET_CHARS} characters, got {n}"
+            )));
+        }
+        let half = |domain: u64| {
+            let mut h = SipHasher24::new_with_keys(0x7761_736d_2d71_756f, domain);
+            h.write(secret.as_bytes());
+            h.finish()
+        };
+        Ok(TokenKey(half(1), half(2)))
+    }
+
+    /// A key from 128 random bits (an engine without `tokenSecret`).
+    pub fn from_random(k0: u64, k1: u64) -> TokenKey {
+        TokenKey(k0, k1)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
     pub feature: String,
     pub at_ms: i64,
     pub amount: i64,
-    /// Random per reservation, or derived from an idempotency key (so a replay hands out the
-    /// same token).
+    /// Random per reservation.
     pub nonce: u64,
+    /// [`Reservation::mac`] of the fields above, for the profile it was made for.
+    pub mac: u64,
 }
 
 impl Reservation {
+    /// A reservation of `profile` under `prefix`, signed with `key`.
+    pub fn signed(
+        key: &TokenKey,
+        prefix: &str,
+        profile: &ProfileId,
+        feature: &str,
+        at_ms: i64,
+        amount: i64,
+        nonce: u64,
+    ) -> Reservation {
+        let mut r = Reservation {
+            feature: feature.to_owned(),
+            at_ms,
+            amount,
+            nonce,
+            mac: 0,
+        };
+        r.mac = r.mac(key, prefix, profile);
+        r
+    }
+
+    /// SipHash-2-4 over every field that says what the token may undo, each length-prefixed
+    /// so that no two different inputs feed the same bytes.
+    pub fn mac(&self, key: &TokenKey, prefix: &str, profile: &ProfileId) -> u64 {
+        let mut h = SipHasher24::new_with_keys(key.0, key.1);
+        let mut bytes = |b: &[u8]| {
+            h.write(&(b.len() as u64).to_le_bytes());
+            h.write(b);
+        };
+        bytes(prefix.as_bytes());
+        match profile {
+            ProfileId::Number(n) => bytes(&n.to_le_bytes()),
+            ProfileId::Text(s) => {
+                bytes(b"~");
+                bytes(s.as_bytes());
+            }
+            ProfileId::Raw(s) => {
+                bytes(b"=");
+                bytes(s.as_bytes());
+            }
+        }
+        bytes(self.feature.as_bytes());
+        let mut fixed = [0u8; 24];
+        fixed[..8].copy_from_slice(&self.at_ms.to_le_bytes());
+        fixed[8..16].copy_from_slice(&self.amount.to_le_bytes());
+        fixed[16..].copy_from_slice(&self.nonce.to_le_bytes());
+        h.write(&fixed);
+        h.finish()
+    }
+
+    /// Decodes `token` and checks that it was made by an engine holding `key` for `profile`
+    /// under `prefix`; anything else is `INVALID_ARGUMENT`.
+    pub fn verify(token: &str, key: &TokenKey, prefix: &str, profile: &ProfileId) -> Result<Self> {
+        let r = Reservation::decode(token)?;
+        // Compared as a whole word: no early exit that would time how many digits matched.
+        if r.mac(key, prefix, profile) ^ r.mac != 0 {
+            return Err(QuotaError::argument(
+                "the reservation token was not issued by this engine for this profile (or was edited)",
+            ));
+        }
+        Ok(r)
+    }
+
     pub fn encode(&self) -> String {
         format!(
-            "q2.{}.{}.{}.{:016x}",
-            self.feature, self.at_ms, self.amount, self.nonce
+            "q3.{}.{}.{}.{:016x}.{:016x}",
+            self.feature, self.at_ms, self.amount, self.nonce, self.mac
         )
     }
 
@@ -34,10 +145,11 @@ impl Reservation {
         s.contains('.')
     }
 
+    /// The fields of a well-formed token, unverified (see [`Reservation::verify`]).
     pub fn decode(token: &str) -> Result<Reservation> {
         let bad = || QuotaError::argument(format!("\"{token}\" is not a reservation token"));
         let mut parts = token.split('.');
-        if parts.next() != Some("q2") {
+        if parts.next() != Some("q3") {
             return Err(bad());
         }
         let feature = parts
@@ -46,20 +158,25 @@ impl Reservation {
             .ok_or_else(bad)?;
         let at_ms = parse_int(parts.next()).filter(|t| (MIN_MS..=MAX_MS).contains(t));
         let amount = parse_int(parts.next()).filter(|a| (1..=MAX_SAFE_INTEGER).contains(a));
-        let nonce = parts
-            .next()
-            .filter(|n| n.len() == 16 && n.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .and_then(|n| u64::from_str_radix(n, 16).ok());
-        match (at_ms, amount, nonce, parts.next()) {
-            (Some(at_ms), Some(amount), Some(nonce), None) => Ok(Reservation {
+        let nonce = parse_hex(parts.next());
+        let mac = parse_hex(parts.next());
+        match (at_ms, amount, nonce, mac, parts.next()) {
+            (Some(at_ms), Some(amount), Some(nonce), Some(mac), None) => Ok(Reservation {
                 feature: feature.to_owned(),
                 at_ms,
                 amount,
                 nonce,
+                mac,
             }),
             _ => Err(bad()),
         }
     }
+}
+
+/// Exactly 16 lowercase hex digits, so one value has one spelling.
+fn parse_hex(s: Option<&str>) -> Option<u64> {
+    s.filter(|n| n.len() == 16 && n.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .and_then(|n| u64::from_str_radix(n, 16).ok())
 }
 
 /// Canonical decimal only (no sign, no leading zeros), so one reservation has one spelling.
@@ -76,39 +193,90 @@ fn parse_int(s: Option<&str>) -> Option<i64> {
 mod tests {
     use super::*;
 
+    fn key() -> TokenKey {
+        TokenKey::from_secret("correct horse battery staple").unwrap()
+    }
+
+    fn r42() -> Reservation {
+        let id = ProfileId::number(42).unwrap();
+        Reservation::signed(&key(), "ai_quota", &id, "remix", 1_795_737_600_123, 3, 0xab)
+    }
+
     #[test]
     fn round_trip() {
-        let r = Reservation {
-            feature: "remix".into(),
-            at_ms: 1_795_737_600_123,
-            amount: 3,
-            nonce: 0x00ab_cdef_0123_4567,
+        let r = r42();
+        let token = r.encode();
+        assert!(token.starts_with("q3.remix.1795737600123.3.00000000000000ab."));
+        let id = ProfileId::number(42).unwrap();
+        assert_eq!(
+            Reservation::verify(&token, &key(), "ai_quota", &id).unwrap(),
+            r
+        );
+    }
+
+    #[test]
+    fn edited_moved_or_foreign_tokens_are_refused() {
+        let token = r42().encode();
+        let n42 = ProfileId::number(42).unwrap();
+        let ok = |t: &str, k: &TokenKey, p: &str, id: &ProfileId| {
+            Reservation::verify(t, k, p, id).is_ok()
         };
-        assert_eq!(r.encode(), "q2.remix.1795737600123.3.00abcdef01234567");
-        assert_eq!(Reservation::decode(&r.encode()).unwrap(), r);
+        assert!(ok(&token, &key(), "ai_quota", &n42));
+        for other in [
+            ProfileId::number(7).unwrap(),
+            ProfileId::text("42").unwrap(),
+        ] {
+            assert!(!ok(&token, &key(), "ai_quota", &other), "{other:?}");
+        }
+        assert!(!ok(&token, &key(), "other", &n42), "another key prefix");
+        let other_key = TokenKey::from_secret("another secret, 16+ chars").unwrap();
+        assert!(
+            !ok(&token, &other_key, "ai_quota", &n42),
+            "another engine's key"
+        );
+        for edited in [
+            token.replace(".remix.", ".tips."),
+            token.replace(".3.", ".9007199254740991."),
+            token.replace(".1795737600123.", ".1795737600124."),
+            token.replace(".00000000000000ab.", ".00000000000000ac."),
+        ] {
+            assert!(Reservation::decode(&edited).is_ok(), "{edited}");
+            assert!(!ok(&edited, &key(), "ai_quota", &n42), "{edited}");
+        }
+    }
+
+    #[test]
+    fn secrets_shorter_than_16_characters_are_refused() {
+        assert!(TokenKey::from_secret("0123456789abcde").is_err());
+        assert!(TokenKey::from_secret("éééééééééééééééé").is_ok());
+        assert_ne!(
+            TokenKey::from_secret("0123456789abcdef").unwrap(),
+            TokenKey::from_secret("0123456789abcdeg").unwrap()
+        );
     }
 
     #[test]
     fn refuses_malformed_tokens() {
+        let mac = "0123456789abcdef";
         for bad in [
-            "",
-            "remix",
-            "q1.remix.1.1",
-            "q2.remix.1.0.0000000000000000",
-            "q2.remix.1.-1.0000000000000000",
-            "q2.remix.01.1.0000000000000000",
-            "q2.remix.1.1",
-            "q2.remix.1.1.000000000000000",
-            "q2.remix.1.1.000000000000000A",
-            "q2.remix.1.1.+000000000000000",
-            "q2.remix.1.1.0000000000000000.1",
-            "q3.remix.1.1.0000000000000000",
-            "q2.re:mix.1.1.0000000000000000",
-            "q2.remix.x.1.0000000000000000",
-            "q2..1.1.0000000000000000",
-            "q2.remix.99999999999999999.1.0000000000000000",
+            "".to_owned(),
+            "remix".to_owned(),
+            format!("q2.remix.1.1.0000000000000000.{mac}"),
+            format!("q3.remix.1.0.0000000000000000.{mac}"),
+            format!("q3.remix.1.-1.0000000000000000.{mac}"),
+            format!("q3.remix.01.1.0000000000000000.{mac}"),
+            "q3.remix.1.1.0000000000000000".to_owned(),
+            format!("q3.remix.1.1.000000000000000.{mac}"),
+            format!("q3.remix.1.1.000000000000000A.{mac}"),
+            format!("q3.remix.1.1.+000000000000000.{mac}"),
+            format!("q3.remix.1.1.0000000000000000.{mac}.1"),
+            "q3.remix.1.1.0000000000000000.0123456789ABCDEF".to_owned(),
+            format!("q3.re:mix.1.1.0000000000000000.{mac}"),
+            format!("q3.remix.x.1.0000000000000000.{mac}"),
+            format!("q3..1.1.0000000000000000.{mac}"),
+            format!("q3.remix.99999999999999999.1.0000000000000000.{mac}"),
         ] {
-            assert!(Reservation::decode(bad).is_err(), "{bad:?}");
+            assert!(Reservation::decode(&bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -24,11 +24,12 @@ pub const SETTLED: i64 = 1;
 /// idempotent retry of its request reserves again (see `idempotency.rs`).
 pub const RELEASED: i64 = 2;
 
-/// `{prefix}:{id}:{feature}:r{at_ms}.{nonce}`. Counter keys end in a window label, which always
-/// starts with a digit (the year), so a marker can never be a counter.
-pub fn marker_key(prefix: &str, id: &ProfileId, feature: &str, at_ms: i64, nonce: u64) -> String {
+/// `{prefix}:{id}:{feature}:r{nonce}`. Counter keys end in a window label, which always starts
+/// with a digit (the year), so a marker can never be a counter. Nonces are random (64 bits, or
+/// 52 under an idempotency key), so one nonce names one reservation.
+pub fn marker_key(prefix: &str, id: &ProfileId, feature: &str, nonce: u64) -> String {
     let mut key = marker_base(prefix, id, feature);
-    push_marker_suffix(&mut key, at_ms, nonce);
+    push_marker_suffix(&mut key, nonce);
     key
 }
 
@@ -37,8 +38,8 @@ pub fn marker_base(prefix: &str, id: &ProfileId, feature: &str) -> String {
     feature_key_base(prefix, id, feature)
 }
 
-pub fn push_marker_suffix(key: &mut String, at_ms: i64, nonce: u64) {
-    let _ = write!(key, "r{at_ms}.{nonce:016x}");
+pub fn push_marker_suffix(key: &mut String, nonce: u64) {
+    let _ = write!(key, "r{nonce:016x}");
 }
 
 /// The state machine of `settle` (and of `release` given a reservation).

@@ -11,15 +11,16 @@ test("the reservation token built in JS has the core's format and releases exact
   const engine = new QuotaEngine({ store, limits: { remix: 5 }, now });
   const fast = engine.reserve({ id: 7 }, "remix");
   const slow = engine.reserve({ id: 7 }, "remix", { amount: 3 });
-  const token = /^q2\.remix\.(\d+)\.(\d+)\.([0-9a-f]{16})$/;
+  const token = /^q3\.remix\.(\d+)\.(\d+)\.([0-9a-f]{16})\.([0-9a-f]{16})$/;
   assert.deepEqual(fast.reservation.match(token).slice(1, 3), [String(NOON + 1234), "1"]);
   assert.deepEqual(slow.reservation.match(token).slice(1, 3), [String(NOON + 1234), "3"]);
-  assert.notEqual(fast.reservation.slice(-16), slow.reservation.slice(-16));
-  // Nonces whose halves start with zero digits must keep all 16 (padded), or release()
-  // would refuse them: 300 nonces make such halves near certain.
+  assert.notEqual(fast.reservation.match(token)[3], slow.reservation.match(token)[3]);
+  // Nonce and MAC halves that start with zero digits must keep all 16 (padded), or release()
+  // would refuse them: 300 tokens make such halves near certain.
   const many = new QuotaEngine({ store: new MemoryStore({ now }), limits: { remix: 300 }, now });
   const tokens = Array.from({ length: 300 }, () => many.reserve({ id: 8 }, "remix").reservation);
   assert.ok(tokens.some((t) => /\.0/.test(t.slice(-17)) || t[t.length - 8] === "0"));
+  assert.ok(tokens.some((t) => /\.0/.test(t.slice(-34, -17)) || t[t.length - 25] === "0"));
   for (const t of tokens) many.release({ id: 8 }, t);
   assert.equal(many.usage(8).remix, 0);
   assert.equal(engine.settle({ id: 7 }, slow.reservation, 2), true);
@@ -28,7 +29,7 @@ test("the reservation token built in JS has the core's format and releases exact
   assert.equal(engine.usage(7).remix, 2);
   assert.equal(engine.settle({ id: 7 }, fast.reservation, 1), false);
   now.t += 1; // a new instant: the cached instant text must not be reused
-  assert.match(engine.reserve({ id: 7 }, "remix").reservation, new RegExp(`^q2\\.remix\\.${NOON + 1235}\\.1\\.`));
+  assert.match(engine.reserve({ id: 7 }, "remix").reservation, new RegExp(`^q3\\.remix\\.${NOON + 1235}\\.1\\.`));
 });
 
 test("keys stay right past the key caches' capacity (70k counters)", () => {

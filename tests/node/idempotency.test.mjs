@@ -1,65 +1,90 @@
-// reserve(profile, feature, { idempotencyKey }): a retry gets the original decision and is
-// counted once, across engines sharing a store.
+// reserve(profile, feature, { idempotencyKey }): a retry is replayed — counted once, holding no
+// reservation of its own — across engines sharing a store; a denial is not recorded; every
+// admission gets its own token.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine, QuotaError, MemoryStore } from "wasm-quota";
 import { fakeClock, delayedStore, NOON, HOUR } from "./helpers.mjs";
 
 const me = { id: 42 };
+const SECRET = "idempotency-test-secret";
 function setup(limits = { chat: 3 }) {
   const now = fakeClock(NOON);
   const store = new MemoryStore({ now });
-  return { now, store, engine: new QuotaEngine({ store, limits, now }) };
+  return { now, store, engine: new QuotaEngine({ store, limits, now, tokenSecret: SECRET }) };
 }
 
-test("a retry with the same key gets the original decision, replayed, and counts once", () => {
+test("a retry with the same key is replayed without a reservation and counts once", () => {
   const { engine, now } = setup();
   const first = engine.reserve(me, "chat", { idempotencyKey: "req-1" });
   assert.equal(first.allowed, true);
   assert.equal(first.replayed, undefined);
   now.t += 5_000;
   const retry = engine.reserve(me, "chat", { idempotencyKey: "req-1" });
-  assert.deepEqual(retry, { ...first, replayed: true });
+  const { reservation, ...rest } = first;
+  assert.ok(reservation);
+  assert.deepEqual(retry, { ...rest, replayed: true });
   assert.equal(engine.check(me, "chat").used, 1);
   assert.equal(engine.reserve(me, "chat", { idempotencyKey: "req-2" }).used, 2);
 });
 
-test("engines sharing a store replay each other's decisions; the token settles once", () => {
+test("ten rounds of 'success, then a failing retry' keep ten counts: a retry cannot release the original", () => {
+  // The caller pattern of the issue: release whatever the decision holds when the work fails.
+  const { engine } = setup({ chat: 100 });
+  for (let round = 0; round < 10; round++) {
+    const key = `job-${round}`;
+    assert.equal(engine.reserve(me, "chat", { idempotencyKey: key }).allowed, true); // succeeded
+    const retry = engine.reserve(me, "chat", { idempotencyKey: key });
+    assert.equal(retry.replayed, true);
+    // The retry's work failed: it holds nothing to release, and settling nothing is refused.
+    assert.equal(retry.reservation, undefined);
+    assert.throws(() => engine.release(me, retry.reservation), (e) => e.code === "INVALID_ARGUMENT");
+  }
+  assert.equal(engine.check(me, "chat").used, 10);
+});
+
+test("engines sharing a store and a tokenSecret replay each other's admissions; the token settles once", () => {
   const { engine, store, now } = setup();
-  const other = new QuotaEngine({ store, limits: { chat: 3 }, now });
+  const other = new QuotaEngine({ store, limits: { chat: 3 }, now, tokenSecret: SECRET });
   const first = engine.reserve(me, "chat", { amount: 2, idempotencyKey: "k" });
   const retry = other.reserve(me, "chat", { amount: 2, idempotencyKey: "k" });
   assert.equal(retry.replayed, true);
-  assert.equal(retry.reservation, first.reservation);
-  assert.equal(other.settle(me, retry.reservation, 1), true);
+  assert.equal(retry.reservation, undefined);
+  assert.equal(other.settle(me, first.reservation, 1), true);
   assert.equal(engine.settle(me, first.reservation, 1), false);
   assert.equal(engine.check(me, "chat").used, 1);
 });
 
-test("a denial is replayed as a denial within the window; a new window counts anew", () => {
-  const { engine, now } = setup({ chat: 1 });
+test("a denial is not recorded: nothing is written, and a retry after a slot frees up is asked again", () => {
+  const { engine, store, now } = setup({ chat: 1 });
   const held = engine.reserve(me, "chat");
+  const keysBefore = store.size;
   const denied = engine.reserve(me, "chat", { idempotencyKey: "late" });
   assert.equal(denied.allowed, false);
+  assert.equal(store.size, keysBefore);
   engine.release(me, held.reservation);
   const retry = engine.reserve(me, "chat", { idempotencyKey: "late" });
-  assert.equal(retry.allowed, false);
-  assert.equal(retry.replayed, true);
-  now.t += 12 * HOUR; // the next UTC day
-  const tomorrow = engine.reserve(me, "chat", { idempotencyKey: "late" });
-  assert.equal(tomorrow.allowed, true);
-  assert.equal(tomorrow.replayed, undefined);
+  assert.equal(retry.allowed, true);
+  assert.equal(retry.replayed, undefined);
+  now.t += 12 * HOUR; // the next UTC day: the same key is another request
+  assert.equal(engine.reserve(me, "chat", { idempotencyKey: "late" }).replayed, undefined);
 });
 
-test("concurrent retries of one request over an async store count once", async () => {
+test("3,000 denied requests with fresh keys write nothing", () => {
+  const { engine, store } = setup({ chat: 0 });
+  for (let i = 0; i < 3000; i++) assert.equal(engine.reserve(me, "chat", { idempotencyKey: `k${i}` }).allowed, false);
+  assert.equal(store.size, 0);
+});
+
+test("concurrent retries of one request over an async store count once; one of them holds the token", async () => {
   const now = fakeClock(NOON);
   const store = delayedStore(now);
-  const engines = [0, 1, 2].map(() => new QuotaEngine({ store, limits: { chat: 100 }, now }));
+  const engines = [0, 1, 2].map(() => new QuotaEngine({ store, limits: { chat: 100 }, now, tokenSecret: SECRET }));
   const ds = await Promise.all(
     Array.from({ length: 30 }, (_, i) => engines[i % 3].reserve(me, "chat", { amount: 3, idempotencyKey: "once" })),
   );
   assert.ok(ds.every((d) => d.allowed));
-  assert.equal(new Set(ds.map((d) => d.reservation)).size, 1);
+  assert.equal(ds.filter((d) => d.reservation !== undefined).length, 1);
   assert.equal(ds.filter((d) => !d.replayed).length, 1);
   assert.equal((await engines[0].check(me, "chat")).used, 3);
 });
@@ -85,6 +110,32 @@ test("a retry after the reservation was released (the call failed) reserves agai
   assert.equal(engine.settle(me, retry.reservation, 1), true);
   now.t += 1000;
   const again = engine.reserve(me, "chat", { amount: 2, idempotencyKey: "job" });
-  assert.deepEqual([again.replayed, again.reservation], [true, retry.reservation]);
+  assert.deepEqual([again.replayed, again.reservation], [true, undefined]);
   assert.equal(engine.check(me, "chat").used, 1);
+});
+
+test("in one millisecond, reserve → release → reserve with one key gets a new token each round and leaves 0", () => {
+  const { engine } = setup({ chat: 100 }); // the fake clock stands still
+  const tokens = new Set();
+  const counts = [];
+  for (let round = 0; round < 5; round++) {
+    const d = engine.reserve(me, "chat", { idempotencyKey: "same" });
+    assert.equal(d.replayed, undefined);
+    tokens.add(d.reservation);
+    engine.release(me, d.reservation);
+    counts.push(engine.check(me, "chat").used);
+  }
+  assert.equal(tokens.size, 5);
+  assert.deepEqual(counts, [0, 0, 0, 0, 0]);
+});
+
+test("two racing retries after a release over an async store each release their own count", async () => {
+  const now = fakeClock(NOON);
+  const store = delayedStore(now);
+  const engine = new QuotaEngine({ store, limits: { chat: 100 }, now, tokenSecret: SECRET });
+  const first = await engine.reserve(me, "chat", { idempotencyKey: "race" });
+  await engine.release(me, first.reservation);
+  const racing = await Promise.all([0, 1].map(() => engine.reserve(me, "chat", { idempotencyKey: "race" })));
+  for (const d of racing) if (d.reservation !== undefined) await engine.release(me, d.reservation);
+  assert.equal((await engine.check(me, "chat")).used, 0);
 });

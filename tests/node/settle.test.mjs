@@ -5,10 +5,11 @@ import { QuotaEngine, QuotaError, MemoryStore } from "wasm-quota";
 import { fakeClock, delayedStore, NOON, HOUR } from "./helpers.mjs";
 
 const me = { id: 42 };
+const SECRET = "settle-test-secret-0123";
 function setup(limits = { chat: 10 }) {
   const now = fakeClock(NOON);
   const store = new MemoryStore({ now });
-  return { now, store, engine: new QuotaEngine({ store, limits, now }) };
+  return { now, store, engine: new QuotaEngine({ store, limits, now, tokenSecret: SECRET }) };
 }
 
 test("settle refunds an over-estimate and charges an under-estimate", () => {
@@ -41,7 +42,7 @@ test("settling twice, or settling a released reservation, changes nothing", () =
 
 test("every reservation token is unique, across engines sharing a store", () => {
   const { engine, store, now } = setup({ chat: 1000 });
-  const other = new QuotaEngine({ store, limits: { chat: 1000 }, now });
+  const other = new QuotaEngine({ store, limits: { chat: 1000 }, now, tokenSecret: SECRET });
   const tokens = new Set();
   for (let i = 0; i < 100; i++) {
     tokens.add(engine.reserve(me, "chat").reservation);
