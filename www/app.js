@@ -6,6 +6,7 @@ import { QuotaEngine, MemoryStore, QuotaError } from "wasm-quota";
 import { OffsetClock, nextUtcMidnight } from "./clock.js";
 import { FEATURES, TOKEN_FEATURE, POLICY_FEATURE, ALL_FEATURES, engineLimits, enginePolicies, parseLimitsParam, formatLimitsParam } from "./features.js";
 import { LocalStorageStore } from "./local-store.js";
+import { DelayedStore } from "./delayed-store.js";
 import { responseFor, formatResponseHead } from "./rate-limit-headers.js";
 import { standInAiCall, parseLatency } from "./stand-in-ai.js";
 import { FeatureCard, formatCount, setText } from "./cards.js";
@@ -101,13 +102,19 @@ async function readFigures() {
   return figures;
 }
 
-let renderGeneration = 0;
+let rendersStarted = 0;
+let newestDrawn = 0;
 
-/** Redraws every meter from the engine; a render overtaken by a newer one draws nothing. */
+/**
+ * Redraws every meter from the engine. Renders can overlap (an async store answers late); one
+ * that finishes after a later-started one has drawn is older and draws nothing. When it
+ * resolves, the page shows figures read no earlier than its start.
+ */
 async function renderUsage() {
-  const generation = ++renderGeneration;
+  const started = ++rendersStarted;
   const figures = await readFigures();
-  if (generation !== renderGeneration) return;
+  if (started < newestDrawn) return;
+  newestDrawn = started;
   const now = clock.now();
   const metered = !settings.homeMode.checked && !settings.unlimited.checked;
   for (const [name, card] of cards) for (const m of figures[name]) card.drawMeter(m.key, m, now, metered);
@@ -187,6 +194,7 @@ async function burst(name) {
   const meters = (await readFigures())[name];
   const tightest = meters.reduce((a, b) => (b.limit - b.used < a.limit - a.used ? b : a));
   strip.summarize(metered ? tightest : null, card.unit);
+  if (store instanceof DelayedStore) document.documentElement.dataset.storeMostPending = String(store.mostPending);
 }
 
 /** The profile as a person would write it in code. */
@@ -238,12 +246,12 @@ settings.unlimited.addEventListener("change", () => {
 $('[data-action="jump-midnight"]').addEventListener("click", () => {
   clock.jumpToUtcTimeOfDay(23, 59, 50);
   notify("Clock moved to 23:59:50 UTC. Watch the meters reset at midnight.");
-  tick();
+  tick({ force: true });
 });
 $('[data-action="real-time"]').addEventListener("click", () => {
   clock.reset();
   notify("Clock back to real time.");
-  tick();
+  tick({ force: true });
 });
 $('[data-action="clear"]').addEventListener("click", () => {
   store.clear();
@@ -255,8 +263,10 @@ $('[data-action="clear"]').addEventListener("click", () => {
 
 let shownDay = null;
 let shownSecond = null;
+let tickRendering = null;
 
-function tick() {
+/** Redraws the clock and, unless a tick's render is still waiting on the store, the meters. */
+function tick({ force = false } = {}) {
   const now = clock.now();
   const iso = new Date(now).toISOString();
   setText($('[data-field="clock"]'), `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`);
@@ -276,18 +286,27 @@ function tick() {
   const second = Math.floor(Date.now() / 1000);
   if (second !== shownSecond) timeline.render(); // the time axis moves on
   shownSecond = second;
-  renderUsage();
+  // A slow store may take longer than a tick to answer: one tick's render at a time.
+  if (force) renderUsage();
+  else if (!tickRendering) tickRendering = renderUsage().finally(() => (tickRendering = null));
 }
 
 function start() {
   const useLocal = params.get("store") === "local" && localStorageWorks();
-  store = useLocal ? new LocalStorageStore({ now: clock.now }) : new MemoryStore({ now: clock.now });
+  const memory = () => new MemoryStore({ now: clock.now });
+  if (useLocal) store = new LocalStorageStore({ now: clock.now });
+  else if (params.get("store") === "async") store = new DelayedStore(memory());
+  else store = memory();
   engine = makeEngine();
   policyReaders = makePolicyReaders();
   if (useLocal) store.sweep(); // past days' items are dead weight in localStorage
-  $('[data-field="store-name"]').textContent = useLocal ? "localStorage (kept across reloads)" : "an in-page Map";
+  $('[data-field="store-name"]').textContent = useLocal
+    ? "localStorage (kept across reloads)"
+    : store instanceof DelayedStore
+      ? "page memory, answering 0–30 ms late as a network store would"
+      : "page memory (the package's MemoryStore)";
   const loadNotes = [];
-  if (params.get("store") === "local" && !useLocal) loadNotes.push("localStorage is not available here: counts are kept in an in-page Map.");
+  if (params.get("store") === "local" && !useLocal) loadNotes.push("localStorage is not available here: counts are kept in page memory.");
   if (parsed.problems.length) loadNotes.push(`Ignored in ?limits=: ${parsed.problems.join("; ")}.`);
   if (loadNotes.length) notify(loadNotes.join(" "));
   tick();

@@ -71,3 +71,22 @@ test("a run in flight when home mode rebuilds the engine is still released by th
   await page.getByRole("switch", { name: "Quota off (home mode)" }).uncheck();
   assert.deepEqual(await figures(page, "remix"), { used: 0, limit: 3, remaining: 3 }, "the failed call's slot came back");
 });
+
+test("over a store that answers late (?store=async), a burst's runs interleave and exactly the limit is admitted", async () => {
+  const page = await openDemo("?store=async&limits=timer:6");
+  assert.match(await page.locator('[data-field="store-name"]').textContent(), /answering 0–30 ms late/);
+  // The counter does not exist yet: ten first uses race to create it (incr, add, incr again).
+  await card(page, "timer").locator('[data-action="burst"]').click();
+  await page.waitForSelector('[data-feature="timer"][data-runs="10"]');
+  const mostPending = Number(await page.locator("html").getAttribute("data-store-most-pending"));
+  assert.ok(mostPending >= 10, `the ten runs waited on the store at the same time (at most ${mostPending} did)`);
+  const slots = await outcomes(page, "timer");
+  assert.deepEqual(slots.filter((s) => s.outcome === "admitted").map((s) => s.used).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6]);
+  assert.equal(slots.filter((s) => s.outcome === "denied").length, 4);
+  assert.deepEqual(await figures(page, "timer"), { used: 6, limit: 6, remaining: 0 });
+  assert.equal(await field(page, "timer", "burst-summary"), "6 admitted, 4 denied: 6 of 6 used, nothing over the limit");
+  // The two-policy feature over the same late store: the hourly policy stops the burst at 5.
+  await card(page, "images").locator('[data-action="burst"]').click();
+  await page.waitForSelector('[data-feature="images"][data-runs="10"]');
+  assert.deepEqual(await figures(page, "images", card(page, "images").locator('[data-policy="daily"]')), { used: 5, limit: 20, remaining: 15 });
+});

@@ -64,7 +64,7 @@ test("with the fail switch on, a run is released and leaves usage unchanged", as
   assert.deepEqual(await figures(page, "remix"), { used: 2, limit: 3, remaining: 1 });
 });
 
-test("?store=local keeps the counts across a reload; the in-page Map does not", async () => {
+test("?store=local keeps the counts across a reload; page memory does not", async () => {
   const local = await openDemo("?store=local&limits=tips:5");
   await run(local, "tips");
   await run(local, "tips");
