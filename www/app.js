@@ -193,8 +193,8 @@ async function burst(name) {
   const metered = !settings.homeMode.checked && !settings.unlimited.checked;
   const meters = (await readFigures())[name];
   const tightest = meters.reduce((a, b) => (b.limit - b.used < a.limit - a.used ? b : a));
-  strip.summarize(metered ? tightest : null, card.unit);
   if (store instanceof DelayedStore) document.documentElement.dataset.storeMostPending = String(store.mostPending);
+  strip.summarize(metered ? tightest : null, card.unit);
 }
 
 /** The profile as a person would write it in code. */

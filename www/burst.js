@@ -4,13 +4,16 @@
 import { formatCount, setText } from "./cards.js";
 
 export class BurstStrip {
+  #container;
   #slots;
   #summary;
   #denyingPolicies = new Set();
 
   /** Replaces the card's strip with `size` pending slots. */
   constructor(container, size) {
+    this.#container = container;
     container.hidden = false;
+    container.dataset.state = "running"; // "done" once summed up
     const list = container.querySelector("ol");
     this.#slots = Array.from({ length: size }, () => {
       const slot = document.createElement("li");
@@ -63,5 +66,6 @@ export class BurstStrip {
       text += used <= limit ? "nothing over the limit" : "above the current limit";
     }
     setText(this.#summary, text);
+    this.#container.dataset.state = "done";
   }
 }

@@ -2,7 +2,7 @@
 // burst admits exactly what was left.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { useDemoPage, openDemo, card, field, figures, lastDecision } from "./demo-page.mjs";
+import { useDemoPage, openDemo, card, field, figures, lastDecision, burst } from "./demo-page.mjs";
 
 useDemoPage();
 
@@ -37,7 +37,8 @@ test("a burst of 10 with 4 left admits exactly 4 (counts 3 to 6, once each) and 
   await button.click();
   await page.waitForSelector('[data-feature="scale"][data-runs="2"]');
   await card(page, "scale").getByRole("button", { name: "Run Scale ×10 at once" }).click();
-  await page.waitForSelector('[data-feature="scale"][data-runs="12"]');
+  await page.waitForSelector('[data-feature="scale"] [data-field="burst"][data-state="done"]');
+  assert.equal(await card(page, "scale").getAttribute("data-runs"), "12");
   const slots = await outcomes(page, "scale");
   assert.equal(slots.length, 10);
   assert.deepEqual(slots.filter((s) => s.outcome === "admitted").map((s) => s.used).sort(), [3, 4, 5, 6]);
@@ -50,8 +51,7 @@ test("a burst of 10 with 4 left admits exactly 4 (counts 3 to 6, once each) and 
 test("a burst whose AI calls fail gives every slot back; the slots say so", async () => {
   const page = await openDemo("?limits=tips:3");
   await page.locator('[data-setting="fail-ai"]').check();
-  await card(page, "tips").locator('[data-action="burst"]').click();
-  await page.waitForSelector('[data-feature="tips"][data-runs="10"]');
+  await burst(page, "tips");
   const slots = await outcomes(page, "tips");
   assert.equal(slots.filter((s) => s.outcome === "released").length, 3);
   assert.equal(slots.filter((s) => s.outcome === "denied").length, 7);
@@ -76,8 +76,7 @@ test("over a store that answers late (?store=async), a burst's runs interleave a
   const page = await openDemo("?store=async&limits=timer:6");
   assert.match(await page.locator('[data-field="store-name"]').textContent(), /answering 0–30 ms late/);
   // The counter does not exist yet: ten first uses race to create it (incr, add, incr again).
-  await card(page, "timer").locator('[data-action="burst"]').click();
-  await page.waitForSelector('[data-feature="timer"][data-runs="10"]');
+  await burst(page, "timer");
   const mostPending = Number(await page.locator("html").getAttribute("data-store-most-pending"));
   assert.ok(mostPending >= 10, `the ten runs waited on the store at the same time (at most ${mostPending} did)`);
   const slots = await outcomes(page, "timer");
@@ -86,7 +85,6 @@ test("over a store that answers late (?store=async), a burst's runs interleave a
   assert.deepEqual(await figures(page, "timer"), { used: 6, limit: 6, remaining: 0 });
   assert.equal(await field(page, "timer", "burst-summary"), "6 admitted, 4 denied: 6 of 6 used, nothing over the limit");
   // The two-policy feature over the same late store: the hourly policy stops the burst at 5.
-  await card(page, "images").locator('[data-action="burst"]').click();
-  await page.waitForSelector('[data-feature="images"][data-runs="10"]');
+  await burst(page, "images");
   assert.deepEqual(await figures(page, "images", card(page, "images").locator('[data-policy="daily"]')), { used: 5, limit: 20, remaining: 15 });
 });

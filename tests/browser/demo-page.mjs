@@ -72,3 +72,9 @@ export async function run(page, feature) {
   await page.waitForSelector(`[data-feature="${feature}"][data-runs="${before + 1}"]`);
   return lastDecision(page);
 }
+
+/** Clicks "Run ×10 at once" and waits until the burst is summed up (every run finished). */
+export async function burst(page, feature) {
+  await card(page, feature).locator('[data-action="burst"]').click();
+  await page.waitForSelector(`[data-feature="${feature}"] [data-field="burst"][data-state="done"]`);
+}

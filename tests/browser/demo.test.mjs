@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
-import { useDemoPage, baseUrl, openDemo, card, field, figures, lastDecision, run } from "./demo-page.mjs";
+import { useDemoPage, baseUrl, openDemo, card, field, figures, lastDecision, run, burst } from "./demo-page.mjs";
 
 const SHOTS = new URL("../../target/", import.meta.url);
 useDemoPage();
@@ -174,8 +174,7 @@ test("readable at 375 px and on a desktop; screenshots under target/", async () 
     for (let i = 0; i < 4; i++) await run(page, "remix");
     await run(page, "tips");
     await run(page, "chat");
-    await card(page, "images").locator('[data-action="burst"]').click();
-    await page.waitForSelector('[data-feature="images"][data-runs="10"]');
+    await burst(page, "images");
     await card(page, "scale").locator('[data-action="burst"]').click(); // left in flight for the picture
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.equal(overflow, 0, `${name}: the page scrolls sideways`);

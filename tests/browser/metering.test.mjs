@@ -2,7 +2,7 @@
 // hour + day feature, and the timeline of decisions, in Chromium.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { useDemoPage, openDemo, card, run, figures, lastDecision } from "./demo-page.mjs";
+import { useDemoPage, openDemo, card, run, figures, lastDecision, burst } from "./demo-page.mjs";
 
 useDemoPage();
 
@@ -43,8 +43,7 @@ test("the hour + day feature: a burst is denied by the hourly policy while the d
   const hourly = images.locator('[data-policy="hourly"]');
   const daily = images.locator('[data-policy="daily"]');
   assert.deepEqual(await figures(page, "images", hourly), { used: 0, limit: 5, remaining: 5 });
-  await images.locator('[data-action="burst"]').click();
-  await page.waitForSelector('[data-feature="images"][data-runs="10"]');
+  await burst(page, "images");
   assert.deepEqual(await figures(page, "images", hourly), { used: 5, limit: 5, remaining: 0 });
   assert.deepEqual(await figures(page, "images", daily), { used: 5, limit: 20, remaining: 15 });
   const denied = await lastDecision(page);
