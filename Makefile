@@ -13,7 +13,7 @@ WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version =
 PORT ?= 8080
 WORKER_PORT ?= 8787
 
-.PHONY: tools npm build pack test test-packaging test-rust test-node test-types test-browser chromium redis lint demo bench bench-core bench-do worker clean
+.PHONY: tools npm venv build pack test test-packaging test-rust test-node test-types test-browser chromium redis lint demo bench bench-core bench-do worker clean
 
 ## tools: the wasm32 target, wasm-bindgen-cli (at Cargo.lock's version) and wasm-pack.
 tools:
@@ -32,6 +32,19 @@ npm: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	ln -sfn ../pkg node_modules/wasm-quota
+	touch $@
+
+## venv: .venv, the Python that runs the Django service beside the engine (tests/django):
+## Django 5.2 LTS, django-redis and redis-py at the exact versions and hashes of
+## tests/django/requirements.txt, from the Python registry. Made again only when that changes.
+## Django 5.2 needs Python 3.10+ (asgiref 3.13: 3.11+); Debian 12's python3 is 3.11.
+venv: .venv/.installed
+.venv/.installed: tests/django/requirements.txt
+	@python3 -c 'import ensurepip, venv' 2>/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3 python3-venv; }
+	rm -rf .venv
+	python3 -m venv .venv
+	env -u PIP_FIND_LINKS .venv/bin/pip install --no-input --disable-pip-version-check \
+	  --require-hashes --only-binary :all: -r tests/django/requirements.txt
 	touch $@
 
 ## build: pkg/, the npm package (glue + one wasm-opt -Oz'd .wasm + pkg-template/, whose
@@ -65,7 +78,7 @@ lint: tools
 test-rust: tools
 	cargo test
 
-test-node: build redis
+test-node: build redis venv
 	node --test tests/node/
 
 ## test-types: the package's TypeScript types, with skipLibCheck: false: Node and browser use

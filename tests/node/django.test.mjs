@@ -1,0 +1,307 @@
+// The Django service and the engine counting one quota on one Redis: the Django service's quota
+// module, unchanged, under Django 5.2 + django-redis (tests/django, Python from `make venv`),
+// beside QuotaEngine over RedisStore with `keyPrefix` set to Django's cache key space. What the
+// README's "Migrating from the Django service" says the test proves is proven here.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { createClient } from "redis";
+import { QuotaEngine } from "wasm-quota";
+import { RedisStore } from "wasm-quota/redis";
+import { RedisServer } from "./redis-server.mjs";
+import { DjangoService } from "./django-service.mjs";
+
+const DAY = 86_400_000;
+// The Django service's six features with AppSettings' default limits.
+const SERVICE_LIMITS = { remix: 10, remix_suggestions: 20, scale: 10, tips: 20, discover: 10, timer: 10 };
+// Both sides read one clock moved to noon UTC today (the same offset in Node and Python), so no
+// run crosses midnight; Redis's own clock runs the TTLs.
+const NOON = Math.floor(Date.now() / DAY) * DAY + DAY / 2;
+const MIDNIGHT = NOON + DAY / 2;
+const DATE = new Date(NOON).toISOString().slice(0, 10);
+let offset = 0;
+const now = () => Date.now() + offset;
+const BOUND = { timeout: 120_000 }; // a hung process fails the test instead of hanging make test
+
+const server = new RedisServer();
+const services = [];
+let client;
+let django; // KEY_PREFIX "" and VERSION 1, Django's defaults
+
+/** A Django process on the shared Redis, on the shared clock. */
+async function startDjango(cache) {
+  const service = await DjangoService.start(server.url, cache);
+  services.push(service);
+  await service.call("clock", { offset_ms: offset });
+  return service;
+}
+
+/** Moves the shared clock to `ms` on both sides. */
+async function setClock(ms) {
+  offset = ms - Date.now();
+  await Promise.all(services.map((s) => s.call("clock", { offset_ms: offset })));
+}
+
+/** An engine on Django's keys (`:1:ai_quota` under the default KEY_PREFIX and VERSION). */
+function engine(limits, options = {}) {
+  return new QuotaEngine({
+    store: new RedisStore(options.client ?? client),
+    limits: { ...SERVICE_LIMITS, ...limits },
+    keyPrefix: options.keyPrefix ?? ":1:ai_quota",
+    ...(options.stringIdKeys && { stringIdKeys: options.stringIdKeys }),
+    now,
+  });
+}
+
+/** Sets the Django side's limits to the engine's. */
+const djangoLimits = (service, limits) => service.call("limits", { limits: { ...SERVICE_LIMITS, ...limits } });
+
+/** Django's get_usage and the engine's usage() for one profile: they must be equal. */
+async function agree(service, e, id, { uuid = false } = {}) {
+  const [py, js] = await Promise.all([service.call("get_usage", { pk: id, uuid }), e.usage(id)]);
+  assert.deepEqual(js, py, "get_usage and usage() disagree");
+  return js;
+}
+
+const djangoReserve = async (service, pk, feature, uuid = false) => (await service.call("reserve", { pk, feature, uuid }))[0];
+
+before(async () => {
+  await server.start();
+  client = await createClient({ url: server.url }).connect();
+  await setClock(NOON);
+  django = await startDjango();
+});
+
+after(async () => {
+  await Promise.all(services.map((s) => s.stop()));
+  await client?.close();
+  await server.stop();
+});
+
+test("the Django service runs as pinned: Django 5.2 LTS, django-redis 7", () => {
+  assert.match(django.versions.django, /^5\.2\.\d+$/);
+  assert.match(django.versions.django_redis, /^7\./);
+});
+
+test("interleaved reserves from both sides admit exactly the limit, on Django's one key", BOUND, async () => {
+  const e = engine({ remix: 5 });
+  await djangoLimits(django, { remix: 5 });
+  for (let i = 0; i < 10; i++) {
+    const side = i % 2 === 0 ? "Django" : "engine";
+    const allowed = side === "Django" ? await djangoReserve(django, 42, "remix") : (await e.reserve({ id: 42 }, "remix")).allowed;
+    assert.equal(allowed, i < 5, `attempt ${i + 1} (${side})`);
+    assert.equal((await agree(django, e, 42)).remix, Math.min(i + 1, 5));
+  }
+  // One counter, the key Django's cache makes, holding a plain integer.
+  const { key } = await django.call("key", { pk: 42, feature: "remix" });
+  assert.equal(key, `:1:ai_quota:42:remix:${DATE}`);
+  assert.deepEqual(await client.keys(":1:ai_quota:42:*"), [key]);
+  assert.equal(await client.get(key), "5");
+  // The denials say the same: 5 of 5 used, reset at the next UTC midnight.
+  const [allowed, info] = await django.call("reserve", { pk: 42, feature: "remix" });
+  const d = await e.reserve({ id: 42 }, "remix");
+  assert.equal(allowed, false);
+  assert.deepEqual([info.limit, info.used, info.remaining], [d.limit, d.used, d.remaining]);
+  assert.deepEqual([d.allowed, d.used], [false, 5]);
+  assert.equal(Date.parse(info.resets_at), MIDNIGHT);
+  assert.equal(Date.parse(d.resetsAt), MIDNIGHT);
+});
+
+test("a release on either side frees a slot the other side then uses", BOUND, async () => {
+  const e = engine({ remix: 3 });
+  await djangoLimits(django, { remix: 3 });
+  const me = { id: 43 };
+  assert.equal(await djangoReserve(django, 43, "remix"), true);
+  assert.equal(await djangoReserve(django, 43, "remix"), true);
+  const held = await e.reserve(me, "remix", { idempotencyKey: "job-1" });
+  assert.equal(held.allowed, true);
+  const full = async () => {
+    assert.equal((await agree(django, e, 43)).remix, 3);
+    assert.equal(await djangoReserve(django, 43, "remix"), false);
+    assert.equal((await e.reserve(me, "remix")).allowed, false);
+  };
+  await full();
+
+  await django.call("release", { pk: 43, feature: "remix" }); // Django gives one back…
+  assert.equal((await agree(django, e, 43)).remix, 2);
+  assert.equal((await e.reserve(me, "remix")).allowed, true); // …the engine uses it
+  await full();
+
+  await e.release(me, held.reservation); // the engine gives its reservation back…
+  assert.equal((await agree(django, e, 43)).remix, 2);
+  assert.equal(await djangoReserve(django, 43, "remix"), true); // …Django uses it
+  await full();
+
+  await e.release(me, "remix"); // a release by feature, as Django's
+  assert.equal((await agree(django, e, 43)).remix, 2);
+  assert.equal(await djangoReserve(django, 43, "remix"), true);
+  await full();
+
+  // The engine's release marker and idempotency record share Django's key space; Django's
+  // readings ignore them (agree() above), and they expire with the day.
+  const keys = (await client.keys(":1:ai_quota:43:*")).sort();
+  assert.equal(keys.length, 3, keys.join());
+  assert.equal(keys[0], `:1:ai_quota:43:remix:${DATE}`);
+  assert.match(keys[1], new RegExp(`^:1:ai_quota:43:remix:i${DATE}\\.1:job-1$`));
+  assert.match(keys[2], /^:1:ai_quota:43:remix:r\d+\.[0-9a-f]+$/);
+  for (const k of keys.slice(1)) assert.ok((await client.pTTL(k)) > 0, `${k} expires`);
+});
+
+test("concurrent reserves from two Django processes and two engines admit exactly the limit", BOUND, async (t) => {
+  const second = await startDjango();
+  const LIMIT = 100;
+  // From one instant, 8 threads in each Django process and 4 loops in each engine make
+  // reserves one after another: 160 from Django, 160 from the engines, each side alone more
+  // than the limit.
+  const startAt = Date.now() + 1000;
+  for (const s of [django, second]) {
+    await djangoLimits(s, { remix: LIMIT });
+    await s.call("arm", { pk: 44, feature: "remix", n: 80, threads: 8, start_at: startAt });
+  }
+  const otherClient = await createClient({ url: server.url }).connect();
+  const engines = [engine({ remix: LIMIT }), engine({ remix: LIMIT }, { client: otherClient })];
+  const loop = async (e) => {
+    const decisions = [];
+    for (let i = 0; i < 20; i++) decisions.push(await e.reserve({ id: 44 }, "remix"));
+    return decisions;
+  };
+  const engineSide = (async () => {
+    await new Promise((resolve) => setTimeout(resolve, startAt - Date.now()));
+    return (await Promise.all(engines.flatMap((e) => Array.from({ length: 4 }, () => loop(e))))).flat();
+  })();
+  const [py1, py2, js] = await Promise.all([django.call("go"), second.call("go"), engineSide]);
+  await otherClient.close();
+  assert.deepEqual([...py1.errors, ...py2.errors], []);
+  const fromDjango = py1.admitted + py2.admitted;
+  const fromEngines = js.filter((d) => d.allowed).length;
+  t.diagnostic(`admitted: ${fromDjango} by Django, ${fromEngines} by the engines`);
+  assert.equal(fromDjango + fromEngines, LIMIT, `Django admitted ${fromDjango}, the engines ${fromEngines}`);
+  assert.equal(py1.denied + py2.denied + js.length - fromEngines, 160 + 160 - LIMIT);
+  assert.equal(await client.get(`:1:ai_quota:44:remix:${DATE}`), String(LIMIT));
+  assert.equal((await agree(django, engines[0], 44)).remix, LIMIT);
+});
+
+test("TTLs end at the next UTC midnight, whichever side creates the counter", BOUND, async () => {
+  const e = engine({});
+  await djangoLimits(django, {});
+  const expiry = async (feature) => now() + (await client.pTTL(`:1:ai_quota:45:${feature}:${DATE}`));
+  const SLACK = 50; // ms between reading the clock and Redis's PTTL
+  // Django writes whole seconds rounded down, so its counter ends within the last second before
+  // midnight; the engine rounds up, so its counter ends within the first second after.
+  assert.equal(await djangoReserve(django, 45, "tips"), true);
+  const byDjango = await expiry("tips");
+  assert.ok(byDjango > MIDNIGHT - 1000 - SLACK && byDjango <= MIDNIGHT + SLACK, `Django's counter ends ${byDjango - MIDNIGHT} ms from midnight`);
+  assert.equal((await e.reserve({ id: 45 }, "scale")).allowed, true);
+  const byEngine = await expiry("scale");
+  assert.ok(byEngine >= MIDNIGHT - SLACK && byEngine < MIDNIGHT + 1000 + SLACK, `the engine's counter ends ${byEngine - MIDNIGHT} ms from midnight`);
+  // Counting on the other side keeps the TTL (both increment with INCRBY in a script).
+  assert.equal((await e.reserve({ id: 45 }, "tips")).allowed, true);
+  assert.equal(await djangoReserve(django, 45, "scale"), true);
+  assert.ok(Math.abs((await expiry("tips")) - byDjango) <= SLACK);
+  assert.ok(Math.abs((await expiry("scale")) - byEngine) <= SLACK);
+  assert.deepEqual([(await agree(django, e, 45)).tips, (await agree(django, e, 45)).scale], [2, 2]);
+});
+
+test("UUID primary keys: with stringIdKeys 'raw' both sides count one quota", BOUND, async () => {
+  const uuid = "3f2c9a1e-8b4d-4c6e-9f00-1a2b3c4d5e6f";
+  const e = engine({ discover: 4 }, { stringIdKeys: "raw" });
+  await djangoLimits(django, { discover: 4 });
+  for (let i = 0; i < 8; i++) {
+    const allowed = i % 2 === 0 ? await djangoReserve(django, uuid, "discover", true) : (await e.reserve({ id: uuid }, "discover")).allowed;
+    assert.equal(allowed, i < 4, `attempt ${i + 1}`);
+    assert.equal((await agree(django, e, uuid, { uuid: true })).discover, Math.min(i + 1, 4));
+  }
+  const { key } = await django.call("key", { pk: uuid, uuid: true, feature: "discover" });
+  assert.equal(key, `:1:ai_quota:${uuid}:discover:${DATE}`);
+  assert.equal(await client.get(key), "4");
+  // Without it the engine writes `~` + the id: a second quota, which Django never sees.
+  assert.equal((await engine({ discover: 4 }).usage(uuid)).discover, 0);
+});
+
+test("a non-default KEY_PREFIX and VERSION: keyPrefix '{KEY_PREFIX}:{VERSION}:ai_quota'", BOUND, async () => {
+  const shop = await startDjango({ keyPrefix: "shop", version: 3 });
+  const e = engine({ timer: 3 }, { keyPrefix: "shop:3:ai_quota" });
+  await djangoLimits(shop, { timer: 3 });
+  for (let i = 0; i < 6; i++) {
+    const allowed = i % 2 === 0 ? await djangoReserve(shop, 46, "timer") : (await e.reserve({ id: 46 }, "timer")).allowed;
+    assert.equal(allowed, i < 3, `attempt ${i + 1}`);
+    assert.equal((await agree(shop, e, 46)).timer, Math.min(i + 1, 3));
+  }
+  assert.equal((await shop.call("key", { pk: 46, feature: "timer" })).key, `shop:3:ai_quota:46:timer:${DATE}`);
+  assert.equal((await django.call("get_usage", { pk: 46 })).timer, 0, "another key space, another quota");
+});
+
+test("with the default keyPrefix the two sides count two quotas (5 + 5 against a limit of 5)", BOUND, async () => {
+  const e = engine({ scale: 5 }, { keyPrefix: "ai_quota" });
+  await djangoLimits(django, { scale: 5 });
+  const admitted = { django: 0, engine: 0 };
+  for (let i = 0; i < 10; i++) {
+    if (await djangoReserve(django, 47, "scale")) admitted.django++;
+    if ((await e.reserve({ id: 47 }, "scale")).allowed) admitted.engine++;
+  }
+  assert.deepEqual(admitted, { django: 5, engine: 5 });
+});
+
+test("in the last second before midnight Django admits without counting; the engine still counts", BOUND, async () => {
+  const e = engine({ remix_suggestions: 2 });
+  await djangoLimits(django, { remix_suggestions: 2 });
+  const key = `:1:ai_quota:48:remix_suggestions:${DATE}`;
+  await setClock(MIDNIGHT - 500);
+  try {
+    // Django's TTL is int(0.5) = 0, and django-redis's add(key, 1, timeout=0) writes nothing
+    // and answers True: every reserve is admitted, none counted.
+    for (let i = 0; i < 4; i++) assert.equal(await djangoReserve(django, 48, "remix_suggestions"), true);
+    assert.equal(await client.exists(key), 0);
+    assert.equal((await django.call("get_usage", { pk: 48 })).remix_suggestions, 0);
+    // The engine writes a TTL of at least one second and counts.
+    assert.equal((await e.reserve({ id: 48 }, "remix_suggestions")).allowed, true);
+    assert.equal((await e.reserve({ id: 48 }, "remix_suggestions")).allowed, true);
+    assert.equal((await e.reserve({ id: 48 }, "remix_suggestions")).allowed, false);
+    const pttl = await client.pTTL(key);
+    assert.ok(pttl > 0 && pttl <= 1000, `TTL ${pttl} ms`);
+    // Once the engine's counter exists, Django's incr finds it and Django denies too.
+    assert.equal(await djangoReserve(django, 48, "remix_suggestions"), false);
+  } finally {
+    await setClock(NOON);
+  }
+});
+
+test("after midnight Django's release by feature frees a slot of the new day; a reservation's release does not", BOUND, async () => {
+  const e = engine({ tips: 2 });
+  await djangoLimits(django, { tips: 2 });
+  const me = { id: 49 };
+  try {
+    await setClock(MIDNIGHT - 10_000);
+    assert.equal(await djangoReserve(django, 49, "tips"), true);
+    const yesterday = await e.reserve(me, "tips");
+    assert.equal(yesterday.allowed, true);
+    await setClock(NOON + DAY); // noon of the next day: new counters
+    assert.equal((await e.reserve(me, "tips")).allowed, true);
+    assert.equal(await djangoReserve(django, 49, "tips"), true);
+    assert.equal((await agree(django, e, 49)).tips, 2);
+    await e.release(me, yesterday.reservation); // counted yesterday: frees nothing today
+    assert.equal((await agree(django, e, 49)).tips, 2);
+    await django.call("release", { pk: 49, feature: "tips" }); // yesterday's call, today's slot
+    assert.equal((await agree(django, e, 49)).tips, 1);
+    await django.call("release", { pk: 49, feature: "tips" }); // and again: another one
+    assert.equal((await agree(django, e, 49)).tips, 0);
+  } finally {
+    await setClock(NOON);
+  }
+});
+
+test("the README's migration example counts on Django's counter", BOUND, async () => {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const code = readme.slice(readme.indexOf("## Migrating from the Django service")).match(/```js\n([\s\S]*?)```/)[1];
+  const file = new URL("../../target/readme-django.mjs", import.meta.url);
+  mkdirSync(new URL(".", file), { recursive: true });
+  writeFileSync(file, code);
+  await djangoLimits(django, {});
+  const before = (await django.call("get_usage", { pk: 42 })).remix;
+  // The example runs on the real clock; it asks for today's counter unless a midnight passed.
+  const out = execFileSync(process.execPath, [fileURLToPath(file)], { encoding: "utf8", env: { ...process.env, REDIS_URL: server.url } });
+  assert.match(out, /^true \{/);
+  assert.equal((await django.call("get_usage", { pk: 42 })).remix, before + 1);
+});
