@@ -270,3 +270,18 @@ test("stringIdKeys 'raw' writes string ids as the Django service writes a string
   escaped.check({ id: uuid }, "remix");
   assert.deepEqual(store.calls.at(-1), ["get", `ai_quota:~${uuid}:remix:2026-11-27`]);
 });
+
+test("stringIdKeys 'raw' over the package's MemoryStore (counted inside WASM): same keys, same refusals", () => {
+  const store = new MemoryStore({ now: () => NOON });
+  const engine = new QuotaEngine({ store, limits: { remix: 2 }, now: () => NOON, stringIdKeys: "raw" });
+  const uuid = "3f2c9a1e-8b4d-4c6e-9f00-1a2b3c4d5e6f";
+  assert.equal(engine.reserve({ id: uuid }, "remix").allowed, true);
+  assert.equal(engine.reserve({ id: uuid }, "remix", { amount: 1 }).allowed, true);
+  assert.equal(engine.reserve({ id: uuid }, "remix").allowed, false);
+  assert.equal(store.get(`ai_quota:${uuid}:remix:2026-11-27`), 2);
+  assert.equal(store.get(`ai_quota:~${uuid}:remix:2026-11-27`), null);
+  for (const id of ["a:b", "42", "~a"]) {
+    assert.throws(() => engine.reserve({ id }, "remix"), { code: "INVALID_ARGUMENT" }, id);
+    assert.throws(() => engine.usage(id), { code: "INVALID_ARGUMENT" }, id);
+  }
+});
