@@ -5,6 +5,10 @@
 
 use super::error::Result;
 use super::zone::{first_instant_at, TimeZones};
+use chrono::{
+    DateTime, Datelike, Days, Months, NaiveDate, NaiveTime, SecondsFormat, Timelike, Utc,
+};
+use std::fmt::Write;
 
 pub const MS_PER_SEC: i64 = 1000;
 pub const MS_PER_HOUR: i64 = 3_600_000;
@@ -142,14 +146,11 @@ impl WindowUnit {
             WindowUnit::Hour => t.div_euclid(MS_PER_HOUR) * MS_PER_HOUR,
             WindowUnit::Day => t.div_euclid(MS_PER_DAY) * MS_PER_DAY,
             WindowUnit::Week => {
-                let days = t.div_euclid(MS_PER_DAY);
-                // 1970-01-01 was a Thursday: 3 days after a Monday.
-                (days - (days + 3).rem_euclid(7)) * MS_PER_DAY
+                let day = date_of(t);
+                let since_monday = day.weekday().num_days_from_monday();
+                start_of(day - Days::new(since_monday.into()))
             }
-            WindowUnit::Month => {
-                let (y, m, _) = civil_from_days(t.div_euclid(MS_PER_DAY));
-                days_from_civil(y, m, 1) * MS_PER_DAY
-            }
+            WindowUnit::Month => start_of(date_of(t).with_day(1).expect("every month has a 1st")),
         }
     }
 
@@ -158,12 +159,8 @@ impl WindowUnit {
         match self {
             WindowUnit::Hour => start + MS_PER_HOUR,
             WindowUnit::Day => start + MS_PER_DAY,
-            WindowUnit::Week => start + 7 * MS_PER_DAY,
-            WindowUnit::Month => {
-                let (y, m, _) = civil_from_days(start.div_euclid(MS_PER_DAY));
-                let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-                days_from_civil(y, m, 1) * MS_PER_DAY
-            }
+            WindowUnit::Week => start_of(date_of(start) + Days::new(7)),
+            WindowUnit::Month => start_of(date_of(start) + Months::new(1)),
         }
     }
 
@@ -172,35 +169,17 @@ impl WindowUnit {
     /// `2026-W48` (ISO week), `2026-11` (month) — and a zoned one ends in `@Europe/Paris`, so
     /// no two kinds of window can share a counter.
     pub fn label(self, start: i64, zone: Option<&str>) -> String {
-        let days = start.div_euclid(MS_PER_DAY);
+        let t = utc(start);
         let mut label = String::with_capacity(24);
-        match self {
-            WindowUnit::Hour => {
-                push_iso_date(&mut label, days);
-                label.push('T');
-                push_padded(
-                    &mut label,
-                    (start.rem_euclid(MS_PER_DAY) / MS_PER_HOUR) as u64,
-                    2,
-                );
-            }
-            WindowUnit::Day => push_iso_date(&mut label, days),
-            WindowUnit::Week => {
-                // The ISO week belongs to the year of its Thursday.
-                let thursday = days - (days + 3).rem_euclid(7) + 3;
-                let (year, _, _) = civil_from_days(thursday);
-                let week = (thursday - days_from_civil(year, 1, 1)) / 7 + 1;
-                push_padded(&mut label, year as u64, 4);
-                label.push_str("-W");
-                push_padded(&mut label, week as u64, 2);
-            }
-            WindowUnit::Month => {
-                let (y, m, _) = civil_from_days(days);
-                push_padded(&mut label, y as u64, 4);
-                label.push('-');
-                push_padded(&mut label, m.into(), 2);
-            }
-        }
+        // chrono's dates and ISO weeks, written by `core::fmt` (chrono's own `format` carries a
+        // strftime parser the .wasm does not need).
+        let _ = match self {
+            WindowUnit::Hour => write!(label, "{}T{:02}", t.date_naive(), t.hour()),
+            WindowUnit::Day => write!(label, "{}", t.date_naive()),
+            // The ISO week and its year (the year of the week's Thursday): `2026-W48`.
+            WindowUnit::Week => write!(label, "{:?}", t.iso_week()),
+            WindowUnit::Month => write!(label, "{:04}-{:02}", t.year(), t.month()),
+        };
         if let Some(zone) = zone {
             label.push('@');
             label.push_str(zone);
@@ -209,78 +188,23 @@ impl WindowUnit {
     }
 }
 
-/// The proleptic Gregorian (year, month, day) of a day number counted from 1970-01-01
-/// (Howard Hinnant's `civil_from_days`): a few integer operations instead of a date library.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
+/// The instant `ms` (or a wall time read as UTC). Instants stay within years 1970..=10000
+/// (`clock.rs`: the clock's range plus one window), where chrono is exact.
+fn utc(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).expect("an instant within chrono's range")
 }
 
-/// The day number (from 1970-01-01) of a proleptic Gregorian date; inverse of
-/// [`civil_from_days`].
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400); // [0, 399]
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
-    era * 146_097 + doe - 719_468
+fn date_of(ms: i64) -> NaiveDate {
+    utc(ms).date_naive()
 }
 
-/// Appends `n` in decimal with at least `width` digits (zero-padded). Hand-written so that key
-/// labels and `resetsAt` do without `core::fmt`.
-pub fn push_padded(out: &mut String, n: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let start = i.min(digits.len() - width.min(digits.len()));
-    out.extend(digits[start..].iter().map(|&b| b as char));
-}
-
-/// `YYYY-MM-DD` of day number `days`, as Python's `date.isoformat()` writes it.
-pub fn iso_date(days: i64) -> String {
-    let mut out = String::with_capacity(10);
-    push_iso_date(&mut out, days);
-    out
-}
-
-fn push_iso_date(out: &mut String, days: i64) {
-    let (y, m, d) = civil_from_days(days);
-    push_padded(out, y as u64, 4); // years 1970..=10000 (clock::MIN_MS..=MAX_MS, plus a window)
-    out.push('-');
-    push_padded(out, m.into(), 2);
-    out.push('-');
-    push_padded(out, d.into(), 2);
+fn start_of(day: NaiveDate) -> i64 {
+    day.and_time(NaiveTime::MIN).and_utc().timestamp_millis()
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a UTC instant (sub-second part dropped).
 pub fn rfc3339_utc(ms: i64) -> String {
-    let secs = ms.div_euclid(MS_PER_SEC);
-    let sod = secs.rem_euclid(86_400) as u64;
-    let mut out = String::with_capacity(24);
-    push_iso_date(&mut out, secs.div_euclid(86_400));
-    for (sep, n) in [('T', sod / 3600), (':', sod / 60 % 60), (':', sod % 60)] {
-        out.push(sep);
-        push_padded(&mut out, n, 2);
-    }
-    out.push('Z');
-    out
+    utc(ms.div_euclid(MS_PER_SEC) * MS_PER_SEC).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Remembers the last span computed per (unit, zone), so a zoned window asks the host for

@@ -195,29 +195,27 @@ fn span_cache_answers_only_inside_the_window() {
 }
 
 #[test]
-fn civil_dates_match_counting_days_one_by_one() {
-    // An independent walk over the calendar, 1970-01-01 to 10000-12-31, with the Gregorian
-    // leap rule written out; checks both directions of the date arithmetic.
-    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let (mut y, mut m, mut d) = (1970i64, 1u32, 1u32);
-    for days in 0..=2_933_262 {
-        assert_eq!(civil_from_days(days), (y, m, d), "day {days}");
-        assert_eq!(days_from_civil(y, m, d), days);
-        let len = match m {
-            2 if leap(y) => 29,
-            2 => 28,
-            4 | 6 | 9 | 11 => 30,
-            _ => 31,
-        };
-        d += 1;
-        if d > len {
-            (d, m) = (1, m + 1);
-            if m > 12 {
-                (m, y) = (1, y + 1);
-            }
+fn windows_and_labels_at_the_ends_of_the_clock_range() {
+    assert_eq!(WindowUnit::Day.label(0, None), "1970-01-01");
+    let last = crate::core::clock::MAX_MS;
+    let m = WindowUnit::Month.span_at(last);
+    assert_eq!(m.label, "9999-12");
+    assert_eq!(m.end_ms, 253_402_300_800_000);
+    // A reset in year 10000 is written the way chrono writes five-digit years.
+    assert_eq!(rfc3339_utc(253_402_300_800_000), "+10000-01-01T00:00:00Z");
+}
+
+#[test]
+fn weeks_and_months_tile_the_calendar() {
+    // Every window starts where the previous one ended, 1970 to 2100, and holds its instants.
+    for unit in [WindowUnit::Week, WindowUnit::Month] {
+        let mut w = unit.span_at(0);
+        while w.end_ms < 4_102_444_800_000 {
+            let next = unit.span_at(w.end_ms);
+            assert_eq!(next.start_ms, w.end_ms, "{} after {}", unit.name(), w.label);
+            assert_eq!(unit.span_at(w.end_ms - 1), w);
+            assert_ne!(next.label, w.label);
+            w = next;
         }
     }
-    assert_eq!(y, 10001);
-    assert_eq!(iso_date(0), "1970-01-01");
-    assert_eq!(rfc3339_utc(253_402_300_800_000), "10000-01-01T00:00:00Z");
 }
