@@ -143,13 +143,15 @@ export class QuotaEngine {
     const store = this.#store;
     for (;;) {
       if (status > SET) return this.#result(status, feature);
+      // Every number is read before #key, which may call into WASM (growing memory detaches `out`).
       const out = this.#numbers();
       const call = out[0];
+      const keyId = out[1], a = out[2], b = out[3];
       const op = status;
-      const key = this.#key(call, out[1]);
+      const key = this.#key(call, keyId);
       let raw;
       try {
-        raw = status === INCR ? store.incr(key, out[2]) : status === GET ? store.get(key) : status === ADD ? store.add(key, out[2], out[3]) : store.set(key, out[2], out[3]);
+        raw = status === INCR ? store.incr(key, a) : status === GET ? store.get(key) : status === ADD ? store.add(key, a, b) : store.set(key, a, b);
       } catch (cause) {
         status = core.fail(call, cause);
         continue;
@@ -175,10 +177,11 @@ export class QuotaEngine {
         if (status > SET) return this.#result(status, feature);
         const out = this.#numbers();
         call = out[0];
+        const keyId = out[1], a = out[2], b = out[3];
         op = status;
-        const key = this.#key(call, out[1]);
+        const key = this.#key(call, keyId);
         try {
-          pending = status === INCR ? store.incr(key, out[2]) : status === GET ? store.get(key) : status === ADD ? store.add(key, out[2], out[3]) : store.set(key, out[2], out[3]);
+          pending = status === INCR ? store.incr(key, a) : status === GET ? store.get(key) : status === ADD ? store.add(key, a, b) : store.set(key, a, b);
         } catch (cause) {
           status = core.fail(call, cause);
           continue;
@@ -222,31 +225,33 @@ export class QuotaEngine {
   }
 
   #decision(feature) {
+    // Read every number first: rfc3339 calls into WASM, and memory growing there detaches `out`.
     const out = this.#numbers();
-    const resetsAtMs = out[5];
+    const allowed = out[1] === 1, limit = out[2], used = out[3], remaining = out[4], resetsAtMs = out[5], retryAfter = out[6];
+    const atMs = out[7], amount = out[8], nonceHigh = out[9], nonceLow = out[10], policy = out[11], replayed = out[12] === 1;
+    const macHigh = out[13], macLow = out[14];
     if (resetsAtMs !== this.#resetsAtMs) {
       this.#resetsAt = QuotaCore.rfc3339(resetsAtMs);
       this.#resetsAtMs = resetsAtMs;
     }
-    const d = { allowed: out[1] === 1, feature, limit: out[2], used: out[3], remaining: out[4], resetsAt: this.#resetsAt, retryAfter: out[6] };
-    if (out[7] >= 0) d.reservation = this.#token(feature, out);
+    const d = { allowed, feature, limit, used, remaining, resetsAt: this.#resetsAt, retryAfter };
+    if (atMs >= 0) d.reservation = this.#token(feature, atMs, amount, nonceHigh, nonceLow, macHigh, macLow);
     // Only decisions of policy objects name their policy, so plain-number limits keep the
     // foundation's exact shape.
-    if (out[11] >= 0) [d.policy, d.window] = this.#policies[this.#features.get(feature)][out[11]];
-    if (out[12] === 1) d.replayed = true;
+    if (policy >= 0) [d.policy, d.window] = this.#policies[this.#features.get(feature)][policy];
+    if (replayed) d.replayed = true;
     return d;
   }
 
   // The reservation token, `q3.{feature}.{reserved at, ms}.{amount}.{nonce}.{MAC}` (16 hex
   // digits each) — the format of src/core/reservation.rs (`Reservation::encode`), built here
   // from numbers so that no string crosses; tests check it against release() and settle().
-  #token(feature, out) {
-    const atMs = out[7];
+  #token(feature, atMs, amount, nonceHigh, nonceLow, macHigh, macLow) {
     if (atMs !== this.#tokenAtMs) {
       this.#tokenAt = "." + atMs + ".";
       this.#tokenAtMs = atMs;
     }
-    return "q3." + feature + this.#tokenAt + out[8] + "." + hex8(out[9]) + hex8(out[10]) + "." + hex8(out[13]) + hex8(out[14]);
+    return "q3." + feature + this.#tokenAt + amount + "." + hex8(nonceHigh) + hex8(nonceLow) + "." + hex8(macHigh) + hex8(macLow);
   }
 
   #key(call, id) {

@@ -4,6 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine, MemoryStore, QuotaError } from "wasm-quota";
 import { NOON, fakeClock, recordingStore } from "./helpers.mjs";
+// The glue itself, to make WASM memory grow at the two places a step calls back in.
+import { QuotaCore, wasmMemory } from "../../pkg/wasm_quota.js";
 
 test("the reservation token built in JS has the core's format and releases exactly", () => {
   const now = fakeClock(NOON + 1234);
@@ -121,4 +123,34 @@ test("fast-path inputs that are not plain still get the documented errors", () =
   assert.equal(code(() => badClock.reserve({ id: 1 }, "a")), "INVALID_CONFIG");
   assert.deepEqual(engine.usage(1), { a: 0 });
   assert.deepEqual(engine.reserve({ id: 1, unlimited: true }, "a"), { allowed: true, unlimited: true, feature: "a" });
+});
+
+// Growing WASM memory detaches every view of it, the shared numbers too. A call that reaches
+// into WASM again (a key text, a reset instant's text: both allocate) while a step's numbers
+// are still to be read must not read them from the detached view: that read undefined, so an
+// allowed and counted reserve came back as a denial and a store op got an undefined delta.
+test("a step's numbers are read whole even when WASM memory grows in between", () => {
+  const { rfc3339 } = QuotaCore;
+  const { opKey } = QuotaCore.prototype;
+  QuotaCore.rfc3339 = (ms) => (wasmMemory().grow(1), rfc3339(ms));
+  QuotaCore.prototype.opKey = function (call) {
+    wasmMemory().grow(1);
+    return opKey.call(this, call);
+  };
+  try {
+    const now = fakeClock();
+    const direct = new QuotaEngine({ store: new MemoryStore({ now }), limits: { remix: 3 }, now });
+    assert.deepEqual(
+      { ...direct.reserve({ id: 1 }, "remix"), reservation: undefined },
+      { allowed: true, feature: "remix", limit: 3, used: 1, remaining: 2, resetsAt: "2026-11-28T00:00:00Z", retryAfter: 0, reservation: undefined },
+    );
+    const store = recordingStore(now);
+    const engine = new QuotaEngine({ store, limits: { remix: 3 }, now });
+    const d = engine.reserve({ id: 1 }, "remix", { amount: 2 });
+    assert.deepEqual(store.calls[0], ["incr", "ai_quota:1:remix:2026-11-27", 2]);
+    assert.deepEqual([d.allowed, d.limit, d.used], [true, 3, 2]);
+  } finally {
+    QuotaCore.rfc3339 = rfc3339;
+    QuotaCore.prototype.opKey = opKey;
+  }
 });
