@@ -18,6 +18,9 @@ const OUT_LEN = 15;
 // grows fourfold, up to KEY_SLOTS, whenever it has missed more often than it has slots.
 const KEY_SLOTS = 1 << 16;
 const FIRST_KEY_SLOTS = 64;
+// Longer keys (long string ids) are read from the core each time, so that the cache stays
+// bounded in bytes (at most KEY_SLOTS × this many characters), not only in entries.
+const MAX_CACHED_KEY_CHARS = 96;
 
 // Two hex digits per byte value: a nonce half is four lookups (toString(16) + padStart was
 // the single largest cost of a reserve).
@@ -28,6 +31,7 @@ export class QuotaEngine {
   #core;
   #store;
   #now;
+  #clock; // the `now` option, or undefined (then Date.now)
   #timeoutMs;
   #out;
   #features = new Map(); // configured feature name -> position
@@ -44,8 +48,10 @@ export class QuotaEngine {
   /** Validates every option; throws `QuotaError` with code `INVALID_CONFIG` when one is wrong. */
   constructor(options) {
     this.#core = new QuotaCore(options);
-    this.#store = this.#core.store;
-    this.#now = this.#core.clock ?? Date.now;
+    // JS holds the store and clock, so that an engine they refer back to is collectable.
+    this.#store = this.#core.takeStore();
+    this.#clock = this.#core.takeClock();
+    this.#now = this.#clock ?? Date.now;
     this.#timeoutMs = this.#core.timeoutMs;
     // The package's own MemoryStore: every call runs over its counters inside WASM, and with
     // the engine's own clock check / reserve / increment take the direct entry.
@@ -70,17 +76,17 @@ export class QuotaEngine {
   }
 
   release(profile, featureOrReservation, options) {
-    return this.#drive(this.#core.start(RELEASE, profile, featureOrReservation, options), undefined);
+    return this.#drive(this.#core.start(RELEASE, profile, featureOrReservation, options, this.#clock), undefined);
   }
 
   settle(profile, reservation, actualAmount) {
-    const result = this.#drive(this.#core.startSettle(profile, reservation, actualAmount), undefined);
+    const result = this.#drive(this.#core.startSettle(profile, reservation, actualAmount, this.#clock), undefined);
     // true only when this call corrected the counters (home mode, a repeat: false).
     return isThenable(result) ? result.then((r) => r === true) : result === true;
   }
 
   usage(profileId) {
-    return this.#drive(this.#core.startUsage(profileId), undefined);
+    return this.#drive(this.#core.startUsage(profileId, this.#clock), undefined);
   }
 
   setLimits(limits) {
@@ -108,7 +114,7 @@ export class QuotaEngine {
     if (typeof profile === "object" && profile !== null && !Array.isArray(profile)) {
       const index = this.#features.get(feature);
       if (index !== undefined) {
-        let id, unlimited, now, amount = 1, key;
+        let id, unlimited, now, amount = 1, key, other = false;
         try {
           id = profile.id;
           unlimited = profile.unlimited;
@@ -117,22 +123,25 @@ export class QuotaEngine {
             amount = options.amount;
             if (amount === undefined) amount = 1;
             key = options.idempotencyKey;
+            // Any other name (a typo, or idempotencyKey where it is not taken): `start` refuses it.
+            for (const name in options) if (name !== "amount") other = true;
           }
           now = (0, this.#now)();
         } catch {
           id = undefined;
         }
         if (typeof now === "number" && (unlimited === undefined || typeof unlimited === "boolean")) {
-          if (this.#direct && key === undefined && Number.isSafeInteger(amount) && amount >= 1) {
+          if (this.#direct && !other && Number.isSafeInteger(amount) && amount >= 1) {
             if (typeof id === "number") status = this.#core.runDirect(kind, id, undefined, unlimited === true, index, amount, now);
-            else if (typeof id === "string") status = this.#core.runDirect(kind, 0, id, unlimited === true, index, amount, now);
+            // Not well-formed (a lone surrogate): the general path refuses it.
+            else if (typeof id === "string" && id.isWellFormed()) status = this.#core.runDirect(kind, 0, id, unlimited === true, index, amount, now);
           } else if (options === undefined && typeof id === "number") {
             status = this.#core.startFast(kind, id, unlimited === true, index, now);
           }
         }
       }
     }
-    if (status < 0) status = this.#core.start(kind, profile, feature, options);
+    if (status < 0) status = this.#core.start(kind, profile, feature, options, this.#clock);
     return this.#drive(status, feature);
   }
 
@@ -265,7 +274,7 @@ export class QuotaEngine {
 
   #keyMiss(call, id) {
     const key = this.#core.opKey(call);
-    if (id < 0) return key; // a key without a number is read every time
+    if (id < 0 || key.length > MAX_CACHED_KEY_CHARS) return key; // read every time
     let ids = this.#keyIds;
     if (ids === null || (++this.#keyMisses > ids.length && ids.length < KEY_SLOTS)) {
       const size = ids === null ? FIRST_KEY_SLOTS : ids.length * 4;

@@ -55,6 +55,10 @@ export function defineField(o, k, v) {
   Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
 }
 
+export function isWellFormed(s) {
+  return s.isWellFormed();
+}
+
 export function typeName(v) {
   return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
 }

@@ -63,10 +63,11 @@ export function recoverQuotaError(err) {
 /** The Durable Object name for a profile id: numbers as digits, strings as "~" + the string. */
 export function quotaObjectName(profileId) {
   if (Number.isSafeInteger(profileId) && profileId >= 0) return String(profileId);
-  if (typeof profileId === "string" && profileId.length > 0 && [...profileId].length <= 256) return `~${profileId}`;
+  // Not well-formed (a lone surrogate): refused, as the engine refuses it, rather than named lossily.
+  if (typeof profileId === "string" && profileId.length > 0 && [...profileId].length <= 256 && profileId.isWellFormed()) return `~${profileId}`;
   throw new QuotaError(
     "INVALID_ARGUMENT",
-    "profile id must be a non-negative safe integer or a string of 1-256 characters",
+    "profile id must be a non-negative safe integer or a well-formed string of 1-256 characters",
   );
 }
 

@@ -13,6 +13,21 @@ import { isThenable } from "../runtime.js";
 // Chains `f` after `v` without a microtask when `v` is a plain value (the sync path).
 const then = (v, f) => (isThenable(v) ? v.then(f) : f(v));
 
+// Keys a sweep looks at in one run (a run has a time limit); more are swept in the next run.
+export const SWEEP_BATCH = 1000;
+// When a sweep fails, the next attempt is this much later.
+const RETRY_SWEEP_MS = 60_000;
+
+// The first `n` entries of an iterable (a storage cursor), and whether there were more.
+function take(iterable, n) {
+  const entries = [];
+  for (const entry of iterable) {
+    if (entries.length === n - 1) return { entries, more: true };
+    entries.push(entry);
+  }
+  return { entries, more: false };
+}
+
 const isEntry = (v) =>
   v !== null && typeof v === "object" && Number.isFinite(v.expiresAt) && "count" in v;
 
@@ -24,6 +39,10 @@ export class DurableObjectStore {
   #prefix;
   // The alarm time this store knows is set: undefined = unknown, null = none.
   #alarmAt = undefined;
+  // A sweep that has not read every key yet: the last key it read, and the earliest expiry
+  // it saw so far.
+  #sweepAfter = undefined;
+  #sweepNext = null;
 
   /**
    * @param {DurableObjectStorage} storage the object's `ctx.storage`
@@ -81,26 +100,51 @@ export class DurableObjectStore {
   }
 
   /**
-   * Deletes every expired counter and sets the alarm for the next expiry. Call it from your
-   * object's `alarm()` handler. Resolves to the number of counters deleted.
+   * Deletes expired counters, at most SWEEP_BATCH keys looked at per run, and always sets the
+   * alarm again: for the next expiry, for right away when keys were left unread, or for a
+   * minute later when the sweep failed. Call it from your object's `alarm()` handler. Resolves
+   * to the number of counters deleted.
    */
   async alarm() {
-    const now = this.#now();
-    const prefix = this.#prefix;
-    const entries = await this.#sync((kv) => [...kv.list({ prefix })], () => this.#storage.list({ prefix }));
-    const expired = [];
     let next = null;
-    for (const [key, value] of entries) {
-      if (!isEntry(value)) continue;
-      if (value.expiresAt <= now) expired.push(key);
-      else if (next === null || value.expiresAt < next) next = value.expiresAt;
+    let deleted = 0;
+    try {
+      const now = this.#now();
+      const options = { prefix: this.#prefix, limit: SWEEP_BATCH + 1 };
+      if (this.#sweepAfter !== undefined) options.startAfter = this.#sweepAfter;
+      const { entries, more } = await this.#sync(
+        (kv) => take(kv.list(options), SWEEP_BATCH + 1),
+        async () => take(await this.#storage.list(options), SWEEP_BATCH + 1),
+      );
+      const expired = [];
+      let earliest = this.#sweepNext;
+      for (const [key, value] of entries) {
+        if (!isEntry(value)) continue;
+        if (value.expiresAt <= now) expired.push(key);
+        else if (earliest === null || value.expiresAt < earliest) earliest = value.expiresAt;
+      }
+      if (this.#kv !== null) for (const key of expired) this.#kv.delete(key);
+      // The async delete() takes at most 128 keys per call.
+      else for (let i = 0; i < expired.length; i += 128) await this.#storage.delete(expired.slice(i, i + 128));
+      deleted = expired.length;
+      if (more) {
+        // Keys past this batch were not read: the next run, right away, reads on from here.
+        this.#sweepAfter = entries[entries.length - 1][0];
+        this.#sweepNext = earliest;
+        next = now;
+      } else {
+        this.#sweepAfter = undefined;
+        this.#sweepNext = null;
+        next = earliest;
+      }
+    } catch (err) {
+      next = this.#now() + RETRY_SWEEP_MS;
+      throw err;
+    } finally {
+      this.#alarmAt = next;
+      if (next !== null) await this.#storage.setAlarm(next);
     }
-    if (this.#kv !== null) for (const key of expired) this.#kv.delete(key);
-    // The async delete() takes at most 128 keys per call.
-    else for (let i = 0; i < expired.length; i += 128) await this.#storage.delete(expired.slice(i, i + 128));
-    this.#alarmAt = next;
-    if (next !== null) await this.#storage.setAlarm(next);
-    return expired.length;
+    return deleted;
   }
 
   // The live entry at `key`, or undefined when absent or expired.

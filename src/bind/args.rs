@@ -37,9 +37,29 @@ fn describe(v: &JsValue) -> String {
     }
 }
 
+/// `v` as a Rust string when it is a JS string; `err` when that string is not well-formed
+/// UTF-16. A lone surrogate would otherwise become U+FFFD, and `"a\uD800"`, `"a\uDFFF"` and
+/// `"a\uFFFD"` would name one counter (or one idempotency record).
+pub fn well_formed(
+    v: &JsValue,
+    what: &str,
+    err: fn(String) -> QuotaError,
+) -> Result<Option<String>> {
+    if !v.is_string() {
+        return Ok(None);
+    }
+    if !js::is_well_formed(v) {
+        return Err(err(format!(
+            "{what} is not well-formed UTF-16 (a lone surrogate)"
+        ))
+        .into());
+    }
+    Ok(v.as_string())
+}
+
 /// A profile id; a string one is checked against the engine's `stringIdKeys` rules.
 pub fn profile_id(v: &JsValue, string_ids: StringIdKeys) -> Result<ProfileId> {
-    if let Some(s) = v.as_string() {
+    if let Some(s) = well_formed(v, "profile id", QuotaError::argument)? {
         return Ok(ProfileId::string(&s, string_ids)?);
     }
     match safe_int(v, 0) {
@@ -93,8 +113,9 @@ pub fn feature(v: &JsValue) -> Result<String> {
     })
 }
 
-/// `{ amount? }` → the amount, if given. Other option names are ignored.
-pub fn amount(options: &JsValue) -> Result<Option<i64>> {
+/// `{ amount? }` → the amount, if given. A name not in `names` is refused (`{ amonut: 2 }`
+/// is a typo, not a no-op; `increment` takes no `idempotencyKey`).
+pub fn amount(options: &JsValue, names: &[&str]) -> Result<Option<i64>> {
     if options.is_undefined() {
         return Ok(None);
     }
@@ -102,6 +123,15 @@ pub fn amount(options: &JsValue) -> Result<Option<i64>> {
         return Err(QuotaError::argument(format!(
             "options must be an object, got {}",
             describe(options)
+        ))
+        .into());
+    }
+    let keys = js::own_keys(options)
+        .map_err(|c| Failure::with_cause(QuotaError::argument("options could not be read"), c))?;
+    if let Some(bad) = keys.iter().find(|k| !names.contains(&k.as_str())) {
+        return Err(QuotaError::argument(format!(
+            "unknown option \"{bad}\"; this method takes: {}",
+            names.join(", ")
         ))
         .into());
     }
@@ -125,13 +155,15 @@ pub fn idempotency_key(options: &JsValue) -> Result<Option<String>> {
     if v.is_undefined() {
         return Ok(None);
     }
-    v.as_string().map(Some).ok_or_else(|| {
-        QuotaError::argument(format!(
-            "idempotencyKey must be a string, got {}",
-            describe(&v)
-        ))
-        .into()
-    })
+    well_formed(&v, "idempotencyKey", QuotaError::argument)?
+        .map(Some)
+        .ok_or_else(|| {
+            QuotaError::argument(format!(
+                "idempotencyKey must be a string, got {}",
+                describe(&v)
+            ))
+            .into()
+        })
 }
 
 /// `settle`'s actual amount: an integer from 0 (nothing was used) to MAX_SAFE_INTEGER.
@@ -257,7 +289,7 @@ pub fn engine_options(v: &JsValue) -> Result<EngineOptions> {
         None => return Err(QuotaError::config("enabled must be a boolean").into()),
     };
     let prefix = field(v, "keyPrefix", QuotaError::config)?;
-    let key_prefix = match prefix.as_string() {
+    let key_prefix = match well_formed(&prefix, "keyPrefix", QuotaError::config)? {
         Some(s) => Some(s),
         None if prefix.is_undefined() => None,
         None => return Err(QuotaError::config("keyPrefix must be a string").into()),
@@ -299,7 +331,7 @@ pub fn engine_options(v: &JsValue) -> Result<EngineOptions> {
         }
     };
     let secret = field(v, "tokenSecret", QuotaError::config)?;
-    let token_secret = match secret.as_string() {
+    let token_secret = match well_formed(&secret, "tokenSecret", QuotaError::config)? {
         Some(s) => Some(s),
         None if secret.is_undefined() => None,
         None => {

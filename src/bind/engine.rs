@@ -83,6 +83,9 @@ struct Running {
 #[wasm_bindgen(js_name = QuotaCore)]
 pub struct QuotaCore {
     core: core::Engine,
+    /// The validated store and clock until `engine.js` takes them: kept here they would sit in
+    /// the externref table, a GC root, and an engine whose store or clock refers back to it
+    /// could never be collected. Calls get the clock as an argument instead.
     store: JsValue,
     /// How string profile ids become keys; every id is checked against it as it is read.
     string_ids: StringIdKeys,
@@ -145,14 +148,15 @@ impl QuotaCore {
         self.memory_clock = clock;
     }
 
-    /// The validated store, clock and timeout, for `engine.js`.
-    #[wasm_bindgen(getter)]
-    pub fn store(&self) -> JsValue {
-        self.store.clone()
+    /// Hands the validated store to `engine.js`, once; nothing of it stays here.
+    #[wasm_bindgen(js_name = takeStore)]
+    pub fn take_store(&mut self) -> JsValue {
+        std::mem::replace(&mut self.store, JsValue::UNDEFINED)
     }
-    #[wasm_bindgen(getter)]
-    pub fn clock(&self) -> Option<js_sys::Function> {
-        self.now.clone()
+    /// Hands the validated clock to `engine.js`, once.
+    #[wasm_bindgen(js_name = takeClock)]
+    pub fn take_clock(&mut self) -> Option<js_sys::Function> {
+        self.now.take()
     }
     #[wasm_bindgen(getter, js_name = timeoutMs)]
     pub fn timeout_ms(&self) -> Option<u32> {
@@ -182,41 +186,55 @@ impl QuotaCore {
         profile: JsValue,
         target: JsValue,
         options: Option<AmountOptions>,
+        clock: Option<js_sys::Function>,
     ) -> i32 {
-        let call = self.parse(&profile, &target, options.as_ref()).and_then(
-            |(profile, target, amount, now)| {
-                let idempotency_key = match &options {
-                    Some(o) if kind == RESERVE => args::idempotency_key(o)?,
-                    _ => None,
-                };
-                let c = &self.core;
-                match kind {
-                    CHECK => c.check(&profile, &target, amount.unwrap_or(1), now),
-                    RESERVE => match idempotency_key {
-                        Some(key) => {
-                            c.reserve_once(&profile, &target, amount.unwrap_or(1), &key, now)
-                        }
-                        None => c.reserve(&profile, &target, amount.unwrap_or(1), now),
-                    },
-                    INCREMENT => c.increment(&profile, &target, amount.unwrap_or(1), now),
-                    RELEASE => c.release(&profile, &target, amount, now),
-                    _ => return Err(store::lost_call()),
-                }
-                .map_err(Failure::from)
-            },
+        let names: &[&str] = if kind == RESERVE {
+            &["amount", "idempotencyKey"]
+        } else {
+            &["amount"]
+        };
+        let parsed = self.parse(
+            &profile,
+            &target,
+            options.as_ref().map(|o| (o, names)),
+            clock,
         );
+        let call = parsed.and_then(|(profile, target, amount, now)| {
+            let idempotency_key = match &options {
+                Some(o) if kind == RESERVE => args::idempotency_key(o)?,
+                _ => None,
+            };
+            let c = &self.core;
+            match kind {
+                CHECK => c.check(&profile, &target, amount.unwrap_or(1), now),
+                RESERVE => match idempotency_key {
+                    Some(key) => c.reserve_once(&profile, &target, amount.unwrap_or(1), &key, now),
+                    None => c.reserve(&profile, &target, amount.unwrap_or(1), now),
+                },
+                INCREMENT => c.increment(&profile, &target, amount.unwrap_or(1), now),
+                RELEASE => c.release(&profile, &target, amount, now),
+                _ => return Err(store::lost_call()),
+            }
+            .map_err(Failure::from)
+        });
         self.begin(call)
     }
 
     /// Starts `settle(profile, reservation, actualAmount)`.
     #[wasm_bindgen(js_name = startSettle)]
-    pub fn start_settle(&mut self, profile: JsValue, reservation: JsValue, actual: JsValue) -> i32 {
-        let call = self
-            .parse(&profile, &reservation, None)
-            .and_then(|(profile, token, _, now)| {
-                let actual = args::actual_amount(&actual)?;
-                Ok(self.core.settle(&profile, &token, actual, now)?)
-            });
+    pub fn start_settle(
+        &mut self,
+        profile: JsValue,
+        reservation: JsValue,
+        actual: JsValue,
+        clock: Option<js_sys::Function>,
+    ) -> i32 {
+        let call =
+            self.parse(&profile, &reservation, None, clock)
+                .and_then(|(profile, token, _, now)| {
+                    let actual = args::actual_amount(&actual)?;
+                    Ok(self.core.settle(&profile, &token, actual, now)?)
+                });
         self.begin(call)
     }
 
@@ -319,9 +337,9 @@ impl QuotaCore {
 
     /// Starts `usage(profileId)`.
     #[wasm_bindgen(js_name = startUsage)]
-    pub fn start_usage(&mut self, profile_id: JsValue) -> i32 {
+    pub fn start_usage(&mut self, profile_id: JsValue, clock: Option<js_sys::Function>) -> i32 {
         let call = args::profile_id(&profile_id, self.string_ids).and_then(|id| {
-            let now = args::now_ms(self.now.as_ref())?;
+            let now = args::now_ms(clock.as_ref())?;
             self.call_now.set(now);
             Ok(self.core.usage(&id, now)?)
         });
@@ -420,15 +438,16 @@ impl QuotaCore {
         &self,
         profile: &JsValue,
         target: &JsValue,
-        options: Option<&AmountOptions>,
+        options: Option<(&AmountOptions, &[&str])>,
+        clock: Option<js_sys::Function>,
     ) -> Result<(core::Profile, String, Option<i64>, i64), Failure> {
         let profile = args::profile(profile, self.string_ids)?;
         let target = args::feature(target)?;
         let amount = match options {
-            Some(options) => args::amount(options)?,
+            Some((options, names)) => args::amount(options, names)?,
             None => None,
         };
-        let now = args::now_ms(self.now.as_ref())?;
+        let now = args::now_ms(clock.as_ref())?;
         self.call_now.set(now);
         Ok((profile, target, amount, now))
     }

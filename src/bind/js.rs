@@ -22,6 +22,9 @@ extern "C" {
     pub fn degraded_decision(allowed: bool, feature: &JsValue, error: JsValue) -> JsValue;
     #[wasm_bindgen(js_name = isStoreTimeout)]
     pub fn is_store_timeout(v: &JsValue) -> bool;
+    /// `String.prototype.isWellFormed`: no lone surrogate.
+    #[wasm_bindgen(js_name = isWellFormed)]
+    pub fn is_well_formed(s: &JsValue) -> bool;
     #[wasm_bindgen(js_name = typeName)]
     pub fn type_name(v: &JsValue) -> String;
     /// `String(n)`: JS formats numbers for error messages, so the .wasm carries no float

@@ -91,7 +91,7 @@ fn optional_string(feature: &str, v: &JsValue, name: &str) -> Result<Option<Stri
     if s.is_undefined() {
         return Ok(None);
     }
-    match s.as_string() {
+    match super::args::well_formed(&s, &format!("policy {name}"), QuotaError::config)? {
         Some(s) => Ok(Some(s)),
         None => Err(bad(feature, &format!("policy {name} must be a string"), &s).into()),
     }

@@ -35,7 +35,9 @@ pub fn fault_of(call: &mut dyn Call, error: QuotaError, cause: JsValue) -> Fault
             fault.into_js(),
         )),
         Ok(outcome) => Fault::Outcome(outcome),
-        Err(_) => Fault::Error(fault),
+        // The store's failure itself, with its JS cause; or what the call knew before it.
+        Err(e) if e == fault.error => Fault::Error(fault),
+        Err(e) => Fault::Error(e.into()),
     }
 }
 

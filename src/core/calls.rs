@@ -279,8 +279,7 @@ impl ReserveCall {
     fn counted(&mut self, i: usize, n: i64) -> Step {
         let t = &self.targets[i];
         if n < self.amount {
-            let err =
-                QuotaError::corrupt(&t.key, format!("a negative count ({})", n - self.amount));
+            let err = QuotaError::corrupt(&t.key, format!("{n} after adding {}", self.amount));
             return self.roll_back(i + 1, Err(err));
         }
         if n > t.limit {
@@ -355,6 +354,16 @@ impl Call for ReserveCall {
             // Replies to roll-back decrements are not needed: a missing key means there is
             // nothing left to undo.
             ReserveState::RollingBack { .. } => self.resume_rollback(),
+        }
+    }
+
+    /// A rollback that fails does not change what the store already said: a denial stays a
+    /// denial (under every `onStoreError`), and the undo that may not have happened is the
+    /// documented over-count; a corrupt count stays `CORRUPT_COUNTER`.
+    fn fail(&mut self, error: QuotaError) -> Result<Outcome> {
+        match &mut self.state {
+            ReserveState::RollingBack { result, .. } => result.take().unwrap_or(Err(error)),
+            _ => Err(error),
         }
     }
 }

@@ -483,6 +483,12 @@ impl Engine {
             None => policy.window.label(span.start_ms, None),
             Some(_) => self.span(policy, at_ms)?.label,
         };
+        if span.end_ms > MAX_MS {
+            return Err(QuotaError::config(format!(
+                "the clock returned {at_ms}: the {} window must end before year 10000",
+                policy.name
+            )));
+        }
         let key = self.keys.borrow_mut().get(id, index, p, span.start_ms, || {
             counter_key(&self.key_prefix, id, feature, &label)
         });

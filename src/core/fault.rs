@@ -80,14 +80,16 @@ impl Call for Guarded {
         self.inner.resume(reply)
     }
 
+    /// The call itself decides first: one that already knows its outcome (a denial whose
+    /// rollback failed) keeps it. Only a fault that leaves the decision unknown is the policy's.
     fn fail(&mut self, error: QuotaError) -> Result<Outcome> {
-        if !error.is_store_fault() {
-            return Err(error);
+        match self.inner.fail(error) {
+            Err(error) if error.is_store_fault() => Ok(Outcome::Degraded(Degraded {
+                allowed: self.allowed,
+                feature: self.feature.clone(),
+                error,
+            })),
+            known => known,
         }
-        Ok(Outcome::Degraded(Degraded {
-            allowed: self.allowed,
-            feature: self.feature.clone(),
-            error,
-        }))
     }
 }

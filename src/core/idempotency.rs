@@ -211,6 +211,14 @@ impl IdempotentReserveCall {
 }
 
 impl Call for IdempotentReserveCall {
+    /// While the inner reserve runs, it knows best (a denial whose rollback failed).
+    fn fail(&mut self, error: QuotaError) -> Result<Outcome> {
+        match (&self.phase, self.inner.as_mut()) {
+            (Phase::Reserving, Some(inner)) => inner.fail(error),
+            _ => Err(error),
+        }
+    }
+
     fn key(&self, i: usize) -> &str {
         match self.targets.get(i) {
             Some(t) => &t.key,

@@ -13,6 +13,12 @@ use std::rc::Rc;
 
 /// Keys kept before the table starts over (a window's keys are rebuilt on their next use).
 pub const KEY_TABLE_CAPACITY: usize = 1 << 16;
+/// Bytes of key and id text (plus a fixed cost per entry) kept before the table starts over:
+/// 256-character ids (1 KiB in UTF-8 when astral) would otherwise make 65,536 entries cost
+/// tens of MiB of WASM memory, near a Worker's 128 MB.
+pub const KEY_TABLE_BYTES: usize = 8 << 20;
+/// What an entry costs beyond its texts: the slot, the key's `Rc` header, the map's bucket.
+const ENTRY_OVERHEAD: usize = 64;
 
 /// A counter's key: its text, and the number no other key text of this table ever gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +132,8 @@ impl Eq for Slot {}
 pub struct KeyTable {
     keys: HashMap<Slot, CounterKey, BuildHasherDefault<FxHasher>>,
     next_id: u64,
+    /// What the entries cost, as [`KEY_TABLE_BYTES`] counts it.
+    bytes: usize,
 }
 
 impl KeyTable {
@@ -164,13 +172,15 @@ impl KeyTable {
             policy: policy as u32,
             window_start_ms,
         };
-        if self.keys.len() >= KEY_TABLE_CAPACITY {
-            self.keys.clear();
-        }
         let key = CounterKey {
             id: self.next_id,
             text: text().into(),
         };
+        let cost = key.text.len() + profile_bytes(&slot.profile) + ENTRY_OVERHEAD;
+        if self.keys.len() >= KEY_TABLE_CAPACITY || self.bytes + cost > KEY_TABLE_BYTES {
+            self.clear();
+        }
+        self.bytes += cost;
         self.next_id += 1;
         self.keys.insert(slot, key.clone());
         key
@@ -179,7 +189,14 @@ impl KeyTable {
     /// Forgets every key (the limits changed, so positions name other features now). Ids
     /// keep counting up: a host's cache by id stays right.
     pub fn clear(&mut self) {
-        self.keys.clear();
+        // A fresh map: `clear` would keep the buckets sized for the largest the table was.
+        self.keys = HashMap::default();
+        self.bytes = 0;
+    }
+
+    /// What the entries cost, as [`KEY_TABLE_BYTES`] counts it.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     pub fn len(&self) -> usize {
@@ -188,6 +205,13 @@ impl KeyTable {
 
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+}
+
+fn profile_bytes(id: &ProfileId) -> usize {
+    match id {
+        ProfileId::Number(_) => 0,
+        ProfileId::Text(s) | ProfileId::Raw(s) => s.len(),
     }
 }
 
@@ -274,5 +298,20 @@ mod tests {
         assert!(t.len() <= KEY_TABLE_CAPACITY);
         let later = t.get(&id(1), 0, 0, 0, || "a".into());
         assert!(later.id > rebuilt.id);
+    }
+
+    #[test]
+    fn long_ids_are_bounded_in_bytes() {
+        let mut t = KeyTable::default();
+        let mut peak = 0;
+        for n in 0..40_000 {
+            let long = ProfileId::text(&format!("{n:0>256}")).unwrap();
+            t.get(&long, 0, 0, 0, || {
+                format!("ai_quota:~{n:0>256}:remix:2026-11-27")
+            });
+            peak = peak.max(t.bytes());
+        }
+        assert!(peak <= KEY_TABLE_BYTES, "{peak}");
+        assert!(t.len() < 40_000);
     }
 }

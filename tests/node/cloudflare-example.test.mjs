@@ -11,7 +11,7 @@ let mf;
 before(async () => {
   await awayFromMidnight();
   mf = await startWorker(EXAMPLE_TOML, {
-    bindings: { QUOTA_TOKEN_SECRET: SECRET, QUOTA_LIMITS: JSON.stringify({ remix: 37, tips: 2, scale: 10 }) },
+    bindings: { QUOTA_TOKEN_SECRET: SECRET, QUOTA_LIMITS: JSON.stringify({ remix: 37, tips: 2, scale: 10, remix_suggestions: 9 }) },
   });
 });
 after(() => mf?.dispose());
@@ -77,30 +77,74 @@ test("a denial is the package's 429 problem+json with Retry-After and RateLimit 
   });
 });
 
-test("a retried request with the same Idempotency-Key is counted once", async () => {
+test("20 concurrent requests with one Idempotency-Key: one model call, counted once; the others 409 or the first response", async () => {
   const tok = await token({ sub: 1020 });
   const key = { "Idempotency-Key": "order-77" };
-  const results = await Promise.all(Array.from({ length: 20 }, () => ai(tok, "scale", { amount: 3 }, key)));
-  assert.ok(results.every((r) => r.status === 200));
-  assert.equal(results.filter((r) => r.body.quota.replayed === true).length, 19);
-  assert.equal((await usage(tok)).scale, 3);
-  assert.equal((await ai(tok, "scale", { amount: 3 }, { "Idempotency-Key": "order-78" })).body.quota.used, 6);
+  const results = await Promise.all(Array.from({ length: 20 }, () => ai(tok, "scale", { prompt: "p" }, key)));
+  const ok = results.filter((r) => r.status === 200);
+  assert.ok(ok.length >= 1, "the first one ran");
+  assert.ok(results.every((r) => r.status === 200 || (r.status === 409 && r.body.error === "request_in_progress")));
+  // Every 200 is the one response of the one model call.
+  for (const r of ok) assert.deepEqual(r.body, ok[0].body);
+  assert.equal((await usage(tok)).scale, 1);
+  const later = await ai(tok, "scale", { prompt: "p" }, key);
+  assert.equal(later.status, 200);
+  assert.deepEqual(later.body, ok[0].body, "a later retry gets the first response");
+  assert.equal(later.headers.get("RateLimit"), ok[0].headers.get("RateLimit"));
+  assert.equal((await ai(tok, "scale", { prompt: "p" }, { "Idempotency-Key": "order-78" })).body.quota.used, 2);
 });
 
-test("the model's reported usage settles the estimate, once per reservation", async () => {
+test("the same Idempotency-Key with another body is 422 and runs nothing", async () => {
+  const tok = await token({ sub: 1021 });
+  const key = { "Idempotency-Key": "k-1" };
+  assert.equal((await ai(tok, "scale", { prompt: "a" }, key)).status, 200);
+  const other = await ai(tok, "scale", { prompt: "b" }, key);
+  assert.equal(other.status, 422);
+  assert.equal(other.body.error, "idempotency_key_reused");
+  assert.equal((await ai(tok, "tips", { prompt: "a" }, key)).status, 422, "another feature is another request");
+  assert.deepEqual(await usage(tok), { remix: 0, tips: 0, scale: 1, remix_suggestions: 0 });
+});
+
+test("ten rounds of 'success, then a failing retry' give ten outputs and ten counts", async () => {
+  const tok = await token({ sub: 1022 });
+  for (let round = 0; round < 10; round++) {
+    const key = { "Idempotency-Key": `round-${round}` };
+    assert.equal((await ai(tok, "scale", { prompt: "x" }, key)).status, 200);
+    // The retry cannot run again (same body: the first response) nor release the original.
+    assert.equal((await ai(tok, "scale", { prompt: "x" }, key)).status, 200);
+    assert.equal((await ai(tok, "scale", { prompt: "x", simulateFailure: true }, key)).status, 422);
+  }
+  assert.equal((await usage(tok)).scale, 10);
+});
+
+test("a denial is not kept under its key: the same key is asked again once a slot is free", async () => {
+  const tok = await token({ sub: 1023 });
+  const held = await ai(tok, "tips");
+  assert.equal((await ai(tok, "tips")).status, 200);
+  const key = { "Idempotency-Key": "late" };
+  assert.equal((await ai(tok, "tips", {}, key)).status, 429);
+  assert.equal((await ai(tok, "tips", {}, key)).status, 429, "asked again, still full");
+  assert.equal(held.status, 200);
+});
+
+test("usage is the model's, measured on the server: a client's actualAmount or amount is refused", async () => {
   const tok = await token({ sub: 1030 });
-  const r = await ai(tok, "scale", { amount: 8, actualAmount: 2 });
+  // remix_suggestions reserves 3; the stand-in answers one suggestion per word: 2 used.
+  const r = await ai(tok, "remix_suggestions", { prompt: "two words" });
   assert.equal(r.status, 200);
+  assert.equal(r.body.output.length, 2);
   assert.equal(r.body.quota.settled, 2);
-  assert.equal((await usage(tok)).scale, 2);
-  // A retry of a settled request (same key) is replayed and does not settle again.
-  const key = { "Idempotency-Key": "chat-1" };
-  const first = await ai(tok, "scale", { amount: 5, actualAmount: 1 }, key);
-  assert.equal(first.body.quota.settled, 1);
-  const retry = await ai(tok, "scale", { amount: 5, actualAmount: 1 }, key);
-  assert.equal(retry.body.quota.replayed, true);
-  assert.equal(retry.body.quota.settled, undefined);
-  assert.equal((await usage(tok)).scale, 3);
+  assert.equal((await usage(tok)).remix_suggestions, 2);
+  for (let i = 0; i < 10; i++) {
+    const cheat = await ai(tok, "tips", { actualAmount: 0 });
+    assert.equal(cheat.status, 400);
+    assert.match(cheat.body.message, /actualAmount/);
+  }
+  for (const body of [{ actualAmount: 2 ** 53 - 1 }, { amount: 0 }, { amount: 2 ** 53 - 1 }]) {
+    assert.equal((await ai(tok, "tips", body)).status, 400, JSON.stringify(body));
+  }
+  assert.deepEqual(await usage(tok), { remix: 0, tips: 0, scale: 0, remix_suggestions: 2 });
+  assert.equal((await ai(tok, "tips")).status, 200, "the counter is still usable");
 });
 
 test("profiles are isolated: another profile, and the string id \"1001\", still have their own quota", async () => {
@@ -137,18 +181,14 @@ test("unknown feature and bad input get clear errors and count nothing", async (
     ["tips", "{not json", "invalid_request", /JSON/],
     ["tips", "[1]", "invalid_request", /JSON object/],
     ["%E0%A4%A", undefined, "invalid_request", /URI/],
-    ["tips", { amount: 0 }, "invalid_argument", /amount/],
-    ["tips", { amount: 1.5 }, "invalid_argument", /amount/],
-    ["tips", { amount: "2" }, "invalid_argument", /amount/],
+    ["tips", { amount: 1.5 }, "invalid_request", /amount/],
   ]) {
     const r = await ai(tok, feature, body);
     assert.equal(r.status, 400, `${feature} ${JSON.stringify(body)}`);
     assert.equal(r.body.error, error);
     assert.match(r.body.message, pattern);
   }
-  const over = await ai(tok, "tips", { amount: 3 });
-  assert.equal(over.status, 429, "more than the limit at once is a denial, not an error");
-  assert.deepEqual(await usage(tok), { remix: 0, tips: 0, scale: 0 });
+  assert.deepEqual(await usage(tok), { remix: 0, tips: 0, scale: 0, remix_suggestions: 0 });
 
   const wrongMethod = await mf.dispatchFetch("http://example/ai/tips", { headers: { Authorization: `Bearer ${tok}` } });
   assert.equal(wrongMethod.status, 405);
@@ -177,8 +217,8 @@ test("a missing, forged, tampered or expired token gets 401 and counts nothing",
     const u = await mf.dispatchFetch("http://example/usage", tok === null ? {} : { headers: { Authorization: `Bearer ${tok}` } });
     assert.equal(u.status, 401, `usage, ${name}`);
   }
-  assert.deepEqual(await usage(good), { remix: 0, tips: 0, scale: 0 });
-  assert.deepEqual(await usage(await token({ sub: 1006 })), { remix: 0, tips: 0, scale: 0 });
+  assert.deepEqual(await usage(good), { remix: 0, tips: 0, scale: 0, remix_suggestions: 0 });
+  assert.deepEqual(await usage(await token({ sub: 1006 })), { remix: 0, tips: 0, scale: 0, remix_suggestions: 0 });
   assert.equal((await ai(good, "remix")).status, 200, "the genuine token works");
 });
 
@@ -195,12 +235,11 @@ test("an unlimited profile (claim in its signed token) is allowed and counted no
 test("a request whose model call failed is released, and its retry with the same Idempotency-Key is counted", async () => {
   const tok = await token({ sub: 1040 });
   const key = { "Idempotency-Key": "flaky-1" };
-  const failed = await ai(tok, "scale", { amount: 4, simulateFailure: true }, key);
+  const failed = await ai(tok, "remix_suggestions", { prompt: "a b c d", simulateFailure: true }, key);
   assert.equal(failed.status, 502);
   assert.equal(failed.body.released, true);
-  assert.equal((await usage(tok)).scale, 0);
-  const retry = await ai(tok, "scale", { amount: 4 }, key);
-  assert.equal(retry.status, 200);
-  assert.equal(retry.body.quota.replayed, undefined);
-  assert.equal((await usage(tok)).scale, 4);
+  assert.equal((await usage(tok)).remix_suggestions, 0);
+  const retry = await ai(tok, "remix_suggestions", { prompt: "a b c d" }, key);
+  assert.equal(retry.status, 200, "the failed attempt was forgotten: the retry runs");
+  assert.equal((await usage(tok)).remix_suggestions, 3);
 });

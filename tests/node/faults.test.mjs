@@ -173,6 +173,8 @@ const scenarios = [
     name: "over the limit: the rollback",
     setup: (s) => s.set(KEY, LIMIT - 1, 3600),
     committed: LIMIT - 1,
+    // From this step on the store has said "over": a fault there leaves a plain denial.
+    knownDenialFrom: 1,
     steps: [
       ["incr", LIMIT - 1, LIMIT + 1],
       ["incr", LIMIT + 1, LIMIT - 1],
@@ -198,7 +200,7 @@ for (const sc of scenarios) {
           const result = engine.reserve({ id: 42 }, "remix", { amount: AMOUNT });
           assert.equal(result instanceof Promise, async, what);
           const d = await result;
-          assert.equal(d.degraded, "store-error", what);
+          assert.equal(d.degraded, step >= (sc.knownDenialFrom ?? Infinity) ? undefined : "store-error", what);
           assert.equal(d.allowed, false, what);
           const left = inner.get(KEY);
           assert.equal(left, expected, what);
@@ -244,3 +246,23 @@ function scripted(sc, failAt, mode, async) {
   }
   return { ops, store, inner, committed: () => committed };
 }
+
+test('onStoreError "allow": a reserve over the limit whose rollback fails stays a denial', async () => {
+  for (const async of [false, true]) {
+    const inner = new MemoryStore({ now });
+    const store = {
+      get: (k) => inner.get(k),
+      add: (k, v, t) => inner.add(k, v, t),
+      set: (k, v, t) => inner.set(k, v, t),
+      // The rollback (a negative delta) fails after taking no effect.
+      incr: (k, d) => (d < 0 ? (async ? Promise.reject(boom) : (() => { throw boom; })()) : inner.incr(k, d)),
+    };
+    const engine = new QuotaEngine({ store, limits: { remix: 3 }, now, onStoreError: "allow" });
+    for (let i = 0; i < 3; i++) assert.equal((await engine.reserve({ id: 42 }, "remix")).allowed, true);
+    const more = [];
+    for (let i = 0; i < 5; i++) more.push(await engine.reserve({ id: 42 }, "remix"));
+    assert.deepEqual(more.map((d) => d.allowed), [false, false, false, false, false], `async: ${async}`);
+    assert.equal(more[0].used, 3);
+    assert.equal(inner.get(KEY), 8, "the failed rollbacks are the documented over-count");
+  }
+});

@@ -1,23 +1,22 @@
 // Example worker: AI endpoints guarded by per-profile daily quotas.
 //   POST /ai/:feature  Authorization: Bearer <token>  [Idempotency-Key: <key>]
-//                      body (optional JSON): { prompt?, amount?, actualAmount?, simulateFailure? }
+//                      body (optional JSON): { prompt?, simulateFailure? }
 //   GET  /usage        Authorization: Bearer <token>
 // The profile comes only from a token signed with env.QUOTA_TOKEN_SECRET (see token.js).
-// Each profile's counters live in its own QuotaDurableObject, which serializes its reserves.
-// `amount` is reserved up front (an estimate, e.g. of tokens); the model's reported usage
-// (`actualAmount` stands in for it) settles the reservation. A retried request with the same
-// Idempotency-Key is counted once. Responses carry the IETF RateLimit headers; a denial is the
-// package's 429 problem+json.
-import {
-  QuotaDurableObject,
-  quotaObject,
-  QuotaError,
-  rateLimitHeaders,
-  quotaExceededResponse,
-} from "wasm-quota/cloudflare";
+// Each profile's counters live in its own Durable Object, which serializes its reserves.
+// What a call costs is the server's business: it reserves its own estimate and settles with
+// the usage the (stand-in) model reports — never a figure from the client. A request with an
+// Idempotency-Key runs once: its retries get the first response, 409 while it runs, 422 with
+// another body. Responses carry the IETF RateLimit headers; a denial is the package's 429.
+import { quotaObject, QuotaError, rateLimitHeaders, quotaExceededResponse } from "wasm-quota/cloudflare";
 import { verifyToken } from "./token.js";
+import { QuotaDurableObject, MAX_RESPONSE_CHARS } from "./requests.js";
 
 export { QuotaDurableObject };
+
+// Units a call may use, reserved up front; the model reports what it used. One by default.
+const ESTIMATE = { remix_suggestions: 3 };
+const BODY_FIELDS = new Set(["prompt", "simulateFailure"]);
 
 export default {
   async fetch(request, env) {
@@ -33,28 +32,45 @@ async function guardedAi(request, env, rawFeature) {
   const profile = await authenticate(request, env);
   if (profile instanceof Response) return profile;
 
-  let feature, body;
+  let feature, text, body;
   try {
     feature = decodeURIComponent(rawFeature);
-    const text = await request.text();
+    text = await request.text();
     body = text === "" ? {} : JSON.parse(text);
     if (body === null || typeof body !== "object" || Array.isArray(body)) throw new TypeError("the body must be a JSON object");
+    const unknown = Object.keys(body).find((k) => !BODY_FIELDS.has(k));
+    // Usage is measured here, so a client's `amount` or `actualAmount` is refused, not trusted.
+    if (unknown !== undefined) throw new TypeError(`unknown field "${unknown}"; the body takes prompt and simulateFailure`);
   } catch (err) {
     return json(400, { error: "invalid_request", message: err.message });
   }
 
   const quota = quotaObject(env.QUOTA, profile.id);
-  const options = {};
-  if (body.amount !== undefined) options.amount = body.amount;
-  const idempotencyKey = request.headers.get("Idempotency-Key");
-  if (idempotencyKey !== null) options.idempotencyKey = idempotencyKey;
+  const key = request.headers.get("Idempotency-Key");
+  if (key !== null) {
+    if (key.length === 0 || key.length > 256 || !key.isWellFormed()) {
+      return json(400, { error: "invalid_request", message: "Idempotency-Key must be 1 to 256 characters" });
+    }
+    const seen = await quota.beginRequest(key, await fingerprint(feature, text));
+    if (seen.state === "mismatch") return json(422, { error: "idempotency_key_reused", message: "this Idempotency-Key was used with another request" });
+    if (seen.state === "running") return json(409, { error: "request_in_progress", message: "the first request with this Idempotency-Key is still running" });
+    if (seen.state === "done") return respond(seen.response);
+  }
+  const forget = () => (key === null ? undefined : quota.forgetRequest(key));
+
   let decision;
   try {
-    decision = await quota.reserve(profile, feature, options);
+    decision = await quota.reserve(profile, feature, { amount: ESTIMATE[feature] ?? 1, ...(key === null ? {} : { idempotencyKey: key }) });
   } catch (err) {
+    await forget();
     return quotaErrorResponse(err);
   }
-  if (!decision.allowed) return quotaExceededResponse(decision);
+  // The engine's own record says this key's work was already done (its record outlived ours).
+  if (decision.replayed) return json(409, { error: "request_already_made", message: "this Idempotency-Key was already used" });
+  if (!decision.allowed) {
+    await forget(); // a denial is not kept: a retry after the reset is asked again
+    return quotaExceededResponse(decision);
+  }
 
   let result;
   try {
@@ -62,20 +78,22 @@ async function guardedAi(request, env, rawFeature) {
   } catch (err) {
     // The model failed: give the slot back, so a failure costs the caller nothing.
     const released = decision.reservation !== undefined && (await releaseQuietly(quota, profile, decision.reservation));
+    await forget();
     return json(502, { error: "ai_failed", message: err.message, released });
   }
-  // The model reports what it really used: correct the estimate (at most once per reservation,
-  // so a retried request does not settle twice).
+  // The model reports what it used: correct the estimate (at most once per reservation).
   let settled = false;
-  if (decision.reservation !== undefined && result.used !== undefined && result.used !== (body.amount ?? 1)) {
+  if (decision.reservation !== undefined && result.used !== (ESTIMATE[feature] ?? 1)) {
     try {
       settled = await quota.settle(profile, decision.reservation, result.used);
     } catch (err) {
       return quotaErrorResponse(err);
     }
   }
-  const info = { ...quotaInfo(decision), ...(decision.replayed ? { replayed: true } : {}), ...(settled ? { settled: result.used } : {}) };
-  return json(200, { feature, output: result.output, quota: info }, rateLimitHeaders(decision));
+  const info = { ...quotaInfo(decision), ...(settled ? { settled: result.used } : {}) };
+  const response = { status: 200, body: { feature, output: result.output, quota: info }, headers: rateLimitHeaders(decision) };
+  if (key !== null) await quota.finishRequest(key, response);
+  return respond(response);
 }
 
 async function usage(request, env) {
@@ -102,6 +120,12 @@ async function authenticate(request, env) {
   return { id: claims.sub, unlimited: claims.unlimited === true };
 }
 
+// What identifies a request's content: the same key with another fingerprint is a 422.
+async function fingerprint(feature, text) {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${feature}\n${text}`));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 // A failed release must not hide the model's error; the slot then stays counted.
 async function releaseQuietly(quota, profile, reservation) {
   try {
@@ -113,12 +137,19 @@ async function releaseQuietly(quota, profile, reservation) {
   }
 }
 
-// Stand-in for the real model call; `simulateFailure: true` makes it fail, to show the release,
-// and `actualAmount` is the usage it reports, to show settle.
-async function standInModel(feature, { prompt = "", simulateFailure = false, actualAmount }) {
+// Stand-in for the real model call: `simulateFailure: true` makes it fail, to show the release.
+// It reports the units it used, as a model reports its tokens: remix_suggestions answers one
+// suggestion per word of the prompt, up to the 3 reserved; every other feature uses 1.
+async function standInModel(feature, { prompt = "", simulateFailure = false }) {
   if (simulateFailure === true) throw new Error("the model call failed (simulated)");
-  const output = `stand-in ${feature} result for ${JSON.stringify(String(prompt).slice(0, 200))}`;
-  return { output, used: actualAmount };
+  const text = String(prompt).slice(0, 200);
+  if (feature === "remix_suggestions") {
+    const words = text.split(/\s+/).filter(Boolean).slice(0, ESTIMATE[feature]);
+    const output = (words.length === 0 ? ["(empty)"] : words).map((w) => `a remix of ${JSON.stringify(w)}`);
+    return { output, used: output.length };
+  }
+  const output = `stand-in ${feature} result for ${JSON.stringify(text)}`.slice(0, MAX_RESPONSE_CHARS / 2);
+  return { output, used: 1 };
 }
 
 function quotaInfo(d) {
@@ -129,6 +160,10 @@ function quotaErrorResponse(err) {
   if (!(err instanceof QuotaError)) throw err;
   const status = { UNKNOWN_FEATURE: 404, INVALID_ARGUMENT: 400 }[err.code] ?? 503;
   return json(status, { error: err.code.toLowerCase(), message: err.message });
+}
+
+function respond({ status, body, headers }) {
+  return json(status, body, headers);
 }
 
 function methodNotAllowed(allow) {

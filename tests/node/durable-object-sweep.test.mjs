@@ -1,0 +1,69 @@
+// DurableObjectStore's alarm sweeps expired counters in bounded batches and always sets the
+// alarm again — also when the sweep fails. A fake storage counts what each run reads.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { DurableObjectStore, SWEEP_BATCH } from "../../pkg/stores/durable-object.js";
+
+const NOW = Date.UTC(2026, 10, 27, 12);
+
+// The synchronous ctx.storage.kv of a SQLite-backed object, over a sorted Map.
+function fakeStorage() {
+  const data = new Map();
+  const storage = {
+    data,
+    read: 0, // entries handed out by list()
+    alarms: [],
+    failList: false,
+    kv: {
+      get: (k) => data.get(k),
+      put: (k, v) => void data.set(k, v),
+      delete: (k) => data.delete(k),
+      *list({ prefix = "", startAfter, limit = Infinity } = {}) {
+        if (storage.failList) throw new Error("storage is down");
+        let n = 0;
+        for (const k of [...data.keys()].sort()) {
+          if (!k.startsWith(prefix) || (startAfter !== undefined && k <= startAfter)) continue;
+          if (n++ === limit) return;
+          storage.read++;
+          yield [k, data.get(k)];
+        }
+      },
+    },
+    get: async (k) => data.get(k),
+    getAlarm: async () => storage.alarms.at(-1) ?? null,
+    setAlarm: async (t) => void storage.alarms.push(t),
+  };
+  return storage;
+}
+
+test("3,000 expired counters are swept in runs of at most SWEEP_BATCH keys, then the alarm waits for the next expiry", async () => {
+  const storage = fakeStorage();
+  for (let i = 0; i < 3000; i++) storage.data.set(`ai_quota:${String(i).padStart(5, "0")}:remix:d`, { count: 1, expiresAt: NOW - 1 });
+  storage.data.set("ai_quota:live:remix:d", { count: 1, expiresAt: NOW + 5000 });
+  const store = new DurableObjectStore(storage, { now: () => NOW });
+  let runs = 0;
+  let deleted = 0;
+  do {
+    storage.read = 0;
+    deleted += await store.alarm();
+    runs++;
+    assert.ok(storage.read <= SWEEP_BATCH + 1, `run ${runs} read ${storage.read} entries`);
+  } while (storage.alarms.at(-1) === NOW && runs < 10);
+  assert.equal(deleted, 3000);
+  assert.ok(runs >= 3, `${runs} runs`);
+  assert.deepEqual([...storage.data.keys()], ["ai_quota:live:remix:d"]);
+  assert.equal(storage.alarms.at(-1), NOW + 5000);
+});
+
+test("a sweep that fails still sets the alarm again", async () => {
+  const storage = fakeStorage();
+  storage.data.set("ai_quota:1:remix:d", { count: 1, expiresAt: NOW - 1 });
+  const store = new DurableObjectStore(storage, { now: () => NOW });
+  store.get("ai_quota:1:remix:d"); // the synchronous API is known to work
+  storage.failList = true;
+  await assert.rejects(store.alarm(), /storage is down/);
+  assert.equal(storage.alarms.length, 1);
+  assert.ok(storage.alarms[0] > NOW, "re-armed for a later retry");
+  storage.failList = false;
+  assert.equal(await store.alarm(), 1);
+});
