@@ -497,6 +497,14 @@ impl World {
                     prop_assert_eq!(d.feature, feature);
                     prop_assert_eq!(d.error.code, ErrorCode::StoreError);
                 }
+                // The store said "over the limit" before its rollback failed: a known denial
+                // stays a denial under every policy (the rollback is the over-count above).
+                // Likewise a count found corrupt (a racing release below zero) stays that error.
+                Err(e) if req.kind == Kind::Reserve && e.code == ErrorCode::CorruptCounter => {}
+                Ok(Outcome::Decision(d)) if req.kind == Kind::Reserve && !d.allowed => {
+                    prop_assert!(d.reservation.is_none());
+                    prop_assert!(d.used + amount > d.limit);
+                }
                 Err(e) if !degraded => prop_assert_eq!(e.code, ErrorCode::StoreError),
                 other => prop_assert!(false, "faulted {:?} answered {:?}", req.kind, other),
             }
