@@ -3,7 +3,7 @@
 // boundary is numbers: a status per step, the details in a shared Float64Array (`out`), key
 // strings once per key (cached here by the key's number), never a decision object.
 import { QuotaCore, wasmMemory } from "./wasm_quota.js";
-import { isThenable, withTimeout } from "./runtime.js";
+import { isThenable, withTimeout, QuotaError } from "./runtime.js";
 import { memoryStoreInternals } from "./stores/memory.js";
 
 // Statuses, reply kinds and call kinds: the numbers of src/bind/engine.rs.
@@ -29,6 +29,7 @@ const hex8 = (n) => HEX[n >>> 24] + HEX[(n >>> 16) & 255] + HEX[(n >>> 8) & 255]
 
 export class QuotaEngine {
   #core;
+  #freed = false;
   #store;
   #now;
   #clock; // the `now` option, or undefined (then Date.now)
@@ -64,39 +65,57 @@ export class QuotaEngine {
   }
 
   check(profile, feature, options) {
+    this.#live();
     return this.#decide(CHECK, profile, feature, options);
   }
 
   reserve(profile, feature, options) {
+    this.#live();
     return this.#decide(RESERVE, profile, feature, options);
   }
 
   increment(profile, feature, options) {
+    this.#live();
     return this.#decide(INCREMENT, profile, feature, options);
   }
 
   release(profile, featureOrReservation, options) {
+    this.#live();
     return this.#drive(this.#core.start(RELEASE, profile, featureOrReservation, options, this.#clock), undefined);
   }
 
   settle(profile, reservation, actualAmount) {
+    this.#live();
     const result = this.#drive(this.#core.startSettle(profile, reservation, actualAmount, this.#clock), undefined);
     // true only when this call corrected the counters (home mode, a repeat: false).
     return isThenable(result) ? result.then((r) => r === true) : result === true;
   }
 
   usage(profileId) {
+    this.#live();
     return this.#drive(this.#core.startUsage(profileId, this.#clock), undefined);
   }
 
   setLimits(limits) {
+    this.#live();
     this.#core.setLimits(limits);
     this.#indexFeatures();
   }
 
-  /** Frees the WASM side now instead of when this engine is garbage-collected. */
+  /**
+   * Frees the WASM side now instead of when this engine is garbage-collected. Any later call
+   * (and a second `free()`) throws, and a call still awaiting its store rejects, with a
+   * QuotaError of code ENGINE_FREED.
+   */
   free() {
+    this.#live();
+    this.#freed = true;
     this.#core.free();
+  }
+
+  // Throws ENGINE_FREED once free() was called (rather than wasm-bindgen's "null pointer").
+  #live() {
+    if (this.#freed) throw new QuotaError("ENGINE_FREED", "this QuotaEngine was freed (free()); make a new one");
   }
 
   #indexFeatures() {
@@ -177,8 +196,10 @@ export class QuotaEngine {
       let status;
       try {
         const value = await (this.#timeoutMs === undefined ? pending : withTimeout(pending, this.#timeoutMs));
+        this.#live(); // freed while the store was answering
         status = this.#answer(call, op, value, true);
       } catch (cause) {
+        this.#live();
         status = core.fail(call, cause);
       }
       // Plain answers from here on are taken at once; the next thenable is awaited.

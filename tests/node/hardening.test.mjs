@@ -63,3 +63,30 @@ test("method options refuse unknown names (typos are loud); increment refuses id
   assert.equal(engine.usage(1).remix, 1, "nothing counted or released");
   assert.equal(engine.reserve({ id: 1 }, "remix", { amount: 2, idempotencyKey: "ok" }).used, 3);
 });
+
+test("after free(): every call, a second free() and a call in flight fail with ENGINE_FREED", async () => {
+  const freed = (e) => e.code === "ENGINE_FREED" && e.name === "QuotaError";
+  const engine = new QuotaEngine({ store: new MemoryStore(), limits: { remix: 5 } });
+  const d = engine.reserve({ id: 1 }, "remix");
+  engine.free();
+  for (const call of [
+    () => engine.check({ id: 1 }, "remix"),
+    () => engine.reserve({ id: 1 }, "remix"),
+    () => engine.reserve({ id: "s" }, "remix", { amount: 2 }),
+    () => engine.increment({ id: 1 }, "remix"),
+    () => engine.release({ id: 1 }, d.reservation),
+    () => engine.settle({ id: 1 }, d.reservation, 0),
+    () => engine.usage(1),
+    () => engine.setLimits({ remix: 1 }),
+    () => engine.free(),
+  ]) {
+    assert.throws(call, freed);
+  }
+  let answer;
+  const slow = { get: () => new Promise((r) => (answer = r)), incr: () => null, add: () => true, set: () => {} };
+  const inFlight = new QuotaEngine({ store: slow, limits: { remix: 5 } });
+  const pending = inFlight.check({ id: 1 }, "remix");
+  inFlight.free();
+  answer(0);
+  await assert.rejects(pending, freed);
+});
