@@ -106,7 +106,7 @@ redis:
 chromium:
 	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
-## bench: reserve() throughput over the shapes users have (the seed's workload; UUID ids with
+## bench: reserve() throughput over the shapes users have (the Django service's workload; UUID ids with
 ## token amounts and an hour + day policy; idempotency keys; a user's own sync and async store)
 ## next to tuned plain JS and rate-limiter-flexible (one Node process, interleaved rounds,
 ## medians), start-up in Node and workerd, and the .wasm size. BENCH_ROUNDS / BENCH_OPS adjust it.

@@ -1,12 +1,12 @@
 // The plain-JavaScript contenders the WASM engine is measured against. Each one implements
-// the seed's reserve (quota.py `reserve_quota`) over an in-process Map with the seed's keys and
+// the Django service's reserve (quota.py `reserve_quota`) over an in-process Map with the Django service's keys and
 // TTLs to the next UTC midnight, so every contender admits exactly the same requests.
 
 const DAY_MS = 86_400_000;
 
-/** (c) A line-by-line port of the seed: the date is formatted and the TTL computed per call,
+/** (c) A line-by-line port of the Django service: the date is formatted and the TTL computed per call,
  *  the Map behaves like Django's cache (incr fails on a missing key, add/set with a timeout). */
-export class SeedPort {
+export class DjangoPort {
   constructor(limits) {
     this.limits = limits;
     this.cache = new DjangoLikeCache();
@@ -36,7 +36,7 @@ export class SeedPort {
       try {
         this.cache.incr(key, -1);
       } catch {
-        // the seed ignores a key that vanished
+        // the Django service ignores a key that vanished
       }
       return [false, { remaining: 0, limit, used: newCount - 1, resets_at: nextMidnightUtcIso() }];
     }
@@ -92,7 +92,7 @@ class DjangoLikeCache {
 /** (d) The fastest plain-JS reserve we could write with the same semantics: limits in a Map,
  *  the day string and the day's end cached (recomputed only at rollover), one counter Map per
  *  UTC day (every key of a day expires at the same midnight, so dropping the day's Map at
- *  rollover is the TTL), the seed's key string, a boolean result. */
+ *  rollover is the TTL), the Django service's key string, a boolean result. */
 export class TunedJs {
   #limits;
   #prefix;
@@ -126,7 +126,7 @@ export class TunedJs {
 }
 
 /** (f) The tuned version (d), but over a QuotaStore — the same MemoryStore (a) uses — with the
- *  seed's incr → add → incr → set dance and roll-back: what the store contract itself costs,
+ *  Django service's incr → add → incr → set dance and roll-back: what the store contract itself costs,
  *  so (a)/(f) is the engine's own overhead over the same store. */
 export class TunedOverStore {
   #limits;

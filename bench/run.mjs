@@ -3,27 +3,27 @@
 // order that rotates, and the medians of the rounds are compared. Then start-up (Node and
 // workerd) and the .wasm size. Fails when two contenders of a suite admit different numbers.
 //
-//   node bench/run.mjs     (BENCH_ROUNDS=7, BENCH_OPS=600000 for the seed suite; the other
-//                           suites run a third of BENCH_OPS; BENCH_SUITES=seed,tokens,idempotency
+//   node bench/run.mjs     (BENCH_ROUNDS=7, BENCH_OPS=600000 for the Django service suite; the other
+//                           suites run a third of BENCH_OPS; BENCH_SUITES=django,tokens,idempotency
 //                           picks suites; BENCH_STARTUP=0 skips start-up)
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { performance } from "node:perf_hooks";
 import os from "node:os";
 import { QuotaEngine, MemoryStore } from "wasm-quota";
-import { SeedPort, TunedJs, TunedOverStore } from "./contenders.mjs";
+import { DjangoPort, TunedJs, TunedOverStore } from "./contenders.mjs";
 import { TunedTokens, TunedIdempotent, TunedOverAsyncStore } from "./tuned.mjs";
 import { RlfQuota } from "./rlf.mjs";
 import { mapStore, asyncMapStore } from "./user-stores.mjs";
-import { SEED_LIMITS, TOKEN_LIMITS, seedWorkload, tokenWorkload, idempotentWorkload } from "./workloads.mjs";
+import { DJANGO_LIMITS, TOKEN_LIMITS, djangoWorkload, tokenWorkload, idempotentWorkload } from "./workloads.mjs";
 import { nodeStartup, workerdStartup } from "./startup.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-const SEED_OPS = Number(process.env.BENCH_OPS ?? 600_000);
-const OPS = Math.round(SEED_OPS / 3);
+const DJANGO_OPS = Number(process.env.BENCH_OPS ?? 600_000);
+const OPS = Math.round(DJANGO_OPS / 3);
 const WASM_GZIP_TARGET = 40 * 1024;
 
-const seed = seedWorkload(SEED_OPS);
+const django = djangoWorkload(DJANGO_OPS);
 const tokens = tokenWorkload(OPS);
 const idem = idempotentWorkload(OPS);
 
@@ -50,47 +50,47 @@ function withRlf(limits, options, run) {
 }
 
 // Each contender runs its suite's whole workload on fresh state and returns how many it admitted.
-const { who, what } = seed;
+const { who, what } = django;
 const suites = [
   {
-    name: "seed",
-    title: `seed workload: ${SEED_OPS} reserves, numeric ids, 10,000 profiles x 6 features, amount 1`,
-    ops: SEED_OPS,
+    name: "django",
+    title: `Django service workload: ${DJANGO_OPS} reserves, numeric ids, 10,000 profiles x 6 features, amount 1`,
+    ops: DJANGO_OPS,
     contenders: {
       a: ["wasm-quota, MemoryStore", () => {
-        const engine = new QuotaEngine({ store: new MemoryStore(), limits: SEED_LIMITS });
-        return count(SEED_OPS, (i) => engine.reserve(who[i], what[i]).allowed);
+        const engine = new QuotaEngine({ store: new MemoryStore(), limits: DJANGO_LIMITS });
+        return count(DJANGO_OPS, (i) => engine.reserve(who[i], what[i]).allowed);
       }],
       m: ["wasm-quota, a user's sync store (object over a Map)", () => {
-        const engine = new QuotaEngine({ store: mapStore(), limits: SEED_LIMITS });
-        return count(SEED_OPS, (i) => engine.reserve(who[i], what[i]).allowed);
+        const engine = new QuotaEngine({ store: mapStore(), limits: DJANGO_LIMITS });
+        return count(DJANGO_OPS, (i) => engine.reserve(who[i], what[i]).allowed);
       }],
       b: ["wasm-quota, a user's async store", () => {
-        const engine = new QuotaEngine({ store: asyncMapStore(), limits: SEED_LIMITS });
-        return countAsync(SEED_OPS, async (i) => (await engine.reserve(who[i], what[i])).allowed);
+        const engine = new QuotaEngine({ store: asyncMapStore(), limits: DJANGO_LIMITS });
+        return countAsync(DJANGO_OPS, async (i) => (await engine.reserve(who[i], what[i])).allowed);
       }],
       c: ["plain-JS port of the Django service", () => {
-        const q = new SeedPort(SEED_LIMITS);
-        return count(SEED_OPS, (i) => q.reserve(who[i], what[i])[0]);
+        const q = new DjangoPort(DJANGO_LIMITS);
+        return count(DJANGO_OPS, (i) => q.reserve(who[i], what[i])[0]);
       }],
       d: ["tuned plain JS", () => {
-        const q = new TunedJs(SEED_LIMITS);
-        return count(SEED_OPS, (i) => q.reserve(who[i], what[i]));
+        const q = new TunedJs(DJANGO_LIMITS);
+        return count(DJANGO_OPS, (i) => q.reserve(who[i], what[i]));
       }],
       f: ["tuned plain JS over MemoryStore", () => {
-        const q = new TunedOverStore(SEED_LIMITS, new MemoryStore());
-        return count(SEED_OPS, (i) => q.reserve(who[i], what[i]));
+        const q = new TunedOverStore(DJANGO_LIMITS, new MemoryStore());
+        return count(DJANGO_OPS, (i) => q.reserve(who[i], what[i]));
       }],
       n: ["tuned plain JS over the user's sync store", () => {
-        const q = new TunedOverStore(SEED_LIMITS, mapStore());
-        return count(SEED_OPS, (i) => q.reserve(who[i], what[i]));
+        const q = new TunedOverStore(DJANGO_LIMITS, mapStore());
+        return count(DJANGO_OPS, (i) => q.reserve(who[i], what[i]));
       }],
       q: ["tuned plain JS over the user's async store", () => {
-        const q = new TunedOverAsyncStore(SEED_LIMITS, asyncMapStore());
-        return countAsync(SEED_OPS, (i) => q.reserve(who[i], what[i]));
+        const q = new TunedOverAsyncStore(DJANGO_LIMITS, asyncMapStore());
+        return countAsync(DJANGO_OPS, (i) => q.reserve(who[i], what[i]));
       }],
-      e: ["rate-limiter-flexible RateLimiterMemory", withRlf(SEED_LIMITS, { refund: false }, (q) =>
-        countAsync(SEED_OPS, (i) => q.reserve(who[i].id, what[i])))],
+      e: ["rate-limiter-flexible RateLimiterMemory", withRlf(DJANGO_LIMITS, { refund: false }, (q) =>
+        countAsync(DJANGO_OPS, (i) => q.reserve(who[i].id, what[i])))],
     },
     targets: [["a/d", 1.5], ["a/e", 4.0], ["m/e", 1.3], ["b/e", 1.0], ["a/c"], ["a/f"], ["m/n"], ["b/q"]],
   },
@@ -114,18 +114,18 @@ const suites = [
   },
   {
     name: "idempotency",
-    title: `idempotency keys: ${OPS} reserves of the seed's shape, a quarter of them retries`,
+    title: `idempotency keys: ${OPS} reserves of the Django service's shape, a quarter of them retries`,
     ops: OPS,
     contenders: {
       j: ["wasm-quota, MemoryStore", () => {
-        const engine = new QuotaEngine({ store: new MemoryStore(), limits: SEED_LIMITS });
+        const engine = new QuotaEngine({ store: new MemoryStore(), limits: DJANGO_LIMITS });
         return count(OPS, (i) => engine.reserve(idem.who[i], idem.what[i], { idempotencyKey: idem.key[i] }).allowed);
       }],
       k: ["tuned plain JS with a Map of answers", () => {
-        const q = new TunedIdempotent(SEED_LIMITS);
+        const q = new TunedIdempotent(DJANGO_LIMITS);
         return count(OPS, (i) => q.reserve(idem.who[i], idem.what[i], idem.key[i]));
       }],
-      l: ["rate-limiter-flexible with a Map of answers", withRlf(SEED_LIMITS, { refund: false }, (q) => {
+      l: ["rate-limiter-flexible with a Map of answers", withRlf(DJANGO_LIMITS, { refund: false }, (q) => {
         const answers = new Map();
         return countAsync(OPS, async (i) => {
           const record = idem.who[i].id + ":" + idem.what[i] + ":" + idem.key[i];

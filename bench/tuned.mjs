@@ -79,7 +79,7 @@ export class TunedIdempotent {
   }
 }
 
-/** The tuned reserve over an async QuotaStore (every method returns a Promise): the seed's
+/** The tuned reserve over an async QuotaStore (every method returns a Promise): the Django service's
  *  incr → add → incr → set dance and roll-back, one await per store call. */
 export class TunedOverAsyncStore {
   #limits;

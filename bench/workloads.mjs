@@ -10,7 +10,7 @@ export function generator(seed = 0x9e3779b9) {
 }
 
 /** The Django service's limits: six features, a number per UTC day each. */
-export const SEED_LIMITS = { remix: 10, remix_suggestions: 20, scale: 10, tips: 20, discover: 10, timer: 10 };
+export const DJANGO_LIMITS = { remix: 10, remix_suggestions: 20, scale: 10, tips: 20, discover: 10, timer: 10 };
 
 /** Token-style limits: `chat` counts tokens per UTC hour and per UTC day (both must pass);
  *  `embed` counts tokens per UTC day (a plain number). */
@@ -25,10 +25,10 @@ export const TOKEN_LIMITS = {
 const pick = (rand, xs) => xs[Math.floor(xs.length * rand())];
 const skewed = (rand, xs) => xs[Math.floor(xs.length * rand() ** 3)];
 
-/** Numeric ids 1..profiles, features of SEED_LIMITS, amount 1: the seed's shape. */
-export function seedWorkload(ops, profiles = 10_000, rand = generator()) {
+/** Numeric ids 1..profiles, features of DJANGO_LIMITS, amount 1: the Django service's shape. */
+export function djangoWorkload(ops, profiles = 10_000, rand = generator()) {
   const people = Array.from({ length: profiles }, (_, i) => ({ id: i + 1 }));
-  const features = Object.keys(SEED_LIMITS);
+  const features = Object.keys(DJANGO_LIMITS);
   const who = new Array(ops);
   const what = new Array(ops);
   for (let i = 0; i < ops; i++) {
@@ -59,10 +59,10 @@ export function tokenWorkload(ops, profiles = 10_000, rand = generator(0x1234567
   return { who, what, amount };
 }
 
-/** The seed's shape, each request with an idempotency key; a quarter are retries of one of the
+/** The Django service's shape, each request with an idempotency key; a quarter are retries of one of the
  *  previous 100 requests (same profile, feature and key), the rest new keys. */
 export function idempotentWorkload(ops, profiles = 10_000, rand = generator(0x7654321)) {
-  const { who, what } = seedWorkload(ops, profiles, rand);
+  const { who, what } = djangoWorkload(ops, profiles, rand);
   const key = new Array(ops);
   for (let i = 0; i < ops; i++) {
     if (i > 0 && rand() < 0.25) {

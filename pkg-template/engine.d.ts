@@ -27,7 +27,7 @@ export class QuotaEngine {
   reserve(profile: Profile, feature: string, options?: ReserveOptions): Decision | Promise<Decision>;
   /**
    * Takes back a reservation (exactly its amount, from the window it was counted in) or, given a
-   * feature name, `amount` (default 1) from today's counter as the seed does. A counter that
+   * feature name, `amount` (default 1) from today's counter as the Django service does. A counter that
    * would go below zero is set to 0; a missing counter is a quiet no-op.
    */
   release(profile: Profile, featureOrReservation: string, options?: AmountOptions): void | Promise<void>;
@@ -37,7 +37,7 @@ export class QuotaEngine {
    * counters, `false` when the reservation was already settled or released.
    */
   settle(profile: Profile, reservation: string, actualAmount: number): boolean | Promise<boolean>;
-  /** The seed's post-hoc count: adds `amount` with no limit check; the decision is always allowed. */
+  /** The Django service's post-hoc count: adds `amount` with no limit check; the decision is always allowed. */
   increment(profile: Profile, feature: string, options?: AmountOptions): Decision | Promise<Decision>;
   /** `{ feature: count }` for every configured feature in the current window. */
   usage(profileId: ProfileId): Usage | Promise<Usage>;

@@ -6,7 +6,7 @@
 export type MaybePromise<T> = T | Promise<T>;
 
 /**
- * The host's storage: the seed's cache primitives. Counts are non-negative safe integers.
+ * The host's storage: the Django service's cache primitives. Counts are non-negative safe integers.
  * A method may return a plain value (the engine then answers synchronously) or a Promise.
  */
 export interface QuotaStore {
@@ -38,7 +38,7 @@ export interface Policy {
   name?: string;
 }
 /**
- * Feature name → a limit per UTC day (the seed's shape; 0 = always denied), one policy, or
+ * Feature name → a limit per UTC day (the Django service's shape; 0 = always denied), one policy, or
  * several policies that must all pass (a reserve counts in all or none).
  */
 export type Limits = Record<string, number | Policy | Policy[]>;
@@ -86,7 +86,7 @@ export interface LimitedDecision {
    *  release() or settle(). A server-side value: never accept one from a client. */
   reservation?: string;
   /** The policy these figures describe (the denying one on a denial, else the one with the
-   *  fewest remaining). Absent for plain-number limits, which keep the seed's shape. */
+   *  fewest remaining). Absent for plain-number limits, which keep the Django service's shape. */
   policy?: string;
   /** That policy's window; present with `policy`. */
   window?: WindowName;

@@ -1,4 +1,4 @@
-//! Beyond the seed, natively with a fake clock and fake zones: calendar windows in time zones
+//! Beyond the Django service, natively with a fake clock and fake zones: calendar windows in time zones
 //! (across DST) and several policies per feature.
 
 use wasm_quota::core::window::WindowUnit::{Day, Hour, Month, Week};
@@ -139,7 +139,7 @@ fn windows_of_every_kind_have_their_own_counters() {
         "ai_quota:42:h:2026-11-27T13",
         "ai_quota:42:w:2026-W48@Europe/Paris",
         "ai_quota:42:m:2026-11",
-        // A policy object over the UTC day is the seed's own window, and its key.
+        // A policy object over the UTC day is the Django service's own window, and its key.
         "ai_quota:42:d:2026-11-27",
     ] {
         assert_eq!(w.store.peek(key), Some(1), "{key}");

@@ -183,7 +183,7 @@ fn settle_corrects_the_reservations_own_window_after_it_rolled_over() {
 fn a_refund_below_zero_clamps_at_zero() {
     let mut w = daily(10);
     let token = w.reserve(5).reservation_token().unwrap();
-    w.release("chat"); // the seed's release by feature, unpaired
+    w.release("chat"); // the Django service's release by feature, unpaired
     w.release("chat");
     assert_eq!(w.store.peek(KEY), Some(3));
     assert!(w.settle(&token, 0)); // −5 would leave −2

@@ -1,4 +1,4 @@
-//! One feature's entry in `limits` → its policies. A number is the seed's daily UTC limit; an
+//! One feature's entry in `limits` → its policies. A number is the Django service's daily UTC limit; an
 //! object `{ limit, window?, timeZone?, name? }` is one policy; an array holds several.
 
 use super::args::field;

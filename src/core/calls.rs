@@ -55,7 +55,7 @@ pub(crate) fn tightest(targets: &[Target], counts: &[i64]) -> usize {
 }
 
 /// A count read from the store, where negative means corruption (a negative counter would
-/// silently bypass `used >= limit`, the seed's own worry).
+/// silently bypass `used >= limit`, the Django service's own worry).
 pub(crate) fn read_count(t: &Target, reply: Option<StoreReply>) -> Result<i64> {
     match reply {
         Some(StoreReply::Count(None)) => Ok(0),
@@ -76,7 +76,7 @@ pub(crate) fn unexpected(reply: Option<StoreReply>) -> QuotaError {
     QuotaError::store(format!("unexpected store reply: {what}"))
 }
 
-/// The seed's race-safe create-or-increment: `incr`; if absent `add`; if `add` lost a race
+/// The Django service's race-safe create-or-increment: `incr`; if absent `add`; if `add` lost a race
 /// `incr` again; if that finds the key gone (expired in between) `set`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Counting {
@@ -368,7 +368,7 @@ impl Call for ReserveCall {
     }
 }
 
-/// `increment`: the seed's post-hoc count in every policy, with no limit check.
+/// `increment`: the Django service's post-hoc count in every policy, with no limit check.
 pub struct IncrementCall {
     feature: String,
     amount: i64,
@@ -432,11 +432,11 @@ impl Call for IncrementCall {
     }
 }
 
-/// `release`: decrement each policy's counter; bring a negative result back to 0 (the seed's
+/// `release`: decrement each policy's counter; bring a negative result back to 0 (the Django service's
 /// defence in depth); skip a missing counter.
 ///
 /// The clamp adds back what this release saw below zero (`incr(key, -n)`) instead of the
-/// seed's `set(key, 0)`: a blind overwrite would erase whatever a concurrent reserve or
+/// Django service's `set(key, 0)`: a blind overwrite would erase whatever a concurrent reserve or
 /// increment counted in between (and the reserve's rollback would then drive the counter
 /// negative — `tests/proptests.rs` found it). Alone, both end at 0.
 pub struct ReleaseCall {

@@ -4,7 +4,7 @@ use super::fault::Degraded;
 use super::reservation::Reservation;
 use super::window::{rfc3339_utc, WindowUnit};
 
-/// The answer to `check`, `reserve` and `increment` — the seed's `(allowed, info)` with the
+/// The answer to `check`, `reserve` and `increment` — the Django service's `(allowed, info)` with the
 /// info always filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -14,7 +14,7 @@ pub struct Decision {
     pub unlimited: bool,
     pub limit: i64,
     /// After an allowed reserve: the count including it. For `check`: the current count.
-    /// On a denial: the count without the refused attempt (the seed's `new_count - 1`).
+    /// On a denial: the count without the refused attempt (the Django service's `new_count - 1`).
     pub used: i64,
     /// `max(0, limit - used)`.
     pub remaining: i64,
@@ -70,7 +70,7 @@ pub enum Outcome {
     Decision(Decision),
     /// `(feature, count)` for every configured feature, in configuration order.
     Usage(Vec<(String, i64)>),
-    /// `release` finished (a missing counter is a quiet no-op, as in the seed).
+    /// `release` finished (a missing counter is a quiet no-op, as in the Django service).
     Released,
     /// `settle` finished: `true` when it corrected the counters, `false` when the reservation
     /// had already been settled or released (nothing changed).

@@ -228,7 +228,7 @@ fn read(c: &Counter, n: Option<i64>) -> Result<i64> {
     }
 }
 
-/// The seed's race-safe create-or-increment (`calls.rs`, `Counting`): `incr`; if absent `add`;
+/// The Django service's race-safe create-or-increment (`calls.rs`, `Counting`): `incr`; if absent `add`;
 /// if `add` lost a race `incr` again; if that finds the key gone, `set`.
 fn count_up(store: &mut CountersAt, c: &Counter, amount: i64, now_ms: i64) -> Result<i64> {
     if let Some(n) = store.incr(&c.key, amount)? {

@@ -20,7 +20,7 @@ use super::zone::{TimeZones, UtcOnly};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-/// The seed's key prefix.
+/// The Django service's key prefix.
 pub const DEFAULT_KEY_PREFIX: &str = "ai_quota";
 /// Longest accepted key prefix, in bytes.
 pub const MAX_KEY_PREFIX_LEN: usize = 128;
@@ -48,7 +48,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An enabled engine with the seed's key prefix.
+    /// An enabled engine with the Django service's key prefix.
     pub fn new(limits: Limits) -> Engine {
         Engine {
             limits,
@@ -143,7 +143,7 @@ impl Engine {
         self
     }
 
-    /// `false` is the seed's home mode: everything allowed, nothing counted.
+    /// `false` is the Django service's home mode: everything allowed, nothing counted.
     pub fn with_enabled(mut self, enabled: bool) -> Engine {
         self.enabled = enabled;
         self
@@ -202,7 +202,7 @@ impl Engine {
     }
 
     /// Atomically counts `amount` in every policy of `feature`, or in none if any would go
-    /// over its limit (the seed's incr → add → incr → set dance, rolled back over the limit).
+    /// over its limit (the Django service's incr → add → incr → set dance, rolled back over the limit).
     pub fn reserve(
         &self,
         profile: &Profile,
@@ -255,7 +255,7 @@ impl Engine {
         })
     }
 
-    /// The seed's post-hoc count after a successful operation: no limit check.
+    /// The Django service's post-hoc count after a successful operation: no limit check.
     pub fn increment(
         &self,
         profile: &Profile,
@@ -291,7 +291,7 @@ impl Engine {
     }
 
     /// Takes back a reservation (from the window it was counted in) or, given a feature name,
-    /// `amount` from the current window as the seed does. A counter driven below zero is set
+    /// `amount` from the current window as the Django service does. A counter driven below zero is set
     /// back to 0; a missing counter is a quiet no-op. `amount` must be `None` or equal to the
     /// reservation's amount when a token is given. A reservation is released at most once,
     /// and not at all once settled: it is settling at 0 (see `settle.rs`).

@@ -1,7 +1,7 @@
 //! Profiles and the counter keys built from them.
 //!
-//! Keys keep the seed's shape, `ai_quota:42:remix:2026-11-27`. Numeric ids are written as the
-//! seed writes them. String ids are written one of two ways ([`StringIdKeys`]):
+//! Keys keep the Django service's shape, `ai_quota:42:remix:2026-11-27`. Numeric ids are written as the
+//! Django service writes them. String ids are written one of two ways ([`StringIdKeys`]):
 //! - escaped (the default): `~` followed by the id with `%` and `:` percent-escaped, so no string
 //!   id can produce a number's key or another string's key, and a `:` in an id can never shift
 //!   the feature or window part of a key;
@@ -125,7 +125,7 @@ pub fn escape_into(s: &str, out: &mut String) {
     }
 }
 
-/// A caller of the engine: the seed's `profile.pk` and `profile.unlimited_ai`.
+/// A caller of the engine: the Django service's `profile.pk` and `profile.unlimited_ai`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
     pub id: ProfileId,
@@ -170,7 +170,7 @@ mod tests {
     }
 
     #[test]
-    fn numeric_ids_keep_the_seed_format() {
+    fn numeric_ids_keep_the_django_format() {
         assert_eq!(
             key(ProfileId::number(42).unwrap()),
             "ai_quota:42:remix:2026-11-27"

@@ -13,20 +13,20 @@ pub const MAX_FEATURE_LEN: usize = 64;
 /// One limit over one kind of window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
-    /// Name used in headers and denials (`"daily"` for a plain number, as the seed has).
+    /// Name used in headers and denials (`"daily"` for a plain number, as the Django service has).
     pub name: String,
     pub limit: i64,
     pub window: WindowUnit,
     /// The zone whose wall clock the window follows (a name the host's zone source accepted);
     /// `None` is UTC.
     pub time_zone: Option<String>,
-    /// Given as a plain number (the seed's shape): decisions then keep the foundation's exact
+    /// Given as a plain number (the Django service's shape): decisions then keep the foundation's exact
     /// fields and do not name the policy.
     pub plain: bool,
 }
 
 impl Policy {
-    /// The seed's policy: `limit` per UTC day.
+    /// The Django service's policy: `limit` per UTC day.
     pub fn daily(limit: i64) -> Result<Policy> {
         check_limit(limit)?;
         Ok(Policy {
@@ -79,7 +79,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Limits from `(feature, daily limit)` pairs, the seed's shape.
+    /// Limits from `(feature, daily limit)` pairs, the Django service's shape.
     pub fn daily<'a>(pairs: impl IntoIterator<Item = (&'a str, i64)>) -> Result<Limits> {
         let mut limits = Limits::default();
         for (feature, limit) in pairs {

@@ -10,7 +10,7 @@ use super::error::{QuotaError, Result};
 /// See [`Call::key_id`].
 pub const NO_KEY_ID: u64 = u64::MAX;
 
-/// One store operation; `key` indexes [`Call::key`]. These are the seed's cache primitives.
+/// One store operation; `key` indexes [`Call::key`]. These are the Django service's cache primitives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreOp {
     /// Current count, or `None` when absent or expired.

@@ -1,5 +1,5 @@
 //! Quota windows: which calendar period an instant falls in, when it resets, and the label
-//! that goes into the counter's key. The seed's window is the UTC day; policies may also ask
+//! that goes into the counter's key. The Django service's window is the UTC day; policies may also ask
 //! for hours, ISO weeks (Monday first) and months, in UTC or in a time zone. Zoned windows are
 //! calendar-aligned on the zone's wall clock, so a day is 23 or 25 hours long across DST.
 
@@ -29,7 +29,7 @@ pub enum WindowUnit {
 pub struct WindowSpan {
     pub start_ms: i64,
     pub end_ms: i64,
-    /// Key suffix: `2026-11-27` for a UTC day (the seed's format); see [`WindowUnit::label`].
+    /// Key suffix: `2026-11-27` for a UTC day (the Django service's format); see [`WindowUnit::label`].
     pub label: String,
 }
 
@@ -57,7 +57,7 @@ impl WindowSpan {
     }
 
     /// Whole seconds from `now_ms` to the reset, rounded up and at least 1, so a TTL derived
-    /// from it never expires a counter before its window ends (the seed's `int()` could give 0).
+    /// from it never expires a counter before its window ends (the Django service's `int()` could give 0).
     pub fn seconds_to_reset(&self, now_ms: i64) -> u64 {
         self.bounds().seconds_to_reset(now_ms)
     }
@@ -164,7 +164,7 @@ impl WindowUnit {
         }
     }
 
-    /// The key label of the window starting at wall time `start`. The UTC day keeps the seed's
+    /// The key label of the window starting at wall time `start`. The UTC day keeps the Django service's
     /// `2026-11-27`; every other window has a shape no day label has — `2026-11-27T13` (hour),
     /// `2026-W48` (ISO week), `2026-11` (month) — and a zoned one ends in `@Europe/Paris`, so
     /// no two kinds of window can share a counter.

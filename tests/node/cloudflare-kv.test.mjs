@@ -68,7 +68,7 @@ test("every write carries an expiration KV accepts, and the expiry of the window
   assert.ok(Math.abs(keys["ttl:long"].expiration - (nowS + 7200)) <= 1);
 });
 
-test("the engine's keys and windows are the seed's; the next day starts from zero", async () => {
+test("the engine's keys and windows are the Django service's; the next day starts from zero", async () => {
   const p = { id: 2002 };
   await engine(NOON, { tips: 2 }, [["reserve", p, "tips"], ["reserve", p, "tips"]]);
   const names = (await ok(mf, "kvList", { prefix: "ai_quota:2002:" })).map((k) => k.name);

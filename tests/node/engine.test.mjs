@@ -1,10 +1,10 @@
-// The seed's behaviours through the built package, imported by its name as users do.
+// The Django service's behaviours through the built package, imported by its name as users do.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine, MemoryStore, QuotaError } from "wasm-quota";
 import { NOON, fakeClock, recordingStore, delayedStore } from "./helpers.mjs";
 
-const SEED_LIMITS = { remix: 10, remix_suggestions: 20, scale: 10, tips: 20, discover: 10, timer: 10 };
+const DJANGO_LIMITS = { remix: 10, remix_suggestions: 20, scale: 10, tips: 20, discover: 10, timer: 10 };
 
 function setup(limits = { remix: 3, tips: 1 }, options = {}) {
   const now = fakeClock();
@@ -13,7 +13,7 @@ function setup(limits = { remix: 3, tips: 1 }, options = {}) {
   return { now, store, engine };
 }
 
-test("reserve admits up to the limit, then denies with the seed's info and counts nothing", () => {
+test("reserve admits up to the limit, then denies with the Django service's info and counts nothing", () => {
   const { engine, store } = setup();
   for (let n = 1; n <= 3; n++) {
     const d = engine.reserve({ id: 42 }, "remix");
@@ -35,7 +35,7 @@ test("reserve admits up to the limit, then denies with the seed's info and count
   assert.equal(store.inner.get("ai_quota:42:remix:2026-11-27"), 3);
 });
 
-test("keys and TTLs are the seed's: prefix:id:feature:date, TTL to the next UTC midnight", () => {
+test("keys and TTLs are the Django service's: prefix:id:feature:date, TTL to the next UTC midnight", () => {
   const { engine, store } = setup();
   engine.reserve({ id: 42 }, "remix");
   assert.deepEqual(store.calls, [
@@ -47,8 +47,8 @@ test("keys and TTLs are the seed's: prefix:id:feature:date, TTL to the next UTC 
   assert.deepEqual(store.calls.at(-1), ["get", "q:~a%3Ab:remix:2026-11-27"]);
 });
 
-test("the seed's six features with their default limits", () => {
-  const { engine } = setup(SEED_LIMITS);
+test("the Django service's six features with their default limits", () => {
+  const { engine } = setup(DJANGO_LIMITS);
   assert.deepEqual(engine.usage(1), { remix: 0, remix_suggestions: 0, scale: 0, tips: 0, discover: 0, timer: 0 });
   assert.equal(engine.check({ id: 1 }, "remix_suggestions").limit, 20);
 });
@@ -69,7 +69,7 @@ test("check is read-only", () => {
   assert.equal(denied.retryAfter, 12 * 3600);
 });
 
-test("release by reservation gives the slot back; by feature it is the seed's release", () => {
+test("release by reservation gives the slot back; by feature it is the Django service's release", () => {
   const { engine } = setup();
   const d = engine.reserve({ id: 5 }, "tips");
   assert.equal(engine.reserve({ id: 5 }, "tips").allowed, false);
@@ -103,7 +103,7 @@ test("amounts are all-or-nothing", () => {
   assert.equal(engine.usage(2).remix, 0);
 });
 
-test("increment counts with no limit check (the seed's post-hoc count)", () => {
+test("increment counts with no limit check (the Django service's post-hoc count)", () => {
   const { engine } = setup();
   assert.equal(engine.increment({ id: 2 }, "tips").used, 1);
   const d = engine.increment({ id: 2 }, "tips", { amount: 2 });

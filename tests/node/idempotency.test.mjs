@@ -29,7 +29,7 @@ test("a retry with the same key is replayed without a reservation and counts onc
 });
 
 test("ten rounds of 'success, then a failing retry' keep ten counts: a retry cannot release the original", () => {
-  // The caller pattern of the issue: release whatever the decision holds when the work fails.
+  // The caller pattern that lost counts: release whatever the decision holds when the work fails.
   const { engine } = setup({ chat: 100 });
   for (let round = 0; round < 10; round++) {
     const key = `job-${round}`;

@@ -21,8 +21,8 @@ test("README 'Use it' example runs in Node as written", () => {
   assert.match(runExample("## Use it", "readme-example"), /remix: 1,\s+remix_suggestions: 0,/);
 });
 
-test("README 'Beyond the seed' example runs in Node as written", () => {
+test("README 'Beyond the Django service' example runs in Node as written", () => {
   // First response, a concurrent retry (409), a later retry (the first response again), the same
   // key with another body (422), and one model call counted at the usage it reported.
-  assert.match(runExample("## Beyond the seed", "readme-beyond"), /^200 "hourly";r=16000;t=\d+ 409\n200 an answer to hi\n422\n1234\n$/);
+  assert.match(runExample("## Beyond the Django service", "readme-beyond"), /^200 "hourly";r=16000;t=\d+ 409\n200 an answer to hi\n422\n1234\n$/);
 });

@@ -58,7 +58,7 @@ void degraded;
 // @ts-expect-error onStoreError is one of three names
 new QuotaEngine({ store, limits: {}, onStoreError: "ignore" });
 
-// Beyond the seed: policies, settle, idempotency, headers.
+// Beyond the Django service: policies, settle, idempotency, headers.
 import { rateLimitHeaders, quotaExceededResponse } from "wasm-quota";
 async function beyond(): Promise<Response | undefined> {
   const e = new QuotaEngine({

@@ -51,7 +51,7 @@ export class InspectableQuotaObject extends QuotaDurableObject {
 
 /**
  * bench/durable-object.mjs's baseline: a reserve hand-written in plain JS doing the same work
- * as QuotaDurableObject's — the seed's key, the count and its expiry in one storage.kv entry
+ * as QuotaDurableObject's — the Django service's key, the count and its expiry in one storage.kv entry
  * (the shape DurableObjectStore writes), all-or-nothing against the limit, a decision with the
  * same fields — with no WASM, no engine, no store abstraction, and the day string cached.
  */

@@ -65,7 +65,7 @@ fn utc_hours_weeks_and_months() {
 }
 
 #[test]
-fn labels_never_take_the_seed_day_shape() {
+fn labels_never_take_the_django_day_shape() {
     let t = NOV_27_2026 + 5 * H;
     let labels: Vec<String> = [
         WindowUnit::Hour,
@@ -76,9 +76,9 @@ fn labels_never_take_the_seed_day_shape() {
     .iter()
     .flat_map(|u| [u.span_at(t).label, paris(*u, t).label])
     .collect();
-    let seed_shape = |l: &str| l.len() == 10 && l.as_bytes()[4] == b'-' && l.as_bytes()[7] == b'-';
-    let seed: Vec<&String> = labels.iter().filter(|l| seed_shape(l)).collect();
-    assert_eq!(seed, vec!["2026-11-27"]); // only the UTC day, which is the seed's own window
+    let day_shape = |l: &str| l.len() == 10 && l.as_bytes()[4] == b'-' && l.as_bytes()[7] == b'-';
+    let django_days: Vec<&String> = labels.iter().filter(|l| day_shape(l)).collect();
+    assert_eq!(django_days, vec!["2026-11-27"]); // only the UTC day, which is the Django service's own window
     let mut unique = labels.clone();
     unique.sort();
     unique.dedup();

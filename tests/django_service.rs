@@ -1,4 +1,4 @@
-//! Every behaviour of the seed (`quota.py`) on the native core, with a fake clock.
+//! Every behaviour of the Django service (`quota.py`) on the native core, with a fake clock.
 
 use wasm_quota::core::*;
 
@@ -68,7 +68,7 @@ impl World {
 }
 
 #[test]
-fn reserve_counts_up_to_the_limit_then_denies_with_the_seed_info() {
+fn reserve_counts_up_to_the_limit_then_denies_with_the_django_info() {
     let mut w = world();
     for n in 1..=3 {
         let d = w.reserve(&p(42), "remix", 1);
@@ -82,7 +82,7 @@ fn reserve_counts_up_to_the_limit_then_denies_with_the_seed_info() {
     assert_eq!(d.resets_at(), "2026-11-28T00:00:00Z");
     assert_eq!(d.retry_after, 12 * 3600);
     assert_eq!(d.reservation, None);
-    // The rollback left the counter at the limit, under the seed's key.
+    // The rollback left the counter at the limit, under the Django service's key.
     assert_eq!(w.store.peek("ai_quota:42:remix:2026-11-27"), Some(3));
 }
 
@@ -173,7 +173,7 @@ fn a_reservation_released_after_midnight_does_not_free_a_slot_in_the_new_day() {
     let new = w.reserve(&p(3), "tips", 1);
     assert!(new.allowed);
     w.release(&p(3), &old.reservation_token().unwrap());
-    // The seed would have decremented today's key and let a second use through.
+    // The Django service would have decremented today's key and let a second use through.
     assert!(!w.reserve(&p(3), "tips", 1).allowed);
     assert_eq!(w.store.peek("ai_quota:3:tips:2026-11-28"), Some(1));
 }
