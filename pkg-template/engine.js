@@ -257,7 +257,8 @@ export class QuotaEngine {
   #decision(feature) {
     // Read every number first: rfc3339 calls into WASM, and memory growing there detaches `out`.
     const out = this.#numbers();
-    const allowed = out[1] === 1, limit = out[2], used = out[3], remaining = out[4], resetsAtMs = out[5], retryAfter = out[6];
+    // retryAfter null: the amount is over the whole limit, so waiting never makes it fit.
+    const allowed = out[1] === 1, limit = out[2], used = out[3], remaining = out[4], resetsAtMs = out[5], retryAfter = out[6] < 0 ? null : out[6];
     const atMs = out[7], amount = out[8], nonceHigh = out[9], nonceLow = out[10], policy = out[11], replayed = out[12] === 1;
     const macHigh = out[13], macLow = out[14];
     if (resetsAtMs !== this.#resetsAtMs) {

@@ -3,13 +3,15 @@ import type { Decision } from "./types.js";
 /**
  * Header name → value, so `new Headers(...)` or a Response's `headers` takes it as is:
  * `RateLimit-Policy` (`"daily";q=10;w=86400`, draft-ietf-httpapi-ratelimit-headers-11),
- * `RateLimit` (`"daily";r=3;t=3600`) and, on denials only, `Retry-After` (whole seconds).
+ * `RateLimit` (`"daily";r=3;t=3600`) and, on denials only, `Retry-After` (whole seconds; not
+ * when the amount is over the whole limit, `retryAfter: null`: waiting never helps).
  * Empty for unlimited and degraded decisions.
  */
 export type RateLimitHeaders = Record<string, string>;
 
 export interface HeaderOptions {
-  /** ms since the epoch, or a clock returning it (default Date.now): `t` of allowed decisions. */
+  /** ms since the epoch, or a clock returning it (default Date.now): `t` of allowed decisions
+   *  and of denials that can never fit. */
   now?: number | (() => number);
 }
 
@@ -21,7 +23,8 @@ export interface ProblemOptions extends HeaderOptions {
   headers?: HeadersInit;
 }
 
-/** The RateLimit fields (and Retry-After on a denial); `{}` for unlimited or degraded decisions. */
+/** The RateLimit fields (and Retry-After on a denial that may fit later); `{}` for unlimited or
+ *  degraded decisions. */
 export function rateLimitHeaders(decision: Decision, options?: HeaderOptions): RateLimitHeaders;
 
 /** 429 (503 for a degraded denial) with an application/problem+json body and the RateLimit headers. Throws TypeError for an allowed decision. */

@@ -15,25 +15,32 @@ function sfString(s) {
   return `"${String(s).replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
+/** Whole seconds from `now` (ms, or a clock function) to the RFC 3339 instant `at`. */
+function secondsTo(at, now) {
+  const nowMs = typeof now === "function" ? now() : now;
+  return Math.max(0, Math.ceil((Date.parse(at) - nowMs) / 1000));
+}
+
 /**
  * `{ "RateLimit-Policy": '"daily";q=10;w=86400', "RateLimit": '"daily";r=3;t=3600' }`, plus
- * `Retry-After` on a denial. Empty for unlimited and degraded decisions, which have no figures.
+ * `Retry-After` on a denial (not on one whose amount is over the whole limit: `retryAfter`
+ * null, waiting never helps). Empty for unlimited and degraded decisions, which have no figures.
  * `now` (ms, or a clock function; default Date.now) gives `t` for allowed decisions.
  */
 export function rateLimitHeaders(decision, { now = Date.now } = {}) {
   checkDecision(decision, "rateLimitHeaders");
   if (decision.unlimited || decision.degraded) return {};
-  const nowMs = typeof now === "function" ? now() : now;
   const name = sfString(decision.policy ?? "daily");
   const w = WINDOW_SECONDS[decision.window ?? "day"];
-  const t = decision.allowed
-    ? Math.max(0, Math.ceil((Date.parse(decision.resetsAt) - nowMs) / 1000))
-    : decision.retryAfter;
+  // A denial that can never fit (retryAfter null) has nothing to wait for: no Retry-After; its
+  // window still resets, which `t` says.
+  const waits = !decision.allowed && decision.retryAfter !== null;
+  const t = waits ? decision.retryAfter : secondsTo(decision.resetsAt, now);
   const headers = {
     "RateLimit-Policy": `${name};q=${decision.limit};w=${w}`,
     RateLimit: `${name};r=${decision.remaining};t=${t}`,
   };
-  if (!decision.allowed) headers["Retry-After"] = String(decision.retryAfter);
+  if (waits) headers["Retry-After"] = String(decision.retryAfter);
   return headers;
 }
 
@@ -60,9 +67,13 @@ export function quotaExceededResponse(decision, options = {}) {
         type: "about:blank",
         title: "Too Many Requests",
         status,
-        detail: `Quota exceeded for "${decision.feature}": ${decision.used} of ${decision.limit} used${
-          decision.policy ? ` (${decision.policy})` : ""
-        }; it resets at ${decision.resetsAt}.`,
+        detail: decision.retryAfter === null
+          ? `The request for "${decision.feature}" is larger than the whole limit of ${decision.limit}${
+              decision.policy ? ` (${decision.policy})` : ""
+            }: it can never fit.`
+          : `Quota exceeded for "${decision.feature}": ${decision.used} of ${decision.limit} used${
+              decision.policy ? ` (${decision.policy})` : ""
+            }; it resets at ${decision.resetsAt}.`,
         feature: decision.feature,
         ...(decision.policy ? { policy: decision.policy } : {}),
         limit: decision.limit,

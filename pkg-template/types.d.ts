@@ -80,8 +80,9 @@ export interface LimitedDecision {
   remaining: number;
   /** RFC 3339 UTC instant of the reset, e.g. "2026-11-28T00:00:00Z". */
   resetsAt: string;
-  /** Whole seconds to resetsAt on a denial, 0 when allowed. */
-  retryAfter: number;
+  /** Whole seconds to resetsAt on a denial, 0 when allowed; `null` on a denial whose amount is
+   *  over the denying policy's whole limit: it can never fit, so there is nothing to wait for. */
+  retryAfter: number | null;
   /** Present when a reserve was allowed and counted now (never on a replay): pass it to
    *  release() or settle(). A server-side value: never accept one from a client. */
   reservation?: string;

@@ -73,14 +73,14 @@ fn reserve_counts_up_to_the_limit_then_denies_with_the_django_info() {
     for n in 1..=3 {
         let d = w.reserve(&p(42), "remix", 1);
         assert!(d.allowed);
-        assert_eq!((d.used, d.remaining, d.retry_after), (n, 3 - n, 0));
+        assert_eq!((d.used, d.remaining, d.retry_after), (n, 3 - n, Some(0)));
         assert!(d.reservation.is_some());
     }
     let d = w.reserve(&p(42), "remix", 1);
     assert!(!d.allowed);
     assert_eq!((d.limit, d.used, d.remaining), (3, 3, 0));
     assert_eq!(d.resets_at(), "2026-11-28T00:00:00Z");
-    assert_eq!(d.retry_after, 12 * 3600);
+    assert_eq!(d.retry_after, Some(12 * 3600));
     assert_eq!(d.reservation, None);
     // The rollback left the counter at the limit, under the Django service's key.
     assert_eq!(w.store.peek("ai_quota:42:remix:2026-11-27"), Some(3));
@@ -96,7 +96,10 @@ fn check_is_read_only() {
     w.reserve(&p(1), "tips", 1);
     let d = w.check(&p(1), "tips");
     assert!(!d.allowed);
-    assert_eq!((d.used, d.remaining, d.retry_after), (1, 0, 12 * 3600));
+    assert_eq!(
+        (d.used, d.remaining, d.retry_after),
+        (1, 0, Some(12 * 3600))
+    );
 }
 
 #[test]

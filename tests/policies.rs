@@ -69,7 +69,7 @@ fn a_paris_day_of_23_hours_resets_at_paris_midnight() {
     let d = w.reserve("remix");
     assert!(!d.allowed);
     assert_eq!(d.resets_at(), "2026-03-29T22:00:00Z");
-    assert_eq!(d.retry_after, 10 * 3600);
+    assert_eq!(d.retry_after, Some(10 * 3600));
     assert_eq!(
         (d.policy_name.as_deref(), d.window),
         (Some("daily"), Some(Day))
@@ -106,7 +106,7 @@ fn a_paris_day_of_25_hours_keeps_counting_through_the_repeated_hour() {
     w.clock.set(at("2026-10-25T22:59:59Z")); // 23:59:59 +01:00, 24.5 hours after the first
     let d = w.reserve("remix");
     assert!(!d.allowed);
-    assert_eq!(d.retry_after, 1);
+    assert_eq!(d.retry_after, Some(1));
     w.clock.set(at("2026-10-25T23:00:00Z"));
     assert!(w.reserve("remix").allowed);
 }
@@ -162,7 +162,7 @@ fn several_policies_all_must_pass_and_count_in_all_or_none() {
         (d.policy_name.as_deref(), d.policy, d.limit, d.used),
         (Some("hourly"), 0, 2, 2)
     );
-    assert_eq!(d.retry_after, 3600);
+    assert_eq!(d.retry_after, Some(3600));
     // The denial rolled back: neither counter moved.
     assert_eq!(
         (w.store.peek(&hour_key("10")), w.store.peek(day_key)),

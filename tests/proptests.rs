@@ -571,8 +571,8 @@ impl World {
     }
 
     /// A call that ran alone: its decision is the model's, and the model takes its effect.
-    /// Denials name the first policy whose limit is below the amount, else the first that
-    /// would go over; allowed decisions the policy with the fewest remaining.
+    /// Denials (of check and reserve alike) name the first policy whose limit is below the
+    /// amount, else the first that would go over; allowed decisions the policy with the fewest remaining.
     fn exactly(&mut self, d: &Decision, r: &Running) -> Checked {
         let now = self.now();
         let (req, cs) = (&r.req, &r.counters);
@@ -583,16 +583,15 @@ impl World {
         let over = (0..n).find(|&i| counts[i] + a > limits[i]);
         let tightest = |counts: &[i64]| (0..n).min_by_key(|&i| limits[i] - counts[i]).unwrap();
         let after: Vec<i64> = counts.iter().map(|c| c + a).collect();
-        let want = match req.kind {
-            Kind::Check => match over {
-                Some(i) => (false, i, counts[i]),
-                None => (true, tightest(&counts), counts[tightest(&counts)]),
-            },
-            Kind::Increment => (true, tightest(&after), after[tightest(&after)]),
-            _ => match ((0..n).find(|&i| a > limits[i]), over) {
-                (Some(i), _) | (None, Some(i)) => (false, i, counts[i]),
-                (None, None) => (true, tightest(&after), after[tightest(&after)]),
-            },
+        let denied = match ((0..n).find(|&i| a > limits[i]), over) {
+            (Some(i), _) | (None, Some(i)) => Some(i),
+            (None, None) => None,
+        };
+        let want = match (req.kind, denied) {
+            (Kind::Increment, _) => (true, tightest(&after), after[tightest(&after)]),
+            (_, Some(i)) => (false, i, counts[i]),
+            (Kind::Check, None) => (true, tightest(&counts), counts[tightest(&counts)]),
+            (_, None) => (true, tightest(&after), after[tightest(&after)]),
         };
         prop_assert_eq!((d.allowed, d.policy, d.used), want, "{:?} alone", req.kind);
         if d.allowed && req.kind != Kind::Check {
@@ -616,10 +615,13 @@ impl World {
         prop_assert_eq!(d.limit, limit);
         prop_assert_eq!(d.remaining, (limit - d.used).max(0));
         prop_assert_eq!(d.resets_at_ms, end);
+        // Nothing to wait for when the amount is over the denying policy's whole limit.
         let retry = if d.allowed {
-            0
+            Some(0)
+        } else if req.amount > limit {
+            None
         } else {
-            ttl_secs(now, end) as u64
+            Some(ttl_secs(now, end) as u64)
         };
         prop_assert_eq!(d.retry_after, retry);
         // A plain-number limit keeps the foundation's shape; a policy object names itself.

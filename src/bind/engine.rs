@@ -39,7 +39,7 @@ enum Status {
     Add = 2,
     Set = 3,
     /// A decision: `out[1]` allowed, `[2]` limit, `[3]` used, `[4]` remaining, `[5]` resets at
-    /// (ms), `[6]` retry after (s), `[7]` reservation instant (ms) or -1, `[8]` its amount,
+    /// (ms), `[6]` retry after (s; -1: never, the amount is over the whole limit), `[7]` reservation instant (ms) or -1, `[8]` its amount,
     /// `[9]` and `[10]` the high and low 32 bits of its nonce, `[11]` the position of the
     /// policy it describes when that policy is named in decisions (given as an object), else
     /// -1, `[12]` 1 for an idempotent replay, `[13]` and `[14]` the high and low 32 bits of the
@@ -619,7 +619,7 @@ impl QuotaCore {
             f.used as f64,
             f.remaining as f64,
             f.resets_at_ms as f64,
-            f.retry_after as f64,
+            f.retry_after.map_or(-1.0, |s| s as f64),
             at,
             amount,
             (nonce >> 32) as f64,

@@ -1,6 +1,6 @@
 //! The state machines behind each engine operation (see `store.rs` for how they are driven).
 
-use super::decision::{Decision, Outcome};
+use super::decision::{self, Decision, Outcome};
 use super::error::{QuotaError, Result};
 use super::keytable::CounterKey;
 use super::reservation::Reservation;
@@ -18,12 +18,12 @@ pub struct Target {
     pub policy: Option<(String, WindowUnit)>,
 }
 
+/// The decision on policy `policy` (its counter `t`) at count `used`, for a call of `amount`.
 pub(crate) fn figures(
     feature: &str,
-    t: &Target,
-    policy: usize,
+    (t, policy): (&Target, usize),
     used: i64,
-    allowed: bool,
+    (amount, allowed): (i64, bool),
     now_ms: i64,
 ) -> Decision {
     Decision {
@@ -32,13 +32,9 @@ pub(crate) fn figures(
         unlimited: false,
         limit: t.limit,
         used,
-        remaining: (t.limit - used).max(0),
+        remaining: decision::remaining(t.limit, used),
         resets_at_ms: t.span.end_ms,
-        retry_after: if allowed {
-            0
-        } else {
-            t.span.seconds_to_reset(now_ms)
-        },
+        retry_after: decision::retry_after(allowed, amount, t.limit, &t.span, now_ms),
         reservation: None,
         policy,
         policy_name: t.policy.as_ref().map(|(name, _)| name.clone()),
@@ -47,11 +43,9 @@ pub(crate) fn figures(
     }
 }
 
-/// The allowed decision reports the tightest policy: the one with the fewest remaining.
+/// The allowed decision reports the tightest policy (see [`decision::tightest`]).
 pub(crate) fn tightest(targets: &[Target], counts: &[i64]) -> usize {
-    (0..targets.len())
-        .min_by_key(|&i| targets[i].limit - counts[i])
-        .unwrap_or(0)
+    decision::tightest(targets.len(), |i| targets[i].limit, counts)
 }
 
 /// A count read from the store, where negative means corruption (a negative counter would
@@ -190,17 +184,17 @@ impl Call for CheckCall {
         if i < self.targets.len() {
             return Step::Op(StoreOp::Get { key: i });
         }
-        let denied = (0..i).find(|&i| self.counts[i] + self.amount > self.targets[i].limit);
+        let targets = &self.targets;
+        let denied = decision::denying(i, |i| targets[i].limit, &self.counts, self.amount);
         let (p, allowed) = match denied {
             Some(p) => (p, false),
-            None => (tightest(&self.targets, &self.counts), true),
+            None => (tightest(targets, &self.counts), true),
         };
         let d = figures(
             &self.feature,
-            &self.targets[p],
-            p,
+            (&targets[p], p),
             self.counts[p],
-            allowed,
+            (self.amount, allowed),
             self.now_ms,
         );
         Step::Done(Ok(Outcome::Decision(d)))
@@ -283,7 +277,13 @@ impl ReserveCall {
             return self.roll_back(i + 1, Err(err));
         }
         if n > t.limit {
-            let d = figures(&self.feature, t, i, n - self.amount, false, self.now_ms);
+            let d = figures(
+                &self.feature,
+                (t, i),
+                n - self.amount,
+                (self.amount, false),
+                self.now_ms,
+            );
             return self.roll_back(i + 1, Ok(Outcome::Decision(d)));
         }
         self.counts.push(n);
@@ -295,10 +295,9 @@ impl ReserveCall {
         let p = tightest(&self.targets, &self.counts);
         let mut d = figures(
             &self.feature,
-            &self.targets[p],
-            p,
+            (&self.targets[p], p),
             self.counts[p],
-            true,
+            (self.amount, true),
             self.now_ms,
         );
         d.reservation = self.token.take();
@@ -317,7 +316,10 @@ impl Call for ReserveCall {
     fn resume(&mut self, reply: Option<StoreReply>) -> Step {
         match self.state {
             ReserveState::Start => {
-                if let Some(i) = self.targets.iter().position(|t| self.amount > t.limit) {
+                let targets = &self.targets;
+                if let Some(i) =
+                    decision::denying(targets.len(), |i| targets[i].limit, &[], self.amount)
+                {
                     self.state = ReserveState::ReadingUsed(i);
                     return Step::Op(StoreOp::Get { key: i });
                 }
@@ -329,10 +331,9 @@ impl Call for ReserveCall {
                 Step::Done(read_count(&self.targets[i], reply).map(|used| {
                     Outcome::Decision(figures(
                         &self.feature,
-                        &self.targets[i],
-                        i,
+                        (&self.targets[i], i),
                         used,
-                        false,
+                        (self.amount, false),
                         self.now_ms,
                     ))
                 }))
@@ -422,10 +423,9 @@ impl Call for IncrementCall {
         let p = tightest(&self.targets, &self.counts);
         let d = figures(
             &self.feature,
-            &self.targets[p],
-            p,
+            (&self.targets[p], p),
             self.counts[p],
-            true,
+            (self.amount, true),
             self.now_ms,
         );
         Step::Done(Ok(Outcome::Decision(d)))

@@ -2,7 +2,7 @@
 
 use super::fault::Degraded;
 use super::reservation::Reservation;
-use super::window::{rfc3339_utc, WindowUnit};
+use super::window::{rfc3339_utc, Bounds, WindowUnit};
 
 /// The answer to `check`, `reserve` and `increment` — the Django service's `(allowed, info)` with the
 /// info always filled in.
@@ -20,8 +20,10 @@ pub struct Decision {
     pub remaining: i64,
     /// Start of the next window (the next 00:00:00 UTC for a daily policy), in ms.
     pub resets_at_ms: i64,
-    /// Whole seconds until `resets_at_ms` on a denial, 0 when allowed.
-    pub retry_after: u64,
+    /// Whole seconds until `resets_at_ms` on a denial, `Some(0)` when allowed, and `None` when
+    /// the amount is over the denying policy's whole limit: it can never fit, so there is
+    /// nothing to wait for (JS `retryAfter: null`, and no `Retry-After` header).
+    pub retry_after: Option<u64>,
     /// Set when a reserve was allowed and counted: hand its token back to `release`.
     pub reservation: Option<Reservation>,
     /// Index of the feature's policy these figures describe (the denying one on a denial).
@@ -44,7 +46,7 @@ impl Decision {
             used: 0,
             remaining: 0,
             resets_at_ms: 0,
-            retry_after: 0,
+            retry_after: Some(0),
             reservation: None,
             policy: 0,
             policy_name: None,
@@ -61,6 +63,53 @@ impl Decision {
     /// `resetsAt` as RFC 3339 UTC, e.g. `2026-11-28T00:00:00Z`.
     pub fn resets_at(&self) -> String {
         rfc3339_utc(self.resets_at_ms)
+    }
+}
+
+// The figures of a decision, one rule each, for the state machines (`calls.rs`) and the direct
+// path (`direct.rs`) alike. A feature's policies are seen as `limit(i)` and `counts[i]`.
+
+/// The policy that denies `amount`: the first whose whole limit is below it (it can never
+/// fit, whatever is counted), else the first it would take past its limit; `None` when it
+/// fits every policy. `counts` holds what each counter holds now (a reserve that has not
+/// counted yet passes none, and learns only whether it can never fit).
+pub fn denying(
+    n: usize,
+    limit: impl Fn(usize) -> i64,
+    counts: &[i64],
+    amount: i64,
+) -> Option<usize> {
+    (0..n)
+        .find(|&i| amount > limit(i))
+        .or_else(|| (0..counts.len().min(n)).find(|&i| counts[i] + amount > limit(i)))
+}
+
+/// The allowed decision reports the tightest policy: the one with the fewest remaining (the
+/// first of equals).
+pub fn tightest(n: usize, limit: impl Fn(usize) -> i64, counts: &[i64]) -> usize {
+    (0..n).min_by_key(|&i| limit(i) - counts[i]).unwrap_or(0)
+}
+
+/// `remaining`: `max(0, limit − used)`.
+pub fn remaining(limit: i64, used: i64) -> i64 {
+    (limit - used).max(0)
+}
+
+/// `retry_after` (see [`Decision::retry_after`]) of a decision on a policy with `limit` whose
+/// window is `span`.
+pub fn retry_after(
+    allowed: bool,
+    amount: i64,
+    limit: i64,
+    span: &Bounds,
+    now_ms: i64,
+) -> Option<u64> {
+    if allowed {
+        Some(0)
+    } else if amount > limit {
+        None
+    } else {
+        Some(span.seconds_to_reset(now_ms))
     }
 }
 

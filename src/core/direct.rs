@@ -4,6 +4,7 @@
 //! no strings — once a counter's key has been built. The JS `MemoryStore` path runs on this.
 //! (`tests/direct.rs` checks it against the state machines over random calls.)
 
+use super::decision;
 use super::engine::Engine;
 use super::error::{QuotaError, Result};
 use super::key::Profile;
@@ -33,7 +34,7 @@ pub struct Figures {
     pub used: i64,
     pub remaining: i64,
     pub resets_at_ms: i64,
-    pub retry_after: u64,
+    pub retry_after: Option<u64>,
     /// The policy the figures describe, and whether it was given as an object (decisions
     /// then name it).
     pub policy: usize,
@@ -51,7 +52,7 @@ impl Figures {
             used: 0,
             remaining: 0,
             resets_at_ms: 0,
-            retry_after: 0,
+            retry_after: Some(0),
             policy: 0,
             named: false,
             reservation: None,
@@ -128,15 +129,32 @@ impl<'a> Counters<'a> {
     fn iter(self) -> impl Iterator<Item = &'a Counter> {
         self.0.iter().flatten()
     }
-    /// The figures of policy `i` at count `used`.
-    fn figures(&self, i: usize, used: i64, allowed: bool, now_ms: i64) -> Figures {
-        figures(self.get(i), i, used, allowed, now_ms)
+    fn limit(&self, i: usize) -> i64 {
+        self.get(i).limit
     }
-    /// The allowed decision reports the policy with the fewest remaining (the first of equals).
+    /// The figures of policy `i` at count `used`, for a call of `amount`.
+    fn figures(&self, i: usize, used: i64, (amount, allowed): (i64, bool), now_ms: i64) -> Figures {
+        let c = self.get(i);
+        Figures {
+            allowed,
+            unlimited: false,
+            limit: c.limit,
+            used,
+            remaining: decision::remaining(c.limit, used),
+            resets_at_ms: c.span.end_ms,
+            retry_after: decision::retry_after(allowed, amount, c.limit, &c.span, now_ms),
+            policy: i,
+            named: c.named,
+            reservation: None,
+        }
+    }
+    /// See [`decision::denying`].
+    fn denying(&self, counts: &[i64], amount: i64) -> Option<usize> {
+        decision::denying(self.len(), |i| self.limit(i), counts, amount)
+    }
+    /// See [`decision::tightest`].
     fn tightest(&self, counts: &[i64]) -> usize {
-        (0..self.len())
-            .min_by_key(|&i| self.get(i).limit - counts[i])
-            .unwrap_or(0)
+        decision::tightest(self.len(), |i| self.limit(i), counts)
     }
 }
 
@@ -146,26 +164,24 @@ fn check(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Resu
     for (count, c) in counts.iter_mut().zip(cs.iter()) {
         *count = read(c, store.get(&c.key)?)?;
     }
-    let n = cs.len();
-    Ok(
-        match (0..n).find(|&i| counts[i] + amount > cs.get(i).limit) {
-            Some(p) => cs.figures(p, counts[p], false, now_ms),
-            None => {
-                let p = cs.tightest(&counts[..n]);
-                cs.figures(p, counts[p], true, now_ms)
-            }
-        },
-    )
+    let counts = &counts[..cs.len()];
+    Ok(match cs.denying(counts, amount) {
+        Some(p) => cs.figures(p, counts[p], (amount, false), now_ms),
+        None => {
+            let p = cs.tightest(counts);
+            cs.figures(p, counts[p], (amount, true), now_ms)
+        }
+    })
 }
 
 /// `reserve` (`ReserveCall`): an amount over some limit reads that counter and is denied;
 /// else count in each policy in turn, and on the first over its limit (or corrupt) undo every
 /// count made so far, newest first.
 fn reserve(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Result<Figures> {
-    if let Some(i) = (0..cs.len()).find(|&i| amount > cs.get(i).limit) {
+    if let Some(i) = cs.denying(&[], amount) {
         let c = cs.get(i);
         let used = read(c, store.get(&c.key)?)?;
-        return Ok(cs.figures(i, used, false, now_ms));
+        return Ok(cs.figures(i, used, (amount, false), now_ms));
     }
     let mut counts = [0i64; MAX_DIRECT_POLICIES];
     for (i, (count, c)) in counts.iter_mut().zip(cs.iter()).enumerate() {
@@ -176,7 +192,7 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Re
                 format!("a negative count ({})", n - amount),
             ))
         } else if n > c.limit {
-            Ok(cs.figures(i, n - amount, false, now_ms))
+            Ok(cs.figures(i, n - amount, (amount, false), now_ms))
         } else {
             *count = n;
             continue;
@@ -187,7 +203,7 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Re
         return over;
     }
     let p = cs.tightest(&counts[..cs.len()]);
-    Ok(cs.figures(p, counts[p], true, now_ms))
+    Ok(cs.figures(p, counts[p], (amount, true), now_ms))
 }
 
 /// `increment` (`IncrementCall`): count in every policy, no limit check.
@@ -197,26 +213,7 @@ fn increment(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> 
         *count = count_up(store, c, amount, now_ms)?;
     }
     let p = cs.tightest(&counts[..cs.len()]);
-    Ok(cs.figures(p, counts[p], true, now_ms))
-}
-
-fn figures(c: &Counter, policy: usize, used: i64, allowed: bool, now_ms: i64) -> Figures {
-    Figures {
-        allowed,
-        unlimited: false,
-        limit: c.limit,
-        used,
-        remaining: (c.limit - used).max(0),
-        resets_at_ms: c.span.end_ms,
-        retry_after: if allowed {
-            0
-        } else {
-            c.span.seconds_to_reset(now_ms)
-        },
-        policy,
-        named: c.named,
-        reservation: None,
-    }
+    Ok(cs.figures(p, counts[p], (amount, true), now_ms))
 }
 
 /// A count read for a decision: absent is 0, negative is corruption.

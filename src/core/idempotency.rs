@@ -204,7 +204,13 @@ impl IdempotentReserveCall {
         }
         let p = tightest(&self.targets, &counts);
         let t = &self.targets[p];
-        let mut d = figures(&self.feature, t, p, counts[p], true, self.now_ms);
+        let mut d = figures(
+            &self.feature,
+            (t, p),
+            counts[p],
+            (self.amount, true),
+            self.now_ms,
+        );
         d.replayed = true;
         Step::Done(Ok(Outcome::Decision(d)))
     }

@@ -13,7 +13,7 @@ async function guard(): Promise<number> {
   await engine.reserve({ id: "user-1", unlimited: false }, "remix", { amount: 2 });
   engine.check({ id: 1 }, "remix");
   if (d.unlimited) return 0;
-  if (!d.allowed) return d.retryAfter;
+  if (!d.allowed) return d.retryAfter ?? Infinity; // null: more than the whole limit, never fits
   if (d.reservation) await engine.release({ id: 42 }, d.reservation);
   const usage: Usage = await engine.usage(42);
   return usage.remix ?? 0;

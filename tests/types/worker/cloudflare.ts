@@ -23,7 +23,7 @@ export { QuotaDurableObject };
 export async function guard(profile: { id: number }): Promise<number> {
   const d: Decision = await quotaObject(env.QUOTA, profile.id).reserve(profile, "remix");
   if (d.unlimited) return 0;
-  if (!d.allowed) return d.retryAfter;
+  if (!d.allowed) return d.retryAfter ?? Infinity; // null: more than the whole limit, never fits
   if (d.reservation) await quotaObject(env.QUOTA, profile.id).release(profile, d.reservation);
   const usage: Usage = await quotaObject(env.QUOTA, "user-1").usage("user-1");
   return usage.remix ?? 0;
