@@ -2,6 +2,7 @@
 //! the direct path): an amount over a whole limit can never fit, and no count passes 2^53 − 1.
 
 use wasm_quota::core::direct::Counting;
+use wasm_quota::core::limits::MAX_SAFE_INTEGER;
 use wasm_quota::core::memory::Counters;
 use wasm_quota::core::window::WindowUnit::{Day, Hour};
 use wasm_quota::core::*;
@@ -97,4 +98,91 @@ fn an_amount_over_a_whole_limit_is_denied_with_nothing_to_wait_for() {
         both(&engine, &mut c, Counting::Reserve, "chat", 3),
         (false, 0, 18, in_12_hours)
     );
+}
+
+fn error_of(r: Result<Outcome>) -> QuotaError {
+    r.expect_err("refused")
+}
+
+#[test]
+fn no_count_passes_max_safe_integer_and_the_counter_stays_usable() {
+    const MAX: i64 = MAX_SAFE_INTEGER;
+    let mut l = limits();
+    l.insert("big", vec![Policy::daily(MAX).unwrap()]).unwrap();
+    l.insert("tips", vec![Policy::daily(20).unwrap()]).unwrap();
+    let engine = Engine::new(l);
+    let mut c = Counters::default();
+    let at = |c: &mut Counters| {
+        c.at(NOON as f64, describe)
+            .get("ai_quota:42:remix:2026-11-27")
+            .unwrap()
+    };
+
+    // increment near the top, both paths: up to 2^53 − 1 exactly, never past it.
+    both(&engine, &mut c, Counting::Increment, "remix", MAX - 5);
+    for kind_path in 0..2 {
+        let err = if kind_path == 0 {
+            let call = engine.increment(&me(), "remix", 6, NOON).unwrap();
+            error_of(run(call, &mut c.at(NOON as f64, describe)))
+        } else {
+            let mut store = c.at(NOON as f64, describe);
+            engine
+                .count_directly(Counting::Increment, &me(), 0, 6, NOON, &mut store)
+                .expect_err("refused")
+        };
+        assert_eq!(err.code, ErrorCode::InvalidArgument, "{err:?}");
+        assert_eq!(at(&mut c), Some(MAX - 5), "nothing written");
+    }
+    assert_eq!(
+        both(&engine, &mut c, Counting::Increment, "remix", 5),
+        (true, 0, MAX, Some(0))
+    );
+    // Denied reserves roll back to at most 2^53 − 1 (odd amounts land exactly).
+    for amount in [1, 3] {
+        let (allowed, _, used, _) = both(&engine, &mut c, Counting::Reserve, "remix", amount);
+        assert_eq!((allowed, used), (false, MAX), "x{amount}");
+        assert_eq!(at(&mut c), Some(MAX));
+    }
+    for amount in [2, 4] {
+        assert!(!both(&engine, &mut c, Counting::Reserve, "remix", amount).0);
+        let left = at(&mut c).unwrap();
+        assert!(left == MAX || left == MAX - 1, "x{amount}: {left}");
+    }
+
+    // A limit of 2^53 − 1: all of it in one reserve, then denials, never a corrupt counter.
+    assert_eq!(
+        both(&engine, &mut c, Counting::Reserve, "big", MAX),
+        (true, 0, MAX, Some(0))
+    );
+    for amount in [1, 3, MAX] {
+        let (allowed, _, used, retry) = both(&engine, &mut c, Counting::Reserve, "big", amount);
+        assert_eq!(
+            (allowed, used, retry),
+            (false, MAX, Some(12 * 3600)),
+            "x{amount}"
+        );
+    }
+    assert_eq!(both(&engine, &mut c, Counting::Check, "big", MAX).2, MAX);
+
+    // settle: a charge past 2^53 − 1 is refused before its marker; the real figure then settles.
+    let engine = engine
+        .with_token_secret("one secret for the tests")
+        .unwrap();
+    both(&engine, &mut c, Counting::Increment, "tips", 10);
+    let call = engine.reserve(&me(), "tips", 1, NOON).unwrap();
+    let d = run(call, &mut c.at(NOON as f64, describe))
+        .unwrap()
+        .decision()
+        .unwrap();
+    let token = d.reservation_token().unwrap();
+    let settle = |c: &mut Counters, actual| {
+        let call = engine.settle(&me(), &token, actual, NOON).unwrap();
+        run(call, &mut c.at(NOON as f64, describe))
+    };
+    assert_eq!(
+        error_of(settle(&mut c, MAX)).code,
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(settle(&mut c, 3).unwrap(), Outcome::Settled(true));
+    assert_eq!(both(&engine, &mut c, Counting::Check, "tips", 1).2, 13);
 }

@@ -3,6 +3,7 @@
 use super::decision::{self, Decision, Outcome};
 use super::error::{QuotaError, Result};
 use super::keytable::CounterKey;
+use super::limits::{self, MAX_SAFE_INTEGER};
 use super::reservation::Reservation;
 use super::store::{Call, Step, StoreOp, StoreReply};
 use super::window::{Bounds, WindowUnit};
@@ -48,13 +49,10 @@ pub(crate) fn tightest(targets: &[Target], counts: &[i64]) -> usize {
     decision::tightest(targets.len(), |i| targets[i].limit, counts)
 }
 
-/// A count read from the store, where negative means corruption (a negative counter would
-/// silently bypass `used >= limit`, the Django service's own worry).
+/// A count read from the store for a decision (see [`limits::read_count`]).
 pub(crate) fn read_count(t: &Target, reply: Option<StoreReply>) -> Result<i64> {
     match reply {
-        Some(StoreReply::Count(None)) => Ok(0),
-        Some(StoreReply::Count(Some(n))) if n >= 0 => Ok(n),
-        Some(StoreReply::Count(Some(n))) => Err(QuotaError::corrupt(&t.key, n)),
+        Some(StoreReply::Count(n)) => limits::read_count(&t.key, n),
         other => Err(unexpected(other)),
     }
 }
@@ -277,10 +275,12 @@ impl ReserveCall {
             return self.roll_back(i + 1, Err(err));
         }
         if n > t.limit {
+            // Past 2^53 the store's answer may be rounded: what it held is at most MAX_SAFE.
+            let used = (n - self.amount).min(MAX_SAFE_INTEGER);
             let d = figures(
                 &self.feature,
                 (t, i),
-                n - self.amount,
+                used,
                 (self.amount, false),
                 self.now_ms,
             );
@@ -352,9 +352,18 @@ impl Call for ReserveCall {
                     Err(e) => self.roll_back(i + 1, Err(e)),
                 }
             }
-            // Replies to roll-back decrements are not needed: a missing key means there is
-            // nothing left to undo.
-            ReserveState::RollingBack { .. } => self.resume_rollback(),
+            // A missing key means there is nothing left to undo. A count left above
+            // MAX_SAFE_INTEGER comes from a store computing in JS numbers, which are 2 apart
+            // past 2^53: the counter held at most MAX_SAFE_INTEGER, so it goes back there.
+            ReserveState::RollingBack { left, .. } => match reply {
+                Some(StoreReply::Count(Some(n))) if n > MAX_SAFE_INTEGER => {
+                    Step::Op(StoreOp::Incr {
+                        key: left,
+                        delta: MAX_SAFE_INTEGER - n,
+                    })
+                }
+                _ => self.resume_rollback(),
+            },
         }
     }
 
@@ -369,12 +378,16 @@ impl Call for ReserveCall {
     }
 }
 
-/// `increment`: the Django service's post-hoc count in every policy, with no limit check.
+/// `increment`: the Django service's post-hoc count in every policy, with no limit check. It
+/// first reads every counter, and refuses (writing nothing) a count that would pass
+/// MAX_SAFE_INTEGER (see [`limits::room_for`]).
 pub struct IncrementCall {
     feature: String,
     amount: i64,
     now_ms: i64,
     targets: Vec<Target>,
+    /// Counters read so far, before any is written.
+    checked: usize,
     counts: Vec<i64>,
     phase: Counting,
 }
@@ -387,6 +400,7 @@ impl IncrementCall {
             amount,
             now_ms,
             targets,
+            checked: 0,
             counts,
             phase: Counting::Incr,
         }
@@ -401,14 +415,38 @@ impl Call for IncrementCall {
         self.targets[i].key.id
     }
 
-    fn resume(&mut self, reply: Option<StoreReply>) -> Step {
+    fn resume(&mut self, mut reply: Option<StoreReply>) -> Step {
+        let n = self.targets.len();
+        if self.checked < n {
+            if reply.is_some() {
+                let t = &self.targets[self.checked];
+                let room = match reply.take() {
+                    Some(StoreReply::Count(n)) => limits::room_in(&t.key, n, self.amount),
+                    other => Err(unexpected(other)),
+                };
+                if let Err(e) = room {
+                    return Step::Done(Err(e));
+                }
+                self.checked += 1;
+            }
+            if self.checked < n {
+                return Step::Op(StoreOp::Get { key: self.checked });
+            }
+        }
         let i = self.counts.len();
         if reply.is_some() {
-            let ttl = self.targets[i].span.seconds_to_reset(self.now_ms);
+            let t = &self.targets[i];
+            let ttl = t.span.seconds_to_reset(self.now_ms);
             match self.phase.on_reply(reply, i, self.amount, ttl) {
                 Ok(Counted::Next(next, op)) => {
                     self.phase = next;
                     return Step::Op(op);
+                }
+                // Only a write racing this call since its read can take it past.
+                Ok(Counted::Value(n)) if n > MAX_SAFE_INTEGER => {
+                    let what = "a concurrent write got there since it was read";
+                    let e = limits::past_safe(&t.key, n - self.amount, self.amount, what);
+                    return Step::Done(Err(e));
                 }
                 Ok(Counted::Value(n)) => self.counts.push(n),
                 Err(e) => return Step::Done(Err(e)),

@@ -9,6 +9,7 @@ use super::engine::Engine;
 use super::error::{QuotaError, Result};
 use super::key::Profile;
 use super::keytable::CounterKey;
+use super::limits::{self, MAX_SAFE_INTEGER};
 use super::memory::CountersAt;
 use super::store::Store;
 use super::window::Bounds;
@@ -192,13 +193,19 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Re
                 format!("a negative count ({})", n - amount),
             ))
         } else if n > c.limit {
-            Ok(cs.figures(i, n - amount, (amount, false), now_ms))
+            // Past 2^53 the store's answer may be rounded: what it held is at most MAX_SAFE.
+            let used = (n - amount).min(MAX_SAFE_INTEGER);
+            Ok(cs.figures(i, used, (amount, false), now_ms))
         } else {
             *count = n;
             continue;
         };
         for j in (0..=i).rev() {
-            store.incr(&cs.get(j).key, -amount)?;
+            let key = &cs.get(j).key;
+            // Back at most to MAX_SAFE (see `ReserveCall`'s rollback).
+            if let Some(left) = store.incr(key, -amount)?.filter(|&n| n > MAX_SAFE_INTEGER) {
+                store.incr(key, MAX_SAFE_INTEGER - left)?;
+            }
         }
         return over;
     }
@@ -206,8 +213,12 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Re
     Ok(cs.figures(p, counts[p], (amount, true), now_ms))
 }
 
-/// `increment` (`IncrementCall`): count in every policy, no limit check.
+/// `increment` (`IncrementCall`): read every counter and refuse a count that would pass
+/// MAX_SAFE_INTEGER, then count in every policy, no limit check.
 fn increment(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Result<Figures> {
+    for c in cs.iter() {
+        limits::room_in(&c.key, store.get(&c.key)?, amount)?;
+    }
     let mut counts = [0i64; MAX_DIRECT_POLICIES];
     for (count, c) in counts.iter_mut().zip(cs.iter()) {
         *count = count_up(store, c, amount, now_ms)?;
@@ -216,13 +227,9 @@ fn increment(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> 
     Ok(cs.figures(p, counts[p], (amount, true), now_ms))
 }
 
-/// A count read for a decision: absent is 0, negative is corruption.
+/// A count read for a decision (see [`limits::read_count`]).
 fn read(c: &Counter, n: Option<i64>) -> Result<i64> {
-    match n {
-        None => Ok(0),
-        Some(n) if n >= 0 => Ok(n),
-        Some(n) => Err(QuotaError::corrupt(&c.key, n)),
-    }
+    limits::read_count(&c.key, n)
 }
 
 /// The Django service's race-safe create-or-increment (`calls.rs`, `Counting`): `incr`; if absent `add`;

@@ -7,6 +7,47 @@ use super::window::WindowUnit;
 /// limit stays at or below it so the host never sees a rounded value.
 pub const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
 
+/// Whether a counter holding `count` has room for `delta` more without passing
+/// [`MAX_SAFE_INTEGER`] (a count JS could no longer hold exactly, nor the engine read back).
+/// `increment` and `settle` ask before they write, so a count that would pass it is refused
+/// with `INVALID_ARGUMENT` and nothing written; a reserve never needs to (its limit is below).
+pub fn room_for(key: &str, count: i64, delta: i64) -> Result<()> {
+    if count <= MAX_SAFE_INTEGER - delta {
+        return Ok(());
+    }
+    Err(past_safe(key, count, delta, "nothing was written"))
+}
+
+/// [`room_for`] a counter the store answered `n` for (`None`: absent). Below zero is not the
+/// writer's business (a release may be mid-clamp; reads for decisions refuse it); above
+/// MAX_SAFE_INTEGER JS cannot hold it: `CORRUPT_COUNTER`.
+pub fn room_in(key: &str, n: Option<i64>, delta: i64) -> Result<()> {
+    match n {
+        Some(n) if n > MAX_SAFE_INTEGER => Err(QuotaError::corrupt(key, n)),
+        n => room_for(key, n.unwrap_or(0), delta),
+    }
+}
+
+/// The `INVALID_ARGUMENT` of a count `delta` would take past MAX_SAFE_INTEGER; `what` says
+/// what became of the call.
+pub fn past_safe(key: &str, count: i64, delta: i64, what: &str) -> QuotaError {
+    QuotaError::argument(format!(
+        "adding {delta} to counter \"{key}\" (holding {count}) would take it past \
+         Number.MAX_SAFE_INTEGER; {what}"
+    ))
+}
+
+/// A count read for a decision (`None`: the counter is absent, 0). Below zero it would
+/// silently bypass `used >= limit` (the Django service's own worry), and above
+/// [`MAX_SAFE_INTEGER`] JS cannot hold it: both are `CORRUPT_COUNTER`.
+pub fn read_count(key: &str, n: Option<i64>) -> Result<i64> {
+    match n {
+        None => Ok(0),
+        Some(n) if (0..=MAX_SAFE_INTEGER).contains(&n) => Ok(n),
+        Some(n) => Err(QuotaError::corrupt(key, n)),
+    }
+}
+
 /// Longest accepted feature name.
 pub const MAX_FEATURE_LEN: usize = 64;
 

@@ -134,11 +134,14 @@ impl Counters {
     }
 }
 
-/// A number from a store as a count: finite, whole, and within ±MAX_SAFE_INTEGER (the sign is
-/// the calls' business: `incr` may go negative before a release clamps it). `describe` words
-/// the value in the error.
+/// A number from a store as a count: finite, whole, and from −MAX_SAFE_INTEGER up (the sign is
+/// the calls' business: `incr` may go negative before a release clamps it). Above
+/// MAX_SAFE_INTEGER too, up to what an `i64` holds: a denied reserve's `incr` may answer that
+/// (it is then over every limit, and rolled back); a read for a decision refuses it
+/// (`calls::read_count`). `describe` words the value in the error.
 pub fn count(key: &str, n: f64, describe: impl FnOnce(f64) -> String) -> Result<i64> {
-    if n.is_finite() && n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER as f64 {
+    const ABOVE_I64: f64 = 9_223_372_036_854_775_808.0; // 2^63
+    if n.is_finite() && n.fract() == 0.0 && n >= -(MAX_SAFE_INTEGER as f64) && n < ABOVE_I64 {
         Ok(n as i64)
     } else {
         Err(QuotaError::corrupt(key, describe(n)))

@@ -15,6 +15,7 @@
 use super::calls::{unexpected, Target};
 use super::decision::Outcome;
 use super::key::{feature_key_base, ProfileId};
+use super::limits;
 use super::store::{Call, Step, StoreOp, StoreReply};
 use std::fmt::Write;
 
@@ -55,6 +56,10 @@ pub struct SettleCall {
 
 enum State {
     Start,
+    /// A charge (`delta > 0`) first reads every counter: one it would take past
+    /// MAX_SAFE_INTEGER refuses the settle before the marker, so nothing is written and the
+    /// reservation can still be settled with a real figure.
+    Reading(usize),
     Marking,
     Adjusting(usize),
     Clamping(usize),
@@ -87,6 +92,32 @@ impl SettleCall {
         }))
     }
 
+    /// Creates the marker; only the call that creates it moves the counters.
+    fn mark(&mut self) -> Step {
+        self.state = State::Marking;
+        // The marker outlives every window the reservation counted in.
+        let ttl_secs = self
+            .targets
+            .iter()
+            .map(|t| t.span.seconds_to_reset(self.now_ms))
+            .max()
+            .unwrap_or(1);
+        Step::Op(StoreOp::Add {
+            key: self.targets.len(),
+            value: if self.as_release { RELEASED } else { SETTLED },
+            ttl_secs,
+        })
+    }
+
+    /// Reads counter `i` before a charge, or marks once every counter was read.
+    fn read(&mut self, i: usize) -> Step {
+        if self.delta > 0 && i < self.targets.len() {
+            self.state = State::Reading(i);
+            return Step::Op(StoreOp::Get { key: i });
+        }
+        self.mark()
+    }
+
     /// Adjusts counter `i`, or finishes once every counter has been adjusted.
     fn adjust(&mut self, i: usize) -> Step {
         if i == self.targets.len() || self.delta == 0 {
@@ -110,20 +141,17 @@ impl Call for SettleCall {
 
     fn resume(&mut self, reply: Option<StoreReply>) -> Step {
         match (&self.state, reply) {
-            (State::Start, _) => {
-                self.state = State::Marking;
-                // The marker outlives every window the reservation counted in.
-                let ttl_secs = self
-                    .targets
-                    .iter()
-                    .map(|t| t.span.seconds_to_reset(self.now_ms))
-                    .max()
-                    .unwrap_or(1);
-                Step::Op(StoreOp::Add {
-                    key: self.targets.len(),
-                    value: if self.as_release { RELEASED } else { SETTLED },
-                    ttl_secs,
-                })
+            (State::Start, _) => self.read(0),
+            (&State::Reading(i), reply) => {
+                let t = &self.targets[i];
+                let room = match reply {
+                    Some(StoreReply::Count(n)) => limits::room_in(&t.key, n, self.delta),
+                    other => Err(unexpected(other)),
+                };
+                match room {
+                    Ok(()) => self.read(i + 1),
+                    Err(e) => Step::Done(Err(e)),
+                }
             }
             (State::Marking, Some(StoreReply::Added(true))) => self.adjust(0),
             (State::Marking, Some(StoreReply::Added(false))) => self.finish(false),
