@@ -186,3 +186,50 @@ fn no_count_passes_max_safe_integer_and_the_counter_stays_usable() {
     assert_eq!(settle(&mut c, 3).unwrap(), Outcome::Settled(true));
     assert_eq!(both(&engine, &mut c, Counting::Check, "tips", 1).2, 13);
 }
+
+/// Random values drawn by the engines of [`a_denial_signs_no_token`].
+static DRAWS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn counted_entropy() -> u64 {
+    (DRAWS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) as u64)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        + 1
+}
+
+#[test]
+fn a_denial_signs_no_token() {
+    // Without tokenSecret the MAC's key is drawn on first use: a denial must not be one.
+    let draws = || DRAWS.load(std::sync::atomic::Ordering::SeqCst);
+    let engine = Engine::new(limits()).with_entropy(counted_entropy);
+    let mut c = Counters::default();
+    both(&engine, &mut c, Counting::Increment, "remix", 3);
+    let before = draws();
+    for amount in [1, 4] {
+        for (kind, name) in [(Counting::Reserve, "remix"), (Counting::Reserve, "chat")] {
+            let amount = if name == "chat" { amount + 5 } else { amount };
+            assert!(!both(&engine, &mut c, kind, name, amount).0);
+        }
+        let call = engine
+            .reserve_once(&me(), "remix", amount, "key-1", NOON)
+            .unwrap();
+        let d = run(call, &mut c.at(NOON as f64, describe))
+            .unwrap()
+            .decision()
+            .unwrap();
+        assert!(!d.allowed && d.reservation.is_none());
+    }
+    assert_eq!(draws(), before, "denials drew no nonce and no key");
+    // The first admission draws them (a nonce seed, the key's two halves), and is signed.
+    let call = engine.reserve(&me(), "chat", 1, NOON).unwrap();
+    let d = run(call, &mut c.at(NOON as f64, describe))
+        .unwrap()
+        .decision()
+        .unwrap();
+    assert_eq!(draws(), before + 3);
+    let token = d.reservation_token().unwrap();
+    let release = engine.release(&me(), &token, None, NOON).unwrap();
+    assert_eq!(
+        run(release, &mut c.at(NOON as f64, describe)).unwrap(),
+        Outcome::Released
+    );
+}

@@ -4,7 +4,7 @@ use super::decision::{self, Decision, Outcome};
 use super::error::{QuotaError, Result};
 use super::keytable::CounterKey;
 use super::limits::{self, MAX_SAFE_INTEGER};
-use super::reservation::Reservation;
+use super::reservation::PendingToken;
 use super::store::{Call, Step, StoreOp, StoreReply};
 use super::window::{Bounds, WindowUnit};
 
@@ -209,8 +209,8 @@ pub struct ReserveCall {
     targets: Vec<Target>,
     counts: Vec<i64>,
     state: ReserveState,
-    /// The token an allowed reserve hands out (signed when the call was built).
-    token: Option<Reservation>,
+    /// The token an allowed reserve hands out, signed on admission.
+    token: Option<PendingToken>,
 }
 
 enum ReserveState {
@@ -240,7 +240,7 @@ impl ReserveCall {
     }
 
     /// The token an allowed reserve hands out (see `reservation.rs`).
-    pub fn with_token(mut self, token: Reservation) -> Self {
+    pub fn with_token(mut self, token: PendingToken) -> Self {
         self.token = Some(token);
         self
     }
@@ -300,7 +300,7 @@ impl ReserveCall {
             (self.amount, true),
             self.now_ms,
         );
-        d.reservation = self.token.take();
+        d.reservation = self.token.take().map(|t| t.admit(&self.feature));
         Step::Done(Ok(Outcome::Decision(d)))
     }
 }

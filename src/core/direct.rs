@@ -103,11 +103,10 @@ impl Engine {
         Ok(Some(match kind {
             Counting::Check => check(counters, amount, now_ms, store)?,
             Counting::Reserve => {
-                let nonce = self.next_nonce();
                 let mut f = reserve(counters, amount, now_ms, store)?;
                 if f.allowed {
-                    let mac = self.sign((&profile.id, name), now_ms, amount, nonce);
-                    f.reservation = Some((now_ms, amount, nonce, mac));
+                    let r = self.admit((&profile.id, name), now_ms, amount);
+                    f.reservation = Some((r.at_ms, r.amount, r.nonce, r.mac));
                 }
                 f
             }

@@ -12,12 +12,12 @@ use super::idempotency::{record_key, IdempotentReserveCall, RECORD_NONCE_MASK};
 use super::key::{counter_key, Profile, ProfileId};
 use super::keytable::{CounterKey, KeyTable};
 use super::limits::{Limits, Policy, MAX_SAFE_INTEGER};
-use super::reservation::{Reservation, TokenKey};
+use super::reservation::{PendingToken, Reservation, TokenKey, Tokens};
 use super::settle::{marker_base, marker_key, SettleCall};
 use super::store::Call;
 use super::window::{Bounds, SpanCache, WindowSpan};
 use super::zone::{TimeZones, UtcOnly};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 /// The Django service's key prefix.
@@ -30,19 +30,14 @@ pub const MAX_KEY_PREFIX_LEN: usize = 128;
 pub struct Engine {
     limits: Limits,
     enabled: bool,
-    key_prefix: String,
+    key_prefix: Rc<str>,
     fault_policy: FaultPolicy,
     /// Where zoned policies get their UTC offsets (the host's `Intl` in JS).
     zones: Rc<dyn TimeZones>,
     /// Zoned windows computed so far: offsets are asked for once per window, not per call.
     spans: RefCell<SpanCache>,
-    /// Where randomness comes from (JS: `crypto.getRandomValues`). Drawn on first use only:
-    /// workerd forbids random values while a module is being loaded, where engines are made.
-    entropy: fn() -> u64,
-    /// State of the generator of reservation nonces (splitmix64); `None` until first drawn.
-    nonces: Cell<Option<u64>>,
-    /// The tokens' MAC key: from `tokenSecret`, or random on first use.
-    token_key: Cell<Option<TokenKey>>,
+    /// Nonces and the MAC key of reservation tokens, drawn when a reservation is admitted.
+    tokens: Tokens,
     /// Keys built so far (an engine call only reads the configuration; this is its memo).
     keys: RefCell<KeyTable>,
 }
@@ -53,13 +48,11 @@ impl Engine {
         Engine {
             limits,
             enabled: true,
-            key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            key_prefix: DEFAULT_KEY_PREFIX.into(),
             fault_policy: FaultPolicy::Throw,
             zones: Rc::new(UtcOnly),
             spans: RefCell::default(),
-            entropy: os_random,
-            nonces: Cell::new(None),
-            token_key: Cell::new(None),
+            tokens: Tokens::new(os_random),
             keys: RefCell::default(),
         }
     }
@@ -67,12 +60,13 @@ impl Engine {
     /// The source of the random nonce seed and of the token key when no secret is given.
     /// Called lazily, on the first reserve, release or settle.
     pub fn with_entropy(self, entropy: fn() -> u64) -> Engine {
-        Engine { entropy, ..self }
+        let tokens = self.tokens.with_entropy(entropy);
+        Engine { tokens, ..self }
     }
 
     /// Seeds the reservation nonces with a constant (tests); hosts rely on the entropy source.
     pub fn with_nonce_seed(self, seed: u64) -> Engine {
-        self.nonces.set(Some(seed));
+        self.tokens.set_nonce_seed(seed);
         self
     }
 
@@ -80,60 +74,39 @@ impl Engine {
     /// share a store and release each other's reservations must share it; without it an
     /// engine draws a random key, and only that engine accepts its tokens.
     pub fn with_token_secret(self, secret: &str) -> Result<Engine> {
-        self.token_key.set(Some(TokenKey::from_secret(secret)?));
+        self.tokens.set_key(TokenKey::from_secret(secret)?);
         Ok(self)
     }
 
-    fn token_key(&self) -> TokenKey {
-        self.token_key.get().unwrap_or_else(|| {
-            let key = TokenKey::from_random((self.entropy)(), (self.entropy)());
-            self.token_key.set(Some(key));
-            key
-        })
-    }
-
-    /// A signed token for a reservation of `amount` of `feature` by `id` made at `at_ms`, with
-    /// a fresh nonce (its bits outside `nonce_mask` cleared).
-    fn new_token(
+    /// The token a reserve of `amount` by `id` at `at_ms` hands out if admitted (its nonce's
+    /// bits outside `nonce_mask` cleared): drawn and signed only then.
+    fn pending_token(
         &self,
-        (id, feature): (&ProfileId, &str),
+        id: &ProfileId,
         amount: i64,
         at_ms: i64,
         nonce_mask: u64,
-    ) -> Reservation {
-        let (key, nonce) = (self.token_key(), self.next_nonce() & nonce_mask);
-        Reservation::signed(&key, &self.key_prefix, id, feature, at_ms, amount, nonce)
+    ) -> PendingToken {
+        PendingToken {
+            tokens: self.tokens.clone(),
+            prefix: Rc::clone(&self.key_prefix),
+            id: id.clone(),
+            at_ms,
+            amount,
+            nonce_mask,
+        }
     }
 
-    /// The MAC of a reservation made by `id` (see [`Reservation::mac`]).
-    pub(crate) fn sign(
+    /// The signed reservation of a reserve admitted on the direct path, with a fresh nonce.
+    pub(crate) fn admit(
         &self,
         (id, feature): (&ProfileId, &str),
         at_ms: i64,
         amount: i64,
-        nonce: u64,
-    ) -> u64 {
-        let r = Reservation::signed(
-            &self.token_key(),
-            &self.key_prefix,
-            id,
-            feature,
-            at_ms,
-            amount,
-            nonce,
-        );
-        r.mac
-    }
-
-    /// splitmix64: cheap, and every seed gives a full-period sequence.
-    pub(crate) fn next_nonce(&self) -> u64 {
-        let seed = self.nonces.get().unwrap_or_else(self.entropy);
-        let s = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        self.nonces.set(Some(s));
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+    ) -> Reservation {
+        let nonce = self.tokens.next_nonce();
+        let key = self.tokens.key();
+        Reservation::signed(&key, &self.key_prefix, id, feature, at_ms, amount, nonce)
     }
 
     /// The source of UTC offsets for policies with a `time_zone` (by default none is known).
@@ -155,7 +128,7 @@ impl Engine {
                 "keyPrefix must be 1 to {MAX_KEY_PREFIX_LEN} bytes"
             )));
         }
-        self.key_prefix = prefix.to_owned();
+        self.key_prefix = prefix.into();
         self.keys.get_mut().clear();
         Ok(self)
     }
@@ -211,7 +184,7 @@ impl Engine {
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
         self.counting(profile, feature, amount, now_ms, |targets, _| {
-            let token = self.new_token((&profile.id, feature), amount, now_ms, u64::MAX);
+            let token = self.pending_token(&profile.id, amount, now_ms, u64::MAX);
             let call = ReserveCall::new(feature, amount, now_ms, targets);
             Ok(Box::new(call.with_token(token)))
         })
@@ -242,7 +215,7 @@ impl Engine {
             let (id, prefix) = (&profile.id, &self.key_prefix);
             let record = record_key(prefix, id, feature, &longest.0, amount, idempotency_key)?;
             let marker = marker_base(prefix, id, feature);
-            let token = self.new_token((id, feature), amount, now_ms, RECORD_NONCE_MASK);
+            let token = self.pending_token(id, amount, now_ms, RECORD_NONCE_MASK);
             Ok(Box::new(IdempotentReserveCall::new(
                 feature,
                 amount,
@@ -343,7 +316,7 @@ impl Engine {
 
     /// The reservation `token` names, if this engine issued it for `profile`.
     fn verify(&self, profile: &Profile, token: &str) -> Result<Reservation> {
-        Reservation::verify(token, &self.token_key(), &self.key_prefix, &profile.id)
+        Reservation::verify(token, &self.tokens.key(), &self.key_prefix, &profile.id)
     }
 
     fn finalize(

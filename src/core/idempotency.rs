@@ -22,7 +22,7 @@ use super::calls::{figures, read_count, tightest, unexpected, ReserveCall, Targe
 use super::decision::{Decision, Outcome};
 use super::error::{QuotaError, Result};
 use super::key::{escape_into, ProfileId};
-use super::reservation::Reservation;
+use super::reservation::PendingToken;
 use super::settle::{push_marker_suffix, RELEASED};
 use super::store::{Call, Step, StoreOp, StoreReply};
 use std::fmt::Write;
@@ -65,7 +65,7 @@ pub struct IdempotentReserveCall {
     amount: i64,
     now_ms: i64,
     /// The token an admission of this call hands out (its nonce within RECORD_NONCE_MASK).
-    token: Option<Reservation>,
+    token: Option<PendingToken>,
     targets: Vec<Target>,
     record: String,
     record_ttl: u64,
@@ -98,7 +98,7 @@ impl IdempotentReserveCall {
         amount: i64,
         now_ms: i64,
         targets: Vec<Target>,
-        token: Reservation,
+        token: PendingToken,
         (record, record_ttl): (String, u64),
         marker_base: String,
     ) -> Self {

@@ -16,7 +16,9 @@ use super::error::{QuotaError, Result};
 use super::key::ProfileId;
 use super::limits::{is_feature_name, MAX_SAFE_INTEGER};
 use siphasher::sip::SipHasher24;
+use std::cell::Cell;
 use std::hash::Hasher;
+use std::rc::Rc;
 
 /// Shortest accepted `tokenSecret`, in characters.
 pub const MIN_SECRET_CHARS: usize = 16;
@@ -55,6 +57,102 @@ impl TokenKey {
     /// A key from 128 random bits (an engine without `tokenSecret`).
     pub fn from_random(k0: u64, k1: u64) -> TokenKey {
         TokenKey(k0, k1)
+    }
+}
+
+/// Where an engine's reservations get their nonces and MAC key, shared with the calls it
+/// builds, so that both are drawn only when a reservation is admitted: a denial costs no MAC
+/// and draws no random value.
+#[derive(Debug, Clone)]
+pub struct Tokens(Rc<TokenSource>);
+
+#[derive(Debug)]
+struct TokenSource {
+    /// Where randomness comes from (JS: `crypto.getRandomValues`). Drawn on first use only:
+    /// workerd forbids random values while a module is being loaded, where engines are made.
+    entropy: fn() -> u64,
+    /// State of the generator of reservation nonces (splitmix64); `None` until first drawn.
+    nonces: Cell<Option<u64>>,
+    /// The MAC key: from `tokenSecret`, or random on first use.
+    key: Cell<Option<TokenKey>>,
+}
+
+impl Tokens {
+    pub fn new(entropy: fn() -> u64) -> Tokens {
+        Tokens(Rc::new(TokenSource {
+            entropy,
+            nonces: Cell::new(None),
+            key: Cell::new(None),
+        }))
+    }
+
+    /// The same source drawing from `entropy` (what was drawn so far is kept).
+    pub fn with_entropy(&self, entropy: fn() -> u64) -> Tokens {
+        Tokens(Rc::new(TokenSource {
+            entropy,
+            nonces: self.0.nonces.clone(),
+            key: self.0.key.clone(),
+        }))
+    }
+
+    pub fn set_nonce_seed(&self, seed: u64) {
+        self.0.nonces.set(Some(seed));
+    }
+
+    pub fn set_key(&self, key: TokenKey) {
+        self.0.key.set(Some(key));
+    }
+
+    /// The MAC key, drawn now if no secret gave it and none was drawn yet.
+    pub fn key(&self) -> TokenKey {
+        let s = &self.0;
+        s.key.get().unwrap_or_else(|| {
+            let key = TokenKey::from_random((s.entropy)(), (s.entropy)());
+            s.key.set(Some(key));
+            key
+        })
+    }
+
+    /// The next nonce (splitmix64: cheap, and every seed gives a full-period sequence).
+    pub fn next_nonce(&self) -> u64 {
+        let s = &self.0;
+        let seed = s.nonces.get().unwrap_or_else(s.entropy);
+        let state = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        s.nonces.set(Some(state));
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// The reservation a reserve will hand out if admitted: its nonce is drawn and its MAC
+/// computed only then ([`PendingToken::admit`]).
+#[derive(Debug, Clone)]
+pub struct PendingToken {
+    pub tokens: Tokens,
+    pub prefix: Rc<str>,
+    pub id: ProfileId,
+    pub at_ms: i64,
+    pub amount: i64,
+    /// Bits of the nonce kept (idempotency records hold 52).
+    pub nonce_mask: u64,
+}
+
+impl PendingToken {
+    /// The signed reservation of an admitted reserve of `feature`, with a fresh nonce.
+    pub fn admit(&self, feature: &str) -> Reservation {
+        let nonce = self.tokens.next_nonce() & self.nonce_mask;
+        let key = self.tokens.key();
+        Reservation::signed(
+            &key,
+            &self.prefix,
+            &self.id,
+            feature,
+            self.at_ms,
+            self.amount,
+            nonce,
+        )
     }
 }
 
