@@ -46,6 +46,37 @@ export function isThenable(v) {
   return v !== null && (typeof v === "object" || typeof v === "function") && typeof v.then === "function";
 }
 
+/** A copy of `v` as plain data, `levels` deep: arrays and objects copied field by field (own
+ *  enumerable string keys, into prototype-less objects so that "__proto__" stays a field;
+ *  fields that are undefined left out, as if not given), anything else — and anything deeper —
+ *  as it is. Rust reads the copy with serde, so no getter runs inside WASM: what a getter
+ *  throws is thrown here. A string that is not well-formed UTF-16 (Rust would read a lone
+ *  surrogate as U+FFFD) throws a LoneSurrogate saying where it is. */
+export function plainData(v, levels, path = "") {
+  if (typeof v === "string") {
+    if (!v.isWellFormed()) throw new LoneSurrogate(path);
+    return v;
+  }
+  if (v === null || typeof v !== "object" || levels === 0) return v;
+  if (Array.isArray(v)) return Array.from(v, (x, i) => plainData(x, levels - 1, `${path}[${i}]`));
+  const copy = Object.create(null);
+  for (const k of Object.keys(v)) {
+    const x = v[k];
+    if (x !== undefined) copy[k] = plainData(x, levels - 1, `${path}.${k}`);
+  }
+  return copy;
+}
+
+class LoneSurrogate {
+  constructor(path) {
+    this.path = path;
+  }
+}
+
+export function loneSurrogateAt(thrown) {
+  return thrown instanceof LoneSurrogate ? thrown.path : undefined;
+}
+
 export function ownKeys(o) {
   return Object.keys(o);
 }

@@ -1,11 +1,14 @@
 //! JS arguments → core values. Everything the host hands in is checked here, before any store
 //! call, so a refused call counts nothing.
 
+use super::config::{self, Given, Object, Whole};
 use super::error::Failure;
-use super::js;
+use super::js::{self, describe};
 use super::policies;
-use crate::core::limits::MAX_SAFE_INTEGER;
+use crate::core::limits::{safe_integer, MAX_SAFE_INTEGER};
 use crate::core::{FaultPolicy, Limits, Profile, ProfileId, QuotaError, StringIdKeys};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 
 type Result<T> = std::result::Result<T, Failure>;
@@ -21,20 +24,13 @@ fn is_plain_object(v: &JsValue) -> bool {
     v.is_object() && !js_sys::Array::is_array(v) && !v.is_function()
 }
 
-/// A safe integer in `lo..=MAX_SAFE_INTEGER`, or `None`.
+/// A safe integer of at least `lo`, or `None`.
 fn safe_int(v: &JsValue, lo: i64) -> Option<i64> {
     safe_f64(v.as_f64()?, lo)
 }
 
 fn safe_f64(n: f64, lo: i64) -> Option<i64> {
-    (n.fract() == 0.0 && n >= lo as f64 && n <= MAX_SAFE_INTEGER as f64).then_some(n as i64)
-}
-
-fn describe(v: &JsValue) -> String {
-    match v.as_f64() {
-        Some(n) => js::number_text(n),
-        None => js::type_name(v),
-    }
+    safe_integer(n).filter(|&n| n >= lo)
 }
 
 /// `v` as a Rust string when it is a JS string; `err` when that string is not well-formed
@@ -113,57 +109,52 @@ pub fn feature(v: &JsValue) -> Result<String> {
     })
 }
 
-/// `{ amount? }` → the amount, if given. A name not in `names` is refused (`{ amonut: 2 }`
-/// is a typo, not a no-op; `increment` takes no `idempotencyKey`).
-pub fn amount(options: &JsValue, names: &[&str]) -> Result<Option<i64>> {
-    if options.is_undefined() {
-        return Ok(None);
-    }
-    if !is_plain_object(options) {
-        return Err(QuotaError::argument(format!(
-            "options must be an object, got {}",
-            describe(options)
-        ))
-        .into());
-    }
-    let keys = js::own_keys(options)
-        .map_err(|c| Failure::with_cause(QuotaError::argument("options could not be read"), c))?;
-    if let Some(bad) = keys.iter().find(|k| !names.contains(&k.as_str())) {
-        return Err(QuotaError::argument(format!(
-            "unknown option \"{bad}\"; this method takes: {}",
-            names.join(", ")
-        ))
-        .into());
-    }
-    let v = field(options, "amount", QuotaError::argument)?;
-    if v.is_undefined() {
-        return Ok(None);
-    }
-    match safe_int(&v, 1) {
-        Some(n) => Ok(Some(n)),
-        None => Err(QuotaError::argument(format!(
-            "amount must be an integer from 1 to Number.MAX_SAFE_INTEGER, got {}",
-            describe(&v)
-        ))
-        .into()),
-    }
+/// A counting method's options, read with serde: `{ amount?, idempotencyKey? }` for `reserve`,
+/// `{ amount? }` for the others (so `increment(…, { idempotencyKey })` is refused, not ignored).
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MethodOptions {
+    #[serde(default, deserialize_with = "amount")]
+    pub amount: Option<i64>,
+    #[serde(default, deserialize_with = "idempotency_key")]
+    pub idempotency_key: Option<String>,
 }
 
-/// `{ idempotencyKey? }` of `reserve` (the options object was checked by [`amount`]).
-pub fn idempotency_key(options: &JsValue) -> Result<Option<String>> {
-    let v = field(options, "idempotencyKey", QuotaError::argument)?;
-    if v.is_undefined() {
-        return Ok(None);
+/// An amount to count: 1 to `Number.MAX_SAFE_INTEGER` (`null` is refused, not "left out").
+fn amount<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
+    Whole::<1, MAX_SAFE_INTEGER>::deserialize(d).map(|a| Some(a.0))
+}
+
+fn idempotency_key<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
+}
+
+/// One struct serves every method (half the code of one per method): a method that takes no
+/// idempotency key refuses it as serde refuses any unknown name.
+pub fn method_options(options: &JsValue, takes_key: bool) -> Result<MethodOptions> {
+    let (Object(o), _) = options_object::<MethodOptions>(options, QuotaError::argument)?;
+    if o.idempotency_key.is_some() && !takes_key {
+        return Err(QuotaError::argument(
+            "options: unknown option `idempotencyKey`, expected `amount`",
+        )
+        .into());
     }
-    well_formed(&v, "idempotencyKey", QuotaError::argument)?
-        .map(Some)
-        .ok_or_else(|| {
-            QuotaError::argument(format!(
-                "idempotencyKey must be a string, got {}",
-                describe(&v)
-            ))
-            .into()
-        })
+    Ok(o)
+}
+
+/// An options object (one level copied) and its copy, an unknown name worded "unknown option".
+fn options_object<T: DeserializeOwned>(
+    v: &JsValue,
+    code: fn(String) -> QuotaError,
+) -> Result<(Object<T>, JsValue)> {
+    config::read_copy(v, 1, "options", code).map_err(|mut f| {
+        if let Some(rest) = f.error.message.strip_prefix("options: unknown field") {
+            f.error.message = format!("options: unknown option{rest}");
+        }
+        f
+    })
 }
 
 /// `settle`'s actual amount: an integer from 0 (nothing was used) to MAX_SAFE_INTEGER.
@@ -175,27 +166,6 @@ pub fn actual_amount(v: &JsValue) -> Result<i64> {
         ))
         .into()
     })
-}
-
-/// `{ feature: limit | policy | [policy, …], … }` (see `policies.rs`).
-pub fn limits(v: &JsValue) -> Result<Limits> {
-    // A Map's entries are not own keys: it would read as "no features" instead of a mistake.
-    let collection = v.is_instance_of::<js_sys::Map>() || v.is_instance_of::<js_sys::Set>();
-    if !is_plain_object(v) || collection {
-        return Err(QuotaError::config(format!(
-            "limits must be an object of feature → limit, got {}",
-            describe(v)
-        ))
-        .into());
-    }
-    let keys = js::own_keys(v)
-        .map_err(|c| Failure::with_cause(QuotaError::config("limits could not be read"), c))?;
-    let mut limits = Limits::default();
-    for feature in keys {
-        let value = field(v, &feature, QuotaError::config)?;
-        limits.insert(&feature, policies::feature_policies(&feature, &value)?)?;
-    }
-    Ok(limits)
 }
 
 /// The host clock's answer as whole milliseconds.
@@ -241,37 +211,37 @@ pub struct EngineOptions {
     pub token_secret: Option<String>,
 }
 
-const OPTION_NAMES: [&str; 9] = [
-    "store",
-    "limits",
-    "enabled",
-    "keyPrefix",
-    "stringIdKeys",
-    "now",
-    "onStoreError",
-    "storeTimeoutMs",
-    "tokenSecret",
-];
+/// The constructor's options as serde reads them. `store`, `limits` and `now` are JS values,
+/// taken from the copy and checked below (`limits` is read by `policies.rs`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct OptionsSpec {
+    #[serde(rename = "store")]
+    _store: IgnoredAny,
+    #[serde(rename = "limits")]
+    _limits: IgnoredAny,
+    #[serde(default, rename = "now")]
+    _now: Given<IgnoredAny>,
+    #[serde(default)]
+    enabled: Given<bool>,
+    #[serde(default)]
+    key_prefix: Given<String>,
+    #[serde(default)]
+    string_id_keys: Given<StringIdKeys>,
+    #[serde(default)]
+    on_store_error: Given<FaultPolicy>,
+    #[serde(default)]
+    store_timeout_ms: Given<Whole<1, MAX_TIMEOUT_MS>>,
+    #[serde(default)]
+    token_secret: Given<String>,
+}
 
 /// setTimeout's largest delay; a larger one fires at once in browsers and Node.
-const MAX_TIMEOUT_MS: u32 = 2_147_483_647;
+const MAX_TIMEOUT_MS: i64 = 2_147_483_647;
 
 pub fn engine_options(v: &JsValue) -> Result<EngineOptions> {
-    if !is_plain_object(v) {
-        return Err(
-            QuotaError::config("QuotaEngine needs an options object { store, limits, … }").into(),
-        );
-    }
-    let keys = js::own_keys(v)
-        .map_err(|c| Failure::with_cause(QuotaError::config("options could not be read"), c))?;
-    if let Some(bad) = keys.iter().find(|k| !OPTION_NAMES.contains(&k.as_str())) {
-        return Err(QuotaError::config(format!(
-            "unknown option \"{bad}\"; known: {}",
-            OPTION_NAMES.join(", ")
-        ))
-        .into());
-    }
-    let store = field(v, "store", QuotaError::config)?;
+    let (Object(o), copy) = options_object::<OptionsSpec>(v, QuotaError::config)?;
+    let store = field(&copy, "store", QuotaError::config)?;
     for method in ["get", "incr", "add", "set"] {
         let ok = store.is_object() && field(&store, method, QuotaError::config)?.is_function();
         if !ok {
@@ -281,76 +251,27 @@ pub fn engine_options(v: &JsValue) -> Result<EngineOptions> {
             .into());
         }
     }
-    let limits = limits(&field(v, "limits", QuotaError::config)?)?;
-    let enabled = field(v, "enabled", QuotaError::config)?;
-    let enabled = match enabled.as_bool() {
-        Some(b) => b,
-        None if enabled.is_undefined() => true,
-        None => return Err(QuotaError::config("enabled must be a boolean").into()),
-    };
-    let prefix = field(v, "keyPrefix", QuotaError::config)?;
-    let key_prefix = match well_formed(&prefix, "keyPrefix", QuotaError::config)? {
-        Some(s) => Some(s),
-        None if prefix.is_undefined() => None,
-        None => return Err(QuotaError::config("keyPrefix must be a string").into()),
-    };
-    let string_ids = field(v, "stringIdKeys", QuotaError::config)?;
-    let string_id_keys = match string_ids.as_string() {
-        Some(s) => StringIdKeys::parse(&s),
-        None if string_ids.is_undefined() => Some(StringIdKeys::Escaped),
+    let now = match o._now.value() {
         None => None,
-    }
-    .ok_or_else(|| QuotaError::config("stringIdKeys must be \"escaped\" or \"raw\""))?;
-    let now = field(v, "now", QuotaError::config)?;
-    let now = match now.dyn_into::<js_sys::Function>() {
-        Ok(f) => Some(f),
-        Err(v) if v.is_undefined() => None,
-        Err(_) => {
-            return Err(
-                QuotaError::config("now must be a function returning ms since the epoch").into(),
-            )
-        }
-    };
-    let on_store_error = field(v, "onStoreError", QuotaError::config)?;
-    let on_store_error = match on_store_error.as_string() {
-        Some(s) => FaultPolicy::parse(&s),
-        None if on_store_error.is_undefined() => Some(FaultPolicy::Throw),
-        None => None,
-    }
-    .ok_or_else(|| QuotaError::config("onStoreError must be \"throw\", \"deny\" or \"allow\""))?;
-    let timeout = field(v, "storeTimeoutMs", QuotaError::config)?;
-    let store_timeout_ms = match safe_int(&timeout, 1) {
-        Some(ms) if ms <= MAX_TIMEOUT_MS as i64 => Some(ms as u32),
-        _ if timeout.is_undefined() => None,
-        _ => {
-            return Err(QuotaError::config(format!(
-                "storeTimeoutMs must be an integer from 1 to {MAX_TIMEOUT_MS}, got {}",
-                describe(&timeout)
-            ))
-            .into())
-        }
-    };
-    let secret = field(v, "tokenSecret", QuotaError::config)?;
-    let token_secret = match well_formed(&secret, "tokenSecret", QuotaError::config)? {
-        Some(s) => Some(s),
-        None if secret.is_undefined() => None,
-        None => {
-            return Err(QuotaError::config(format!(
-                "tokenSecret must be a string of at least 16 characters, got {}",
-                describe(&secret)
-            ))
-            .into())
-        }
+        Some(_) => Some(
+            field(&copy, "now", QuotaError::config)?
+                .dyn_into::<js_sys::Function>()
+                .map_err(|_| {
+                    QuotaError::config(
+                        "options.now: expected a function returning ms since the epoch",
+                    )
+                })?,
+        ),
     };
     Ok(EngineOptions {
         store,
-        limits,
-        enabled,
-        key_prefix,
-        string_id_keys,
+        limits: policies::limits(&field(&copy, "limits", QuotaError::config)?)?,
+        enabled: o.enabled.value().unwrap_or(true),
+        key_prefix: o.key_prefix.value(),
+        string_id_keys: o.string_id_keys.value().unwrap_or_default(),
         now,
-        on_store_error,
-        store_timeout_ms,
-        token_secret,
+        on_store_error: o.on_store_error.value().unwrap_or_default(),
+        store_timeout_ms: o.store_timeout_ms.value().map(|ms| ms.0 as u32),
+        token_secret: o.token_secret.value(),
     })
 }

@@ -11,6 +11,7 @@ use super::args;
 use super::error::Failure;
 use super::js;
 use super::memory::{MemoryCounters, SharedCounters};
+use super::policies;
 use super::store::{self, Fault};
 use super::zones::IntlZones;
 use crate::core::direct::{Counting, Figures};
@@ -188,22 +189,15 @@ impl QuotaCore {
         options: Option<AmountOptions>,
         clock: Option<js_sys::Function>,
     ) -> i32 {
-        let names: &[&str] = if kind == RESERVE {
-            &["amount", "idempotencyKey"]
-        } else {
-            &["amount"]
-        };
+        let options = options.map(|o| (JsValue::from(o), kind == RESERVE));
         let parsed = self.parse(
             &profile,
             &target,
-            options.as_ref().map(|o| (o, names)),
+            options.as_ref().map(|(o, k)| (o, *k)),
             clock,
         );
-        let call = parsed.and_then(|(profile, target, amount, now)| {
-            let idempotency_key = match &options {
-                Some(o) if kind == RESERVE => args::idempotency_key(o)?,
-                _ => None,
-            };
+        let call = parsed.and_then(|(profile, target, options, now)| {
+            let (amount, idempotency_key) = (options.amount, options.idempotency_key);
             let c = &self.core;
             match kind {
                 CHECK => c.check(&profile, &target, amount.unwrap_or(1), now),
@@ -414,7 +408,7 @@ impl QuotaCore {
     /// the old limits stay.
     #[wasm_bindgen(js_name = setLimits)]
     pub fn set_limits(&mut self, limits: JsValue) -> Result<(), JsValue> {
-        self.core.set_limits(args::limits(&limits)?);
+        self.core.set_limits(policies::limits(&limits)?);
         Ok(())
     }
 }
@@ -438,18 +432,18 @@ impl QuotaCore {
         &self,
         profile: &JsValue,
         target: &JsValue,
-        options: Option<(&AmountOptions, &[&str])>,
+        options: Option<(&JsValue, bool)>,
         clock: Option<js_sys::Function>,
-    ) -> Result<(core::Profile, String, Option<i64>, i64), Failure> {
+    ) -> Result<(core::Profile, String, args::MethodOptions, i64), Failure> {
         let profile = args::profile(profile, self.string_ids)?;
         let target = args::feature(target)?;
-        let amount = match options {
-            Some((options, names)) => args::amount(options, names)?,
-            None => None,
+        let options = match options {
+            Some((options, takes_key)) => args::method_options(options, takes_key)?,
+            None => args::MethodOptions::default(),
         };
         let now = args::now_ms(clock.as_ref())?;
         self.call_now.set(now);
-        Ok((profile, target, amount, now))
+        Ok((profile, target, options, now))
     }
 
     fn fast(&self, kind: u32, id: f64, unlimited: bool, feature: u32, now: f64) -> Started {

@@ -11,6 +11,14 @@ extern "C" {
     /// Throws when reading `.then` throws.
     #[wasm_bindgen(js_name = isThenable, catch)]
     pub fn is_thenable(v: &JsValue) -> Result<bool, JsValue>;
+    /// A copy of `v` as plain data, `levels` deep (see `plainData`), for serde to read without
+    /// running a getter inside WASM; throws what a getter or proxy trap throws.
+    #[wasm_bindgen(js_name = plainData, catch)]
+    pub fn plain_data(v: &JsValue, levels: u32) -> Result<JsValue, JsValue>;
+    /// Where `plainData` found a string that is not well-formed UTF-16 (`.name`, `[1]`…),
+    /// when `thrown` is what it threw for that.
+    #[wasm_bindgen(js_name = loneSurrogateAt)]
+    pub fn lone_surrogate_at(thrown: &JsValue) -> Option<String>;
     /// Throws when a key getter throws (proxies).
     #[wasm_bindgen(js_name = ownKeys, catch)]
     pub fn own_keys(o: &JsValue) -> Result<Vec<String>, JsValue>;
@@ -40,4 +48,13 @@ extern "C" {
     /// Intl's canonical spelling of a zone name; throws a RangeError for an unknown zone.
     #[wasm_bindgen(js_name = canonicalTimeZone, catch)]
     pub fn canonical_time_zone(name: &str) -> Result<String, JsValue>;
+}
+
+/// A JS value as an error message names it: a number as JS writes it (`1.5`, `NaN`), anything
+/// else by its type (`string`, `null`, `array`, `object`).
+pub fn describe(v: &JsValue) -> String {
+    match v.as_f64() {
+        Some(n) => number_text(n),
+        None => type_name(v),
+    }
 }

@@ -2,6 +2,7 @@
 //! core errors into JS `QuotaError`s. The quota logic itself lives in [`crate::core`].
 
 mod args;
+mod config;
 mod engine;
 mod error;
 mod js;

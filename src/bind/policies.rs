@@ -1,111 +1,146 @@
-//! One feature's entry in `limits` → its policies. A number is the Django service's daily UTC limit; an
-//! object `{ limit, window?, timeZone?, name? }` is one policy; an array holds several.
+//! `limits` → the engine's [`Limits`], read with serde (see `config.rs`). A feature's entry is a
+//! number (the Django service's daily UTC limit), a policy object
+//! `{ limit, window?, timeZone?, name? }`, or an array of them.
 
-use super::args::field;
+use super::config::{self, entries, items, refuse_unless_overridden};
+use super::config::{Given, Object, Whole, WholeVisitor};
 use super::error::Failure;
-use super::js;
 use super::zones;
 use crate::core::limits::MAX_SAFE_INTEGER;
-use crate::core::{Policy, QuotaError, WindowUnit};
-use wasm_bindgen::JsValue;
+use crate::core::{Limits, Policy, QuotaError, WindowUnit};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::fmt;
+use wasm_bindgen::{JsCast, JsValue};
 
 type Result<T> = std::result::Result<T, Failure>;
 
-const POLICY_FIELDS: [&str; 4] = ["limit", "window", "timeZone", "name"];
-
-/// The policies of `feature` given as `value`.
-pub fn feature_policies(feature: &str, value: &JsValue) -> Result<Vec<Policy>> {
-    if let Some(limit) = limit_number(value) {
-        return Ok(vec![Policy::daily(limit)?]);
+/// `{ feature: limit | policy | [policy, …], … }`. Errors name where:
+/// `limits.chat[1]: missing field `limit``.
+pub fn limits(v: &JsValue) -> Result<Limits> {
+    // A Map's entries are not own keys: it would read as "no features" instead of a mistake.
+    if v.is_instance_of::<js_sys::Map>() || v.is_instance_of::<js_sys::Set>() {
+        return Err(QuotaError::config(
+            "limits must be an object of feature → limit, not a Map or Set",
+        )
+        .into());
     }
-    if js_sys::Array::is_array(value) {
-        let items = js_sys::Array::from(value);
-        if items.length() == 0 {
-            return Err(QuotaError::config(format!("feature \"{feature}\" has no policy")).into());
+    // Three levels: the object of features, a feature's array, a policy object.
+    let Object(Features(features)) = config::read(v, 3, "limits", QuotaError::config)?;
+    let mut limits = Limits::default();
+    for (feature, entry) in features {
+        let policies = match entry {
+            Entry::Daily(limit) => vec![Policy::daily(limit)?],
+            Entry::Policies(specs) => specs
+                .into_iter()
+                .map(PolicySpec::policy)
+                .collect::<Result<_>>()?,
+        };
+        limits.insert(&feature, policies)?;
+    }
+    Ok(limits)
+}
+
+/// A limit: 0 (always denied) to `Number.MAX_SAFE_INTEGER`.
+type Limit = Whole<0, MAX_SAFE_INTEGER>;
+
+/// Every feature's entry, in the object's order.
+struct Features(Vec<(String, Entry)>);
+
+impl<'de> Deserialize<'de> for Features {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct FeaturesVisitor;
+        impl<'de> Visitor<'de> for FeaturesVisitor {
+            type Value = Features;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of feature → limit")
+            }
+            fn visit_map<M: MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> std::result::Result<Features, M::Error> {
+                let mut features = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    features.push(entry);
+                }
+                Ok(Features(features))
+            }
         }
-        return items.iter().map(|p| policy_object(feature, &p)).collect();
-    }
-    if value.is_object() && !value.is_function() {
-        return Ok(vec![policy_object(feature, value)?]);
-    }
-    Err(bad(feature, "must be a limit (a non-negative safe integer), a policy object { limit, window, timeZone?, name? } or an array of them", value).into())
-}
-
-fn policy_object(feature: &str, v: &JsValue) -> Result<Policy> {
-    if !v.is_object() || v.is_function() || js_sys::Array::is_array(v) {
-        return Err(bad(
-            feature,
-            "policies must be objects { limit, window, timeZone?, name? }",
-            v,
-        )
-        .into());
-    }
-    let keys = js::own_keys(v)
-        .map_err(|c| Failure::with_cause(QuotaError::config("a policy could not be read"), c))?;
-    if let Some(unknown) = keys.iter().find(|k| !POLICY_FIELDS.contains(&k.as_str())) {
-        return Err(QuotaError::config(format!(
-            "policy of \"{feature}\" has unknown field \"{unknown}\"; known: {}",
-            POLICY_FIELDS.join(", ")
-        ))
-        .into());
-    }
-    let limit = field(v, "limit", QuotaError::config)?;
-    let limit = limit_number(&limit).ok_or_else(|| {
-        bad(
-            feature,
-            "policy limit must be a non-negative safe integer",
-            &limit,
-        )
-    })?;
-    let window = field(v, "window", QuotaError::config)?;
-    let window = if window.is_undefined() {
-        WindowUnit::Day
-    } else {
-        window
-            .as_string()
-            .and_then(|w| WindowUnit::parse(&w))
-            .ok_or_else(|| {
-                bad(
-                    feature,
-                    "window must be \"hour\", \"day\", \"week\" or \"month\"",
-                    &window,
-                )
-            })?
-    };
-    let zone = optional_string(feature, v, "timeZone")?;
-    let zone = match zone {
-        Some(name) => zones::checked(&name)?,
-        None => None,
-    };
-    let name = optional_string(feature, v, "name")?;
-    Ok(Policy::new(
-        name.as_deref(),
-        limit,
-        window,
-        zone.as_deref(),
-    )?)
-}
-
-fn optional_string(feature: &str, v: &JsValue, name: &str) -> Result<Option<String>> {
-    let s = field(v, name, QuotaError::config)?;
-    if s.is_undefined() {
-        return Ok(None);
-    }
-    match super::args::well_formed(&s, &format!("policy {name}"), QuotaError::config)? {
-        Some(s) => Ok(Some(s)),
-        None => Err(bad(feature, &format!("policy {name} must be a string"), &s).into()),
+        d.deserialize_map(FeaturesVisitor)
     }
 }
 
-fn limit_number(v: &JsValue) -> Option<i64> {
-    let n = v.as_f64()?;
-    (n.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER as f64).contains(&n)).then_some(n as i64)
+/// A feature's entry: a number, or one or more policy objects.
+enum Entry {
+    Daily(i64),
+    Policies(Vec<PolicySpec>),
 }
 
-fn bad(feature: &str, what: &str, got: &JsValue) -> QuotaError {
-    let got = match got.as_f64() {
-        Some(n) => js::number_text(n),
-        None => js::type_name(got),
-    };
-    QuotaError::config(format!("limits.{feature}: {what}, got {got}"))
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(EntryVisitor)
+    }
+}
+
+struct EntryVisitor;
+
+impl<'de> Visitor<'de> for EntryVisitor {
+    type Value = Entry;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a limit ({}), a policy object {{ limit, window?, timeZone?, name? }} or an array of them", WholeVisitor::<0, MAX_SAFE_INTEGER>)
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> std::result::Result<Entry, E> {
+        self.visit_f64(n as f64)
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> std::result::Result<Entry, E> {
+        self.visit_f64(n as f64)
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> std::result::Result<Entry, E> {
+        WholeVisitor::<0, MAX_SAFE_INTEGER>
+            .check(n)
+            .map(|l| Entry::Daily(l.0))
+    }
+    fn visit_map<M: MapAccess<'de>>(self, map: M) -> std::result::Result<Entry, M::Error> {
+        Ok(Entry::Policies(vec![entries(map)?]))
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, seq: S) -> std::result::Result<Entry, S::Error> {
+        let specs: Vec<Object<PolicySpec>> = items(seq)?;
+        if specs.is_empty() {
+            return Err(de::Error::custom(
+                "an empty array; a feature needs at least one policy",
+            ));
+        }
+        Ok(Entry::Policies(specs.into_iter().map(|o| o.0).collect()))
+    }
+    refuse_unless_overridden!(unit bool str);
+}
+
+/// `{ limit, window?, timeZone?, name? }`; any other field is refused, so a typo is loud.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PolicySpec {
+    limit: Limit,
+    #[serde(default)]
+    window: Given<WindowUnit>,
+    #[serde(default)]
+    time_zone: Given<String>,
+    #[serde(default)]
+    name: Given<String>,
+}
+
+impl PolicySpec {
+    fn policy(self) -> Result<Policy> {
+        let zone = match self.time_zone.value() {
+            Some(name) => zones::checked(&name)?,
+            None => None,
+        };
+        let window = self.window.value().unwrap_or(WindowUnit::Day);
+        let name = self.name.value();
+        Ok(Policy::new(
+            name.as_deref(),
+            self.limit.0,
+            window,
+            zone.as_deref(),
+        )?)
+    }
 }

@@ -6,11 +6,16 @@
 use super::decision::Outcome;
 use super::error::{QuotaError, Result};
 use super::store::{Call, Step, StoreReply};
+use serde::Deserialize;
 
 /// `onStoreError`: what a decision-returning call (`check`, `reserve`, `increment`) answers
 /// when the store fails. `release` and `usage` have no decision to fall back on and always
 /// throw.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(
+    rename_all = "lowercase",
+    expecting = "\"throw\", \"deny\" or \"allow\""
+)]
 pub enum FaultPolicy {
     /// Throw (or reject with) the `STORE_ERROR` / `STORE_TIMEOUT` error. The default.
     #[default]
@@ -19,18 +24,6 @@ pub enum FaultPolicy {
     Deny,
     /// Fail open: `{ allowed: true, degraded: "store-error" }`, with no reservation.
     Allow,
-}
-
-impl FaultPolicy {
-    /// The JS spelling: `"throw"`, `"deny"` or `"allow"`.
-    pub fn parse(name: &str) -> Option<FaultPolicy> {
-        match name {
-            "throw" => Some(FaultPolicy::Throw),
-            "deny" => Some(FaultPolicy::Deny),
-            "allow" => Some(FaultPolicy::Allow),
-            _ => None,
-        }
-    }
 }
 
 /// A decision made by the fault policy instead of by counting. It carries no figures: the

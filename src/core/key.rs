@@ -14,13 +14,15 @@
 
 use super::error::{QuotaError, Result};
 use super::limits::MAX_SAFE_INTEGER;
+use serde::Deserialize;
 use std::fmt::Write;
 
 /// Longest accepted string id, in characters.
 pub const MAX_ID_CHARS: usize = 256;
 
 /// How string ids are written into keys (the engine's `stringIdKeys` option).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase", expecting = "\"escaped\" or \"raw\"")]
 pub enum StringIdKeys {
     /// `~` + the id, `%` and `:` percent-escaped: every string id is accepted.
     #[default]
@@ -28,17 +30,6 @@ pub enum StringIdKeys {
     /// The id as written, as the Django service writes a string primary key; ids that could
     /// share a key with another profile are refused.
     Raw,
-}
-
-impl StringIdKeys {
-    /// `"escaped"` or `"raw"`.
-    pub fn parse(name: &str) -> Option<StringIdKeys> {
-        match name {
-            "escaped" => Some(StringIdKeys::Escaped),
-            "raw" => Some(StringIdKeys::Raw),
-            _ => None,
-        }
-    }
 }
 
 /// Who a quota belongs to: a non-negative safe integer or a string of 1–256 characters.

@@ -48,6 +48,13 @@ pub fn read_count(key: &str, n: Option<i64>) -> Result<i64> {
     }
 }
 
+/// `n` as an `i64` when it is a safe integer (`Number.isSafeInteger`): a whole number from
+/// -MAX_SAFE_INTEGER to MAX_SAFE_INTEGER. Every JS number that becomes a limit, amount, id or
+/// timeout passes here; NaN and the infinities do not.
+pub fn safe_integer(n: f64) -> Option<i64> {
+    (n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER as f64).then_some(n as i64)
+}
+
 /// Longest accepted feature name.
 pub const MAX_FEATURE_LEN: usize = 64;
 

@@ -8,6 +8,7 @@ use super::zone::{first_instant_at, TimeZones};
 use chrono::{
     DateTime, Datelike, Days, Months, NaiveDate, NaiveTime, SecondsFormat, Timelike, Utc,
 };
+use serde::Deserialize;
 use std::fmt::Write;
 
 pub const MS_PER_SEC: i64 = 1000;
@@ -15,7 +16,11 @@ pub const MS_PER_HOUR: i64 = 3_600_000;
 pub const MS_PER_DAY: i64 = 86_400_000;
 
 /// The length unit of a calendar window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(
+    rename_all = "lowercase",
+    expecting = "\"hour\", \"day\", \"week\" or \"month\""
+)]
 pub enum WindowUnit {
     Hour,
     Day,
@@ -73,17 +78,7 @@ impl WindowSpan {
 }
 
 impl WindowUnit {
-    /// The names JS uses: `"hour" | "day" | "week" | "month"`.
-    pub fn parse(name: &str) -> Option<WindowUnit> {
-        Some(match name {
-            "hour" => WindowUnit::Hour,
-            "day" => WindowUnit::Day,
-            "week" => WindowUnit::Week,
-            "month" => WindowUnit::Month,
-            _ => return None,
-        })
-    }
-
+    /// The name JS uses (and `limits` takes): `"hour" | "day" | "week" | "month"`.
     pub fn name(self) -> &'static str {
         match self {
             WindowUnit::Hour => "hour",
