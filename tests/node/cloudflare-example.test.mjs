@@ -1,17 +1,25 @@
 // The example worker (examples/cloudflare-worker) in real workerd, over HTTP as a client sees
 // it, with its own wrangler.toml; QUOTA_LIMITS is overridden to give remix a limit of 37.
 import { test, before, after } from "node:test";
+import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import assert from "node:assert/strict";
 import { startWorker } from "../../examples/cloudflare-worker/miniflare.mjs";
 import { signToken } from "../../examples/cloudflare-worker/src/token.js";
 import { EXAMPLE_TOML, awayFromMidnight, nextMidnight, secondsToMidnight } from "../workerd/helpers.mjs";
 
 const SECRET = "test-secret-0123456789abcdef";
+// Short, so that a lease can run out within a test; the stand-in model takes milliseconds.
+const LEASE_SECONDS = 2;
 let mf;
 before(async () => {
   await awayFromMidnight();
   mf = await startWorker(EXAMPLE_TOML, {
-    bindings: { QUOTA_TOKEN_SECRET: SECRET, QUOTA_LIMITS: JSON.stringify({ remix: 37, tips: 2, scale: 10, remix_suggestions: 9 }) },
+    bindings: {
+      QUOTA_TOKEN_SECRET: SECRET,
+      QUOTA_LIMITS: JSON.stringify({ remix: 37, tips: 2, scale: 10, remix_suggestions: 9 }),
+      IDEMPOTENCY_LEASE_SECONDS: String(LEASE_SECONDS),
+    },
   });
 });
 after(() => mf?.dispose());
@@ -242,4 +250,48 @@ test("a request whose model call failed is released, and its retry with the same
   const retry = await ai(tok, "remix_suggestions", { prompt: "a b c d" }, key);
   assert.equal(retry.status, 200, "the failed attempt was forgotten: the retry runs");
   assert.equal((await usage(tok)).remix_suggestions, 3);
+});
+
+// The profile's object, as the worker reaches it (a numeric id's object is named by its digits),
+// to play a worker that began a request and died before finishing or forgetting it.
+async function profileObject(id) {
+  const ns = await mf.getDurableObjectNamespace("QUOTA");
+  return ns.get(ns.idFromName(String(id)));
+}
+// The worker's fingerprint of a request: SHA-256 of feature, newline, body.
+const fingerprint = (feature, body) => createHash("sha256").update(`${feature}\n${JSON.stringify(body)}`).digest("hex");
+
+test("a worker that died mid-call holds its Idempotency-Key for its lease only, then one retry runs it", async () => {
+  const tok = await token({ sub: 1050 });
+  const object = await profileObject(1050);
+  const body = { prompt: "p" };
+  const key = { "Idempotency-Key": "died-1" };
+  const dead = await object.beginRequest("died-1", fingerprint("scale", body), LEASE_SECONDS * 1000);
+  assert.equal(dead.state, "new");
+  const during = await ai(tok, "scale", body, key);
+  assert.deepEqual([during.status, during.body.error], [409, "request_in_progress"], "inside its lease nothing else runs");
+  await sleep(Math.max(0, dead.leaseUntil - Date.now()) + 100);
+  const retries = await Promise.all([ai(tok, "scale", body, key), ai(tok, "scale", body, key)]);
+  const ran = retries.filter((r) => r.status === 200);
+  assert.equal(ran.length, 1, `one retry takes over: ${retries.map((r) => r.status)}`);
+  assert.ok(retries.some((r) => r.status === 409));
+  assert.equal((await usage(tok)).scale, 1);
+  // The dead attempt, had it lived on, can neither store its answer over the retry's nor free the key.
+  assert.equal(await object.finishRequest("died-1", dead.owner, { status: 200, body: { stale: true }, headers: {} }), false);
+  assert.equal(await object.forgetRequest("died-1", dead.owner), false);
+  const later = await ai(tok, "scale", body, key);
+  assert.deepEqual([later.status, later.body], [200, ran[0].body], "the retry's response is the one kept");
+});
+
+test("a first response over 16 KiB ends its record: its retries get 409 response_not_kept and run nothing", async () => {
+  const tok = await token({ sub: 1051 });
+  const object = await profileObject(1051);
+  const body = { prompt: "long" };
+  const first = await object.beginRequest("big-1", fingerprint("scale", body), LEASE_SECONDS * 1000);
+  const huge = { status: 200, body: { output: "x".repeat(20_000) }, headers: {} };
+  assert.equal(await object.finishRequest("big-1", first.owner, huge), true);
+  await sleep(LEASE_SECONDS * 1000 + 100); // past the lease: still not run again
+  const retry = await ai(tok, "scale", body, { "Idempotency-Key": "big-1" });
+  assert.deepEqual([retry.status, retry.body.error], [409, "response_not_kept"]);
+  assert.equal((await usage(tok)).scale, 0, "nothing ran");
 });

@@ -23,6 +23,10 @@ test("README 'Use it' example runs in Node as written", () => {
 
 test("README 'Beyond the Django service' example runs in Node as written", () => {
   // First response, a concurrent retry (409), a later retry (the first response again), the same
-  // key with another body (422), and one model call counted at the usage it reported.
-  assert.match(runExample("## Beyond the Django service", "readme-beyond"), /^200 "hourly";r=16000;t=\d+ 409\n200 an answer to hi\n422\n1234\n$/);
+  // key with another body (422), one model call counted at the usage it reported, a failed
+  // model call whose slots were given back, and the 429 once the hour's tokens run out.
+  assert.match(
+    runExample("## Beyond the Django service", "readme-beyond"),
+    /^200 "hourly";r=16000;t=\d+ 409\n200 an answer to hi\n422\n1234\nthe model failed 1234\n429 true\n$/,
+  );
 });

@@ -1,48 +1,35 @@
 // The profile's Durable Object: the package's QuotaDurableObject plus a record of each request
-// made with an Idempotency-Key (IETF httpapi draft), kept next to the profile's counters. The
-// object runs one call at a time over the synchronous storage.kv, so "is this key new?" and
-// "it is mine now" are one step: two concurrent retries can never both start the work.
+// made with an Idempotency-Key (IETF httpapi draft), kept next to the profile's counters (the
+// rules are in records.js). The object runs one call at a time over the synchronous
+// storage.kv, so "is this key new?" and "it is mine now" are one step: two concurrent retries
+// can never both start the work.
 import { QuotaDurableObject as QuotaObject } from "wasm-quota/cloudflare";
+import { PREFIX, beginRequest, finishRequest, forgetRequest } from "./records.js";
 
-// Keys of request records: never a counter's (those start with the key prefix, "ai_quota:").
-const PREFIX = "request:";
-// A kept response is at most this long (its JSON); the stand-in's output is cut to fit.
-export const MAX_RESPONSE_CHARS = 16_384;
+export { MAX_RESPONSE_CHARS } from "./records.js";
+
 // Expired records deleted per alarm, so a sweep never runs over its time limit.
 const SWEEP_BATCH = 500;
-const DAY_MS = 86_400_000;
 
 export class QuotaDurableObject extends QuotaObject {
   /**
-   * Starts the request `key` with body `fingerprint`, or says why not:
-   * `{ state: "new" }` (run it), `"running"` (409), `"mismatch"` (another body: 422) or
+   * Starts the request `key` with body `fingerprint` under a lease of `leaseMs`, or says why
+   * not: `{ state: "new", owner, leaseUntil }` (run it), `"running"` (409), `"mismatch"` (422) or
    * `{ state: "done", response }` (replay the first response).
    */
-  beginRequest(key, fingerprint) {
-    const kv = this.ctx.storage.kv;
-    const seen = kv.get(PREFIX + key);
-    if (seen !== undefined && seen.expiresAt > Date.now()) {
-      if (seen.fingerprint !== fingerprint) return { state: "mismatch" };
-      return seen.response === null ? { state: "running" } : { state: "done", response: seen.response };
-    }
-    // Until the end of the UTC day, as long as the engine's own record of a daily feature.
-    const expiresAt = (Math.floor(Date.now() / DAY_MS) + 1) * DAY_MS;
-    kv.put(PREFIX + key, { fingerprint, response: null, expiresAt });
-    return { state: "new" };
+  beginRequest(key, fingerprint, leaseMs) {
+    const owner = crypto.randomUUID();
+    return beginRequest(this.ctx.storage.kv, key, fingerprint, { now: Date.now(), leaseMs, owner });
   }
 
-  /** Keeps the first response of `key` ({ status, body, headers }), for its retries. */
-  finishRequest(key, response) {
-    const kv = this.ctx.storage.kv;
-    const seen = kv.get(PREFIX + key);
-    if (seen === undefined || JSON.stringify(response).length > MAX_RESPONSE_CHARS) return false;
-    kv.put(PREFIX + key, { ...seen, response });
-    return true;
+  /** Keeps the first response of `key` for its retries, if `owner` still holds the key. */
+  finishRequest(key, owner, response) {
+    return finishRequest(this.ctx.storage.kv, key, owner, response);
   }
 
-  /** Forgets `key`: the request was denied or failed, so a retry runs again. */
-  forgetRequest(key) {
-    this.ctx.storage.kv.delete(PREFIX + key);
+  /** Forgets `key` if `owner` still holds it: the request was denied or failed. */
+  forgetRequest(key, owner) {
+    return forgetRequest(this.ctx.storage.kv, key, owner);
   }
 
   /** The package's sweep of expired counters, then of expired request records. */

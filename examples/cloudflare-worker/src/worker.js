@@ -7,16 +7,22 @@
 // What a call costs is the server's business: it reserves its own estimate and settles with
 // the usage the (stand-in) model reports — never a figure from the client. A request with an
 // Idempotency-Key runs once: its retries get the first response, 409 while it runs, 422 with
-// another body. Responses carry the IETF RateLimit headers; a denial is the package's 429.
+// another body; an attempt holds its key under a lease (see records.js), so a worker that dies
+// mid-call blocks the key for the lease only. Responses carry the IETF RateLimit headers; a
+// denial is the package's 429.
 import { quotaObject, QuotaError, rateLimitHeaders, quotaExceededResponse } from "wasm-quota/cloudflare";
 import { verifyToken } from "./token.js";
 import { QuotaDurableObject, MAX_RESPONSE_CHARS } from "./requests.js";
+import { withDeadline } from "./records.js";
 
 export { QuotaDurableObject };
 
 // Units a call may use, reserved up front; the model reports what it used. One by default.
 const ESTIMATE = { remix_suggestions: 3 };
 const BODY_FIELDS = new Set(["prompt", "simulateFailure"]);
+// How long an attempt holds its Idempotency-Key: env IDEMPOTENCY_LEASE_SECONDS, 60 by default.
+// Its work gets the first three quarters and is abandoned past them (released, forgotten).
+const DEFAULT_LEASE_SECONDS = 60;
 
 export default {
   async fetch(request, env) {
@@ -47,26 +53,36 @@ async function guardedAi(request, env, rawFeature) {
 
   const quota = quotaObject(env.QUOTA, profile.id);
   const key = request.headers.get("Idempotency-Key");
+  let leaseMs;
+  try {
+    leaseMs = leaseSeconds(env) * 1000;
+  } catch (err) {
+    return json(500, { error: "misconfigured", message: err.message });
+  }
+  let lease = null; // { owner, leaseUntil } of this attempt at `key`
   if (key !== null) {
     if (key.length === 0 || key.length > 256 || !key.isWellFormed()) {
       return json(400, { error: "invalid_request", message: "Idempotency-Key must be 1 to 256 characters" });
     }
-    const seen = await quota.beginRequest(key, await fingerprint(feature, text));
+    const seen = await quota.beginRequest(key, await fingerprint(feature, text), leaseMs);
     if (seen.state === "mismatch") return json(422, { error: "idempotency_key_reused", message: "this Idempotency-Key was used with another request" });
     if (seen.state === "running") return json(409, { error: "request_in_progress", message: "the first request with this Idempotency-Key is still running" });
     if (seen.state === "done") return respond(seen.response);
+    lease = seen;
   }
-  const forget = () => (key === null ? undefined : quota.forgetRequest(key));
+  // Only this attempt's own record: one that outlived its lease cannot free its successor's.
+  const forget = () => (lease === null ? undefined : quota.forgetRequest(key, lease.owner));
 
+  // No engine idempotencyKey: the object's record already runs a key once per attempt. An
+  // attempt that takes over a dead one's key is counted again (the dead one's count stays:
+  // an over-count, never a free call).
   let decision;
   try {
-    decision = await quota.reserve(profile, feature, { amount: ESTIMATE[feature] ?? 1, ...(key === null ? {} : { idempotencyKey: key }) });
+    decision = await quota.reserve(profile, feature, { amount: ESTIMATE[feature] ?? 1 });
   } catch (err) {
     await forget();
     return quotaErrorResponse(err);
   }
-  // The engine's own record says this key's work was already done (its record outlived ours).
-  if (decision.replayed) return json(409, { error: "request_already_made", message: "this Idempotency-Key was already used" });
   if (!decision.allowed) {
     await forget(); // a denial is not kept: a retry after the reset is asked again
     return quotaExceededResponse(decision);
@@ -74,7 +90,8 @@ async function guardedAi(request, env, rawFeature) {
 
   let result;
   try {
-    result = await standInModel(feature, body);
+    const budget = lease === null ? Infinity : lease.leaseUntil - leaseMs / 4 - Date.now();
+    result = await withDeadline(standInModel(feature, body), budget);
   } catch (err) {
     // The model failed: give the slot back, so a failure costs the caller nothing.
     const released = decision.reservation !== undefined && (await releaseQuietly(quota, profile, decision.reservation));
@@ -92,8 +109,17 @@ async function guardedAi(request, env, rawFeature) {
   }
   const info = { ...quotaInfo(decision), ...(settled ? { settled: result.used } : {}) };
   const response = { status: 200, body: { feature, output: result.output, quota: info }, headers: rateLimitHeaders(decision) };
-  if (key !== null) await quota.finishRequest(key, response);
+  if (lease !== null) await quota.finishRequest(key, lease.owner, response);
   return respond(response);
+}
+
+// IDEMPOTENCY_LEASE_SECONDS, a whole number of seconds from 1 to 3600 (default 60).
+function leaseSeconds(env) {
+  const raw = env.IDEMPOTENCY_LEASE_SECONDS;
+  if (raw === undefined || raw === "") return DEFAULT_LEASE_SECONDS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 3600) throw new Error(`IDEMPOTENCY_LEASE_SECONDS must be 1 to 3600, got ${JSON.stringify(raw)}`);
+  return n;
 }
 
 async function usage(request, env) {
