@@ -14,10 +14,6 @@ export function quotaError(code, message, cause) {
   return cause === undefined ? new QuotaError(code, message) : new QuotaError(code, message, { cause });
 }
 
-export function unlimitedDecision(feature) {
-  return { allowed: true, unlimited: true, feature };
-}
-
 export function degradedDecision(allowed, feature, error) {
   // retryAfter 0: when the store comes back is unknown, and a host's `if (!d.allowed)` path
   // reads it.

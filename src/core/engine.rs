@@ -11,7 +11,7 @@ use super::fault::{FaultPolicy, Guarded};
 use super::idempotency::{record_key, IdempotentReserveCall, RECORD_NONCE_MASK};
 use super::key::{counter_key, Profile, ProfileId};
 use super::keytable::{CounterKey, KeyTable};
-use super::limits::{Limits, Policy, MAX_SAFE_INTEGER};
+use super::limits::{self, Limits, Policy};
 use super::reservation::{PendingToken, Reservation, TokenKey, Tokens};
 use super::settle::{marker_base, marker_key, SettleCall};
 use super::store::Call;
@@ -306,7 +306,7 @@ impl Engine {
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
         let r = self.verify(profile, token)?;
-        if !(0..=MAX_SAFE_INTEGER).contains(&actual) {
+        if !limits::safe_from(0, actual) {
             return Err(QuotaError::argument(format!(
                 "actual amount {actual} must be an integer from 0 to Number.MAX_SAFE_INTEGER"
             )));
@@ -497,7 +497,7 @@ impl Engine {
 
 fn check_inputs(amount: i64, now_ms: i64) -> Result<()> {
     check_now(now_ms)?;
-    if !(1..=MAX_SAFE_INTEGER).contains(&amount) {
+    if !limits::safe_from(1, amount) {
         return Err(QuotaError::argument(format!(
             "amount {amount} must be an integer from 1 to Number.MAX_SAFE_INTEGER"
         )));

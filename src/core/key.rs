@@ -13,7 +13,7 @@
 //! All of these rules live here; an id is checked when it is built, before any key exists.
 
 use super::error::{QuotaError, Result};
-use super::limits::MAX_SAFE_INTEGER;
+use super::limits::safe_from;
 use serde::Deserialize;
 use std::fmt::Write;
 
@@ -46,7 +46,7 @@ pub enum ProfileId {
 
 impl ProfileId {
     pub fn number(n: i64) -> Result<ProfileId> {
-        if (0..=MAX_SAFE_INTEGER).contains(&n) {
+        if safe_from(0, n) {
             Ok(ProfileId::Number(n))
         } else {
             Err(QuotaError::argument(format!(
@@ -235,7 +235,7 @@ mod tests {
     #[test]
     fn id_bounds() {
         assert!(ProfileId::number(-1).is_err());
-        assert!(ProfileId::number(MAX_SAFE_INTEGER + 1).is_err());
+        assert!(ProfileId::number(crate::core::limits::MAX_SAFE_INTEGER + 1).is_err());
         assert!(ProfileId::text("").is_err());
         assert!(ProfileId::text(&"é".repeat(256)).is_ok());
         assert!(ProfileId::text(&"é".repeat(257)).is_err());

@@ -43,9 +43,15 @@ pub fn past_safe(key: &str, count: i64, delta: i64, what: &str) -> QuotaError {
 pub fn read_count(key: &str, n: Option<i64>) -> Result<i64> {
     match n {
         None => Ok(0),
-        Some(n) if (0..=MAX_SAFE_INTEGER).contains(&n) => Ok(n),
+        Some(n) if safe_from(0, n) => Ok(n),
         Some(n) => Err(QuotaError::corrupt(key, n)),
     }
+}
+
+/// Whether `n` is a safe integer of at least `min` (`min..=MAX_SAFE_INTEGER`): the one range
+/// of profile ids, limits and actual amounts (0) and of amounts (1).
+pub fn safe_from(min: i64, n: i64) -> bool {
+    (min..=MAX_SAFE_INTEGER).contains(&n)
 }
 
 /// `n` as an `i64` when it is a safe integer (`Number.isSafeInteger`): a whole number from
@@ -221,7 +227,7 @@ pub fn is_feature_name(s: &str) -> bool {
 }
 
 fn check_limit(limit: i64) -> Result<()> {
-    if (0..=MAX_SAFE_INTEGER).contains(&limit) {
+    if safe_from(0, limit) {
         Ok(())
     } else {
         Err(QuotaError::config(format!(

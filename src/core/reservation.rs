@@ -14,7 +14,7 @@
 use super::clock::{MAX_MS, MIN_MS};
 use super::error::{QuotaError, Result};
 use super::key::ProfileId;
-use super::limits::{is_feature_name, MAX_SAFE_INTEGER};
+use super::limits::{is_feature_name, safe_from};
 use siphasher::sip::SipHasher24;
 use std::cell::Cell;
 use std::hash::Hasher;
@@ -255,7 +255,7 @@ impl Reservation {
             .filter(|f| is_feature_name(f))
             .ok_or_else(bad)?;
         let at_ms = parse_int(parts.next()).filter(|t| (MIN_MS..=MAX_MS).contains(t));
-        let amount = parse_int(parts.next()).filter(|a| (1..=MAX_SAFE_INTEGER).contains(a));
+        let amount = parse_int(parts.next()).filter(|&a| safe_from(1, a));
         let nonce = parse_hex(parts.next());
         let mac = parse_hex(parts.next());
         match (at_ms, amount, nonce, mac, parts.next()) {
