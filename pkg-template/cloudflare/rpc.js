@@ -4,6 +4,7 @@
 // `Error("[CODE] message")` and is rebuilt on the caller's side.
 
 import { QuotaError } from "../runtime.js";
+import { profileObjectName } from "../wasm_quota.js";
 
 const CODED = /^(?:QuotaError: )?\[([A-Z][A-Z_]*)\] ([\s\S]*)$/;
 
@@ -60,15 +61,11 @@ export function recoverQuotaError(err) {
   return m === null ? err : new QuotaError(m[1], m[2], { cause: err });
 }
 
-/** The Durable Object name for a profile id: numbers as digits, strings as "~" + the string. */
+/** The Durable Object name for a profile id: numbers as digits, strings as "~" + the string.
+ *  The id is checked by the engine's own rule (in the WASM), so an id the engine refuses is
+ *  refused here with the same QuotaError, never named lossily. */
 export function quotaObjectName(profileId) {
-  if (Number.isSafeInteger(profileId) && profileId >= 0) return String(profileId);
-  // Not well-formed (a lone surrogate): refused, as the engine refuses it, rather than named lossily.
-  if (typeof profileId === "string" && profileId.length > 0 && [...profileId].length <= 256 && profileId.isWellFormed()) return `~${profileId}`;
-  throw new QuotaError(
-    "INVALID_ARGUMENT",
-    "profile id must be a non-negative safe integer or a well-formed string of 1-256 characters",
-  );
+  return profileObjectName(profileId);
 }
 
 /**

@@ -9,6 +9,7 @@ use crate::core::limits::{safe_integer, MAX_SAFE_INTEGER};
 use crate::core::{FaultPolicy, Limits, Profile, ProfileId, QuotaError, StringIdKeys};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 type Result<T> = std::result::Result<T, Failure>;
@@ -82,6 +83,20 @@ fn bad_profile_id(got: &str) -> Failure {
         "profile id must be a non-negative safe integer or a string of 1-256 characters, got {got}"
     ))
     .into()
+}
+
+/// The name of a profile's Durable Object (`quotaObjectName` in `cloudflare/rpc.js`): the id
+/// checked by the engine's own rule, a number as its digits, a string as `~` + the string.
+///
+/// ```js
+/// env.QUOTA.idFromName(profileObjectName(42)); // "42"; "ab" → "~ab"; -1 throws INVALID_ARGUMENT
+/// ```
+#[wasm_bindgen(js_name = profileObjectName)]
+pub fn profile_object_name(id: JsValue) -> std::result::Result<String, JsValue> {
+    Ok(match profile_id(&id, StringIdKeys::Escaped)? {
+        ProfileId::Number(n) => n.to_string(),
+        ProfileId::Text(s) | ProfileId::Raw(s) => format!("~{s}"),
+    })
 }
 
 /// `{ id, unlimited? }`.

@@ -30,6 +30,16 @@ test("wasm-quota/cloudflare outside workerd fails with a clear message", async (
   await assert.rejects(import("wasm-quota/cloudflare"), /runs only in Cloudflare Workers/);
 });
 
+test("quotaObjectName names a profile's object by the engine's own id rule, refusing what the engine refuses with its error", async () => {
+  const named = await ok(mf, "objectNames", { ids: [42, 0, "ab", "a:b", "x".repeat(256)] });
+  assert.deepEqual(named.map((n) => n.name), ["42", "0", "~ab", "~a:b", "~" + "x".repeat(256)]);
+  const bad = [-1, 1.5, 2 ** 53, "", "x".repeat(257), "a\uD800", null, true, [1]];
+  for (const { name, engine } of await ok(mf, "objectNames", { ids: bad })) {
+    assert.equal(name.code, "INVALID_ARGUMENT");
+    assert.deepEqual(name, engine, "the same refusal as the engine's");
+  }
+});
+
 test("500 concurrent reserves for one profile with limit 37 admit exactly 37 (SQLite storage.kv)", async () => {
   assert.deepEqual(await ok(mf, "concurrent", { id: 500, feature: "remix", n: 500 }), { allowed: 37, denied: 463 });
   assert.deepEqual(await ok(mf, "rpc", { id: 500, method: "usage", args: [500] }), { remix: 37, tips: 0 });

@@ -189,6 +189,18 @@ const routes = {
     for (let i = 0; i < n; i++) await quota.check({ id }, feature);
     return { n };
   },
+  // { ids }: quotaObjectName of each id next to what an engine says to the same id.
+  async objectNames(env, { ids }) {
+    const engine = new QuotaEngine({ store: new main.MemoryStore(), limits: { remix: 1 } });
+    const answer = (f) => {
+      try {
+        return f();
+      } catch (err) {
+        return { code: err instanceof QuotaError ? err.code : `not a QuotaError: ${err}`, message: err.message };
+      }
+    };
+    return ids.map((id) => ({ name: answer(() => quotaObjectName(id)), engine: answer(() => engine.check({ id }, "remix").allowed) }));
+  },
   async kvUsable(env, { id }) {
     return env.QUOTA_ASYNC.get(env.QUOTA_ASYNC.idFromName(quotaObjectName(id))).kvUsable();
   },
