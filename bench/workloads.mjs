@@ -38,6 +38,23 @@ export function djangoWorkload(ops, profiles = 10_000, rand = generator()) {
   return { who, what };
 }
 
+/** The same requests with each numeric-id profile replaced by one with a UUID string id (one
+ *  per profile, so every contender admits the same number). */
+export function withUuidIds({ who, what }, rand = generator(0x2468ace)) {
+  const ids = new Map();
+  const uuidWho = who.map((p) => {
+    let q = ids.get(p);
+    if (q === undefined) ids.set(p, (q = { id: uuid(rand) }));
+    return q;
+  });
+  return { who: uuidWho, what };
+}
+
+/** The limits of `limits` (plain numbers) as policy objects: `{ limit }`, the same UTC-day
+ *  counters under the same keys. */
+export const asPolicyObjects = (limits) =>
+  Object.fromEntries(Object.entries(limits).map(([f, limit]) => [f, { limit }]));
+
 /** A version-4 UUID string from `rand`, as apps use for user ids. */
 function uuid(rand) {
   const hex = (n) => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join("");

@@ -2,16 +2,35 @@
 // this half drives each call's store operations and builds the results, so that what crosses the
 // boundary is numbers: a status per step, the details in a shared Float64Array (`out`), key
 // strings once per key (cached here by the key's number), never a decision object.
-import { QuotaCore, wasmMemory } from "./wasm_quota.js";
+import { QuotaCore, wasmMemory, Status, OpSlot, DecisionSlot, Reply, CallKind } from "./wasm_quota.js";
 import { isThenable, withTimeout, QuotaError } from "./runtime.js";
 import { memoryStoreInternals } from "./stores/memory.js";
 
-// Statuses, reply kinds and call kinds: the numbers of src/bind/engine.rs.
-const GET = 0, INCR = 1, ADD = 2, SET = 3;
-const DECISION = 4, UNLIMITED = 5, RELEASED = 6, VALUE = 7, ERROR = 8, PENDING = 9;
-const REPLY_COUNT = 0, REPLY_ABSENT = 1, REPLY_ADDED = 2, REPLY_DONE = 3;
-const CHECK = 0, RESERVE = 1, INCREMENT = 2, RELEASE = 3;
-const OUT_LEN = 15;
+// Statuses, slots, reply kinds and call kinds are defined in src/bind/engine.rs. Store
+// operations are the statuses up to LAST_OP.
+const { Get: GET, Incr: INCR, Add: ADD, Set: SET, IncrOrCreate: INCR_OR_CREATE } = Status;
+const { Decision: DECISION, Unlimited: UNLIMITED, Released: RELEASED, Value: VALUE, Pending: PENDING } = Status;
+const LAST_OP = INCR_OR_CREATE;
+const { Call: CALL_SLOT, Key: KEY_SLOT, Value: VALUE_SLOT, Ttl: TTL_SLOT } = OpSlot;
+const { Count: REPLY_COUNT, Absent: REPLY_ABSENT, Added: REPLY_ADDED, Done: REPLY_DONE } = Reply;
+const { Check: CHECK, Reserve: RESERVE, Increment: INCREMENT, Release: RELEASE } = CallKind;
+const OUT_LEN = DecisionSlot.End;
+
+// Runs store operation `op` (a status up to LAST_OP) with the op's numbers.
+function callStore(store, op, key, a, b) {
+  switch (op) {
+    case INCR:
+      return store.incr(key, a);
+    case INCR_OR_CREATE:
+      return store.incrOrCreate(key, a, b);
+    case GET:
+      return store.get(key);
+    case ADD:
+      return store.add(key, a, b);
+    default:
+      return store.set(key, a, b);
+  }
+}
 // Key strings kept per engine, by key number modulo the cache's size. Key numbers are handed
 // out in sequence, so the counters in use map to distinct slots; a slot's number says whose it
 // is. The cache starts small (a fresh engine costs microseconds, not a 0.5 MB allocation) and
@@ -170,16 +189,16 @@ export class QuotaEngine {
     const core = this.#core;
     const store = this.#store;
     for (;;) {
-      if (status > SET) return this.#result(status, feature);
+      if (status > LAST_OP) return this.#result(status, feature);
       // Every number is read before #key, which may call into WASM (growing memory detaches `out`).
       const out = this.#numbers();
-      const call = out[0];
-      const keyId = out[1], a = out[2], b = out[3];
+      const call = out[CALL_SLOT];
+      const keyId = out[KEY_SLOT], a = out[VALUE_SLOT], b = out[TTL_SLOT];
       const op = status;
       const key = this.#key(call, keyId);
       let raw;
       try {
-        raw = status === INCR ? store.incr(key, a) : status === GET ? store.get(key) : status === ADD ? store.add(key, a, b) : store.set(key, a, b);
+        raw = callStore(store, op, key, a, b);
       } catch (cause) {
         status = core.fail(call, cause);
         continue;
@@ -204,14 +223,14 @@ export class QuotaEngine {
       }
       // Plain answers from here on are taken at once; the next thenable is awaited.
       for (;;) {
-        if (status > SET) return this.#result(status, feature);
+        if (status > LAST_OP) return this.#result(status, feature);
         const out = this.#numbers();
-        call = out[0];
-        const keyId = out[1], a = out[2], b = out[3];
+        call = out[CALL_SLOT];
+        const keyId = out[KEY_SLOT], a = out[VALUE_SLOT], b = out[TTL_SLOT];
         op = status;
         const key = this.#key(call, keyId);
         try {
-          pending = status === INCR ? store.incr(key, a) : status === GET ? store.get(key) : status === ADD ? store.add(key, a, b) : store.set(key, a, b);
+          pending = callStore(store, op, key, a, b);
         } catch (cause) {
           status = core.fail(call, cause);
           continue;
@@ -229,6 +248,8 @@ export class QuotaEngine {
     if (op === INCR || op === GET) {
       if (typeof raw === "number") return core.resume(call, REPLY_COUNT, raw);
       if (raw === null || raw === undefined) return core.resume(call, REPLY_ABSENT, 0);
+    } else if (op === INCR_OR_CREATE) {
+      if (typeof raw === "number") return core.resume(call, REPLY_COUNT, raw);
     } else if (op === ADD) {
       if (typeof raw === "boolean") return core.resume(call, REPLY_ADDED, raw ? 1 : 0);
     } else if (op === SET) {
@@ -249,7 +270,7 @@ export class QuotaEngine {
         return undefined;
       case VALUE:
         return this.#core.take();
-      default: // ERROR
+      default: // Status.Error
         throw this.#core.take();
     }
   }
@@ -257,10 +278,12 @@ export class QuotaEngine {
   #decision(feature) {
     // Read every number first: rfc3339 calls into WASM, and memory growing there detaches `out`.
     const out = this.#numbers();
+    const D = DecisionSlot;
     // retryAfter null: the amount is over the whole limit, so waiting never makes it fit.
-    const allowed = out[1] === 1, limit = out[2], used = out[3], remaining = out[4], resetsAtMs = out[5], retryAfter = out[6] < 0 ? null : out[6];
-    const atMs = out[7], amount = out[8], nonceHigh = out[9], nonceLow = out[10], policy = out[11], replayed = out[12] === 1;
-    const macHigh = out[13], macLow = out[14];
+    const allowed = out[D.Allowed] === 1, limit = out[D.Limit], used = out[D.Used], remaining = out[D.Remaining];
+    const resetsAtMs = out[D.ResetsAt], retryAfter = out[D.RetryAfter] < 0 ? null : out[D.RetryAfter], atMs = out[D.ReservedAt], amount = out[D.Amount];
+    const nonceHigh = out[D.NonceHigh], nonceLow = out[D.NonceLow], policy = out[D.Policy], replayed = out[D.Replayed] === 1;
+    const macHigh = out[D.MacHigh], macLow = out[D.MacLow];
     if (resetsAtMs !== this.#resetsAtMs) {
       this.#resetsAt = QuotaCore.rfc3339(resetsAtMs);
       this.#resetsAtMs = resetsAtMs;

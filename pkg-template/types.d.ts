@@ -19,6 +19,11 @@ export interface QuotaStore {
   add(key: string, value: number, ttlSeconds: number): MaybePromise<boolean>;
   /** Create or overwrite the key with `value`, expiring after `ttlSeconds`. */
   set(key: string, value: number, ttlSeconds: number): MaybePromise<void>;
+  /** Optional, and atomic when given: add `delta` to a live counter, or create it with `delta`
+   *  expiring after `ttlSeconds` when absent or expired; return the new value. A live
+   *  counter keeps its expiry. With it a reserve is one store call even when a window starts;
+   *  without it the engine uses incr → add → incr → set. */
+  incrOrCreate?(key: string, delta: number, ttlSeconds: number): MaybePromise<number>;
 }
 
 /** A non-negative safe integer or a string of 1–256 characters. `42` and `"42"` differ. */

@@ -2,6 +2,7 @@
 //! the JS `MemoryStore` path) against the state machines driven by `run` over the same kind of
 //! counters: random calls over several profiles, features with one to three policies (zoned
 //! ones too), amounts, corrupt values and time jumps; every figure, error and counter equal.
+//! Each side counts with `incr_or_create` or with incr → add → incr → set (every pairing).
 
 use std::rc::Rc;
 use wasm_quota::core::direct::{Counting, Figures};
@@ -57,14 +58,20 @@ fn describe(n: f64) -> String {
 #[test]
 fn direct_calls_match_the_state_machines() {
     for seed in 1..=6u64 {
-        let engine = || {
+        let engine = |upsert: bool| {
+            let counting = if upsert {
+                CountingOps::IncrOrCreate
+            } else {
+                CountingOps::IncrAddSet
+            };
             Engine::new(limits())
                 .with_time_zones(Rc::new(FakeZones))
                 .with_nonce_seed(seed)
+                .with_counting(counting)
                 .with_token_secret("one secret for both engines")
                 .unwrap()
         };
-        let (direct, machines) = (engine(), engine());
+        let (direct, machines) = (engine(seed % 2 == 1), engine(seed % 3 == 0));
         let (mut a, mut b) = (Counters::default(), Counters::default());
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let features: Vec<String> = limits().features().map(|(f, _)| f.to_owned()).collect();

@@ -2,7 +2,8 @@
 //!
 //! A case is a random history: batches of calls (check, reserve, increment, release by feature
 //! and by reservation) over four profiles and three features, clock jumps (some landing a
-//! moment before or after midnight), `setLimits`, `usage`, and injected store faults. The calls
+//! moment before or after midnight), `setLimits`, `usage`, and injected store faults, over a
+//! store counting with its atomic `incr_or_create` or with incr → add → incr → set. The calls
 //! of a batch run concurrently: a random schedule interleaves their store steps over one shared
 //! store, the way an async store interleaves them in a host. Checked against `model::Model`:
 //! - a call alone agrees with the model exactly (every decision field, every counter);
@@ -230,11 +231,24 @@ struct Tally {
 }
 
 impl World {
-    fn new(start: i64, limits: [i64; 3], hourly: Option<i64>, policy: FaultPolicy) -> World {
+    fn new(
+        start: i64,
+        limits: [i64; 3],
+        hourly: Option<i64>,
+        policy: FaultPolicy,
+        upsert: bool,
+    ) -> World {
         let clock = FakeClock::at(start);
+        let counting = if upsert {
+            CountingOps::IncrOrCreate
+        } else {
+            CountingOps::IncrAddSet
+        };
         World {
             store: MemoryStore::new(clock.clone()),
-            engine: Engine::new(Self::limits(limits, hourly)).with_fault_policy(policy),
+            engine: Engine::new(Self::limits(limits, hourly))
+                .with_fault_policy(policy)
+                .with_counting(counting),
             clock,
             model: Model::default(),
             limits,
@@ -739,8 +753,9 @@ proptest! {
         limits in prop::array::uniform3(0..=6i64),
         policy in fault_policy(),
         events in prop::collection::vec(event(), 1..30),
+        upsert in any::<bool>(),
     ) {
-        let mut world = World::new(start, limits, None, policy);
+        let mut world = World::new(start, limits, None, policy, upsert);
         for event in &events {
             world.run(event)?;
         }
@@ -765,8 +780,9 @@ proptest! {
         hourly in 0..=4i64,
         policy in fault_policy(),
         events in prop::collection::vec(event(), 1..30),
+        upsert in any::<bool>(),
     ) {
-        let mut world = World::new(start, limits, Some(hourly), policy);
+        let mut world = World::new(start, limits, Some(hourly), policy, upsert);
         for event in &events {
             world.run(event)?;
         }

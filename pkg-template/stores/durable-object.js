@@ -80,6 +80,16 @@ export class DurableObjectStore {
     });
   }
 
+  /** Read and write with no await between them (over `storage.kv`: one synchronous step). */
+  incrOrCreate(key, delta, ttlSeconds) {
+    return then(this.#read(key), (e) => {
+      if (e === undefined) return then(this.set(key, delta, ttlSeconds), () => delta);
+      if (typeof e.count !== "number") return e.count;
+      const count = e.count + delta;
+      return then(this.#write(key, count, e.expiresAt), () => count);
+    });
+  }
+
   add(key, value, ttlSeconds) {
     return then(this.#read(key), (e) =>
       e === undefined ? then(this.set(key, value, ttlSeconds), () => true) : false,

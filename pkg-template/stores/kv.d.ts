@@ -20,4 +20,6 @@ export class KvStore implements QuotaStore {
   incr(key: string, delta: number): Promise<number | null>;
   add(key: string, value: number, ttlSeconds: number): Promise<boolean>;
   set(key: string, value: number, ttlSeconds: number): Promise<void>;
+  /** A read, then a write: best effort, not atomic (see above). */
+  incrOrCreate(key: string, delta: number, ttlSeconds: number): Promise<number>;
 }

@@ -43,6 +43,20 @@ export class KvStore {
     return count;
   }
 
+  /** Read, then write (best effort, not atomic): one read and one write even when the
+   *  counter is new, where incr → add took three calls. */
+  async incrOrCreate(key, delta, ttlSeconds) {
+    const e = await this.#read(key);
+    if (e === undefined) {
+      await this.set(key, delta, ttlSeconds);
+      return delta;
+    }
+    if (typeof e.count !== "number") return e.count;
+    const count = e.count + delta;
+    await this.#write(key, count, e.expiresAt);
+    return count;
+  }
+
   /** Read, then write: two concurrent adds can both return true. */
   async add(key, value, ttlSeconds) {
     if ((await this.#read(key)) !== undefined) return false;

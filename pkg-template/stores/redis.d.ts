@@ -11,8 +11,9 @@ export interface RedisClientLike {
 
 /**
  * The QuotaStore contract over Redis, shared by every process that uses the same Redis:
- * `incr` is a Lua script (increment only if the key exists), `add` is `SET NX EX`, Redis keeps
- * the TTLs. Every method returns a Promise.
+ * `incr` is a Lua script (increment only if the key exists), `add` is `SET NX EX`,
+ * `incrOrCreate` one Lua script (`SET NX EX`, else `INCRBY`), Redis keeps the TTLs. Every
+ * method returns a Promise; each is one round trip.
  *
  * ```js
  * import { createClient } from "redis";
@@ -29,4 +30,5 @@ export class RedisStore implements QuotaStore {
   incr(key: string, delta: number): Promise<number | null>;
   add(key: string, value: number, ttlSeconds: number): Promise<boolean>;
   set(key: string, value: number, ttlSeconds: number): Promise<void>;
+  incrOrCreate(key: string, delta: number, ttlSeconds: number): Promise<number>;
 }

@@ -1,10 +1,15 @@
 // RedisStore: the QuotaStore contract over a connected client of the `redis` npm package (v5),
 // so that several Node processes share one quota. Each method is one round trip and atomic in
 // Redis; Redis keeps the TTLs. Every method returns a Promise, so engine calls over it do too.
+// Keys and values are the Django service's (django-redis writes counts as plain integers).
 
 // incr only if the key exists (INCRBY alone would create it with no TTL). INCRBY keeps the TTL.
 const INCR_IF_EXISTS =
   "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) end return false";
+// Create with the TTL when absent, else INCRBY (which keeps the TTL): one script, atomic.
+const INCR_OR_CREATE =
+  "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return tonumber(ARGV[1]) end " +
+  "return redis.call('INCRBY', KEYS[1], ARGV[1])";
 
 // A count as Redis stores it: a canonical decimal integer. Anything else is handed to the
 // engine as the raw string, which it reports as CORRUPT_COUNTER (never read as 0).
@@ -12,7 +17,7 @@ const COUNT = /^-?(0|[1-9][0-9]{0,15})$/;
 
 export class RedisStore {
   #client;
-  #sha = null; // Promise of the script's SHA1, loaded once
+  #shas = new Map(); // script → Promise of its SHA1, loaded once
 
   /** @param client a connected `redis` v5 client (`await createClient({ url }).connect()`) */
   constructor(client) {
@@ -29,18 +34,31 @@ export class RedisStore {
     return v === null ? null : COUNT.test(v) ? Number(v) : v;
   }
 
-  async incr(key, delta) {
-    const args = { keys: [key], arguments: [String(delta)] };
-    this.#sha ??= this.#client.scriptLoad(INCR_IF_EXISTS).catch((e) => {
-      this.#sha = null;
-      throw e;
-    });
+  incr(key, delta) {
+    return this.#run(INCR_IF_EXISTS, { keys: [key], arguments: [String(delta)] });
+  }
+
+  /** One script call: INCRBY a live key (its TTL kept), or create it with `delta` and the TTL. */
+  incrOrCreate(key, delta, ttlSeconds) {
+    return this.#run(INCR_OR_CREATE, { keys: [key], arguments: [String(delta), String(ttlSeconds)] });
+  }
+
+  // EVALSHA of `script` (loaded once per store), one round trip.
+  async #run(script, args) {
+    let sha = this.#shas.get(script);
+    if (sha === undefined) {
+      sha = this.#client.scriptLoad(script).catch((e) => {
+        this.#shas.delete(script);
+        throw e;
+      });
+      this.#shas.set(script, sha);
+    }
     try {
-      return await this.#client.evalSha(await this.#sha, args);
+      return await this.#client.evalSha(await sha, args);
     } catch (e) {
       // A restarted Redis has an empty script cache; EVAL runs the script and caches it again.
       if (!String(e?.message).startsWith("NOSCRIPT")) throw e;
-      return await this.#client.eval(INCR_IF_EXISTS, args);
+      return await this.#client.eval(script, args);
     }
   }
 

@@ -15,7 +15,10 @@ use super::policies;
 use super::store::{self, Fault};
 use super::zones::IntlZones;
 use crate::core::direct::{Counting, Figures};
-use crate::core::{self, Call, Outcome, Step, StoreOp, StoreReply, StringIdKeys, NO_KEY_ID};
+use crate::core::{
+    self, Call, CountingOps, Outcome, QuotaError, Step, StoreOp, StoreReply, StringIdKeys,
+    NO_KEY_ID,
+};
 use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -27,52 +30,114 @@ extern "C" {
     pub type AmountOptions;
 }
 
-/// What a call did last, returned by every stepping method. The numbers are shared with
-/// `pkg-template/engine.js`.
+/// What a call did last, returned (as a number) by every stepping method; `engine.js`
+/// imports it.
+#[wasm_bindgen]
 #[derive(Clone, Copy)]
-#[repr(i32)]
-enum Status {
-    /// Run this store operation: `out[0]` call, `out[1]` key number (-1: none, read the key
-    /// with `opKey` every time), `out[2]` delta or value,
-    /// `out[3]` TTL in seconds. Answer with `resume`, `resumeWith` or `fail`.
+pub enum Status {
+    /// Run this store operation, as [`OpSlot`] says. Answer with `resume`, `resumeWith` or
+    /// `fail`.
     Get = 0,
     Incr = 1,
     Add = 2,
     Set = 3,
-    /// A decision: `out[1]` allowed, `[2]` limit, `[3]` used, `[4]` remaining, `[5]` resets at
-    /// (ms), `[6]` retry after (s; -1: never, the amount is over the whole limit), `[7]` reservation instant (ms) or -1, `[8]` its amount,
-    /// `[9]` and `[10]` the high and low 32 bits of its nonce, `[11]` the position of the
-    /// policy it describes when that policy is named in decisions (given as an object), else
-    /// -1, `[12]` 1 for an idempotent replay, `[13]` and `[14]` the high and low 32 bits of the
-    /// reservation's MAC.
-    Decision = 4,
+    IncrOrCreate = 4,
+    /// A decision, its figures in [`DecisionSlot`]s.
+    Decision = 5,
     /// `{ allowed: true, unlimited: true, feature }`.
-    Unlimited = 5,
+    Unlimited = 6,
     /// `release` finished.
-    Released = 6,
+    Released = 7,
     /// The result is a JS value: `take()` it (usage, degraded decision).
-    Value = 7,
+    Value = 8,
     /// The call failed: `take()` the `QuotaError` and throw it.
-    Error = 8,
+    Error = 9,
     /// The store answered with a thenable: await it, then `resumeWith(call, value, true)`.
-    Pending = 9,
+    Pending = 10,
+}
+
+/// Where a store operation's details are in the shared number buffer (`outPtr`).
+#[wasm_bindgen]
+#[derive(Clone, Copy)]
+pub enum OpSlot {
+    /// The call's number, for `resume` / `resumeWith` / `fail` / `opKey`.
+    Call = 0,
+    /// The key's number (-1: none, read the key with `opKey` every time).
+    Key = 1,
+    /// The delta (`incr`, `incrOrCreate`) or value (`add`, `set`).
+    Value = 2,
+    /// The TTL in seconds (`add`, `set`, `incrOrCreate`).
+    Ttl = 3,
+}
+
+/// Where a decision's figures are in the shared number buffer (`outPtr`).
+#[wasm_bindgen]
+#[derive(Clone, Copy)]
+pub enum DecisionSlot {
+    /// 1 when allowed, else 0.
+    Allowed = 1,
+    Limit = 2,
+    Used = 3,
+    Remaining = 4,
+    /// The reset instant, ms.
+    ResetsAt = 5,
+    /// Seconds; -1: never (the amount is over the whole limit).
+    RetryAfter = 6,
+    /// The reservation's instant (ms), or -1 when there is none.
+    ReservedAt = 7,
+    /// The reservation's amount.
+    Amount = 8,
+    /// The high and low 32 bits of the reservation's nonce.
+    NonceHigh = 9,
+    NonceLow = 10,
+    /// The position of the policy the decision describes when that policy is named in
+    /// decisions (given as an object), else -1.
+    Policy = 11,
+    /// 1 for an idempotent replay.
+    Replayed = 12,
+    /// The high and low 32 bits of the reservation's MAC.
+    MacHigh = 13,
+    MacLow = 14,
+    /// The number of slots.
+    End = 15,
 }
 
 /// Slots of the shared number buffer.
-const OUT_LEN: usize = 15;
+const OUT_LEN: usize = DecisionSlot::End as usize;
 type Out = [f64; OUT_LEN];
 
 /// How JS classified a plain store answer (`resume`'s `kind`).
-const REPLY_COUNT: u32 = 0;
-const REPLY_ABSENT: u32 = 1;
-const REPLY_ADDED: u32 = 2;
-const REPLY_DONE: u32 = 3;
+#[wasm_bindgen]
+#[derive(Clone, Copy)]
+pub enum Reply {
+    /// A number (from `get`, `incr`, `incrOrCreate`).
+    Count = 0,
+    /// `null` or `undefined` (from `get`, `incr`).
+    Absent = 1,
+    /// A boolean from `add` (`value` 1 or 0).
+    Added = 2,
+    /// `set` finished.
+    Done = 3,
+}
 
-/// Which method a `start` is (`kind`).
-const CHECK: u32 = 0;
-const RESERVE: u32 = 1;
-const INCREMENT: u32 = 2;
-const RELEASE: u32 = 3;
+/// Which method a call is (`start`'s `kind`).
+#[wasm_bindgen]
+#[derive(Clone, Copy)]
+pub enum CallKind {
+    Check = 0,
+    Reserve = 1,
+    Increment = 2,
+    Release = 3,
+}
+
+const REPLY_COUNT: u32 = Reply::Count as u32;
+const REPLY_ABSENT: u32 = Reply::Absent as u32;
+const REPLY_ADDED: u32 = Reply::Added as u32;
+const REPLY_DONE: u32 = Reply::Done as u32;
+const CHECK: u32 = CallKind::Check as u32;
+const RESERVE: u32 = CallKind::Reserve as u32;
+const INCREMENT: u32 = CallKind::Increment as u32;
+const RELEASE: u32 = CallKind::Release as u32;
 
 /// A call between two store operations.
 struct Running {
@@ -113,7 +178,9 @@ impl QuotaCore {
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<QuotaCore, JsValue> {
         let o = args::engine_options(&options)?;
+        let counting = store_counting(&o.store)?;
         let mut core = core::Engine::new(o.limits)
+            .with_counting(counting)
             .with_enabled(o.enabled)
             .with_fault_policy(o.on_store_error)
             .with_time_zones(Rc::new(IntlZones))
@@ -145,6 +212,8 @@ impl QuotaCore {
     /// store's clock when it is not the engine's (`undefined` when it is).
     #[wasm_bindgen(js_name = attachMemory)]
     pub fn attach_memory(&mut self, counters: &MemoryCounters, clock: Option<js_sys::Function>) {
+        // Its counters have the upsert natively (`Counters::incr_or_create`).
+        self.core.set_counting(CountingOps::IncrOrCreate);
         self.memory = Some(counters.shared());
         self.memory_clock = clock;
     }
@@ -413,6 +482,20 @@ impl QuotaCore {
     }
 }
 
+/// How the engine counts over `store`, decided once: with its `incrOrCreate` when it has one
+/// (optional in the store contract), else with `incr` → `add` → `incr` → `set`.
+fn store_counting(store: &JsValue) -> Result<CountingOps, Failure> {
+    let upsert = args::field(store, "incrOrCreate", QuotaError::config)?;
+    if upsert.is_function() {
+        Ok(CountingOps::IncrOrCreate)
+    } else if upsert.is_undefined() {
+        Ok(CountingOps::IncrAddSet)
+    } else {
+        let msg = "store.incrOrCreate must be a method when present (see QuotaStore)";
+        Err(QuotaError::config(msg).into())
+    }
+}
+
 /// 64 bits from `crypto.getRandomValues`, drawn by the core on first use (never while a
 /// module loads: workerd forbids it there).
 fn random_u64() -> u64 {
@@ -530,12 +613,15 @@ impl QuotaCore {
                     StoreOp::Set {
                         value, ttl_secs, ..
                     } => (Status::Set, value, ttl_secs),
+                    StoreOp::IncrOrCreate {
+                        delta, ttl_secs, ..
+                    } => (Status::IncrOrCreate, delta, ttl_secs),
                 };
                 let out = &mut self.out;
-                out[0] = id as f64;
-                out[1] = if key == NO_KEY_ID { -1.0 } else { key as f64 };
-                out[2] = a as f64;
-                out[3] = b as f64;
+                out[OpSlot::Call as usize] = id as f64;
+                out[OpSlot::Key as usize] = if key == NO_KEY_ID { -1.0 } else { key as f64 };
+                out[OpSlot::Value as usize] = a as f64;
+                out[OpSlot::Ttl as usize] = b as f64;
                 status as i32
             }
             Step::Done(result) => {
@@ -577,7 +663,7 @@ impl QuotaCore {
                     named,
                     reservation: d.reservation.map(|r| (r.at_ms, r.amount, r.nonce, r.mac)),
                 });
-                self.out[12] = f64::from(u8::from(d.replayed));
+                self.out[DecisionSlot::Replayed as usize] = f64::from(u8::from(d.replayed));
                 Status::Decision as i32
             }
             Outcome::Released => Status::Released as i32,
@@ -606,23 +692,26 @@ impl QuotaCore {
             Some((at, amount, nonce, mac)) => (at as f64, amount as f64, nonce, mac),
             None => (-1.0, 0.0, 0, 0),
         };
-        *self.out = [
-            0.0,
-            f64::from(u8::from(f.allowed)),
-            f.limit as f64,
-            f.used as f64,
-            f.remaining as f64,
-            f.resets_at_ms as f64,
-            f.retry_after.map_or(-1.0, |s| s as f64),
-            at,
-            amount,
-            (nonce >> 32) as f64,
-            (nonce as u32) as f64,
-            if f.named { f.policy as f64 } else { -1.0 },
-            0.0,
-            (mac >> 32) as f64,
-            (mac as u32) as f64,
+        use DecisionSlot as D;
+        let slots = [
+            (D::Allowed, f64::from(u8::from(f.allowed))),
+            (D::Limit, f.limit as f64),
+            (D::Used, f.used as f64),
+            (D::Remaining, f.remaining as f64),
+            (D::ResetsAt, f.resets_at_ms as f64),
+            (D::RetryAfter, f.retry_after.map_or(-1.0, |s| s as f64)),
+            (D::ReservedAt, at),
+            (D::Amount, amount),
+            (D::NonceHigh, (nonce >> 32) as f64),
+            (D::NonceLow, (nonce as u32) as f64),
+            (D::Policy, if f.named { f.policy as f64 } else { -1.0 }),
+            (D::Replayed, 0.0),
+            (D::MacHigh, (mac >> 32) as f64),
+            (D::MacLow, (mac as u32) as f64),
         ];
+        for (slot, value) in slots {
+            self.out[slot as usize] = value;
+        }
         Status::Decision as i32
     }
 

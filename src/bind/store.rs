@@ -66,6 +66,7 @@ fn op_name(op: StoreOp) -> &'static str {
         StoreOp::Incr { .. } => "incr",
         StoreOp::Add { .. } => "add",
         StoreOp::Set { .. } => "set",
+        StoreOp::IncrOrCreate { .. } => "incrOrCreate",
     }
 }
 
@@ -78,11 +79,12 @@ pub fn interpret(
     settled: bool,
 ) -> Result<Option<StoreReply>, Failure> {
     match op {
-        StoreOp::Get { .. } | StoreOp::Incr { .. } => {
+        StoreOp::Get { .. } | StoreOp::Incr { .. } | StoreOp::IncrOrCreate { .. } => {
             if let Some(n) = raw.as_f64() {
                 return count(call.key(op.key()), n).map(|n| Some(StoreReply::Count(Some(n))));
             }
-            if raw.is_null() || raw.is_undefined() {
+            let absent = raw.is_null() || raw.is_undefined();
+            if absent && !matches!(op, StoreOp::IncrOrCreate { .. }) {
                 return Ok(Some(StoreReply::Count(None)));
             }
         }

@@ -5,7 +5,7 @@ use super::error::{QuotaError, Result};
 use super::keytable::CounterKey;
 use super::limits::{self, MAX_SAFE_INTEGER};
 use super::reservation::PendingToken;
-use super::store::{Call, Step, StoreOp, StoreReply};
+use super::store::{Call, CountingOps, Step, StoreOp, StoreReply};
 use super::window::{Bounds, WindowUnit};
 
 /// One counter a call touches: a policy's key in the window of the call's instant.
@@ -68,10 +68,12 @@ pub(crate) fn unexpected(reply: Option<StoreReply>) -> QuotaError {
     QuotaError::store(format!("unexpected store reply: {what}"))
 }
 
-/// The Django service's race-safe create-or-increment: `incr`; if absent `add`; if `add` lost a race
-/// `incr` again; if that finds the key gone (expired in between) `set`.
+/// Counting in a counter that may not exist yet: the store's own `incrOrCreate` (one op), or
+/// the Django service's race-safe create-or-increment: `incr`; if absent `add`; if `add` lost a
+/// race `incr` again; if that finds the key gone (expired in between) `set`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Counting {
+    IncrOrCreate,
     Incr,
     Add,
     IncrAgain,
@@ -84,8 +86,18 @@ enum Counted {
 }
 
 impl Counting {
-    fn start(key: usize, amount: i64) -> (Counting, StoreOp) {
-        (Counting::Incr, StoreOp::Incr { key, delta: amount })
+    fn start(ops: CountingOps, key: usize, amount: i64, ttl_secs: u64) -> (Counting, StoreOp) {
+        match ops {
+            CountingOps::IncrOrCreate => (
+                Counting::IncrOrCreate,
+                StoreOp::IncrOrCreate {
+                    key,
+                    delta: amount,
+                    ttl_secs,
+                },
+            ),
+            CountingOps::IncrAddSet => (Counting::Incr, StoreOp::Incr { key, delta: amount }),
+        }
     }
 
     fn on_reply(
@@ -96,9 +108,10 @@ impl Counting {
         ttl_secs: u64,
     ) -> Result<Counted> {
         Ok(match (self, reply) {
-            (Counting::Incr | Counting::IncrAgain, Some(StoreReply::Count(Some(n)))) => {
-                Counted::Value(n)
-            }
+            (
+                Counting::IncrOrCreate | Counting::Incr | Counting::IncrAgain,
+                Some(StoreReply::Count(Some(n))),
+            ) => Counted::Value(n),
             (Counting::Incr, Some(StoreReply::Count(None))) => Counted::Next(
                 Counting::Add,
                 StoreOp::Add {
@@ -211,6 +224,7 @@ pub struct ReserveCall {
     state: ReserveState,
     /// The token an allowed reserve hands out, signed on admission.
     token: Option<PendingToken>,
+    ops: CountingOps,
 }
 
 enum ReserveState {
@@ -236,7 +250,22 @@ impl ReserveCall {
             counts,
             state: ReserveState::Start,
             token: None,
+            ops: CountingOps::default(),
         }
+    }
+
+    /// Counts with the store's `incrOrCreate` when it has one (see [`CountingOps`]).
+    pub fn with_counting(mut self, ops: CountingOps) -> Self {
+        self.ops = ops;
+        self
+    }
+
+    /// The first operation of counting in policy `i`.
+    fn start_counting(&mut self, i: usize) -> Step {
+        let ttl = self.targets[i].span.seconds_to_reset(self.now_ms);
+        let (phase, op) = Counting::start(self.ops, i, self.amount, ttl);
+        self.state = ReserveState::Counting(phase);
+        Step::Op(op)
     }
 
     /// The token an allowed reserve hands out (see `reservation.rs`).
@@ -288,9 +317,7 @@ impl ReserveCall {
         }
         self.counts.push(n);
         if i + 1 < self.targets.len() {
-            let (phase, op) = Counting::start(i + 1, self.amount);
-            self.state = ReserveState::Counting(phase);
-            return Step::Op(op);
+            return self.start_counting(i + 1);
         }
         let p = tightest(&self.targets, &self.counts);
         let mut d = figures(
@@ -323,9 +350,7 @@ impl Call for ReserveCall {
                     self.state = ReserveState::ReadingUsed(i);
                     return Step::Op(StoreOp::Get { key: i });
                 }
-                let (phase, op) = Counting::start(0, self.amount);
-                self.state = ReserveState::Counting(phase);
-                Step::Op(op)
+                self.start_counting(0)
             }
             ReserveState::ReadingUsed(i) => {
                 Step::Done(read_count(&self.targets[i], reply).map(|used| {
@@ -390,6 +415,7 @@ pub struct IncrementCall {
     checked: usize,
     counts: Vec<i64>,
     phase: Counting,
+    ops: CountingOps,
 }
 
 impl IncrementCall {
@@ -403,7 +429,14 @@ impl IncrementCall {
             checked: 0,
             counts,
             phase: Counting::Incr,
+            ops: CountingOps::default(),
         }
+    }
+
+    /// Counts with the store's `incrOrCreate` when it has one (see [`CountingOps`]).
+    pub fn with_counting(mut self, ops: CountingOps) -> Self {
+        self.ops = ops;
+        self
     }
 }
 
@@ -454,7 +487,8 @@ impl Call for IncrementCall {
         }
         let i = self.counts.len();
         if i < self.targets.len() {
-            let (phase, op) = Counting::start(i, self.amount);
+            let ttl = self.targets[i].span.seconds_to_reset(self.now_ms);
+            let (phase, op) = Counting::start(self.ops, i, self.amount, ttl);
             self.phase = phase;
             return Step::Op(op);
         }

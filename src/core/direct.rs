@@ -11,7 +11,7 @@ use super::key::Profile;
 use super::keytable::CounterKey;
 use super::limits::{self, MAX_SAFE_INTEGER};
 use super::memory::CountersAt;
-use super::store::Store;
+use super::store::{CountingOps, Store};
 use super::window::Bounds;
 
 /// Features with more policies than this take the state machines.
@@ -100,17 +100,18 @@ impl Engine {
             });
         }
         let counters = Counters(&slots[..n]);
+        let ops = self.counting_ops();
         Ok(Some(match kind {
             Counting::Check => check(counters, amount, now_ms, store)?,
             Counting::Reserve => {
-                let mut f = reserve(counters, amount, now_ms, store)?;
+                let mut f = reserve(counters, amount, now_ms, (store, ops))?;
                 if f.allowed {
                     let r = self.admit((&profile.id, name), now_ms, amount);
                     f.reservation = Some((r.at_ms, r.amount, r.nonce, r.mac));
                 }
                 f
             }
-            Counting::Increment => increment(counters, amount, now_ms, store)?,
+            Counting::Increment => increment(counters, amount, now_ms, (store, ops))?,
         }))
     }
 }
@@ -177,7 +178,8 @@ fn check(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Resu
 /// `reserve` (`ReserveCall`): an amount over some limit reads that counter and is denied;
 /// else count in each policy in turn, and on the first over its limit (or corrupt) undo every
 /// count made so far, newest first.
-fn reserve(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Result<Figures> {
+fn reserve(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Result<Figures> {
+    let (store, ops) = store;
     if let Some(i) = cs.denying(&[], amount) {
         let c = cs.get(i);
         let used = read(c, store.get(&c.key)?)?;
@@ -185,7 +187,7 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Re
     }
     let mut counts = [0i64; MAX_DIRECT_POLICIES];
     for (i, (count, c)) in counts.iter_mut().zip(cs.iter()).enumerate() {
-        let n = count_up(store, c, amount, now_ms)?;
+        let n = count_up((store, ops), c, amount, now_ms)?;
         let over = if n < amount {
             Err(QuotaError::corrupt(
                 &c.key,
@@ -214,13 +216,14 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Re
 
 /// `increment` (`IncrementCall`): read every counter and refuse a count that would pass
 /// MAX_SAFE_INTEGER, then count in every policy, no limit check.
-fn increment(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Result<Figures> {
+fn increment(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Result<Figures> {
+    let (store, ops) = store;
     for c in cs.iter() {
         limits::room_in(&c.key, store.get(&c.key)?, amount)?;
     }
     let mut counts = [0i64; MAX_DIRECT_POLICIES];
     for (count, c) in counts.iter_mut().zip(cs.iter()) {
-        *count = count_up(store, c, amount, now_ms)?;
+        *count = count_up((store, ops), c, amount, now_ms)?;
     }
     let p = cs.tightest(&counts[..cs.len()]);
     Ok(cs.figures(p, counts[p], (amount, true), now_ms))
@@ -231,13 +234,20 @@ fn read(c: &Counter, n: Option<i64>) -> Result<i64> {
     limits::read_count(&c.key, n)
 }
 
-/// The Django service's race-safe create-or-increment (`calls.rs`, `Counting`): `incr`; if absent `add`;
-/// if `add` lost a race `incr` again; if that finds the key gone, `set`.
-fn count_up(store: &mut CountersAt, c: &Counter, amount: i64, now_ms: i64) -> Result<i64> {
+/// The counters and how they count (`CountingOps`).
+type CountingStore<'s, 'a> = (&'s mut CountersAt<'a>, CountingOps);
+
+/// Counts `amount` in `c` as `calls.rs` (`Counting`) does: the store's `incr_or_create`, or the
+/// Django service's race-safe create-or-increment: `incr`; if absent `add`; if `add` lost a
+/// race `incr` again; if that finds the key gone, `set`.
+fn count_up((store, ops): CountingStore, c: &Counter, amount: i64, now_ms: i64) -> Result<i64> {
+    let ttl = c.span.seconds_to_reset(now_ms);
+    if ops == CountingOps::IncrOrCreate {
+        return store.incr_or_create(&c.key, amount, ttl);
+    }
     if let Some(n) = store.incr(&c.key, amount)? {
         return Ok(n);
     }
-    let ttl = c.span.seconds_to_reset(now_ms);
     if store.add(&c.key, amount, ttl)? {
         return Ok(amount);
     }

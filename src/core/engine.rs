@@ -14,7 +14,7 @@ use super::keytable::{CounterKey, KeyTable};
 use super::limits::{self, Limits, Policy};
 use super::reservation::{PendingToken, Reservation, TokenKey, Tokens};
 use super::settle::{marker_base, marker_key, SettleCall};
-use super::store::Call;
+use super::store::{Call, CountingOps};
 use super::window::{Bounds, SpanCache, WindowSpan};
 use super::zone::{TimeZones, UtcOnly};
 use std::cell::RefCell;
@@ -32,6 +32,8 @@ pub struct Engine {
     enabled: bool,
     key_prefix: Rc<str>,
     fault_policy: FaultPolicy,
+    /// Whether the store counts with one `incrOrCreate` or the incr → add → incr → set dance.
+    counting: CountingOps,
     /// Where zoned policies get their UTC offsets (the host's `Intl` in JS).
     zones: Rc<dyn TimeZones>,
     /// Zoned windows computed so far: offsets are asked for once per window, not per call.
@@ -50,6 +52,7 @@ impl Engine {
             enabled: true,
             key_prefix: DEFAULT_KEY_PREFIX.into(),
             fault_policy: FaultPolicy::Throw,
+            counting: CountingOps::IncrAddSet,
             zones: Rc::new(UtcOnly),
             spans: RefCell::default(),
             tokens: Tokens::new(os_random),
@@ -143,6 +146,23 @@ impl Engine {
         self.fault_policy
     }
 
+    /// How reserves and increments count: [`CountingOps::IncrOrCreate`] for a store that has
+    /// the atomic upsert (one operation per counter, even when a window starts), else the
+    /// Django service's dance (the default). Decided once, for the store the engine runs over.
+    pub fn with_counting(mut self, counting: CountingOps) -> Engine {
+        self.counting = counting;
+        self
+    }
+
+    /// [`Engine::with_counting`] on an engine already built.
+    pub fn set_counting(&mut self, counting: CountingOps) {
+        self.counting = counting;
+    }
+
+    pub fn counting_ops(&self) -> CountingOps {
+        self.counting
+    }
+
     /// Replaces the limits; the next call uses them. (Validation happened when `limits` was built.)
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
@@ -186,7 +206,9 @@ impl Engine {
         self.counting(profile, feature, amount, now_ms, |targets, _| {
             let token = self.pending_token(&profile.id, amount, now_ms, u64::MAX);
             let call = ReserveCall::new(feature, amount, now_ms, targets);
-            Ok(Box::new(call.with_token(token)))
+            Ok(Box::new(
+                call.with_token(token).with_counting(self.counting),
+            ))
         })
     }
 
@@ -216,15 +238,18 @@ impl Engine {
             let record = record_key(prefix, id, feature, &longest.0, amount, idempotency_key)?;
             let marker = marker_base(prefix, id, feature);
             let token = self.pending_token(id, amount, now_ms, RECORD_NONCE_MASK);
-            Ok(Box::new(IdempotentReserveCall::new(
-                feature,
-                amount,
-                now_ms,
-                targets,
-                token,
-                (record, longest.1),
-                marker,
-            )))
+            Ok(Box::new(
+                IdempotentReserveCall::new(
+                    feature,
+                    amount,
+                    now_ms,
+                    targets,
+                    token,
+                    (record, longest.1),
+                    marker,
+                )
+                .with_counting(self.counting),
+            ))
         })
     }
 
@@ -237,9 +262,8 @@ impl Engine {
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
         self.counting(profile, feature, amount, now_ms, |targets, _| {
-            Ok(Box::new(IncrementCall::new(
-                feature, amount, now_ms, targets,
-            )))
+            let call = IncrementCall::new(feature, amount, now_ms, targets);
+            Ok(Box::new(call.with_counting(self.counting)))
         })
     }
 

@@ -24,7 +24,7 @@ use super::error::{QuotaError, Result};
 use super::key::{escape_into, ProfileId};
 use super::reservation::PendingToken;
 use super::settle::{push_marker_suffix, RELEASED};
-use super::store::{Call, Step, StoreOp, StoreReply};
+use super::store::{Call, CountingOps, Step, StoreOp, StoreReply};
 use std::fmt::Write;
 
 /// Longest accepted idempotency key, in characters.
@@ -76,6 +76,7 @@ pub struct IdempotentReserveCall {
     /// The record names a released reservation: write ours over it.
     overwrite: bool,
     inner: Option<ReserveCall>,
+    ops: CountingOps,
     phase: Phase,
 }
 
@@ -114,8 +115,15 @@ impl IdempotentReserveCall {
             marker: marker_base,
             overwrite: false,
             inner: None,
+            ops: CountingOps::default(),
             phase: Phase::Start,
         }
+    }
+
+    /// Counts with the store's `incrOrCreate` when it has one (see [`CountingOps`]).
+    pub fn with_counting(mut self, ops: CountingOps) -> Self {
+        self.ops = ops;
+        self
     }
 
     fn record_index(&self) -> usize {
@@ -137,7 +145,8 @@ impl IdempotentReserveCall {
                 self.amount,
                 self.now_ms,
                 self.targets.clone(),
-            );
+            )
+            .with_counting(self.ops);
             self.inner = Some(match self.token.take() {
                 Some(token) => call.with_token(token),
                 None => call,

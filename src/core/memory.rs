@@ -73,6 +73,16 @@ impl Counters {
         None
     }
 
+    /// Adds `delta` to a live entry, or creates it with `delta` for `ttl_secs` when absent: one
+    /// step, the upsert of the store contract. A live entry keeps its expiry.
+    pub fn incr_or_create(&mut self, key: &str, delta: f64, ttl_secs: f64, now_ms: f64) -> f64 {
+        if let Some(n) = self.incr(key, delta, now_ms) {
+            return n;
+        }
+        self.set(key, delta, ttl_secs, now_ms);
+        delta
+    }
+
     /// Creates the entry only if absent; `true` when created.
     pub fn add(&mut self, key: &str, value: f64, ttl_secs: f64, now_ms: f64) -> bool {
         if self.is_live(key, now_ms) {
@@ -181,6 +191,12 @@ impl Store for CountersAt<'_> {
             .set(key, value as f64, ttl_secs as f64, self.now_ms);
         Ok(())
     }
+    fn incr_or_create(&mut self, key: &str, delta: i64, ttl_secs: u64) -> Result<i64> {
+        let n = self
+            .counters
+            .incr_or_create(key, delta as f64, ttl_secs as f64, self.now_ms);
+        count(key, n, self.describe)
+    }
 }
 
 /// [`Counters`] on a clock, as a [`Store`]: the native twin of the JS `MemoryStore`.
@@ -237,6 +253,9 @@ impl<C: Clock> Store for MemoryStore<C> {
     fn set(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<()> {
         self.at().set(key, value, ttl_secs)
     }
+    fn incr_or_create(&mut self, key: &str, delta: i64, ttl_secs: u64) -> Result<i64> {
+        self.at().incr_or_create(key, delta, ttl_secs)
+    }
 }
 
 #[cfg(test)]
@@ -252,6 +271,18 @@ mod tests {
         assert_eq!(c.get("k", 9_999.0), Some(3.0));
         assert_eq!(c.get("k", 10_000.0), None);
         assert_eq!(c.incr("k", 1.0, 10_000.0), None, "incr never creates");
+        assert_eq!(c.incr_or_create("k", 2.0, 5.0, 10_000.0), 2.0, "created");
+        assert_eq!(
+            c.incr_or_create("k", 3.0, 60.0, 14_000.0),
+            5.0,
+            "incremented"
+        );
+        assert_eq!(c.get("k", 14_999.0), Some(5.0));
+        assert_eq!(
+            c.get("k", 15_000.0),
+            None,
+            "the TTL of its creation, not extended"
+        );
         for i in 0..FIRST_SWEEP_AT {
             c.set(&i.to_string(), 1.0, 1.0, 0.0);
         }

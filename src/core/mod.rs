@@ -27,6 +27,8 @@ pub use fault::{Degraded, FaultPolicy};
 pub use key::{Profile, ProfileId, StringIdKeys};
 pub use limits::{Limits, Policy};
 pub use memory::MemoryStore;
-pub use store::{run, run_interleaved, Call, Step, Store, StoreOp, StoreReply, NO_KEY_ID};
+pub use store::{
+    run, run_interleaved, Call, CountingOps, Step, Store, StoreOp, StoreReply, NO_KEY_ID,
+};
 pub use window::{WindowSpan, WindowUnit};
 pub use zone::{fake::FakeZones, TimeZones, UtcOnly};

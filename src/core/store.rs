@@ -29,6 +29,25 @@ pub enum StoreOp {
         value: i64,
         ttl_secs: u64,
     },
+    /// Add `delta` to a live counter, or create it with `delta` and a TTL when absent, in one
+    /// atomic operation; answered with the new count. A live counter keeps its TTL (counters
+    /// expire at their window's end, never later). Asked only of stores that have it (see
+    /// [`CountingOps`]).
+    IncrOrCreate {
+        key: usize,
+        delta: i64,
+        ttl_secs: u64,
+    },
+}
+
+/// How a call counts in a counter that may not exist yet, decided once per store: with the
+/// store's own atomic [`StoreOp::IncrOrCreate`] (one operation), or, for stores with only
+/// `get`/`incr`/`add`/`set`, with the Django service's `incr` → `add` → `incr` → `set`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CountingOps {
+    #[default]
+    IncrAddSet,
+    IncrOrCreate,
 }
 
 impl StoreOp {
@@ -37,7 +56,8 @@ impl StoreOp {
             StoreOp::Get { key }
             | StoreOp::Incr { key, .. }
             | StoreOp::Add { key, .. }
-            | StoreOp::Set { key, .. } => key,
+            | StoreOp::Set { key, .. }
+            | StoreOp::IncrOrCreate { key, .. } => key,
         }
     }
 }
@@ -45,7 +65,7 @@ impl StoreOp {
 /// The store's answer to the last [`StoreOp`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreReply {
-    /// Answer to `Get` and `Incr`.
+    /// Answer to `Get`, `Incr` and `IncrOrCreate` (which always has a count).
     Count(Option<i64>),
     /// Answer to `Add`.
     Added(bool),
@@ -83,6 +103,13 @@ pub trait Store {
     fn incr(&mut self, key: &str, delta: i64) -> Result<Option<i64>>;
     fn add(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<bool>;
     fn set(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<()>;
+    /// [`StoreOp::IncrOrCreate`], asked only by an engine built with
+    /// [`CountingOps::IncrOrCreate`]; a store without it is an error here.
+    fn incr_or_create(&mut self, key: &str, _delta: i64, _ttl_secs: u64) -> Result<i64> {
+        Err(QuotaError::store(format!(
+            "store.incr_or_create(\"{key}\"): this store has no such operation"
+        )))
+    }
 }
 
 /// Performs one operation of `call` on `store`.
@@ -100,6 +127,9 @@ pub fn perform(call: &dyn Call, op: StoreOp, store: &mut dyn Store) -> Result<St
             store.set(key, value, ttl_secs)?;
             StoreReply::Done
         }
+        StoreOp::IncrOrCreate {
+            delta, ttl_secs, ..
+        } => StoreReply::Count(Some(store.incr_or_create(key, delta, ttl_secs)?)),
     })
 }
 

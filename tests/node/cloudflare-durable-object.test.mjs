@@ -139,6 +139,13 @@ test("DurableObjectStore keeps the store contract over the synchronous storage.k
   assert.equal(await op("get", "k"), null, "expired reads as absent");
   assert.equal(await op("incr", "k", 1), null);
   assert.equal(await op("add", "k", 1, 60), true, "an expired key can be added again");
+  assert.equal(await op("incrOrCreate", "u", 2, 60), 2, "incrOrCreate creates");
+  assert.equal(await op("incrOrCreate", "u", 3, 600), 5, "and increments");
+  await probe("advanceClock", 59_000);
+  assert.equal(await op("get", "u"), 5);
+  await probe("advanceClock", 1_000);
+  assert.equal(await op("get", "u"), null, "with the TTL of its creation");
+  assert.equal(await op("incrOrCreate", "u", 1, 60), 1, "an expired key is created again");
 
   await probe("putRaw", "foreign", 5);
   const foreign = await call(mf, "probe", { name: "contract", method: "op", args: ["get", "foreign"] });

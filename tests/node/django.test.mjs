@@ -183,6 +183,39 @@ test("concurrent reserves from two Django processes and two engines admit exactl
   assert.equal((await agree(django, engines[0], 44)).remix, LIMIT);
 });
 
+test("engines counting with incrOrCreate and with incr → add, racing Django on a new counter, admit exactly the limit", BOUND, async (t) => {
+  const LIMIT = 60;
+  // 80 reserves from Django's threads, 40 from an engine over RedisStore (one incrOrCreate
+  // script per reserve) and 40 from one over a store with only get / incr / add / set (the
+  // Django service's incr → add dance), from one instant, on a counter none of them has made.
+  const startAt = Date.now() + 1000;
+  await djangoLimits(django, { remix: LIMIT });
+  await django.call("arm", { pk: 47, feature: "remix", n: 80, threads: 8, start_at: startAt });
+  const redisStore = new RedisStore(client);
+  const fourMethods = Object.fromEntries(["get", "incr", "add", "set"].map((m) => [m, redisStore[m].bind(redisStore)]));
+  const engines = [redisStore, fourMethods].map(
+    (store) => new QuotaEngine({ store, limits: { ...SERVICE_LIMITS, remix: LIMIT }, keyPrefix: ":1:ai_quota", now }),
+  );
+  const loop = async (e) => {
+    const decisions = [];
+    for (let i = 0; i < 10; i++) decisions.push(await e.reserve({ id: 47 }, "remix"));
+    return decisions;
+  };
+  const engineSide = (async () => {
+    await new Promise((resolve) => setTimeout(resolve, startAt - Date.now()));
+    return (await Promise.all(engines.flatMap((e) => Array.from({ length: 4 }, () => loop(e))))).flat();
+  })();
+  const [py, js] = await Promise.all([django.call("go"), engineSide]);
+  assert.deepEqual(py.errors, []);
+  const fromEngines = js.filter((d) => d.allowed).length;
+  t.diagnostic(`admitted: ${py.admitted} by Django, ${fromEngines} by the engines`);
+  assert.equal(py.admitted + fromEngines, LIMIT);
+  assert.equal(await client.get(`:1:ai_quota:47:remix:${DATE}`), String(LIMIT));
+  const ttl = await client.pTTL(`:1:ai_quota:47:remix:${DATE}`);
+  assert.ok(ttl > 0 && now() + ttl <= MIDNIGHT + 1000, `the counter ends at midnight (${ttl} ms left)`);
+  assert.equal((await agree(django, engines[0], 47)).remix, LIMIT);
+});
+
 test("TTLs end at the next UTC midnight, whichever side creates the counter", BOUND, async () => {
   const e = engine({});
   await djangoLimits(django, {});

@@ -47,6 +47,75 @@ test("RedisStore keeps the QuotaStore contract; Redis keeps the TTLs", async () 
   assert.throws(() => new RedisStore({}), TypeError);
 });
 
+test("incrOrCreate: one script call creates with the TTL, or increments keeping the TTL", async () => {
+  const store = new RedisStore(client);
+  const k = "contract:upsert";
+  assert.equal(await store.incrOrCreate(k, 2, 100), 2);
+  const ttl = await client.ttl(k);
+  assert.ok(ttl > 90 && ttl <= 100, `created with the TTL (${ttl})`);
+  assert.equal(await store.incrOrCreate(k, 3, 5000), 5);
+  assert.ok((await client.ttl(k)) <= 100, "a live counter keeps its TTL");
+  assert.equal(await store.incrOrCreate(k, -5, 5000), 0);
+  assert.equal(await client.get(k), "0", "the Django service's value format: a plain integer");
+});
+
+/** `client` with a count of the commands it sends to Redis (each is one round trip). */
+function recording(inner) {
+  const sent = [];
+  const client = {};
+  for (const m of ["get", "set", "eval", "evalSha", "scriptLoad"]) {
+    client[m] = (...args) => (sent.push(m), inner[m](...args));
+  }
+  return { client, sent };
+}
+
+test("a reserve over RedisStore is one round trip, also when its window starts; a rollback is one more", async () => {
+  const { client: rec, sent } = recording(client);
+  const limits = { remix: 2, tips: 5 };
+  const store = new RedisStore(rec);
+  const engine = new QuotaEngine({ store, limits, now: () => NOW });
+  await engine.reserve({ id: 70 }, "tips"); // loads each script once
+  await store.incr("warm-up", 1);
+  const trips = async (call) => {
+    sent.length = 0;
+    const d = await call();
+    return [d.allowed, [...sent]];
+  };
+  const reserve = () => engine.reserve({ id: 71 }, "remix");
+  assert.deepEqual(await trips(reserve), [true, ["evalSha"]], "the window's first reserve");
+  assert.deepEqual(await trips(reserve), [true, ["evalSha"]]);
+  assert.deepEqual(await trips(reserve), [false, ["evalSha", "evalSha"]], "over the limit: rolled back");
+  assert.equal(await client.get(`ai_quota:71:remix:${DATE}`), "2");
+  const ttl = await client.ttl(`ai_quota:71:remix:${DATE}`);
+  assert.ok(ttl > HALF_DAY - 120 && ttl <= HALF_DAY, `TTL ${ttl}s is the time to the engine's next midnight`);
+
+  // A store with only get / incr / add / set still works, through incr → add.
+  const plain = new RedisStore(rec);
+  const fourMethods = Object.fromEntries(["get", "incr", "add", "set"].map((m) => [m, plain[m].bind(plain)]));
+  const old = new QuotaEngine({ store: fourMethods, limits, now: () => NOW });
+  await old.reserve({ id: 70 }, "tips");
+  const reserveOld = () => old.reserve({ id: 72 }, "remix");
+  assert.deepEqual(await trips(reserveOld), [true, ["evalSha", "set"]], "incr found nothing, add created");
+  assert.deepEqual(await trips(reserveOld), [true, ["evalSha"]]);
+  assert.equal(await client.get(`ai_quota:72:remix:${DATE}`), "2");
+});
+
+test("engines with incrOrCreate and with incr → add race on one new counter and admit exactly the limit", { timeout: 120_000 }, async () => {
+  const plain = new RedisStore(client);
+  const fourMethods = Object.fromEntries(["get", "incr", "add", "set"].map((m) => [m, plain[m].bind(plain)]));
+  const other = await createClient({ url: server.url }).connect();
+  const engines = [new RedisStore(client), fourMethods, new RedisStore(other)].map(
+    (store) => new QuotaEngine({ store, limits: { remix: 25 }, now: () => NOW }),
+  );
+  const decisions = await Promise.all(
+    Array.from({ length: 300 }, (_, i) => engines[i % 3].reserve({ id: "race" }, "remix")),
+  );
+  await other.close();
+  const used = decisions.filter((d) => d.allowed).map((d) => d.used).sort((a, b) => a - b);
+  assert.deepEqual(used, Array.from({ length: 25 }, (_, i) => i + 1));
+  assert.equal(await client.get(`ai_quota:~race:remix:${DATE}`), "25");
+});
+
 test("a counter Redis holds as something other than an integer is CORRUPT_COUNTER, not 0", async () => {
   await client.set(`ai_quota:9:remix:${DATE}`, "lots");
   const engine = new QuotaEngine({ store: new RedisStore(client), limits: { remix: 3 }, now: () => NOW });

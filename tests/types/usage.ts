@@ -26,6 +26,10 @@ const asyncStore: QuotaStore = {
   set: async () => {},
 };
 new QuotaEngine({ store: asyncStore, limits: {} });
+const upsertStore: QuotaStore = { ...asyncStore, incrOrCreate: async (_key, delta, _ttlSeconds) => delta };
+new QuotaEngine({ store: upsertStore, limits: {} });
+// @ts-expect-error incrOrCreate answers the new count, never null
+const noCount: QuotaStore = { ...asyncStore, incrOrCreate: () => null };
 
 try {
   engine.setLimits({ remix: 20 });

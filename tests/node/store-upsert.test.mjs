@@ -1,0 +1,104 @@
+// The store contract's optional `incrOrCreate`: with it a reserve counts with one store call,
+// also when its window starts; without it the engine keeps the incr → add → incr → set dance.
+// Which one is decided once, when the engine is made.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { QuotaEngine } from "wasm-quota";
+import { fakeClock, recordingStore, delayedStore } from "./helpers.mjs";
+
+const KEY = "ai_quota:42:remix:2026-11-27";
+const TTL = 12 * 3600; // noon to midnight, seconds
+
+/** recordingStore plus an atomic incrOrCreate over the same counters, also recorded. */
+function upsertStore(now) {
+  const store = recordingStore(now);
+  store.incrOrCreate = (k, d, t) => {
+    store.calls.push(["incrOrCreate", k, d, t]);
+    const n = store.inner.incr(k, d);
+    if (n !== null) return n;
+    store.inner.set(k, d, t);
+    return d;
+  };
+  return store;
+}
+
+test("with incrOrCreate a reserve is one store call, also when the window starts; a rollback one more", () => {
+  const now = fakeClock();
+  const store = upsertStore(now);
+  const engine = new QuotaEngine({ store, limits: { remix: 2 }, now });
+  const reserve = (amount) => {
+    store.calls.length = 0;
+    const d = engine.reserve({ id: 42 }, "remix", { amount });
+    return [d.allowed, d.used, store.calls.map((c) => c.slice())];
+  };
+  assert.deepEqual(reserve(1), [true, 1, [["incrOrCreate", KEY, 1, TTL]]]);
+  assert.deepEqual(reserve(1), [true, 2, [["incrOrCreate", KEY, 1, TTL]]]);
+  assert.deepEqual(reserve(1), [false, 2, [["incrOrCreate", KEY, 1, TTL], ["incr", KEY, -1]]]);
+  assert.equal(store.inner.get(KEY), 2);
+  // increment counts with it too, after reading (no count may pass 2^53 - 1).
+  store.calls.length = 0;
+  engine.increment({ id: 42 }, "remix", { amount: 3 });
+  assert.deepEqual(store.calls, [["get", KEY], ["incrOrCreate", KEY, 3, TTL]]);
+});
+
+test("without incrOrCreate the engine uses incr → add, as before", () => {
+  const now = fakeClock();
+  const store = recordingStore(now);
+  const engine = new QuotaEngine({ store, limits: { remix: 2 }, now });
+  assert.equal(engine.reserve({ id: 42 }, "remix").allowed, true);
+  assert.deepEqual(store.calls, [["incr", KEY, 1], ["add", KEY, 1, TTL]]);
+});
+
+test("an async incrOrCreate: 50 concurrent reserves with limit 7 admit exactly 7", async () => {
+  const now = fakeClock();
+  const store = delayedStore(now);
+  const inner = store.inner;
+  // Atomic: the read and the write happen in one turn, after the delay.
+  store.incrOrCreate = (k, d, t) =>
+    new Promise((resolve) =>
+      setTimeout(() => {
+        const n = inner.incr(k, d);
+        if (n !== null) return resolve(n);
+        inner.set(k, d, t);
+        resolve(d);
+      }, Math.random() * 3),
+    );
+  const engine = new QuotaEngine({ store, limits: { remix: 7 }, now });
+  const ds = await Promise.all(Array.from({ length: 50 }, () => engine.reserve({ id: 42 }, "remix")));
+  assert.deepEqual(ds.filter((d) => d.allowed).map((d) => d.used).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(inner.get(KEY), 7);
+});
+
+test("incrOrCreate answering something other than a count is CORRUPT_COUNTER; one that is not a function is INVALID_CONFIG", async () => {
+  const now = fakeClock();
+  for (const answer of [null, undefined, "3", 1.5]) {
+    const store = upsertStore(now);
+    store.incrOrCreate = () => answer;
+    const engine = new QuotaEngine({ store, limits: { remix: 2 }, now });
+    assert.throws(() => engine.reserve({ id: 42 }, "remix"), { code: "CORRUPT_COUNTER" }, String(answer));
+    store.incrOrCreate = async () => answer;
+    const later = new QuotaEngine({ store, limits: { remix: 2 }, now });
+    await assert.rejects(later.reserve({ id: 42 }, "remix"), { code: "CORRUPT_COUNTER" }, String(answer));
+  }
+  for (const bad of [1, "incr", {}, null]) {
+    const store = recordingStore(now);
+    store.incrOrCreate = bad;
+    assert.throws(() => new QuotaEngine({ store, limits: { remix: 2 }, now }), { code: "INVALID_CONFIG" }, String(bad));
+  }
+});
+
+test("a store fault in incrOrCreate goes to onStoreError like any other", async () => {
+  const now = fakeClock();
+  const store = upsertStore(now);
+  store.incrOrCreate = () => {
+    throw new Error("down");
+  };
+  const engine = new QuotaEngine({ store, limits: { remix: 2 }, now, onStoreError: "deny" });
+  const d = engine.reserve({ id: 42 }, "remix");
+  assert.equal(d.allowed, false);
+  assert.equal(d.degraded, "store-error");
+  assert.equal(d.error.code, "STORE_ERROR");
+  assert.match(d.error.message, /incrOrCreate/);
+  const strict = new QuotaEngine({ store, limits: { remix: 2 }, now });
+  assert.throws(() => strict.reserve({ id: 42 }, "remix"), (e) => e.code === "STORE_ERROR" && e.cause.message === "down");
+});
