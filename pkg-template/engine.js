@@ -56,7 +56,6 @@ export class QuotaEngine {
   #out;
   #features = new Map(); // configured feature name -> position
   #policies = []; // per feature position: its policies' [name, window]
-  #direct = false;
   #keyIds = null; // key number held in each slot
   #keyTexts = null;
   #keyMisses = 0;
@@ -73,13 +72,9 @@ export class QuotaEngine {
     this.#clock = this.#core.takeClock();
     this.#now = this.#clock ?? Date.now;
     this.#timeoutMs = this.#core.timeoutMs;
-    // The package's own MemoryStore: every call runs over its counters inside WASM, and with
-    // the engine's own clock check / reserve / increment take the direct entry.
+    // The package's own MemoryStore: every call runs over its counters inside WASM.
     const memory = memoryStoreInternals(this.#store);
-    if (memory !== undefined) {
-      this.#direct = memory.now === this.#now;
-      this.#core.attachMemory(memory.counters, this.#direct ? undefined : memory.now);
-    }
+    if (memory !== undefined) this.#core.attachMemory(memory.counters, memory.now === this.#now ? undefined : memory.now);
     this.#indexFeatures();
   }
 
@@ -142,17 +137,16 @@ export class QuotaEngine {
     this.#policies = this.#core.policies();
   }
 
-  // The common cases are read here and handed over as numbers (and a string id): over the
-  // package's MemoryStore any id, `amount` and policies (`runDirect`); over another store a
-  // numeric id and no options (`startFast`). Anything else (and any getter or clock that
-  // throws) goes to `start`, which reads and validates the raw arguments in Rust, so every
-  // error is the one documented.
+  // Every call shape is read here and handed over as numbers and the id / key strings, to one
+  // entry (`count`). What cannot be read plainly — a wrong type, an unknown feature or option,
+  // an ill-formed string, a getter or clock that throws — goes to `start`, which reads and
+  // validates the raw arguments in Rust, so every error is the one documented.
   #decide(kind, profile, feature, options) {
     let status = -1;
     if (typeof profile === "object" && profile !== null && !Array.isArray(profile)) {
       const index = this.#features.get(feature);
       if (index !== undefined) {
-        let id, unlimited, now, amount = 1, key, other = false;
+        let id, unlimited, now, amount = 1, key, plain = true;
         try {
           id = profile.id;
           unlimited = profile.unlimited;
@@ -160,22 +154,21 @@ export class QuotaEngine {
             if (typeof options !== "object" || options === null || Array.isArray(options)) throw options;
             amount = options.amount;
             if (amount === undefined) amount = 1;
-            key = options.idempotencyKey;
+            if (kind === RESERVE) key = options.idempotencyKey;
             // Any other name (a typo, or idempotencyKey where it is not taken): `start` refuses it.
-            for (const name in options) if (name !== "amount") other = true;
+            for (const name in options) if (name !== "amount" && (name !== "idempotencyKey" || kind !== RESERVE)) plain = false;
           }
           now = (0, this.#now)();
         } catch {
-          id = undefined;
+          plain = false;
         }
-        if (typeof now === "number" && (unlimited === undefined || typeof unlimited === "boolean")) {
-          if (this.#direct && !other && Number.isSafeInteger(amount) && amount >= 1) {
-            if (typeof id === "number") status = this.#core.runDirect(kind, id, undefined, unlimited === true, index, amount, now);
-            // Not well-formed (a lone surrogate): the general path refuses it.
-            else if (typeof id === "string" && id.isWellFormed()) status = this.#core.runDirect(kind, 0, id, unlimited === true, index, amount, now);
-          } else if (options === undefined && typeof id === "number") {
-            status = this.#core.startFast(kind, id, unlimited === true, index, now);
-          }
+        plain &&= typeof now === "number" && (unlimited === undefined || typeof unlimited === "boolean");
+        plain &&= Number.isSafeInteger(amount) && amount >= 1;
+        // Not well-formed (a lone surrogate): the general path refuses it.
+        plain &&= key === undefined || (typeof key === "string" && key.isWellFormed());
+        if (plain) {
+          if (typeof id === "number") status = this.#core.count(kind, id, undefined, unlimited === true, index, amount, key, now);
+          else if (typeof id === "string" && id.isWellFormed()) status = this.#core.count(kind, 0, id, unlimited === true, index, amount, key, now);
         }
       }
     }

@@ -239,7 +239,7 @@ impl QuotaCore {
         self.out.as_ptr() as usize
     }
 
-    /// The configured feature names; a feature's position is what `startFast` takes.
+    /// The configured feature names; a feature's position is what `count` takes.
     pub fn features(&self) -> Vec<String> {
         self.core
             .limits()
@@ -301,28 +301,18 @@ impl QuotaCore {
         self.begin(call)
     }
 
-    /// The common case, pre-read by JS: a numeric id, a configured feature (by position),
-    /// amount 1, and the clock's reading. Validated here like `start` does.
-    #[wasm_bindgen(js_name = startFast)]
-    pub fn start_fast(
-        &mut self,
-        kind: u32,
-        id: f64,
-        unlimited: bool,
-        feature: u32,
-        now: f64,
-    ) -> i32 {
-        let call = self.fast(kind, id, unlimited, feature, now);
-        self.begin(call)
-    }
-
-    /// Over the package's `MemoryStore` with the engine's own clock: `check` / `reserve` /
-    /// `increment` with the arguments JS has read — a numeric `id` or a string `text_id`, the
-    /// feature's position, a safe integer `amount` ≥ 1 and the clock's reading — run to the
-    /// end inside WASM, validated as `start` does. Returns a result status.
-    #[wasm_bindgen(js_name = runDirect)]
+    /// `check` / `reserve` / `increment` with the arguments JS has read — a numeric `id` or a
+    /// string `text_id`, `unlimited`, the feature's position, a safe integer `amount` ≥ 1, an
+    /// idempotency key (`reserve` only) and the clock's reading — validated as `start`
+    /// validates them. Every call shape takes this entry; `start` takes what JS could not read
+    /// plainly (and reports its error). Over the package's `MemoryStore` the call runs to its
+    /// end inside WASM.
+    ///
+    /// ```js
+    /// const status = core.count(CallKind.Reserve, 42, undefined, false, 0, 1, undefined, Date.now());
+    /// ```
     #[allow(clippy::too_many_arguments)]
-    pub fn run_direct(
+    pub fn count(
         &mut self,
         kind: u32,
         id: f64,
@@ -330,6 +320,7 @@ impl QuotaCore {
         unlimited: bool,
         feature: u32,
         amount: f64,
+        idempotency_key: Option<String>,
         now: f64,
     ) -> i32 {
         let read = || -> Result<_, Failure> {
@@ -343,44 +334,25 @@ impl QuotaCore {
             Ok(read) => read,
             Err(f) => return self.error(f),
         };
-        let (Some(counters), None) = (&self.memory, &self.memory_clock) else {
-            return self.error(store::lost_call());
-        };
-        let counting = match kind {
-            CHECK => Counting::Check,
-            RESERVE => Counting::Reserve,
-            _ => Counting::Increment,
-        };
-        let counters = Rc::clone(counters);
-        let mut store = counters.borrow_mut();
-        let amount = amount as i64; // a safe integer (engine.js checks)
-        let figures = self.core.count_directly(
-            counting,
-            &profile,
-            feature as usize,
-            amount,
-            now,
-            &mut store.at(now as f64, js::number_text),
-        );
-        drop(store);
-        match figures {
-            Ok(Some(f)) => self.figures(&f),
-            Err(e) => self.error(e.into()),
-            // More policies than the direct path holds: the state machines, over the same counters.
-            Ok(None) => {
-                self.call_now.set(now);
-                let c = &self.core;
-                let Some((name, _)) = c.limits().features().nth(feature as usize) else {
-                    return self.error(store::lost_call());
-                };
-                let call = match counting {
-                    Counting::Check => c.check(&profile, name, amount, now),
-                    Counting::Reserve => c.reserve(&profile, name, amount, now),
-                    Counting::Increment => c.increment(&profile, name, amount, now),
-                };
-                self.begin(call.map_err(Failure::from))
+        self.call_now.set(now);
+        let amount = amount as i64; // a safe integer ≥ 1 (engine.js checks)
+        if let (Some(counters), None, None) = (&self.memory, &self.memory_clock, &idempotency_key) {
+            let counters = Rc::clone(counters);
+            if let Some(status) = self.count_in_memory(kind, &profile, feature, amount, &counters) {
+                return status;
             }
         }
+        let c = &self.core;
+        let Some((name, _)) = c.limits().features().nth(feature as usize) else {
+            return self.error(store::lost_call());
+        };
+        let call = match (kind, idempotency_key) {
+            (CHECK, _) => c.check(&profile, name, amount, now),
+            (RESERVE, Some(key)) => c.reserve_once(&profile, name, amount, &key, now),
+            (RESERVE, None) => c.reserve(&profile, name, amount, now),
+            _ => c.increment(&profile, name, amount, now),
+        };
+        self.begin(call.map_err(Failure::from))
     }
 
     /// Per configured feature, in order: its policies as `[name, window]`, so that JS names
@@ -529,20 +501,35 @@ impl QuotaCore {
         Ok((profile, target, options, now))
     }
 
-    fn fast(&self, kind: u32, id: f64, unlimited: bool, feature: u32, now: f64) -> Started {
-        let id = args::numeric_profile_id(id)?;
-        let now = args::clock_reading(now)?;
-        self.call_now.set(now);
-        let profile = core::Profile { id, unlimited };
-        let Some((feature, _)) = self.core.limits().features().nth(feature as usize) else {
-            return Err(store::lost_call());
+    /// `count` straight over the `MemoryStore`'s counters (`Engine::count_directly`): no
+    /// call is built. `None` when the feature has more policies than that path holds.
+    fn count_in_memory(
+        &mut self,
+        kind: u32,
+        profile: &core::Profile,
+        feature: u32,
+        amount: i64,
+        counters: &SharedCounters,
+    ) -> Option<i32> {
+        let now = self.call_now.get();
+        let counting = match kind {
+            CHECK => Counting::Check,
+            RESERVE => Counting::Reserve,
+            _ => Counting::Increment,
         };
-        let c = &self.core;
-        Ok(match kind {
-            CHECK => c.check(&profile, feature, 1, now),
-            RESERVE => c.reserve(&profile, feature, 1, now),
-            _ => c.increment(&profile, feature, 1, now),
-        }?)
+        let figures = self.core.count_directly(
+            counting,
+            profile,
+            feature as usize,
+            amount,
+            now,
+            &mut counters.borrow_mut().at(now as f64, js::number_text),
+        );
+        match figures {
+            Ok(Some(f)) => Some(self.figures(&f)),
+            Err(e) => Some(self.error(e.into())),
+            Ok(None) => None,
+        }
     }
 
     fn begin(&mut self, call: Started) -> i32 {
