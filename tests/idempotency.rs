@@ -5,25 +5,18 @@
 use wasm_quota::core::window::WindowUnit::{Day, Hour};
 use wasm_quota::core::*;
 
+/// The native API over the in-process store, on a clock the test moves.
+type Q = Quota<MemoryStore<FakeClock>, FakeClock>;
+
 const DAY: i64 = 86_400_000;
 const H: i64 = 3_600_000;
 /// 2026-11-27T12:00:00Z
 const NOON: i64 = 1_795_737_600_000 + DAY / 2;
 const KEY: &str = "ai_quota:42:chat:2026-11-27";
 
-struct World {
-    clock: FakeClock,
-    store: MemoryStore<FakeClock>,
-    engine: Engine,
-}
-
-fn world(limits: Limits, seed: u64) -> World {
+fn world(limits: Limits, seed: u64) -> Q {
     let clock = FakeClock::at(NOON);
-    World {
-        store: MemoryStore::new(clock.clone()),
-        clock,
-        engine: engine(limits, seed),
-    }
+    Quota::new(engine(limits, seed), MemoryStore::new(clock.clone()), clock)
 }
 
 const SECRET: &str = "a secret of 16+ characters";
@@ -35,7 +28,7 @@ fn engine(limits: Limits, seed: u64) -> Engine {
         .unwrap()
 }
 
-fn daily(limit: i64) -> World {
+fn daily(limit: i64) -> Q {
     world(Limits::daily([("chat", limit)]).unwrap(), 1)
 }
 
@@ -43,39 +36,20 @@ fn me() -> Profile {
     Profile::limited(ProfileId::number(42).unwrap())
 }
 
-impl World {
-    fn once(&mut self, key: &str, amount: i64) -> Decision {
-        let now = self.clock.now_ms();
-        let call = self
-            .engine
-            .reserve_once(&me(), "chat", amount, key, now)
-            .unwrap();
-        run(call, &mut self.store).unwrap().decision().unwrap()
-    }
-
-    fn release(&mut self, d: &Decision) {
-        let token = d.reservation_token().unwrap();
-        let call = self
-            .engine
-            .release(&me(), &token, None, self.clock.now_ms());
-        run(call.unwrap(), &mut self.store).unwrap();
-    }
-}
-
 #[test]
 fn a_retry_is_replayed_without_a_reservation_and_counts_once() {
     let mut w = daily(5);
-    let first = w.once("order-1", 2);
+    let first = w.reserve_once(&me(), "chat", 2, "order-1").unwrap();
     assert!(first.allowed && !first.replayed && first.reservation.is_some());
-    w.clock.advance(30_000);
-    let retry = w.once("order-1", 2);
+    w.clock().advance(30_000);
+    let retry = w.reserve_once(&me(), "chat", 2, "order-1").unwrap();
     assert!(retry.allowed && retry.replayed);
     // Only the first caller holds the token: a retry cannot release or settle its count.
     assert_eq!(retry.reservation, None);
     assert_eq!((retry.used, retry.remaining), (2, 3));
-    assert_eq!(w.store.peek(KEY), Some(2));
+    assert_eq!(w.store_mut().peek(KEY), Some(2));
     // Another key is another request.
-    assert_eq!(w.once("order-2", 2).used, 4);
+    assert_eq!(w.reserve_once(&me(), "chat", 2, "order-2").unwrap().used, 4);
 }
 
 #[test]
@@ -85,21 +59,22 @@ fn ten_rounds_of_success_then_a_failing_retry_keep_every_count() {
     let mut w = daily(100);
     for round in 0..10 {
         let key = format!("order-{round}");
-        assert!(w.once(&key, 1).allowed);
-        let retry = w.once(&key, 1);
+        assert!(w.reserve_once(&me(), "chat", 1, &key).unwrap().allowed);
+        let retry = w.reserve_once(&me(), "chat", 1, &key).unwrap();
         assert!(retry.replayed && retry.reservation.is_none());
     }
-    assert_eq!(w.store.peek(KEY), Some(10));
+    assert_eq!(w.store_mut().peek(KEY), Some(10));
 }
 
 #[test]
 fn the_record_is_one_number_under_its_own_key() {
     let mut w = daily(5);
-    let d = w.once("a:b%", 1);
+    let d = w.reserve_once(&me(), "chat", 1, "a:b%").unwrap();
     let nonce = d.reservation.unwrap().nonce;
     assert!(nonce < 1 << 52);
     assert_eq!(
-        w.store.peek("ai_quota:42:chat:i2026-11-27.1:a%3Ab%25"),
+        w.store_mut()
+            .peek("ai_quota:42:chat:i2026-11-27.1:a%3Ab%25"),
         Some(2 * nonce as i64 + 1)
     );
 }
@@ -108,50 +83,58 @@ fn the_record_is_one_number_under_its_own_key() {
 fn engines_sharing_a_store_replay_each_others_admissions() {
     let mut a = daily(5);
     let b = engine(Limits::daily([("chat", 5)]).unwrap(), 99);
-    let first = a.once("k", 1);
+    let first = a.reserve_once(&me(), "chat", 1, "k").unwrap();
     let call = b.reserve_once(&me(), "chat", 1, "k", NOON + 1000).unwrap();
-    let replay = run(call, &mut a.store).unwrap().decision().unwrap();
+    let replay = run(call, a.store_mut()).unwrap().decision().unwrap();
     assert!(replay.replayed && replay.reservation.is_none());
-    assert_eq!(a.store.peek(KEY), Some(1));
+    assert_eq!(a.store_mut().peek(KEY), Some(1));
     // The other engine (same tokenSecret) settles the original's token, once.
     let token = first.reservation_token().unwrap();
     let call = b.settle(&me(), &token, 0, NOON + 2000).unwrap();
-    assert_eq!(run(call, &mut a.store).unwrap(), Outcome::Settled(true));
-    let call = a.engine.settle(&me(), &token, 0, NOON + 3000).unwrap();
-    assert_eq!(run(call, &mut a.store).unwrap(), Outcome::Settled(false));
-    assert_eq!(a.store.peek(KEY), Some(0));
+    assert_eq!(run(call, a.store_mut()).unwrap(), Outcome::Settled(true));
+    let call = a.engine().settle(&me(), &token, 0, NOON + 3000).unwrap();
+    assert_eq!(run(call, a.store_mut()).unwrap(), Outcome::Settled(false));
+    assert_eq!(a.store_mut().peek(KEY), Some(0));
 }
 
 #[test]
 fn a_denial_is_not_recorded_and_a_retry_is_asked_again() {
     let mut w = daily(1);
-    let held = w.once("first", 1);
-    let denied = w.once("second", 1);
+    let held = w.reserve_once(&me(), "chat", 1, "first").unwrap();
+    let denied = w.reserve_once(&me(), "chat", 1, "second").unwrap();
     assert!(!denied.allowed && !denied.replayed);
-    assert_eq!(w.store.peek("ai_quota:42:chat:i2026-11-27.1:second"), None);
-    w.release(&held);
-    let retry = w.once("second", 1);
+    assert_eq!(
+        w.store_mut().peek("ai_quota:42:chat:i2026-11-27.1:second"),
+        None
+    );
+    w.release(&me(), &held.reservation_token().unwrap(), None)
+        .unwrap();
+    let retry = w.reserve_once(&me(), "chat", 1, "second").unwrap();
     assert!(retry.allowed && !retry.replayed);
-    assert_eq!(w.store.peek(KEY), Some(1));
+    assert_eq!(w.store_mut().peek(KEY), Some(1));
 }
 
 #[test]
 fn three_thousand_denials_with_fresh_keys_write_nothing() {
     let mut w = daily(0);
     for i in 0..3000 {
-        assert!(!w.once(&format!("k{i}"), 1).allowed);
+        assert!(
+            !w.reserve_once(&me(), "chat", 1, &format!("k{i}"))
+                .unwrap()
+                .allowed
+        );
     }
-    assert_eq!(w.store.len(), 0);
+    assert_eq!(w.store_mut().len(), 0);
 }
 
 #[test]
 fn the_same_key_counts_again_in_a_new_window_or_with_another_amount() {
     let mut w = daily(5);
-    w.once("k", 1);
-    assert!(!w.once("k", 2).replayed);
-    assert_eq!(w.store.peek(KEY), Some(3));
-    w.clock.set(NOON + DAY / 2);
-    let next_day = w.once("k", 1);
+    w.reserve_once(&me(), "chat", 1, "k").unwrap();
+    assert!(!w.reserve_once(&me(), "chat", 2, "k").unwrap().replayed);
+    assert_eq!(w.store_mut().peek(KEY), Some(3));
+    w.clock().set(NOON + DAY / 2);
+    let next_day = w.reserve_once(&me(), "chat", 1, "k").unwrap();
     assert!(next_day.allowed && !next_day.replayed);
     assert_eq!(next_day.used, 1);
 }
@@ -162,12 +145,12 @@ fn the_record_lives_in_the_longest_window() {
     let p = |limit, w| Policy::new(None, limit, w, None).unwrap();
     limits.insert("chat", vec![p(2, Hour), p(10, Day)]).unwrap();
     let mut w = world(limits, 3);
-    w.once("k", 1);
-    w.clock.advance(H); // a new hour, the same day
-    let retry = w.once("k", 1);
+    w.reserve_once(&me(), "chat", 1, "k").unwrap();
+    w.clock().advance(H); // a new hour, the same day
+    let retry = w.reserve_once(&me(), "chat", 1, "k").unwrap();
     assert!(retry.replayed);
-    assert_eq!(w.store.peek("ai_quota:42:chat:2026-11-27T13"), None);
-    assert_eq!(w.store.peek(KEY), Some(1));
+    assert_eq!(w.store_mut().peek("ai_quota:42:chat:2026-11-27T13"), None);
+    assert_eq!(w.store_mut().peek(KEY), Some(1));
 }
 
 #[test]
@@ -175,16 +158,22 @@ fn concurrent_first_attempts_count_once() {
     // Both look the key up before either records: both count, one records, the other undoes
     // its count and replays the winner's decision.
     let mut w = daily(5);
-    let a = w.engine.reserve_once(&me(), "chat", 2, "k", NOON).unwrap();
-    let b = w.engine.reserve_once(&me(), "chat", 2, "k", NOON).unwrap();
-    let mut done = run_interleaved(vec![a, b], &mut w.store)
+    let a = w
+        .engine()
+        .reserve_once(&me(), "chat", 2, "k", NOON)
+        .unwrap();
+    let b = w
+        .engine()
+        .reserve_once(&me(), "chat", 2, "k", NOON)
+        .unwrap();
+    let mut done = run_interleaved(vec![a, b], w.store_mut())
         .into_iter()
         .map(|outcome| outcome.unwrap().decision().unwrap());
     let (da, db) = (done.next().unwrap(), done.next().unwrap());
     assert!(da.allowed && db.allowed);
     assert!(da.reservation.is_some() && db.reservation.is_none());
     assert_eq!([da.replayed, db.replayed], [false, true]);
-    assert_eq!(w.store.peek(KEY), Some(2));
+    assert_eq!(w.store_mut().peek(KEY), Some(2));
 }
 
 #[test]
@@ -192,14 +181,14 @@ fn bad_keys_are_refused() {
     let w = daily(5);
     for key in ["".to_owned(), "x".repeat(257)] {
         let err = w
-            .engine
+            .engine()
             .reserve_once(&me(), "chat", 1, &key, NOON)
             .err()
             .unwrap();
         assert_eq!(err.code, ErrorCode::InvalidArgument);
     }
     assert!(w
-        .engine
+        .engine()
         .reserve_once(&me(), "chat", 1, &"é".repeat(256), NOON)
         .is_ok());
 }
@@ -208,12 +197,15 @@ fn bad_keys_are_refused() {
 fn a_corrupt_record_is_an_error_not_a_decision() {
     let mut w = daily(5);
     for bad in [4, 0, -1, 1 << 53] {
-        w.store
+        w.store_mut()
             .set("ai_quota:42:chat:i2026-11-27.1:k", bad, 60)
             .unwrap();
-        let call = w.engine.reserve_once(&me(), "chat", 1, "k", NOON).unwrap();
+        let call = w
+            .engine()
+            .reserve_once(&me(), "chat", 1, "k", NOON)
+            .unwrap();
         assert_eq!(
-            run(call, &mut w.store).err().unwrap().code,
+            run(call, w.store_mut()).err().unwrap().code,
             ErrorCode::CorruptCounter,
             "{bad}"
         );
@@ -225,26 +217,30 @@ fn a_retry_after_the_reservation_was_released_reserves_again() {
     // The model failed, the reservation was released, the client retries with the same key:
     // replaying the released reservation would let the retried call run uncounted.
     let mut w = daily(5);
-    let first = w.once("k", 2);
-    w.release(&first);
-    assert_eq!(w.store.peek(KEY), Some(0));
-    w.clock.advance(1000);
-    let retry = w.once("k", 2);
+    let first = w.reserve_once(&me(), "chat", 2, "k").unwrap();
+    w.release(&me(), &first.reservation_token().unwrap(), None)
+        .unwrap();
+    assert_eq!(w.store_mut().peek(KEY), Some(0));
+    w.clock().advance(1000);
+    let retry = w.reserve_once(&me(), "chat", 2, "k").unwrap();
     assert!(retry.allowed && !retry.replayed);
     assert_eq!(retry.used, 2);
     let new_token = retry.reservation_token().unwrap();
     assert_ne!(new_token, first.reservation_token().unwrap());
     // The record now names the new reservation: the next retry replays it.
-    w.clock.advance(1000);
-    let again = w.once("k", 2);
+    w.clock().advance(1000);
+    let again = w.reserve_once(&me(), "chat", 2, "k").unwrap();
     assert!(again.replayed);
-    assert_eq!(w.store.peek(KEY), Some(2));
+    assert_eq!(w.store_mut().peek(KEY), Some(2));
     // A settled one is still replayed: its work was done and paid for.
-    let call = w.engine.settle(&me(), &new_token, 1, NOON + 2000).unwrap();
-    assert_eq!(run(call, &mut w.store).unwrap(), Outcome::Settled(true));
-    let after_settle = w.once("k", 2);
+    let call = w
+        .engine()
+        .settle(&me(), &new_token, 1, NOON + 2000)
+        .unwrap();
+    assert_eq!(run(call, w.store_mut()).unwrap(), Outcome::Settled(true));
+    let after_settle = w.reserve_once(&me(), "chat", 2, "k").unwrap();
     assert!(after_settle.replayed);
-    assert_eq!(w.store.peek(KEY), Some(1));
+    assert_eq!(w.store_mut().peek(KEY), Some(1));
 }
 
 #[test]
@@ -253,11 +249,12 @@ fn retries_in_one_millisecond_get_distinct_tokens_and_release_each_count() {
     let mut w = daily(100);
     let mut tokens = Vec::new();
     for _ in 0..5 {
-        let d = w.once("k", 1);
+        let d = w.reserve_once(&me(), "chat", 1, "k").unwrap();
         assert!(d.allowed && !d.replayed);
         tokens.push(d.reservation_token().unwrap());
-        w.release(&d);
-        assert_eq!(w.store.peek(KEY), Some(0));
+        w.release(&me(), &d.reservation_token().unwrap(), None)
+            .unwrap();
+        assert_eq!(w.store_mut().peek(KEY), Some(0));
     }
     tokens.sort();
     tokens.dedup();
@@ -267,16 +264,24 @@ fn retries_in_one_millisecond_get_distinct_tokens_and_release_each_count() {
 #[test]
 fn racing_retries_after_a_release_each_release_their_own_count() {
     let mut w = daily(100);
-    let first = w.once("k", 1);
-    w.release(&first);
-    let a = w.engine.reserve_once(&me(), "chat", 1, "k", NOON).unwrap();
-    let b = w.engine.reserve_once(&me(), "chat", 1, "k", NOON).unwrap();
-    let decisions: Vec<Decision> = run_interleaved(vec![a, b], &mut w.store)
+    let first = w.reserve_once(&me(), "chat", 1, "k").unwrap();
+    w.release(&me(), &first.reservation_token().unwrap(), None)
+        .unwrap();
+    let a = w
+        .engine()
+        .reserve_once(&me(), "chat", 1, "k", NOON)
+        .unwrap();
+    let b = w
+        .engine()
+        .reserve_once(&me(), "chat", 1, "k", NOON)
+        .unwrap();
+    let decisions: Vec<Decision> = run_interleaved(vec![a, b], w.store_mut())
         .into_iter()
         .map(|outcome| outcome.unwrap().decision().unwrap())
         .collect();
     for d in decisions.iter().filter(|d| d.reservation.is_some()) {
-        w.release(d);
+        w.release(&me(), &d.reservation_token().unwrap(), None)
+            .unwrap();
     }
-    assert_eq!(w.store.peek(KEY), Some(0));
+    assert_eq!(w.store_mut().peek(KEY), Some(0));
 }

@@ -6,6 +6,9 @@ use wasm_quota::core::*;
 
 use std::rc::Rc;
 
+/// The native API over the in-process store, on a clock the test moves.
+type Q = Quota<MemoryStore<FakeClock>, FakeClock>;
+
 const H: i64 = 3_600_000;
 
 fn at(s: &str) -> i64 {
@@ -14,23 +17,17 @@ fn at(s: &str) -> i64 {
         .timestamp_millis()
 }
 
-struct World {
-    clock: FakeClock,
-    store: MemoryStore<FakeClock>,
-    engine: Engine,
-}
-
-fn world(now: &str, features: Vec<(&str, Vec<Policy>)>) -> World {
+fn world(now: &str, features: Vec<(&str, Vec<Policy>)>) -> Q {
     let clock = FakeClock::at(at(now));
     let mut limits = Limits::default();
     for (f, p) in features {
         limits.insert(f, p).unwrap();
     }
-    World {
-        store: MemoryStore::new(clock.clone()),
+    Quota::new(
+        Engine::new(limits).with_time_zones(Rc::new(FakeZones)),
+        MemoryStore::new(clock.clone()),
         clock,
-        engine: Engine::new(limits).with_time_zones(Rc::new(FakeZones)),
-    }
+    )
 }
 
 fn pol(limit: i64, w: WindowUnit, zone: Option<&str>) -> Policy {
@@ -41,32 +38,15 @@ fn me() -> Profile {
     Profile::limited(ProfileId::number(42).unwrap())
 }
 
-impl World {
-    fn reserve(&mut self, feature: &str) -> Decision {
-        let call = self
-            .engine
-            .reserve(&me(), feature, 1, self.clock.now_ms())
-            .unwrap();
-        run(call, &mut self.store).unwrap().decision().unwrap()
-    }
-    fn check(&mut self, feature: &str) -> Decision {
-        let call = self
-            .engine
-            .check(&me(), feature, 1, self.clock.now_ms())
-            .unwrap();
-        run(call, &mut self.store).unwrap().decision().unwrap()
-    }
-}
-
 #[test]
 fn a_paris_day_of_23_hours_resets_at_paris_midnight() {
     let mut w = world(
         "2026-03-29T12:00:00Z",
         vec![("remix", vec![pol(2, Day, Some("Europe/Paris"))])],
     );
-    w.reserve("remix");
-    w.reserve("remix");
-    let d = w.reserve("remix");
+    w.reserve(&me(), "remix", 1).unwrap();
+    w.reserve(&me(), "remix", 1).unwrap();
+    let d = w.reserve(&me(), "remix", 1).unwrap();
     assert!(!d.allowed);
     assert_eq!(d.resets_at(), "2026-03-29T22:00:00Z");
     assert_eq!(d.retry_after, Some(10 * 3600));
@@ -76,12 +56,12 @@ fn a_paris_day_of_23_hours_resets_at_paris_midnight() {
     );
     // The counter's TTL follows the short day: gone at Paris midnight, not UTC midnight.
     let key = "ai_quota:42:remix:2026-03-29@Europe/Paris";
-    w.clock.set(at("2026-03-29T21:59:59Z"));
-    assert_eq!(w.store.peek(key), Some(2));
-    assert!(!w.reserve("remix").allowed);
-    w.clock.set(at("2026-03-29T22:00:00Z"));
-    assert_eq!(w.store.peek(key), None);
-    let d = w.reserve("remix");
+    w.clock().set(at("2026-03-29T21:59:59Z"));
+    assert_eq!(w.store_mut().peek(key), Some(2));
+    assert!(!w.reserve(&me(), "remix", 1).unwrap().allowed);
+    w.clock().set(at("2026-03-29T22:00:00Z"));
+    assert_eq!(w.store_mut().peek(key), None);
+    let d = w.reserve(&me(), "remix", 1).unwrap();
     assert!(d.allowed);
     assert_eq!(
         (d.used, d.resets_at()),
@@ -95,20 +75,20 @@ fn a_paris_day_of_25_hours_keeps_counting_through_the_repeated_hour() {
         "2026-10-24T22:30:00Z",
         vec![("remix", vec![pol(3, Day, Some("Europe/Paris"))])],
     );
-    w.reserve("remix"); // 00:30 +02:00
-    w.clock.set(at("2026-10-25T00:30:00Z")); // 02:30 +02:00
-    w.reserve("remix");
-    w.clock.set(at("2026-10-25T01:30:00Z")); // 02:30 +01:00, the second time
-    let d = w.reserve("remix");
+    w.reserve(&me(), "remix", 1).unwrap(); // 00:30 +02:00
+    w.clock().set(at("2026-10-25T00:30:00Z")); // 02:30 +02:00
+    w.reserve(&me(), "remix", 1).unwrap();
+    w.clock().set(at("2026-10-25T01:30:00Z")); // 02:30 +01:00, the second time
+    let d = w.reserve(&me(), "remix", 1).unwrap();
     assert!(d.allowed);
     assert_eq!(d.used, 3);
     assert_eq!(d.resets_at(), "2026-10-25T23:00:00Z");
-    w.clock.set(at("2026-10-25T22:59:59Z")); // 23:59:59 +01:00, 24.5 hours after the first
-    let d = w.reserve("remix");
+    w.clock().set(at("2026-10-25T22:59:59Z")); // 23:59:59 +01:00, 24.5 hours after the first
+    let d = w.reserve(&me(), "remix", 1).unwrap();
     assert!(!d.allowed);
     assert_eq!(d.retry_after, Some(1));
-    w.clock.set(at("2026-10-25T23:00:00Z"));
-    assert!(w.reserve("remix").allowed);
+    w.clock().set(at("2026-10-25T23:00:00Z"));
+    assert!(w.reserve(&me(), "remix", 1).unwrap().allowed);
 }
 
 #[test]
@@ -124,7 +104,7 @@ fn windows_of_every_kind_have_their_own_counters() {
     );
     let resets: Vec<String> = ["h", "w", "m", "d"]
         .iter()
-        .map(|f| w.reserve(f).resets_at())
+        .map(|f| w.reserve(&me(), f, 1).unwrap().resets_at())
         .collect();
     assert_eq!(
         resets,
@@ -142,7 +122,7 @@ fn windows_of_every_kind_have_their_own_counters() {
         // A policy object over the UTC day is the Django service's own window, and its key.
         "ai_quota:42:d:2026-11-27",
     ] {
-        assert_eq!(w.store.peek(key), Some(1), "{key}");
+        assert_eq!(w.store_mut().peek(key), Some(1), "{key}");
     }
 }
 
@@ -152,11 +132,11 @@ fn several_policies_all_must_pass_and_count_in_all_or_none() {
     let mut w = world("2026-11-27T10:00:00Z", vec![("remix", hour_and_day)]);
     let hour_key = |h: &str| format!("ai_quota:42:remix:2026-11-27T{h}");
     let day_key = "ai_quota:42:remix:2026-11-27@Europe/Paris";
-    let d = w.reserve("remix");
+    let d = w.reserve(&me(), "remix", 1).unwrap();
     // Allowed decisions describe the policy with the fewest remaining.
     assert_eq!((d.policy_name.as_deref(), d.remaining), (Some("hourly"), 1));
-    w.reserve("remix");
-    let d = w.reserve("remix");
+    w.reserve(&me(), "remix", 1).unwrap();
+    let d = w.reserve(&me(), "remix", 1).unwrap();
     assert!(!d.allowed);
     assert_eq!(
         (d.policy_name.as_deref(), d.policy, d.limit, d.used),
@@ -165,16 +145,19 @@ fn several_policies_all_must_pass_and_count_in_all_or_none() {
     assert_eq!(d.retry_after, Some(3600));
     // The denial rolled back: neither counter moved.
     assert_eq!(
-        (w.store.peek(&hour_key("10")), w.store.peek(day_key)),
+        (
+            w.store_mut().peek(&hour_key("10")),
+            w.store_mut().peek(day_key)
+        ),
         (Some(2), Some(2))
     );
 
-    w.clock.advance(H);
-    let d = w.reserve("remix");
+    w.clock().advance(H);
+    let d = w.reserve(&me(), "remix", 1).unwrap();
     assert!(d.allowed);
     assert_eq!((d.policy_name.as_deref(), d.remaining), (Some("daily"), 0));
     // Now the day denies, and the new hour's count is rolled back.
-    let d = w.reserve("remix");
+    let d = w.reserve(&me(), "remix", 1).unwrap();
     assert!(!d.allowed);
     assert_eq!(
         (d.policy_name.as_deref(), d.policy, d.used),
@@ -182,10 +165,13 @@ fn several_policies_all_must_pass_and_count_in_all_or_none() {
     );
     assert_eq!(d.resets_at(), "2026-11-27T23:00:00Z");
     assert_eq!(
-        (w.store.peek(&hour_key("11")), w.store.peek(day_key)),
+        (
+            w.store_mut().peek(&hour_key("11")),
+            w.store_mut().peek(day_key)
+        ),
         (Some(1), Some(3))
     );
-    let c = w.check("remix");
+    let c = w.check(&me(), "remix", 1).unwrap();
     assert!(!c.allowed);
     assert_eq!(c.policy_name.as_deref(), Some("daily"));
 }
@@ -196,9 +182,9 @@ fn plain_number_limits_do_not_name_their_policy() {
         "2026-11-27T10:00:00Z",
         vec![("tips", vec![Policy::daily(1).unwrap()])],
     );
-    let d = w.reserve("tips");
+    let d = w.reserve(&me(), "tips", 1).unwrap();
     assert_eq!((d.policy_name, d.window), (None, None));
-    let d = w.reserve("tips");
+    let d = w.reserve(&me(), "tips", 1).unwrap();
     assert!(!d.allowed);
     assert_eq!((d.policy_name, d.window), (None, None));
 }
@@ -209,20 +195,12 @@ fn a_reservation_is_released_from_its_own_zoned_window() {
         "2026-03-29T21:59:00Z",
         vec![("remix", vec![pol(1, Day, Some("Europe/Paris"))])],
     );
-    let old = w.reserve("remix");
-    w.clock.set(at("2026-03-29T22:00:01Z")); // the next Paris day
-    assert!(w.reserve("remix").allowed);
-    let call = w
-        .engine
-        .release(
-            &me(),
-            &old.reservation_token().unwrap(),
-            None,
-            w.clock.now_ms(),
-        )
+    let old = w.reserve(&me(), "remix", 1).unwrap();
+    w.clock().set(at("2026-03-29T22:00:01Z")); // the next Paris day
+    assert!(w.reserve(&me(), "remix", 1).unwrap().allowed);
+    w.release(&me(), &old.reservation_token().unwrap(), None)
         .unwrap();
-    run(call, &mut w.store).unwrap();
-    assert!(!w.reserve("remix").allowed);
+    assert!(!w.reserve(&me(), "remix", 1).unwrap().allowed);
 }
 
 #[test]

@@ -157,9 +157,9 @@ struct Outstanding {
 }
 
 struct World {
-    clock: FakeClock,
-    store: MemoryStore<FakeClock>,
-    engine: Engine,
+    /// The native API over the in-process store: solo calls run through it; batches build
+    /// their calls with its engine and interleave their steps over its store.
+    quota: Quota<MemoryStore<FakeClock>, FakeClock>,
     model: Model,
     limits: [i64; 3],
     /// The hourly limit of "scale", which then has two policies: an hour, then its day.
@@ -244,12 +244,11 @@ impl World {
         } else {
             CountingOps::IncrAddSet
         };
+        let engine = Engine::new(Self::limits(limits, hourly))
+            .with_fault_policy(policy)
+            .with_counting(counting);
         World {
-            store: MemoryStore::new(clock.clone()),
-            engine: Engine::new(Self::limits(limits, hourly))
-                .with_fault_policy(policy)
-                .with_counting(counting),
-            clock,
+            quota: Quota::new(engine, MemoryStore::new(clock.clone()), clock),
             model: Model::default(),
             limits,
             hourly,
@@ -293,18 +292,20 @@ impl World {
     }
 
     fn now(&self) -> i64 {
-        self.clock.now_ms()
+        self.quota.clock().now_ms()
     }
 
     fn run(&mut self, event: &Event) -> Checked {
         match event {
-            Event::Advance(ms) => self.clock.advance(*ms),
+            Event::Advance(ms) => self.quota.clock().advance(*ms),
             Event::NearMidnight(off) => {
                 let t = (self.now().div_euclid(DAY_MS) + 1) * DAY_MS + off;
-                self.clock.set(t.max(self.now()));
+                self.quota.clock().set(t.max(self.now()));
             }
             Event::SetLimits(l) => {
-                self.engine.set_limits(Self::limits(*l, self.hourly));
+                self.quota
+                    .engine_mut()
+                    .set_limits(Self::limits(*l, self.hourly));
                 self.limits = *l;
             }
             Event::Usage(p) => self.usage(*p)?,
@@ -315,8 +316,7 @@ impl World {
 
     fn usage(&mut self, p: usize) -> Checked {
         let now = self.now();
-        let call = self.engine.usage(&profile(p).id, now).unwrap();
-        let got = run(call, &mut self.store);
+        let got = self.quota.usage(&profile(p).id).map(Outcome::Usage);
         // Usage reports each feature's first policy.
         let want: Vec<(String, i64)> = (0..FEATURES.len())
             .map(|f| {
@@ -372,12 +372,17 @@ impl World {
             }
             let (pr, feature) = (profile(req.p), FEATURES[req.f]);
             let call = match req.kind {
-                Kind::Check => self.engine.check(&pr, feature, req.amount, now),
-                Kind::Reserve => self.engine.reserve(&pr, feature, req.amount, now),
-                Kind::Increment => self.engine.increment(&pr, feature, req.amount, now),
-                Kind::ReleaseFeature => self.engine.release(&pr, feature, Some(req.amount), now),
+                Kind::Check => self.quota.engine().check(&pr, feature, req.amount, now),
+                Kind::Reserve => self.quota.engine().reserve(&pr, feature, req.amount, now),
+                Kind::Increment => self.quota.engine().increment(&pr, feature, req.amount, now),
+                Kind::ReleaseFeature => {
+                    self.quota
+                        .engine()
+                        .release(&pr, feature, Some(req.amount), now)
+                }
                 Kind::ReleaseToken(_) => {
-                    self.engine
+                    self.quota
+                        .engine()
                         .release(&pr, &token.as_ref().unwrap().token, None, now)
                 }
             }
@@ -407,7 +412,7 @@ impl World {
                 break;
             }
             let pick = schedule.get(k).map_or(k, |&b| b as usize) % live.len();
-            running[live[pick]].step(&mut self.store);
+            running[live[pick]].step(self.quota.store_mut());
             k += 1;
             prop_assert!(k < 10_000, "a call never finished");
         }
@@ -668,7 +673,7 @@ impl World {
     fn compare(&mut self, c: Counter, t: &Tally, negative: &mut Vec<Counter>) -> Checked {
         let now = self.now();
         let k = key(c);
-        let stored = self.store.peek(&k);
+        let stored = self.quota.store_mut().peek(&k);
         let want = self.model.count(c, now);
         let got = stored.unwrap_or(0);
         if t.unpaired {
@@ -726,13 +731,15 @@ impl World {
             c.4 - 1
         };
         let call = self
-            .engine
+            .quota
+            .engine()
             .release(&profile(c.0), FEATURES[c.1], Some(1), at)
             .unwrap();
-        prop_assert_eq!(run(call, &mut self.store), Ok(Outcome::Released));
-        prop_assert_eq!(self.store.peek(&key(c)), Some(0));
+        prop_assert_eq!(self.quota.call(call), Ok(Outcome::Released));
+        prop_assert_eq!(self.quota.store_mut().peek(&key(c)), Some(0));
         for s in self.counters(c.0, c.1, at) {
-            self.model.resync(s, self.store.peek(&key(s)), now);
+            self.model
+                .resync(s, self.quota.store_mut().peek(&key(s)), now);
         }
         Ok(())
     }

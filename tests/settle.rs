@@ -3,27 +3,24 @@
 use wasm_quota::core::window::WindowUnit::{Day, Hour};
 use wasm_quota::core::*;
 
+/// The native API over the in-process store, on a clock the test moves.
+type Q = Quota<MemoryStore<FakeClock>, FakeClock>;
+
 const DAY: i64 = 86_400_000;
 const H: i64 = 3_600_000;
 /// 2026-11-27T12:00:00Z
 const NOON: i64 = 1_795_737_600_000 + DAY / 2;
 
-struct World {
-    clock: FakeClock,
-    store: MemoryStore<FakeClock>,
-    engine: Engine,
-}
-
-fn world(limits: Limits) -> World {
+fn world(limits: Limits) -> Q {
     let clock = FakeClock::at(NOON);
-    World {
-        store: MemoryStore::new(clock.clone()),
+    Quota::new(
+        Engine::new(limits).with_nonce_seed(7),
+        MemoryStore::new(clock.clone()),
         clock,
-        engine: Engine::new(limits).with_nonce_seed(7),
-    }
+    )
 }
 
-fn daily(limit: i64) -> World {
+fn daily(limit: i64) -> Q {
     world(Limits::daily([("chat", limit)]).unwrap())
 }
 
@@ -33,49 +30,24 @@ fn me() -> Profile {
 
 const KEY: &str = "ai_quota:42:chat:2026-11-27";
 
-impl World {
-    fn reserve(&mut self, amount: i64) -> Decision {
-        let call = self
-            .engine
-            .reserve(&me(), "chat", amount, self.clock.now_ms())
-            .unwrap();
-        run(call, &mut self.store).unwrap().decision().unwrap()
-    }
-    fn settle(&mut self, token: &str, actual: i64) -> bool {
-        let call = self
-            .engine
-            .settle(&me(), token, actual, self.clock.now_ms())
-            .unwrap();
-        match run(call, &mut self.store).unwrap() {
-            Outcome::Settled(applied) => applied,
-            other => panic!("{other:?}"),
-        }
-    }
-    fn release(&mut self, what: &str) {
-        let call = self
-            .engine
-            .release(&me(), what, None, self.clock.now_ms())
-            .unwrap();
-        assert_eq!(run(call, &mut self.store).unwrap(), Outcome::Released);
-    }
-}
-
 #[test]
 fn settle_refunds_the_unused_part_of_an_estimate() {
     let mut w = daily(10);
-    let d = w.reserve(8);
-    assert!(w.settle(&d.reservation_token().unwrap(), 3));
-    assert_eq!(w.store.peek(KEY), Some(3));
-    assert_eq!(w.reserve(7).used, 10);
+    let d = w.reserve(&me(), "chat", 8).unwrap();
+    assert!(w.settle(&me(), &d.reservation_token().unwrap(), 3).unwrap());
+    assert_eq!(w.store_mut().peek(KEY), Some(3));
+    assert_eq!(w.reserve(&me(), "chat", 7).unwrap().used, 10);
 }
 
 #[test]
 fn settle_charges_the_extra_even_past_the_limit() {
     let mut w = daily(10);
-    let d = w.reserve(4);
-    assert!(w.settle(&d.reservation_token().unwrap(), 12));
-    assert_eq!(w.store.peek(KEY), Some(12));
-    let next = w.reserve(1);
+    let d = w.reserve(&me(), "chat", 4).unwrap();
+    assert!(w
+        .settle(&me(), &d.reservation_token().unwrap(), 12)
+        .unwrap());
+    assert_eq!(w.store_mut().peek(KEY), Some(12));
+    let next = w.reserve(&me(), "chat", 1).unwrap();
     assert!(!next.allowed);
     assert_eq!((next.used, next.remaining), (12, 0));
 }
@@ -83,38 +55,55 @@ fn settle_charges_the_extra_even_past_the_limit() {
 #[test]
 fn settling_twice_changes_nothing_the_second_time() {
     let mut w = daily(10);
-    let token = w.reserve(5).reservation_token().unwrap();
-    assert!(w.settle(&token, 2));
-    assert!(!w.settle(&token, 2));
-    assert!(!w.settle(&token, 9));
-    assert_eq!(w.store.peek(KEY), Some(2));
+    let token = w
+        .reserve(&me(), "chat", 5)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    assert!(w.settle(&me(), &token, 2).unwrap());
+    assert!(!w.settle(&me(), &token, 2).unwrap());
+    assert!(!w.settle(&me(), &token, 9).unwrap());
+    assert_eq!(w.store_mut().peek(KEY), Some(2));
     // Nor can it be released afterwards.
-    w.release(&token);
-    assert_eq!(w.store.peek(KEY), Some(2));
+    w.release(&me(), &token, None).unwrap();
+    assert_eq!(w.store_mut().peek(KEY), Some(2));
 }
 
 #[test]
 fn a_released_reservation_cannot_be_settled_or_released_again() {
     let mut w = daily(10);
-    let keep = w.reserve(1).reservation_token().unwrap();
-    let token = w.reserve(3).reservation_token().unwrap();
-    w.release(&token);
-    assert_eq!(w.store.peek(KEY), Some(1));
-    w.release(&token);
-    assert_eq!(w.store.peek(KEY), Some(1));
-    assert!(!w.settle(&token, 3));
-    assert_eq!(w.store.peek(KEY), Some(1));
+    let keep = w
+        .reserve(&me(), "chat", 1)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    let token = w
+        .reserve(&me(), "chat", 3)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    w.release(&me(), &token, None).unwrap();
+    assert_eq!(w.store_mut().peek(KEY), Some(1));
+    w.release(&me(), &token, None).unwrap();
+    assert_eq!(w.store_mut().peek(KEY), Some(1));
+    assert!(!w.settle(&me(), &token, 3).unwrap());
+    assert_eq!(w.store_mut().peek(KEY), Some(1));
     // Other reservations are unaffected, even ones made in the same millisecond.
     assert_ne!(keep, token);
-    assert!(w.settle(&keep, 0));
-    assert_eq!(w.store.peek(KEY), Some(0));
+    assert!(w.settle(&me(), &keep, 0).unwrap());
+    assert_eq!(w.store_mut().peek(KEY), Some(0));
 }
 
 #[test]
 fn tokens_are_unique_per_reservation() {
     let mut w = daily(100);
     let mut tokens: Vec<String> = (0..50)
-        .map(|_| w.reserve(1).reservation_token().unwrap())
+        .map(|_| {
+            w.reserve(&me(), "chat", 1)
+                .unwrap()
+                .reservation_token()
+                .unwrap()
+        })
         .collect();
     tokens.sort();
     tokens.dedup();
@@ -122,7 +111,7 @@ fn tokens_are_unique_per_reservation() {
     // A second engine with another seed over the same store: other tokens again.
     let other = Engine::new(Limits::daily([("chat", 100)]).unwrap()).with_nonce_seed(8);
     let call = other.reserve(&me(), "chat", 1, NOON).unwrap();
-    let t = run(call, &mut w.store)
+    let t = run(call, w.store_mut())
         .unwrap()
         .decision()
         .unwrap()
@@ -134,7 +123,11 @@ fn tokens_are_unique_per_reservation() {
 #[test]
 fn a_token_is_refused_by_an_engine_with_another_secret_and_changes_nothing() {
     let mut w = daily(10);
-    let token = w.reserve(2).reservation_token().unwrap();
+    let token = w
+        .reserve(&me(), "chat", 2)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
     let other = Engine::new(Limits::daily([("chat", 10)]).unwrap())
         .with_token_secret("another secret, 16+ characters")
         .unwrap();
@@ -142,23 +135,27 @@ fn a_token_is_refused_by_an_engine_with_another_secret_and_changes_nothing() {
     assert_eq!(err.code, ErrorCode::InvalidArgument);
     let err = other.settle(&me(), &token, 0, NOON).err().unwrap();
     assert_eq!(err.code, ErrorCode::InvalidArgument);
-    assert_eq!(w.store.peek(KEY), Some(2));
+    assert_eq!(w.store_mut().peek(KEY), Some(2));
 }
 
 #[test]
 fn settle_writes_a_marker_that_lives_as_long_as_the_window() {
     let mut w = daily(10);
-    let token = w.reserve(2).reservation_token().unwrap();
-    let before = w.store.len();
-    assert!(w.settle(&token, 1));
-    assert_eq!(w.store.len(), before + 1);
+    let token = w
+        .reserve(&me(), "chat", 2)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    let before = w.store_mut().len();
+    assert!(w.settle(&me(), &token, 1).unwrap());
+    assert_eq!(w.store_mut().len(), before + 1);
     let r = wasm_quota::core::reservation::Reservation::decode(&token).unwrap();
     let marker = format!("ai_quota:42:chat:r{:016x}", r.nonce);
-    assert_eq!(w.store.peek(&marker), Some(1));
-    w.clock.set(NOON + DAY / 2 - 1);
-    assert_eq!(w.store.peek(&marker), Some(1));
-    w.clock.set(NOON + DAY / 2);
-    assert_eq!(w.store.peek(&marker), None);
+    assert_eq!(w.store_mut().peek(&marker), Some(1));
+    w.clock().set(NOON + DAY / 2 - 1);
+    assert_eq!(w.store_mut().peek(&marker), Some(1));
+    w.clock().set(NOON + DAY / 2);
+    assert_eq!(w.store_mut().peek(&marker), None);
 }
 
 #[test]
@@ -167,55 +164,74 @@ fn settle_corrects_the_reservations_own_window_after_it_rolled_over() {
     let p = |limit, w| Policy::new(None, limit, w, None).unwrap();
     limits.insert("chat", vec![p(5, Hour), p(20, Day)]).unwrap();
     let mut w = world(limits);
-    let token = w.reserve(4).reservation_token().unwrap();
-    w.clock.advance(H); // the hour rolled over; its counter is gone
-    let fresh = w.reserve(1);
-    assert!(w.settle(&token, 1));
+    let token = w
+        .reserve(&me(), "chat", 4)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    w.clock().advance(H); // the hour rolled over; its counter is gone
+    let fresh = w.reserve(&me(), "chat", 1).unwrap();
+    assert!(w.settle(&me(), &token, 1).unwrap());
     // The day's counter took the refund; the new hour (which the reservation never counted
     // in) did not, and the old hour's counter was not brought back.
-    assert_eq!(w.store.peek("ai_quota:42:chat:2026-11-27"), Some(2));
-    assert_eq!(w.store.peek("ai_quota:42:chat:2026-11-27T13"), Some(1));
-    assert_eq!(w.store.peek("ai_quota:42:chat:2026-11-27T12"), None);
+    assert_eq!(w.store_mut().peek("ai_quota:42:chat:2026-11-27"), Some(2));
+    assert_eq!(
+        w.store_mut().peek("ai_quota:42:chat:2026-11-27T13"),
+        Some(1)
+    );
+    assert_eq!(w.store_mut().peek("ai_quota:42:chat:2026-11-27T12"), None);
     assert!(fresh.allowed);
 }
 
 #[test]
 fn a_refund_below_zero_clamps_at_zero() {
     let mut w = daily(10);
-    let token = w.reserve(5).reservation_token().unwrap();
-    w.release("chat"); // the Django service's release by feature, unpaired
-    w.release("chat");
-    assert_eq!(w.store.peek(KEY), Some(3));
-    assert!(w.settle(&token, 0)); // −5 would leave −2
-    assert_eq!(w.store.peek(KEY), Some(0));
+    let token = w
+        .reserve(&me(), "chat", 5)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    w.release(&me(), "chat", None).unwrap(); // the Django service's release by feature, unpaired
+    w.release(&me(), "chat", None).unwrap();
+    assert_eq!(w.store_mut().peek(KEY), Some(3));
+    assert!(w.settle(&me(), &token, 0).unwrap()); // −5 would leave −2
+    assert_eq!(w.store_mut().peek(KEY), Some(0));
 }
 
 #[test]
 fn bad_arguments_are_refused_before_any_store_call() {
     let mut w = daily(10);
-    let token = w.reserve(1).reservation_token().unwrap();
-    let now = w.clock.now_ms();
+    let token = w
+        .reserve(&me(), "chat", 1)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    let now = w.clock().now_ms();
     for (tok, actual) in [
         (token.as_str(), -1),
         (token.as_str(), 9_007_199_254_740_992),
         ("chat", 1),
         ("q2.chat.1.1", 1),
     ] {
-        let err = w.engine.settle(&me(), tok, actual, now).err().unwrap();
+        let err = w.engine().settle(&me(), tok, actual, now).err().unwrap();
         assert_eq!(err.code, ErrorCode::InvalidArgument, "{tok} {actual}");
     }
-    assert!(w.engine.settle(&me(), &token, 0, now).is_ok());
+    assert!(w.engine().settle(&me(), &token, 0, now).is_ok());
 }
 
 #[test]
 fn home_mode_and_unlimited_profiles_settle_nothing() {
     let mut w = daily(10);
-    let token = w.reserve(3).reservation_token().unwrap();
+    let token = w
+        .reserve(&me(), "chat", 3)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
     let vip = Profile {
         id: ProfileId::number(42).unwrap(),
         unlimited: true,
     };
-    let call = w.engine.settle(&vip, &token, 0, NOON).unwrap();
-    assert_eq!(run(call, &mut w.store).unwrap(), Outcome::Settled(false));
-    assert_eq!(w.store.peek(KEY), Some(3));
+    let call = w.engine().settle(&vip, &token, 0, NOON).unwrap();
+    assert_eq!(run(call, w.store_mut()).unwrap(), Outcome::Settled(false));
+    assert_eq!(w.store_mut().peek(KEY), Some(3));
 }

@@ -13,6 +13,7 @@ pub mod key;
 pub mod keytable;
 pub mod limits;
 pub mod memory;
+pub mod quota;
 pub mod reservation;
 pub mod settle;
 pub mod store;
@@ -27,6 +28,7 @@ pub use fault::{Degraded, FaultPolicy};
 pub use key::{Profile, ProfileId, StringIdKeys};
 pub use limits::{Limits, Policy};
 pub use memory::MemoryStore;
+pub use quota::Quota;
 pub use store::{
     run, run_interleaved, Call, CountingOps, Step, Store, StoreOp, StoreReply, NO_KEY_ID,
 };
