@@ -5,3 +5,10 @@
 
 pub mod bind;
 pub mod core;
+
+/// The allocator of the .wasm: talc instead of Rust's default dlmalloc, for size. WASM here is
+/// single-threaded (no threads feature; each JS realm has its own instance), which is what
+/// `new_global` asks of its caller.
+#[cfg(target_family = "wasm")]
+#[global_allocator]
+static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
