@@ -53,10 +53,12 @@ export async function freePort() {
   return port;
 }
 
+const STOP_GRACE_MS = 10_000;
+
 /**
  * Starts `command args` in `cwd` and waits until its output matches `ready` (a RegExp);
- * resolves to { child, match, output() }. Stopped (SIGTERM to its process group) when the
- * test ends.
+ * resolves to { child, match, output() }. Stopped when the test ends: SIGTERM to its process
+ * group, then SIGKILL if it has not exited after STOP_GRACE_MS.
  */
 export async function startServer(t, command, args, { cwd, env = {}, ready, timeoutMs = 60_000 }) {
   const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, detached: true });
@@ -65,7 +67,17 @@ export async function startServer(t, command, args, { cwd, env = {}, ready, time
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       process.kill(-child.pid, "SIGTERM");
-      await stopped;
+      // wrangler sometimes never exits after SIGTERM (seen under load): the whole process
+      // group is killed after a grace period so the test cannot hang in its teardown.
+      let grace;
+      const graceOver = new Promise((resolve) => (grace = setTimeout(resolve, STOP_GRACE_MS, "over")));
+      if ((await Promise.race([stopped, graceOver])) === "over") {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {} // the group went away meanwhile
+        await stopped;
+      }
+      clearTimeout(grace);
     }
   });
   const match = await new Promise((resolve, reject) => {
