@@ -7,32 +7,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine } from "wasm-quota";
-import { fakeClock, NOON, HOUR } from "./helpers.mjs";
+import { fakeClock, NOON, HOUR, mapStore, generator, comparable } from "./helpers.mjs";
 import { QuotaCore } from "../../pkg/wasm_quota.js";
-
-/** A plain QuotaStore over a Map with TTLs; `upsert` adds incrOrCreate; `async` answers Promises. */
-function mapStore(now, { upsert = false, async = false } = {}) {
-  const entries = new Map();
-  const live = (key) => {
-    const e = entries.get(key);
-    if (e === undefined || e.expiresAt > now()) return e;
-    entries.delete(key);
-    return undefined;
-  };
-  const set = (key, value, ttl) => void entries.set(key, { value, expiresAt: now() + ttl * 1000 });
-  const methods = {
-    get: (key) => live(key)?.value ?? null,
-    incr: (key, delta) => {
-      const e = live(key);
-      return e === undefined ? null : (e.value += delta);
-    },
-    add: (key, value, ttl) => (live(key) === undefined ? (set(key, value, ttl), true) : false),
-    set,
-  };
-  if (upsert) methods.incrOrCreate = (key, delta, ttl) => methods.incr(key, delta) ?? (set(key, delta, ttl), delta);
-  const store = async ? Object.fromEntries(Object.entries(methods).map(([m, f]) => [m, async (...a) => f(...a)])) : methods;
-  return { store, entries };
-}
 
 const LIMITS = {
   remix: 5,
@@ -57,19 +33,6 @@ const PROFILES = [
 ];
 const AMOUNTS = [undefined, 1, 1, 2, 3, 50, 700, 2_500, 0, -1, 1.5, "3", 2 ** 53, NaN];
 const KEYS = [undefined, "r-1", "r-2", "r:3", "", "k".repeat(257), "lone\uDC00", 7];
-
-function generator(seed) {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32;
-}
-
-/** Tokens carry each engine's random nonce and its MAC: compare them without. */
-function comparable(result) {
-  if (result === null || typeof result !== "object") return result;
-  const copy = { ...result };
-  if (typeof copy.reservation === "string") copy.reservation = copy.reservation.split(".").slice(0, 4).join(".");
-  return copy;
-}
 
 async function outcome(fn) {
   try {

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine, MemoryStore } from "wasm-quota";
-import { fakeClock, NOON, HOUR } from "./helpers.mjs";
+import { fakeClock, NOON, HOUR, generator, comparable } from "./helpers.mjs";
 
 /** A QuotaStore over a JS Map with TTLs, as MemoryStore was written in JS: the reference. */
 class MapStore {
@@ -66,19 +66,6 @@ const LIMITS = {
 const FEATURES = [...Object.keys(LIMITS), "nope"];
 const PROFILES = [{ id: 1 }, { id: 2 }, { id: "1" }, { id: "a:b%" }, { id: "5f0c6a7e-1c2d-4e5f-8a9b-0c1d2e3f4a5b" }, { id: 3, unlimited: true }, { id: -1 }, { id: "" }];
 const KEYS = ["r-1", "r-2", "r:3", "r-4"];
-
-function generator(seed) {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32;
-}
-
-/** Tokens carry a random nonce per engine: compare them without it. */
-function comparable(result) {
-  if (result === null || typeof result !== "object") return result;
-  const copy = { ...result };
-  if (typeof copy.reservation === "string") copy.reservation = copy.reservation.split(".").slice(0, 4).join(".");
-  return copy;
-}
 
 function outcome(fn) {
   try {

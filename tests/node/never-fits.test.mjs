@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine, MemoryStore, quotaExceededResponse, rateLimitHeaders } from "wasm-quota";
-import { fakeClock, NOON, HOUR, delayedStore } from "./helpers.mjs";
+import { fakeClock, NOON, HOUR, delayedStore, mapStore } from "./helpers.mjs";
 
 const LIMITS = {
   remix: 3,
@@ -13,21 +13,10 @@ const LIMITS = {
   chat: [{ limit: 20, window: "day" }, { limit: 5, window: "hour" }],
 };
 
-function mapStore(now) {
-  const m = new Map(); // key -> [count, expiresAt]
-  const live = (k) => { const e = m.get(k); return e !== undefined && e[1] > now() ? e : undefined; };
-  return {
-    get: (k) => live(k)?.[0] ?? null,
-    incr: (k, d) => { const e = live(k); if (!e) return null; e[0] += d; return e[0]; },
-    add: (k, v, t) => { if (live(k)) return false; m.set(k, [v, now() + t * 1000]); return true; },
-    set: (k, v, t) => { m.set(k, [v, now() + t * 1000]); },
-  };
-}
-
 const stores = {
   "MemoryStore": (now) => new MemoryStore({ now }),
   "MemoryStore on its own clock": (now) => new MemoryStore({ now: () => now() }),
-  "a user's sync store": mapStore,
+  "a user's sync store": (now) => mapStore(now).store,
   "a user's async store": (now) => delayedStore(now),
 };
 

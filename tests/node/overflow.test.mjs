@@ -8,21 +8,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine, MemoryStore } from "wasm-quota";
 import { DurableObjectStore } from "../../pkg/stores/durable-object.js";
-import { fakeClock, NOON, HOUR, delayedStore } from "./helpers.mjs";
+import { fakeClock, NOON, HOUR, delayedStore, mapStore } from "./helpers.mjs";
 
 const MAX = Number.MAX_SAFE_INTEGER;
 const tooLarge = (e) => e.code === "INVALID_ARGUMENT" && /past Number\.MAX_SAFE_INTEGER/.test(e.message);
-
-function mapStore(now) {
-  const m = new Map(); // key -> [count, expiresAt]
-  const live = (k) => { const e = m.get(k); return e !== undefined && e[1] > now() ? e : undefined; };
-  return {
-    get: (k) => live(k)?.[0] ?? null,
-    incr: (k, d) => { const e = live(k); if (!e) return null; e[0] += d; return e[0]; },
-    add: (k, v, t) => { if (live(k)) return false; m.set(k, [v, now() + t * 1000]); return true; },
-    set: (k, v, t) => { m.set(k, [v, now() + t * 1000]); },
-  };
-}
 
 function durableObjectStore(now) {
   const data = new Map();
@@ -34,7 +23,7 @@ function durableObjectStore(now) {
 const stores = {
   "MemoryStore": (now) => new MemoryStore({ now }),
   "MemoryStore on its own clock": (now) => new MemoryStore({ now: () => now() }),
-  "a user's sync store": mapStore,
+  "a user's sync store": (now) => mapStore(now).store,
   "a user's async store": (now) => delayedStore(now),
   "DurableObjectStore": durableObjectStore,
 };
