@@ -195,9 +195,12 @@ test("a Redis crash and restart mid-traffic loses no committed count; while down
       count(await burst(5));
     }
   })().catch((e) => (broken = e));
+  // Each wait fails with where it stood after 30 s, instead of hanging until the test's timeout.
   const until = async (condition) => {
+    const giveUp = Date.now() + 30_000;
     while (!condition()) {
       if (broken) throw broken;
+      if (Date.now() > giveUp) throw new Error(`still waiting for ${condition}: ${JSON.stringify({ ...tally, codes: [...tally.codes] })}`);
       await new Promise((r) => setTimeout(r, 2));
     }
   };
