@@ -5,7 +5,8 @@
 //
 //   node bench/run.mjs     (BENCH_ROUNDS=7, BENCH_OPS=600000 for the Django service suite; the other
 //                           suites run a third of BENCH_OPS; BENCH_SUITES=django,tokens,idempotency
-//                           picks suites; BENCH_STARTUP=0 skips start-up)
+//                           picks suites; BENCH_CONTENDERS=m,s,t,u picks contenders by id, and only
+//                           the ratios between those are printed; BENCH_STARTUP=0 skips start-up)
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { performance } from "node:perf_hooks";
@@ -53,7 +54,7 @@ function withRlf(limits, options, run) {
 
 // Each contender runs its suite's whole workload on fresh state and returns how many it admitted.
 const { who, what } = django;
-const suites = [
+const allSuites = [
   {
     name: "django",
     title: `Django service workload: ${DJANGO_OPS} reserves, numeric ids, 10,000 profiles x 6 features, amount 1`,
@@ -163,7 +164,17 @@ const suites = [
     // w/m: an idempotent reserve also reads and writes its record (more store operations than m).
     targets: [["j/k"], ["j/l"], ["w/m"]],
   },
-].filter((s) => process.env.BENCH_SUITES === undefined || process.env.BENCH_SUITES.split(",").includes(s.name));
+];
+const pickedSuites = process.env.BENCH_SUITES?.split(",");
+const picked = process.env.BENCH_CONTENDERS?.split(",");
+const suites = allSuites
+  .filter((s) => pickedSuites === undefined || pickedSuites.includes(s.name))
+  .map((s) => picked === undefined ? s : {
+    ...s,
+    contenders: Object.fromEntries(Object.entries(s.contenders).filter(([id]) => picked.includes(id))),
+    targets: s.targets.filter(([name]) => name.split("/").every((id) => picked.includes(id))),
+  })
+  .filter((s) => Object.keys(s.contenders).length > 0);
 
 const median = (xs) => {
   const s = [...xs].sort((x, y) => x - y);

@@ -14,10 +14,11 @@ use super::memory::{MemoryCounters, SharedCounters};
 use super::policies;
 use super::store::{self, Fault};
 use super::zones::IntlZones;
+use crate::core::calls::{Finished, Machine, Next};
 use crate::core::direct::{Counting, Figures};
+use crate::core::engine::FeatureRef;
 use crate::core::{
-    self, Call, CountingOps, Outcome, QuotaError, Step, StoreOp, StoreReply, StringIdKeys,
-    NO_KEY_ID,
+    self, CountingOps, KeyRef, QuotaError, StoreOp, StoreReply, StringIdKeys, NO_KEY_ID,
 };
 use std::cell::Cell;
 use std::rc::Rc;
@@ -139,10 +140,33 @@ const RESERVE: u32 = CallKind::Reserve as u32;
 const INCREMENT: u32 = CallKind::Increment as u32;
 const RELEASE: u32 = CallKind::Release as u32;
 
-/// A call between two store operations.
-struct Running {
-    call: Box<dyn Call>,
+/// A place for one call: its machine, kept and reused by the calls that come after it (no
+/// allocation per call once warm), and the store operation it waits on while `busy`.
+struct Slot {
+    machine: Machine,
     op: StoreOp,
+    busy: bool,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            machine: Machine::default(),
+            op: StoreOp::Get {
+                key: KeyRef::Policy(0),
+            },
+            busy: false,
+        }
+    }
+}
+
+/// What a call of `count` is.
+fn counting(kind: u32) -> Counting {
+    match kind {
+        CHECK => Counting::Check,
+        RESERVE => Counting::Reserve,
+        _ => Counting::Increment,
+    }
 }
 
 /// Per-profile, per-feature quotas over a store the host supplies (see `engine.js`).
@@ -157,8 +181,8 @@ pub struct QuotaCore {
     string_ids: StringIdKeys,
     now: Option<js_sys::Function>,
     timeout_ms: Option<u32>,
-    /// Calls waiting for a store answer, by number; `free` lists numbers to reuse.
-    calls: Vec<Option<Running>>,
+    /// Calls by number: those `busy` wait for a store answer; `free` lists the others.
+    calls: Vec<Slot>,
     free: Vec<u32>,
     out: Box<Out>,
     /// The result or error a `Value` / `Error` status refers to.
@@ -265,22 +289,20 @@ impl QuotaCore {
             options.as_ref().map(|(o, k)| (o, *k)),
             clock,
         );
-        let call = parsed.and_then(|(profile, target, options, now)| {
-            let (amount, idempotency_key) = (options.amount, options.idempotency_key);
-            let c = &self.core;
+        self.begin(|core, m| {
+            let (profile, target, options, now) = parsed?;
+            let (amount, key) = (options.amount, options.idempotency_key.as_deref());
+            let feature = FeatureRef::Name(&target);
+            let call = |kind, key| (kind, &profile, amount.unwrap_or(1), key);
             match kind {
-                CHECK => c.check(&profile, &target, amount.unwrap_or(1), now),
-                RESERVE => match idempotency_key {
-                    Some(key) => c.reserve_once(&profile, &target, amount.unwrap_or(1), &key, now),
-                    None => c.reserve(&profile, &target, amount.unwrap_or(1), now),
-                },
-                INCREMENT => c.increment(&profile, &target, amount.unwrap_or(1), now),
-                RELEASE => c.release(&profile, &target, amount, now),
+                CHECK => core.load_count(m, call(Counting::Check, None), feature, now),
+                RESERVE => core.load_count(m, call(Counting::Reserve, key), feature, now),
+                INCREMENT => core.load_count(m, call(Counting::Increment, None), feature, now),
+                RELEASE => core.load_release(m, &profile, &target, amount, now),
                 _ => return Err(store::lost_call()),
             }
             .map_err(Failure::from)
-        });
-        self.begin(call)
+        })
     }
 
     /// Starts `settle(profile, reservation, actualAmount)`.
@@ -292,13 +314,12 @@ impl QuotaCore {
         actual: JsValue,
         clock: Option<js_sys::Function>,
     ) -> i32 {
-        let call =
-            self.parse(&profile, &reservation, None, clock)
-                .and_then(|(profile, token, _, now)| {
-                    let actual = args::actual_amount(&actual)?;
-                    Ok(self.core.settle(&profile, &token, actual, now)?)
-                });
-        self.begin(call)
+        let parsed = self.parse(&profile, &reservation, None, clock);
+        self.begin(|core, m| {
+            let (profile, token, _, now) = parsed?;
+            let actual = args::actual_amount(&actual)?;
+            Ok(core.load_settle(m, &profile, &token, actual, now)?)
+        })
     }
 
     /// `check` / `reserve` / `increment` with the arguments JS has read — a numeric `id` or a
@@ -342,17 +363,9 @@ impl QuotaCore {
                 return status;
             }
         }
-        let c = &self.core;
-        let Some((name, _)) = c.limits().features().nth(feature as usize) else {
-            return self.error(store::lost_call());
-        };
-        let call = match (kind, idempotency_key) {
-            (CHECK, _) => c.check(&profile, name, amount, now),
-            (RESERVE, Some(key)) => c.reserve_once(&profile, name, amount, &key, now),
-            (RESERVE, None) => c.reserve(&profile, name, amount, now),
-            _ => c.increment(&profile, name, amount, now),
-        };
-        self.begin(call.map_err(Failure::from))
+        let call = (counting(kind), &profile, amount, idempotency_key.as_deref());
+        let feature = FeatureRef::Index(feature as usize);
+        self.begin(|core, m| Ok(core.load_count(m, call, feature, now)?))
     }
 
     /// Per configured feature, in order: its policies as `[name, window]`, so that JS names
@@ -373,21 +386,24 @@ impl QuotaCore {
     /// Starts `usage(profileId)`.
     #[wasm_bindgen(js_name = startUsage)]
     pub fn start_usage(&mut self, profile_id: JsValue, clock: Option<js_sys::Function>) -> i32 {
-        let call = args::profile_id(&profile_id, self.string_ids).and_then(|id| {
+        let read = args::profile_id(&profile_id, self.string_ids).and_then(|id| {
             let now = args::now_ms(clock.as_ref())?;
             self.call_now.set(now);
-            Ok(self.core.usage(&id, now)?)
+            Ok((id, now))
         });
-        self.begin(call)
+        self.begin(|core, m| {
+            let (id, now) = read?;
+            Ok(core.load_usage(m, &id, now)?)
+        })
     }
 
     /// Feeds a plain store answer JS has classified (`kind`, `value`) to call `id`.
     pub fn resume(&mut self, id: u32, kind: u32, value: f64) -> i32 {
-        let Some(running) = self.running(id) else {
+        let Some(slot) = self.running(id) else {
             return self.error(store::lost_call());
         };
         let reply = match kind {
-            REPLY_COUNT => match store::count(running.call.key(running.op.key()), value) {
+            REPLY_COUNT => match store::count(slot.machine.key(slot.op.key()), value) {
                 Ok(n) => StoreReply::Count(Some(n)),
                 Err(f) => return self.abandon(id, f),
             },
@@ -402,10 +418,10 @@ impl QuotaCore {
     /// Feeds any other store answer (`settled`: it is what a thenable resolved to).
     #[wasm_bindgen(js_name = resumeWith)]
     pub fn resume_with(&mut self, id: u32, raw: JsValue, settled: bool) -> i32 {
-        let Some(running) = self.running(id) else {
+        let Some(slot) = self.running(id) else {
             return self.error(store::lost_call());
         };
-        match store::interpret(&*running.call, running.op, &raw, settled) {
+        match store::interpret(&slot.machine, slot.op, &raw, settled) {
             Ok(Some(reply)) => self.advance(id, Some(reply)),
             Ok(None) => Status::Pending as i32,
             Err(f) => self.abandon(id, f),
@@ -414,13 +430,14 @@ impl QuotaCore {
 
     /// The store method threw, rejected or timed out (`cause`): the fault policy decides.
     pub fn fail(&mut self, id: u32, cause: JsValue) -> i32 {
-        let Some(Running { mut call, op }) = self.calls.get_mut(id as usize).and_then(Option::take)
-        else {
+        let Some(slot) = self.calls.get_mut(id as usize).filter(|s| s.busy) else {
             return self.error(store::lost_call());
         };
+        slot.busy = false;
+        let fault = store::fault(&mut slot.machine, slot.op, cause);
         self.free.push(id);
-        match store::fault(&mut *call, op, cause) {
-            Fault::Outcome(outcome) => self.finish(outcome),
+        match fault {
+            Fault::Finished(finished) => self.finish(finished, id),
             Fault::Value(v) => self.value(v),
             Fault::Error(f) => self.error(f),
         }
@@ -429,9 +446,9 @@ impl QuotaCore {
     /// The key text of call `id`'s pending operation (JS caches it by the key's number).
     #[wasm_bindgen(js_name = opKey)]
     pub fn op_key(&self, id: u32) -> String {
-        match self.calls.get(id as usize) {
-            Some(Some(r)) => r.call.key(r.op.key()).to_owned(),
-            _ => String::new(),
+        match self.running(id) {
+            Some(slot) => slot.machine.key(slot.op.key()).to_owned(),
+            None => String::new(),
         }
     }
 
@@ -479,8 +496,6 @@ fn random_u64() -> u64 {
 pub fn wasm_memory() -> JsValue {
     wasm_bindgen::memory()
 }
-
-type Started = Result<Box<dyn Call>, Failure>;
 
 impl QuotaCore {
     fn parse(
@@ -532,65 +547,71 @@ impl QuotaCore {
         }
     }
 
-    fn begin(&mut self, call: Started) -> i32 {
-        let call = match call {
-            Ok(call) => call,
-            Err(f) => return self.error(f),
-        };
-        if let Some(counters) = &self.memory {
-            let counters = Rc::clone(counters);
-            return self.run_over_memory(call, &counters);
-        }
+    /// Loads a free slot's machine with `load` and runs it: to its end over the
+    /// `MemoryStore`'s counters, else up to its first store operation.
+    fn begin(
+        &mut self,
+        load: impl FnOnce(&core::Engine, &mut Machine) -> Result<(), Failure>,
+    ) -> i32 {
         let id = match self.free.pop() {
             Some(id) => id,
             None => {
-                self.calls.push(None);
+                self.calls.push(Slot::default());
                 (self.calls.len() - 1) as u32
             }
         };
-        // Placeholder op until the first resume says what the call wants.
-        self.calls[id as usize] = Some(Running {
-            call,
-            op: StoreOp::Get { key: 0 },
-        });
+        let slot = &mut self.calls[id as usize];
+        if let Err(f) = load(&self.core, &mut slot.machine) {
+            self.free.push(id);
+            return self.error(f);
+        }
+        if let Some(counters) = &self.memory {
+            let counters = Rc::clone(counters);
+            let status = self.run_over_memory(id, &counters);
+            self.free.push(id);
+            return status;
+        }
+        slot.busy = true;
         self.advance(id, None)
     }
 
-    /// Runs `call` to its end over the `MemoryStore`'s counters, at the store clock's reading.
-    fn run_over_memory(&mut self, mut call: Box<dyn Call>, counters: &SharedCounters) -> i32 {
+    /// Runs call `id` to its end over the `MemoryStore`'s counters, at the store clock's
+    /// reading.
+    fn run_over_memory(&mut self, id: u32, counters: &SharedCounters) -> i32 {
+        let machine = &mut self.calls[id as usize].machine;
         let now = match &self.memory_clock {
             None => self.call_now.get() as f64,
             Some(clock) => match clock.call0(&JsValue::UNDEFINED) {
                 Ok(v) => v.as_f64().unwrap_or(f64::NAN),
                 Err(cause) => {
                     let error = core::QuotaError::store("MemoryStore's clock threw");
-                    return match store::fault_of(&mut *call, error, cause) {
-                        Fault::Outcome(outcome) => self.finish(outcome),
+                    return match store::fault_of(machine, error, cause) {
+                        Fault::Finished(finished) => self.finish(finished, id),
                         Fault::Value(v) => self.value(v),
                         Fault::Error(f) => self.error(f),
                     };
                 }
             },
         };
-        let outcome = core::run(call, &mut counters.borrow_mut().at(now, js::number_text));
-        match outcome {
-            Ok(outcome) => self.finish(outcome),
+        let finished = machine.run(&mut counters.borrow_mut().at(now, js::number_text));
+        match finished {
+            Ok(finished) => self.finish(finished, id),
             Err(e) => self.error(e.into()),
         }
     }
 
-    fn running(&self, id: u32) -> Option<&Running> {
-        self.calls.get(id as usize).and_then(Option::as_ref)
+    fn running(&self, id: u32) -> Option<&Slot> {
+        self.calls.get(id as usize).filter(|s| s.busy)
     }
 
     fn advance(&mut self, id: u32, reply: Option<StoreReply>) -> i32 {
-        let Some(running) = self.calls.get_mut(id as usize).and_then(Option::as_mut) else {
+        let Some(slot) = self.calls.get_mut(id as usize).filter(|s| s.busy) else {
             return self.error(store::lost_call());
         };
-        match running.call.resume(reply) {
-            Step::Op(op) => {
-                running.op = op;
-                let key = running.call.key_id(op.key());
+        match slot.machine.resume(reply) {
+            Next::Op(op) => {
+                slot.op = op;
+                let key = slot.machine.key_id(op.key());
                 let (status, a, b) = match op {
                     StoreOp::Get { .. } => (Status::Get, 0, 0),
                     StoreOp::Incr { delta, .. } => (Status::Incr, delta, 0),
@@ -611,11 +632,11 @@ impl QuotaCore {
                 out[OpSlot::Ttl as usize] = b as f64;
                 status as i32
             }
-            Step::Done(result) => {
-                self.calls[id as usize] = None;
+            Next::Done(result) => {
+                slot.busy = false;
                 self.free.push(id);
                 match result {
-                    Ok(outcome) => self.finish(outcome),
+                    Ok(finished) => self.finish(finished, id),
                     Err(e) => self.error(e.into()),
                 }
             }
@@ -625,46 +646,34 @@ impl QuotaCore {
     /// Ends call `id` with a failure that bypasses the fault policy (a store that answered
     /// nonsense is not a store that is down).
     fn abandon(&mut self, id: u32, f: Failure) -> i32 {
-        if let Some(slot) = self.calls.get_mut(id as usize) {
-            if slot.take().is_some() {
-                self.free.push(id);
-            }
+        if let Some(slot) = self.calls.get_mut(id as usize).filter(|s| s.busy) {
+            slot.busy = false;
+            self.free.push(id);
         }
         self.error(f)
     }
 
-    fn finish(&mut self, outcome: Outcome) -> i32 {
-        match outcome {
-            Outcome::Decision(d) if d.unlimited => Status::Unlimited as i32,
-            Outcome::Decision(d) => {
-                let named = d.policy_name.is_some();
-                self.figures(&Figures {
-                    allowed: d.allowed,
-                    unlimited: false,
-                    limit: d.limit,
-                    used: d.used,
-                    remaining: d.remaining,
-                    resets_at_ms: d.resets_at_ms,
-                    retry_after: d.retry_after,
-                    policy: d.policy,
-                    named,
-                    reservation: d.reservation.map(|r| (r.at_ms, r.amount, r.nonce, r.mac)),
-                });
-                self.out[DecisionSlot::Replayed as usize] = f64::from(u8::from(d.replayed));
-                Status::Decision as i32
+    /// How call `id` ended, as a status (and `out` or `taken`).
+    fn finish(&mut self, finished: Finished, id: u32) -> i32 {
+        match finished {
+            Finished::Decision { figures, replayed } => {
+                let status = self.figures(&figures);
+                self.out[DecisionSlot::Replayed as usize] = f64::from(u8::from(replayed));
+                status
             }
-            Outcome::Released => Status::Released as i32,
-            Outcome::Settled(done) => self.value(JsValue::from_bool(done)),
-            Outcome::Usage(counts) => {
+            Finished::Unlimited => Status::Unlimited as i32,
+            Finished::Released => Status::Released as i32,
+            Finished::Settled(done) => self.value(JsValue::from_bool(done)),
+            Finished::Usage(counts) => {
                 let obj = js_sys::Object::new();
                 for (feature, n) in counts {
                     js::define_field(&obj, &feature, n as f64);
                 }
                 self.value(obj.into())
             }
-            Outcome::Degraded(d) => {
-                let error = Failure::from(d.error).into_js();
-                let v = js::degraded_decision(d.allowed, &JsValue::from_str(&d.feature), error);
+            Finished::Degraded { allowed, error } => {
+                let feature = JsValue::from_str(self.calls[id as usize].machine.feature());
+                let v = js::degraded_decision(allowed, &feature, Failure::from(error).into_js());
                 self.value(v)
             }
         }

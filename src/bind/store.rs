@@ -5,13 +5,14 @@
 
 use super::error::Failure;
 use super::js;
+use crate::core::calls::{Finished, Machine};
 use crate::core::memory;
-use crate::core::{Call, Outcome, QuotaError, StoreOp, StoreReply};
+use crate::core::{QuotaError, StoreOp, StoreReply};
 use wasm_bindgen::prelude::*;
 
 /// What a store fault ends a call with.
 pub enum Fault {
-    Outcome(Outcome),
+    Finished(Finished),
     /// A decision the fault policy made (with the absorbed error inside).
     Value(JsValue),
     Error(Failure),
@@ -19,22 +20,22 @@ pub enum Fault {
 
 /// The store failed on `op` (threw, rejected, or `cause` is the timeout marker): the call's
 /// fault policy decides.
-pub fn fault(call: &mut dyn Call, op: StoreOp, cause: JsValue) -> Fault {
+pub fn fault(call: &mut Machine, op: StoreOp, cause: JsValue) -> Fault {
     let fault = store_failure(call, op, cause);
     fault_of(call, fault.error, fault.cause)
 }
 
 /// The store failed with `error` (caused by the JS exception `cause`): the call's fault
 /// policy decides.
-pub fn fault_of(call: &mut dyn Call, error: QuotaError, cause: JsValue) -> Fault {
+pub fn fault_of(call: &mut Machine, error: QuotaError, cause: JsValue) -> Fault {
     let fault = Failure::with_cause(error, cause);
     match call.fail(fault.error.clone()) {
-        Ok(Outcome::Degraded(d)) => Fault::Value(js::degraded_decision(
-            d.allowed,
-            &JsValue::from_str(&d.feature),
+        Ok(Finished::Degraded { allowed, .. }) => Fault::Value(js::degraded_decision(
+            allowed,
+            &JsValue::from_str(call.feature()),
             fault.into_js(),
         )),
-        Ok(outcome) => Fault::Outcome(outcome),
+        Ok(finished) => Fault::Finished(finished),
         // The store's failure itself, with its JS cause; or what the call knew before it.
         Err(e) if e == fault.error => Fault::Error(fault),
         Err(e) => Fault::Error(e.into()),
@@ -47,7 +48,7 @@ pub fn lost_call() -> Failure {
     QuotaError::store("internal: no such call in progress").into()
 }
 
-fn store_failure(call: &dyn Call, op: StoreOp, cause: JsValue) -> Failure {
+fn store_failure(call: &Machine, op: StoreOp, cause: JsValue) -> Failure {
     let name = op_name(op);
     if js::is_store_timeout(&cause) {
         let msg = format!(
@@ -73,7 +74,7 @@ fn op_name(op: StoreOp) -> &'static str {
 /// A store's answer as a reply; `Ok(None)` when it is a thenable to wait for. `settled`: the
 /// answer is what a thenable resolved to, so another thenable is an error.
 pub fn interpret(
-    call: &dyn Call,
+    call: &Machine,
     op: StoreOp,
     raw: &JsValue,
     settled: bool,

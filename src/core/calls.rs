@@ -1,12 +1,23 @@
-//! The state machines behind each engine operation (see `store.rs` for how they are driven).
+//! The state machines behind each engine operation, as one type: a [`Machine`] holds any call
+//! in progress — which method and where it stands ([`Kind`]), the counters it touches, its
+//! feature, profile and record/marker keys — in buffers it keeps from one call to the next. A
+//! host that reuses its machines (the JS binding keeps a table of them) builds no box, vector
+//! or string per call once they are warm. `store.rs` says how a call is driven; `settle.rs` and
+//! `idempotency.rs` hold the settle and idempotent-reserve steps.
 
 use super::decision::{self, Decision, Outcome};
+use super::direct::Figures;
 use super::error::{QuotaError, Result};
+use super::fault::Degraded;
+use super::idempotency::Once;
+use super::key::ProfileId;
 use super::keytable::CounterKey;
 use super::limits::{self, MAX_SAFE_INTEGER};
-use super::reservation::PendingToken;
-use super::store::{Call, CountingOps, Step, StoreOp, StoreReply};
+use super::reservation::{Reservation, Tokens};
+use super::settle::Settling;
+use super::store::{self, Call, CountingOps, KeyRef, Step, Store, StoreOp, StoreReply, NO_KEY_ID};
 use super::window::{Bounds, WindowUnit};
+use std::rc::Rc;
 
 /// One counter a call touches: a policy's key in the window of the call's instant.
 #[derive(Debug, Clone)]
@@ -14,46 +25,533 @@ pub struct Target {
     pub key: CounterKey,
     pub limit: i64,
     pub span: Bounds,
-    /// Name and window of a policy given as an object (decisions name it); `None` for a plain
-    /// number, whose decisions keep the foundation's exact shape.
-    pub policy: Option<(String, WindowUnit)>,
+    /// The policy was given as an object, so decisions name it.
+    pub named: bool,
 }
 
-/// The decision on policy `policy` (its counter `t`) at count `used`, for a call of `amount`.
-pub(crate) fn figures(
-    feature: &str,
-    (t, policy): (&Target, usize),
-    used: i64,
-    (amount, allowed): (i64, bool),
-    now_ms: i64,
-) -> Decision {
+/// How a call ended, as numbers (the binding turns them into JS values; [`BoxedCall`] into an
+/// [`Outcome`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finished {
     Decision {
-        allowed,
-        feature: feature.to_owned(),
-        unlimited: false,
-        limit: t.limit,
-        used,
-        remaining: decision::remaining(t.limit, used),
-        resets_at_ms: t.span.end_ms,
-        retry_after: decision::retry_after(allowed, amount, t.limit, &t.span, now_ms),
-        reservation: None,
-        policy,
-        policy_name: t.policy.as_ref().map(|(name, _)| name.clone()),
-        window: t.policy.as_ref().map(|&(_, w)| w),
-        replayed: false,
+        figures: Figures,
+        replayed: bool,
+    },
+    /// Home mode or an unlimited profile.
+    Unlimited,
+    Released,
+    Settled(bool),
+    Usage(Vec<(String, i64)>),
+    /// The store failed and the fault policy decided (`onStoreError: "deny" | "allow"`).
+    Degraded {
+        allowed: bool,
+        error: QuotaError,
+    },
+}
+
+/// What a machine wants next.
+#[derive(Debug)]
+pub enum Next {
+    Op(StoreOp),
+    Done(Result<Finished>),
+}
+
+/// Which method a machine runs, and where it stands.
+#[derive(Default)]
+pub(crate) enum Kind {
+    /// Finished, or not started.
+    #[default]
+    Idle,
+    /// Decided without the store (home mode, an unlimited profile).
+    Ready(Finished),
+    Check,
+    Reserve(Reserving),
+    Increment {
+        /// Counters read so far, before any is written.
+        checked: usize,
+        step: CountStep,
+    },
+    Release {
+        next: usize,
+        clamping: bool,
+    },
+    Settle(Settling),
+    Once(Once),
+    /// The feature of each target.
+    Usage(Vec<String>),
+}
+
+/// Signs the reservation of an admitted reserve: its nonce is drawn and its MAC computed only
+/// then, so a denial costs neither.
+#[derive(Debug, Clone)]
+pub(crate) struct Signer {
+    pub tokens: Tokens,
+    pub prefix: Rc<str>,
+    /// Bits of the nonce kept (idempotency records hold 52).
+    pub nonce_mask: u64,
+}
+
+/// A call in progress (or a spare one). Every buffer is kept across calls.
+#[derive(Default)]
+pub struct Machine {
+    pub(crate) kind: Kind,
+    pub(crate) amount: i64,
+    pub(crate) now_ms: i64,
+    pub(crate) targets: Vec<Target>,
+    pub(crate) counts: Vec<i64>,
+    pub(crate) feature: String,
+    pub(crate) profile: Option<ProfileId>,
+    pub(crate) counting: CountingOps,
+    /// `Some(allowed)`: a store fault is answered by the fault policy with that decision.
+    pub(crate) guard: Option<bool>,
+    pub(crate) signer: Option<Signer>,
+    /// The MAC's input, its feature buffer kept.
+    reservation: Option<Reservation>,
+    /// The idempotency record's key and lifetime.
+    pub(crate) record: String,
+    pub(crate) record_ttl: u64,
+    /// The settle marker's key; under an idempotency key, `marker_base` bytes of it are the
+    /// part shared by every marker of the feature.
+    pub(crate) marker: String,
+    pub(crate) marker_base: usize,
+}
+
+impl Machine {
+    /// Empties the machine for a new call of `feature` (buffers kept). The engine then fills
+    /// in the call's targets and kind.
+    pub(crate) fn reset(&mut self, feature: &str, amount: i64, now_ms: i64) {
+        self.kind = Kind::Idle;
+        self.amount = amount;
+        self.now_ms = now_ms;
+        self.targets.clear();
+        self.counts.clear();
+        self.feature.clear();
+        self.feature.push_str(feature);
+        self.counting = CountingOps::default();
+        self.guard = None;
+        self.signer = None;
+        self.record.clear();
+        self.marker.clear();
+    }
+
+    /// Remembers `id` for the reservation's MAC, reusing the buffer of the last string id.
+    pub(crate) fn set_profile(&mut self, id: &ProfileId) {
+        match (&mut self.profile, id) {
+            (Some(ProfileId::Text(old)), ProfileId::Text(new))
+            | (Some(ProfileId::Raw(old)), ProfileId::Raw(new)) => {
+                old.clear();
+                old.push_str(new);
+            }
+            (slot, id) => *slot = Some(id.clone()),
+        }
+    }
+
+    /// The feature of the call.
+    pub fn feature(&self) -> &str {
+        &self.feature
+    }
+
+    /// The text of the key an operation names: the one place a [`KeyRef`] is resolved.
+    pub fn key(&self, key: KeyRef) -> &str {
+        match key {
+            KeyRef::Policy(i) => self.targets.get(i).map_or("", |t| &t.key),
+            KeyRef::Record => &self.record,
+            KeyRef::Marker => &self.marker,
+        }
+    }
+
+    /// The number of that key (counters only; see [`Call::key_id`]).
+    pub fn key_id(&self, key: KeyRef) -> u64 {
+        match key {
+            KeyRef::Policy(i) => self.targets.get(i).map_or(NO_KEY_ID, |t| t.key.id),
+            KeyRef::Record | KeyRef::Marker => NO_KEY_ID,
+        }
+    }
+
+    /// Advances the call with the reply to its last operation (`None` to start it).
+    pub fn resume(&mut self, reply: Option<StoreReply>) -> Next {
+        let mut kind = match std::mem::take(&mut self.kind) {
+            Kind::Idle => {
+                return Next::Done(Err(QuotaError::store("call resumed after it finished")))
+            }
+            Kind::Ready(finished) => return Next::Done(Ok(finished)),
+            kind => kind,
+        };
+        let next = match &mut kind {
+            Kind::Idle | Kind::Ready(_) => unreachable!("answered above"),
+            Kind::Check => self.check(reply),
+            Kind::Reserve(state) => self.reserve(state, reply),
+            Kind::Increment { checked, step } => self.increment(checked, step, reply),
+            Kind::Release { next, clamping } => self.release(next, clamping, reply),
+            Kind::Settle(state) => self.settle(state, reply),
+            Kind::Once(once) => self.once(once, reply),
+            Kind::Usage(features) => self.usage(features, reply),
+        };
+        if matches!(next, Next::Op(_)) {
+            self.kind = kind;
+        }
+        next
+    }
+
+    /// The store failed on the last operation (threw, rejected, timed out): how the call ends.
+    /// It is not resumed afterwards. The call decides first — one that already knows its
+    /// outcome (a denial whose rollback failed) keeps it; a fault that leaves the decision
+    /// unknown is the fault policy's (see `fault.rs`).
+    pub fn fail(&mut self, error: QuotaError) -> Result<Finished> {
+        let known = match std::mem::take(&mut self.kind) {
+            Kind::Reserve(mut state) => state.fail(error),
+            Kind::Once(mut once) => once.fail(error),
+            _ => Err(error),
+        };
+        match (known, self.guard) {
+            (Err(error), Some(allowed)) if error.is_store_fault() => {
+                Ok(Finished::Degraded { allowed, error })
+            }
+            (known, _) => known,
+        }
+    }
+
+    /// Runs the call to its end over a synchronous store.
+    pub fn run(&mut self, store: &mut dyn Store) -> Result<Finished> {
+        let mut reply = None;
+        loop {
+            match self.resume(reply.take()) {
+                Next::Done(finished) => return finished,
+                Next::Op(op) => match store::perform_on(self.key(op.key()), op, store) {
+                    Ok(r) => reply = Some(r),
+                    Err(e) => return self.fail(e),
+                },
+            }
+        }
+    }
+
+    /// The decision on policy `i` at count `used` (allowed or not).
+    pub(crate) fn figures(&self, i: usize, used: i64, allowed: bool) -> Finished {
+        let t = &self.targets[i];
+        Finished::Decision {
+            figures: Figures {
+                allowed,
+                unlimited: false,
+                limit: t.limit,
+                used,
+                remaining: decision::remaining(t.limit, used),
+                resets_at_ms: t.span.end_ms,
+                retry_after: decision::retry_after(
+                    allowed,
+                    self.amount,
+                    t.limit,
+                    &t.span,
+                    self.now_ms,
+                ),
+                policy: i,
+                named: t.named,
+                reservation: None,
+            },
+            replayed: false,
+        }
+    }
+
+    /// The allowed decision on the tightest policy (see [`decision::tightest`]) at `counts`.
+    pub(crate) fn tightest(&self) -> Finished {
+        let targets = &self.targets;
+        let p = decision::tightest(targets.len(), |i| targets[i].limit, &self.counts);
+        self.figures(p, self.counts[p], true)
+    }
+
+    /// A count read for a decision (see [`limits::read_count`]).
+    pub(crate) fn read_count(&self, i: usize, reply: Option<StoreReply>) -> Result<i64> {
+        match reply {
+            Some(StoreReply::Count(n)) => limits::read_count(&self.targets[i].key, n),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The TTL of policy `i`'s counter when created now.
+    pub(crate) fn ttl(&self, i: usize) -> u64 {
+        self.targets[i].span.seconds_to_reset(self.now_ms)
+    }
+
+    /// The signed reservation `(at_ms, amount, nonce, mac)` of an admitted reserve, once.
+    fn admit(&mut self) -> Option<(i64, i64, u64, u64)> {
+        let signer = self.signer.take()?;
+        let nonce = signer.tokens.next_nonce() & signer.nonce_mask;
+        let key = signer.tokens.key();
+        let r = self.reservation.get_or_insert_with(|| Reservation {
+            feature: String::new(),
+            at_ms: 0,
+            amount: 0,
+            nonce: 0,
+            mac: 0,
+        });
+        r.feature.clear();
+        r.feature.push_str(&self.feature);
+        (r.at_ms, r.amount, r.nonce) = (self.now_ms, self.amount, nonce);
+        let profile = self.profile.as_ref()?;
+        let mac = r.mac(&key, &signer.prefix, profile);
+        Some((self.now_ms, self.amount, nonce, mac))
+    }
+
+    /// `check`: read every policy's counter; allowed when `used + amount <= limit` for all.
+    fn check(&mut self, reply: Option<StoreReply>) -> Next {
+        if reply.is_some() {
+            match self.read_count(self.counts.len(), reply) {
+                Ok(n) => self.counts.push(n),
+                Err(e) => return Next::Done(Err(e)),
+            }
+        }
+        let i = self.counts.len();
+        if i < self.targets.len() {
+            return Next::Op(StoreOp::Get {
+                key: KeyRef::Policy(i),
+            });
+        }
+        let targets = &self.targets;
+        let denied = decision::denying(i, |i| targets[i].limit, &self.counts, self.amount);
+        Next::Done(Ok(match denied {
+            Some(p) => self.figures(p, self.counts[p], false),
+            None => self.tightest(),
+        }))
+    }
+
+    /// `reserve`: count in each policy in turn; on the first over its limit, roll back every
+    /// count made so far (newest first) and deny. An amount larger than a limit is denied
+    /// without writing. The token of an admitted reserve is signed on admission.
+    pub(crate) fn reserve(&mut self, state: &mut Reserving, reply: Option<StoreReply>) -> Next {
+        match state {
+            Reserving::Start => {
+                let targets = &self.targets;
+                let n = targets.len();
+                if let Some(i) = decision::denying(n, |i| targets[i].limit, &[], self.amount) {
+                    *state = Reserving::ReadingUsed(i);
+                    return Next::Op(StoreOp::Get {
+                        key: KeyRef::Policy(i),
+                    });
+                }
+                self.start_counting(state, 0)
+            }
+            &mut Reserving::ReadingUsed(i) => Next::Done(
+                self.read_count(i, reply)
+                    .map(|used| self.figures(i, used, false)),
+            ),
+            Reserving::Counting(step) => {
+                let i = self.counts.len();
+                match step.on_reply(reply, KeyRef::Policy(i), self.amount, self.ttl(i)) {
+                    Ok(Counted::Next(next, op)) => {
+                        *step = next;
+                        Next::Op(op)
+                    }
+                    Ok(Counted::Value(n)) => self.counted(state, i, n),
+                    // The store answered nonsense mid-count: undo this policy's count too, in
+                    // case it happened.
+                    Err(e) => roll_back(state, i + 1, Err(e), self.amount),
+                }
+            }
+            // A missing key means there is nothing left to undo. A count left above
+            // MAX_SAFE_INTEGER comes from a store computing in JS numbers, which are 2 apart
+            // past 2^53: the counter held at most MAX_SAFE_INTEGER, so it goes back there.
+            Reserving::RollingBack { left, .. } => match reply {
+                Some(StoreReply::Count(Some(n))) if n > MAX_SAFE_INTEGER => {
+                    Next::Op(StoreOp::Incr {
+                        key: KeyRef::Policy(*left),
+                        delta: MAX_SAFE_INTEGER - n,
+                    })
+                }
+                _ => state.resume_rollback(self.amount),
+            },
+        }
+    }
+
+    /// The first operation of counting in policy `i`.
+    fn start_counting(&mut self, state: &mut Reserving, i: usize) -> Next {
+        let (step, op) =
+            CountStep::start(self.counting, KeyRef::Policy(i), self.amount, self.ttl(i));
+        *state = Reserving::Counting(step);
+        Next::Op(op)
+    }
+
+    /// The counter of policy `i` now holds `n`, including this reserve's amount.
+    fn counted(&mut self, state: &mut Reserving, i: usize, n: i64) -> Next {
+        let t = &self.targets[i];
+        if n < self.amount {
+            let err = QuotaError::corrupt(&t.key, format!("{n} after adding {}", self.amount));
+            return roll_back(state, i + 1, Err(err), self.amount);
+        }
+        if n > t.limit {
+            // Past 2^53 the store's answer may be rounded: what it held is at most MAX_SAFE.
+            let used = (n - self.amount).min(MAX_SAFE_INTEGER);
+            let denial = self.figures(i, used, false);
+            return roll_back(state, i + 1, Ok(denial), self.amount);
+        }
+        self.counts.push(n);
+        if i + 1 < self.targets.len() {
+            return self.start_counting(state, i + 1);
+        }
+        let mut decision = self.tightest();
+        if let Finished::Decision { figures, .. } = &mut decision {
+            figures.reservation = self.admit();
+        }
+        Next::Done(Ok(decision))
+    }
+
+    /// `increment`: the Django service's post-hoc count in every policy, with no limit check.
+    /// It first reads every counter, and refuses (writing nothing) a count that would pass
+    /// MAX_SAFE_INTEGER (see [`limits::room_in`]).
+    fn increment(
+        &mut self,
+        checked: &mut usize,
+        step: &mut CountStep,
+        mut reply: Option<StoreReply>,
+    ) -> Next {
+        let n = self.targets.len();
+        if *checked < n {
+            if reply.is_some() {
+                let key = &self.targets[*checked].key;
+                let room = match reply.take() {
+                    Some(StoreReply::Count(n)) => limits::room_in(key, n, self.amount),
+                    other => Err(unexpected(other)),
+                };
+                if let Err(e) = room {
+                    return Next::Done(Err(e));
+                }
+                *checked += 1;
+            }
+            if *checked < n {
+                return Next::Op(StoreOp::Get {
+                    key: KeyRef::Policy(*checked),
+                });
+            }
+        }
+        let i = self.counts.len();
+        if reply.is_some() {
+            match step.on_reply(reply, KeyRef::Policy(i), self.amount, self.ttl(i)) {
+                Ok(Counted::Next(next, op)) => {
+                    *step = next;
+                    return Next::Op(op);
+                }
+                // Only a write racing this call since its read can take it past.
+                Ok(Counted::Value(n)) if n > MAX_SAFE_INTEGER => {
+                    let what = "a concurrent write got there since it was read";
+                    let key = &self.targets[i].key;
+                    let e = limits::past_safe(key, n - self.amount, self.amount, what);
+                    return Next::Done(Err(e));
+                }
+                Ok(Counted::Value(n)) => self.counts.push(n),
+                Err(e) => return Next::Done(Err(e)),
+            }
+        }
+        let i = self.counts.len();
+        if i < n {
+            let (next, op) =
+                CountStep::start(self.counting, KeyRef::Policy(i), self.amount, self.ttl(i));
+            *step = next;
+            return Next::Op(op);
+        }
+        Next::Done(Ok(self.tightest()))
+    }
+
+    /// `release`: decrement each policy's counter; bring a negative result back to 0 (the
+    /// Django service's defence in depth); skip a missing counter.
+    ///
+    /// The clamp adds back what this release saw below zero (`incr(key, -n)`) instead of the
+    /// Django service's `set(key, 0)`: a blind overwrite would erase whatever a concurrent
+    /// reserve or increment counted in between (and the reserve's rollback would then drive
+    /// the counter negative — `tests/proptests.rs` found it). Alone, both end at 0.
+    fn release(
+        &mut self,
+        next: &mut usize,
+        clamping: &mut bool,
+        reply: Option<StoreReply>,
+    ) -> Next {
+        match reply {
+            Some(StoreReply::Count(Some(n))) if n < 0 && !*clamping => {
+                *clamping = true;
+                return Next::Op(StoreOp::Incr {
+                    key: KeyRef::Policy(*next - 1),
+                    delta: -n,
+                });
+            }
+            // Whatever the clamp's incr answers (gone, or still negative because another
+            // release is mid-clamp) there is nothing more for this release to do.
+            None | Some(StoreReply::Count(_)) => {}
+            other => return Next::Done(Err(unexpected(other))),
+        }
+        *clamping = false;
+        if *next < self.targets.len() {
+            *next += 1;
+            return Next::Op(StoreOp::Incr {
+                key: KeyRef::Policy(*next - 1),
+                delta: -self.amount,
+            });
+        }
+        Next::Done(Ok(Finished::Released))
+    }
+
+    /// `usage`: read one counter per feature.
+    fn usage(&mut self, features: &mut Vec<String>, reply: Option<StoreReply>) -> Next {
+        if reply.is_some() {
+            match self.read_count(self.counts.len(), reply) {
+                Ok(n) => self.counts.push(n),
+                Err(e) => return Next::Done(Err(e)),
+            }
+        }
+        let i = self.counts.len();
+        if i < self.targets.len() {
+            return Next::Op(StoreOp::Get {
+                key: KeyRef::Policy(i),
+            });
+        }
+        let counts = std::mem::take(features)
+            .into_iter()
+            .zip(self.counts.iter().copied());
+        Next::Done(Ok(Finished::Usage(counts.collect())))
     }
 }
 
-/// The allowed decision reports the tightest policy (see [`decision::tightest`]).
-pub(crate) fn tightest(targets: &[Target], counts: &[i64]) -> usize {
-    decision::tightest(targets.len(), |i| targets[i].limit, counts)
+/// Where a reserve stands.
+pub(crate) enum Reserving {
+    Start,
+    Counting(CountStep),
+    /// Reading the count of a policy whose limit is below the amount.
+    ReadingUsed(usize),
+    /// Undoing `left` counts, then finishing with `result`.
+    RollingBack {
+        left: usize,
+        result: Option<Result<Finished>>,
+    },
 }
 
-/// A count read from the store for a decision (see [`limits::read_count`]).
-pub(crate) fn read_count(t: &Target, reply: Option<StoreReply>) -> Result<i64> {
-    match reply {
-        Some(StoreReply::Count(n)) => limits::read_count(&t.key, n),
-        other => Err(unexpected(other)),
+/// Undoes `counted` counts (newest first), then finishes with `result`.
+fn roll_back(state: &mut Reserving, counted: usize, result: Result<Finished>, amount: i64) -> Next {
+    *state = Reserving::RollingBack {
+        left: counted,
+        result: Some(result),
+    };
+    state.resume_rollback(amount)
+}
+
+impl Reserving {
+    fn resume_rollback(&mut self, amount: i64) -> Next {
+        let Reserving::RollingBack { left, result } = self else {
+            unreachable!("only called while rolling back")
+        };
+        if *left == 0 {
+            return Next::Done(result.take().unwrap_or_else(|| Err(unexpected(None))));
+        }
+        *left -= 1;
+        Next::Op(StoreOp::Incr {
+            key: KeyRef::Policy(*left),
+            delta: -amount,
+        })
+    }
+
+    /// A rollback that fails does not change what the store already said: a denial stays a
+    /// denial (under every `onStoreError`), and the undo that may not have happened is the
+    /// documented over-count; a corrupt count stays `CORRUPT_COUNTER`.
+    pub(crate) fn fail(&mut self, error: QuotaError) -> Result<Finished> {
+        match self {
+            Reserving::RollingBack { result, .. } => result.take().unwrap_or(Err(error)),
+            _ => Err(error),
+        }
     }
 }
 
@@ -72,7 +570,7 @@ pub(crate) fn unexpected(reply: Option<StoreReply>) -> QuotaError {
 /// the Django service's race-safe create-or-increment: `incr`; if absent `add`; if `add` lost a
 /// race `incr` again; if that finds the key gone (expired in between) `set`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Counting {
+pub(crate) enum CountStep {
     IncrOrCreate,
     Incr,
     Add,
@@ -81,521 +579,138 @@ enum Counting {
 }
 
 enum Counted {
-    Next(Counting, StoreOp),
+    Next(CountStep, StoreOp),
     Value(i64),
 }
 
-impl Counting {
-    fn start(ops: CountingOps, key: usize, amount: i64, ttl_secs: u64) -> (Counting, StoreOp) {
+impl CountStep {
+    fn start(ops: CountingOps, key: KeyRef, amount: i64, ttl_secs: u64) -> (CountStep, StoreOp) {
         match ops {
             CountingOps::IncrOrCreate => (
-                Counting::IncrOrCreate,
+                CountStep::IncrOrCreate,
                 StoreOp::IncrOrCreate {
                     key,
                     delta: amount,
                     ttl_secs,
                 },
             ),
-            CountingOps::IncrAddSet => (Counting::Incr, StoreOp::Incr { key, delta: amount }),
+            CountingOps::IncrAddSet => (CountStep::Incr, StoreOp::Incr { key, delta: amount }),
         }
     }
 
     fn on_reply(
         self,
         reply: Option<StoreReply>,
-        key: usize,
+        key: KeyRef,
         amount: i64,
         ttl_secs: u64,
     ) -> Result<Counted> {
+        use CountStep::*;
         Ok(match (self, reply) {
-            (
-                Counting::IncrOrCreate | Counting::Incr | Counting::IncrAgain,
-                Some(StoreReply::Count(Some(n))),
-            ) => Counted::Value(n),
-            (Counting::Incr, Some(StoreReply::Count(None))) => Counted::Next(
-                Counting::Add,
+            (IncrOrCreate | Incr | IncrAgain, Some(StoreReply::Count(Some(n)))) => {
+                Counted::Value(n)
+            }
+            (Incr, Some(StoreReply::Count(None))) => Counted::Next(
+                Add,
                 StoreOp::Add {
                     key,
                     value: amount,
                     ttl_secs,
                 },
             ),
-            (Counting::Add, Some(StoreReply::Added(true))) => Counted::Value(amount),
-            (Counting::Add, Some(StoreReply::Added(false))) => {
-                Counted::Next(Counting::IncrAgain, StoreOp::Incr { key, delta: amount })
+            (Add, Some(StoreReply::Added(true))) => Counted::Value(amount),
+            (Add, Some(StoreReply::Added(false))) => {
+                Counted::Next(IncrAgain, StoreOp::Incr { key, delta: amount })
             }
-            (Counting::IncrAgain, Some(StoreReply::Count(None))) => Counted::Next(
-                Counting::Set,
+            (IncrAgain, Some(StoreReply::Count(None))) => Counted::Next(
+                Set,
                 StoreOp::Set {
                     key,
                     value: amount,
                     ttl_secs,
                 },
             ),
-            (Counting::Set, Some(StoreReply::Done)) => Counted::Value(amount),
+            (Set, Some(StoreReply::Done)) => Counted::Value(amount),
             (_, other) => return Err(unexpected(other)),
         })
     }
 }
 
-/// A call that is already decided (home mode, unlimited profile).
-pub struct ReadyCall(pub Option<Outcome>);
-
-impl Call for ReadyCall {
-    fn key(&self, _: usize) -> &str {
-        ""
-    }
-    fn resume(&mut self, _: Option<StoreReply>) -> Step {
-        Step::Done(
-            self.0
-                .take()
-                .ok_or_else(|| QuotaError::store("call resumed after it finished")),
-        )
-    }
+/// A [`Machine`] as a boxed [`Call`] answering [`Outcome`]s, for native hosts and tests: it
+/// also holds the names a [`Decision`] carries.
+pub struct BoxedCall {
+    machine: Machine,
+    /// Per policy of the feature: its name and window when given as an object.
+    policies: Vec<Option<(String, WindowUnit)>>,
 }
 
-/// `check`: read every policy's counter; allowed when `used + amount <= limit` for all.
-pub struct CheckCall {
-    feature: String,
-    amount: i64,
-    now_ms: i64,
-    targets: Vec<Target>,
-    counts: Vec<i64>,
-}
+impl BoxedCall {
+    pub(crate) fn new(machine: Machine, policies: Vec<Option<(String, WindowUnit)>>) -> Self {
+        BoxedCall { machine, policies }
+    }
 
-impl CheckCall {
-    pub fn new(feature: &str, amount: i64, now_ms: i64, targets: Vec<Target>) -> Self {
-        let counts = Vec::with_capacity(targets.len());
-        CheckCall {
-            feature: feature.to_owned(),
-            amount,
-            now_ms,
-            targets,
-            counts,
+    fn outcome(&self, finished: Finished) -> Outcome {
+        let feature = &self.machine.feature;
+        match finished {
+            Finished::Decision {
+                figures: f,
+                replayed,
+            } => {
+                let named = self.policies.get(f.policy).cloned().flatten();
+                Outcome::Decision(Decision {
+                    allowed: f.allowed,
+                    feature: feature.clone(),
+                    unlimited: false,
+                    limit: f.limit,
+                    used: f.used,
+                    remaining: f.remaining,
+                    resets_at_ms: f.resets_at_ms,
+                    retry_after: f.retry_after,
+                    reservation: f
+                        .reservation
+                        .map(|(at_ms, amount, nonce, mac)| Reservation {
+                            feature: feature.clone(),
+                            at_ms,
+                            amount,
+                            nonce,
+                            mac,
+                        }),
+                    policy: f.policy,
+                    window: named.as_ref().map(|&(_, w)| w),
+                    policy_name: named.map(|(name, _)| name),
+                    replayed,
+                })
+            }
+            Finished::Unlimited => Outcome::Decision(Decision::unlimited(feature)),
+            Finished::Released => Outcome::Released,
+            Finished::Settled(applied) => Outcome::Settled(applied),
+            Finished::Usage(counts) => Outcome::Usage(counts),
+            Finished::Degraded { allowed, error } => Outcome::Degraded(Degraded {
+                allowed,
+                feature: feature.clone(),
+                error,
+            }),
         }
     }
 }
 
-impl Call for CheckCall {
-    fn key(&self, i: usize) -> &str {
-        &self.targets[i].key
+impl Call for BoxedCall {
+    fn key(&self, key: KeyRef) -> &str {
+        self.machine.key(key)
     }
-    fn key_id(&self, i: usize) -> u64 {
-        self.targets[i].key.id
+
+    fn key_id(&self, key: KeyRef) -> u64 {
+        self.machine.key_id(key)
     }
 
     fn resume(&mut self, reply: Option<StoreReply>) -> Step {
-        if reply.is_some() {
-            match read_count(&self.targets[self.counts.len()], reply) {
-                Ok(n) => self.counts.push(n),
-                Err(e) => return Step::Done(Err(e)),
-            }
-        }
-        let i = self.counts.len();
-        if i < self.targets.len() {
-            return Step::Op(StoreOp::Get { key: i });
-        }
-        let targets = &self.targets;
-        let denied = decision::denying(i, |i| targets[i].limit, &self.counts, self.amount);
-        let (p, allowed) = match denied {
-            Some(p) => (p, false),
-            None => (tightest(targets, &self.counts), true),
-        };
-        let d = figures(
-            &self.feature,
-            (&targets[p], p),
-            self.counts[p],
-            (self.amount, allowed),
-            self.now_ms,
-        );
-        Step::Done(Ok(Outcome::Decision(d)))
-    }
-}
-
-/// `reserve`: count in each policy in turn; on the first over its limit, roll back every
-/// count made so far (newest first) and deny. An amount larger than a limit is denied
-/// without writing.
-pub struct ReserveCall {
-    feature: String,
-    amount: i64,
-    now_ms: i64,
-    targets: Vec<Target>,
-    counts: Vec<i64>,
-    state: ReserveState,
-    /// The token an allowed reserve hands out, signed on admission.
-    token: Option<PendingToken>,
-    ops: CountingOps,
-}
-
-enum ReserveState {
-    Start,
-    Counting(Counting),
-    /// Reading the count of a policy whose limit is below the amount.
-    ReadingUsed(usize),
-    /// Undoing `left` counts, then finishing with `result`.
-    RollingBack {
-        left: usize,
-        result: Option<Result<Outcome>>,
-    },
-}
-
-impl ReserveCall {
-    pub fn new(feature: &str, amount: i64, now_ms: i64, targets: Vec<Target>) -> Self {
-        let counts = Vec::with_capacity(targets.len());
-        ReserveCall {
-            feature: feature.to_owned(),
-            amount,
-            now_ms,
-            targets,
-            counts,
-            state: ReserveState::Start,
-            token: None,
-            ops: CountingOps::default(),
+        match self.machine.resume(reply) {
+            Next::Op(op) => Step::Op(op),
+            Next::Done(finished) => Step::Done(finished.map(|f| self.outcome(f))),
         }
     }
 
-    /// Counts with the store's `incrOrCreate` when it has one (see [`CountingOps`]).
-    pub fn with_counting(mut self, ops: CountingOps) -> Self {
-        self.ops = ops;
-        self
-    }
-
-    /// The first operation of counting in policy `i`.
-    fn start_counting(&mut self, i: usize) -> Step {
-        let ttl = self.targets[i].span.seconds_to_reset(self.now_ms);
-        let (phase, op) = Counting::start(self.ops, i, self.amount, ttl);
-        self.state = ReserveState::Counting(phase);
-        Step::Op(op)
-    }
-
-    /// The token an allowed reserve hands out (see `reservation.rs`).
-    pub fn with_token(mut self, token: PendingToken) -> Self {
-        self.token = Some(token);
-        self
-    }
-
-    fn roll_back(&mut self, counted: usize, result: Result<Outcome>) -> Step {
-        self.state = ReserveState::RollingBack {
-            left: counted,
-            result: Some(result),
-        };
-        self.resume_rollback()
-    }
-
-    fn resume_rollback(&mut self) -> Step {
-        let ReserveState::RollingBack { left, result } = &mut self.state else {
-            unreachable!("only called while rolling back")
-        };
-        if *left == 0 {
-            return Step::Done(result.take().unwrap_or_else(|| Err(unexpected(None))));
-        }
-        *left -= 1;
-        Step::Op(StoreOp::Incr {
-            key: *left,
-            delta: -self.amount,
-        })
-    }
-
-    /// The counter of policy `i` now holds `n`, including this reserve's amount.
-    fn counted(&mut self, i: usize, n: i64) -> Step {
-        let t = &self.targets[i];
-        if n < self.amount {
-            let err = QuotaError::corrupt(&t.key, format!("{n} after adding {}", self.amount));
-            return self.roll_back(i + 1, Err(err));
-        }
-        if n > t.limit {
-            // Past 2^53 the store's answer may be rounded: what it held is at most MAX_SAFE.
-            let used = (n - self.amount).min(MAX_SAFE_INTEGER);
-            let d = figures(
-                &self.feature,
-                (t, i),
-                used,
-                (self.amount, false),
-                self.now_ms,
-            );
-            return self.roll_back(i + 1, Ok(Outcome::Decision(d)));
-        }
-        self.counts.push(n);
-        if i + 1 < self.targets.len() {
-            return self.start_counting(i + 1);
-        }
-        let p = tightest(&self.targets, &self.counts);
-        let mut d = figures(
-            &self.feature,
-            (&self.targets[p], p),
-            self.counts[p],
-            (self.amount, true),
-            self.now_ms,
-        );
-        d.reservation = self.token.take().map(|t| t.admit(&self.feature));
-        Step::Done(Ok(Outcome::Decision(d)))
-    }
-}
-
-impl Call for ReserveCall {
-    fn key(&self, i: usize) -> &str {
-        &self.targets[i].key
-    }
-    fn key_id(&self, i: usize) -> u64 {
-        self.targets[i].key.id
-    }
-
-    fn resume(&mut self, reply: Option<StoreReply>) -> Step {
-        match self.state {
-            ReserveState::Start => {
-                let targets = &self.targets;
-                if let Some(i) =
-                    decision::denying(targets.len(), |i| targets[i].limit, &[], self.amount)
-                {
-                    self.state = ReserveState::ReadingUsed(i);
-                    return Step::Op(StoreOp::Get { key: i });
-                }
-                self.start_counting(0)
-            }
-            ReserveState::ReadingUsed(i) => {
-                Step::Done(read_count(&self.targets[i], reply).map(|used| {
-                    Outcome::Decision(figures(
-                        &self.feature,
-                        (&self.targets[i], i),
-                        used,
-                        (self.amount, false),
-                        self.now_ms,
-                    ))
-                }))
-            }
-            ReserveState::Counting(phase) => {
-                let i = self.counts.len();
-                let ttl = self.targets[i].span.seconds_to_reset(self.now_ms);
-                match phase.on_reply(reply, i, self.amount, ttl) {
-                    Ok(Counted::Next(next, op)) => {
-                        self.state = ReserveState::Counting(next);
-                        Step::Op(op)
-                    }
-                    Ok(Counted::Value(n)) => self.counted(i, n),
-                    // The store answered nonsense mid-count: undo this policy's count too, in
-                    // case it happened.
-                    Err(e) => self.roll_back(i + 1, Err(e)),
-                }
-            }
-            // A missing key means there is nothing left to undo. A count left above
-            // MAX_SAFE_INTEGER comes from a store computing in JS numbers, which are 2 apart
-            // past 2^53: the counter held at most MAX_SAFE_INTEGER, so it goes back there.
-            ReserveState::RollingBack { left, .. } => match reply {
-                Some(StoreReply::Count(Some(n))) if n > MAX_SAFE_INTEGER => {
-                    Step::Op(StoreOp::Incr {
-                        key: left,
-                        delta: MAX_SAFE_INTEGER - n,
-                    })
-                }
-                _ => self.resume_rollback(),
-            },
-        }
-    }
-
-    /// A rollback that fails does not change what the store already said: a denial stays a
-    /// denial (under every `onStoreError`), and the undo that may not have happened is the
-    /// documented over-count; a corrupt count stays `CORRUPT_COUNTER`.
     fn fail(&mut self, error: QuotaError) -> Result<Outcome> {
-        match &mut self.state {
-            ReserveState::RollingBack { result, .. } => result.take().unwrap_or(Err(error)),
-            _ => Err(error),
-        }
-    }
-}
-
-/// `increment`: the Django service's post-hoc count in every policy, with no limit check. It
-/// first reads every counter, and refuses (writing nothing) a count that would pass
-/// MAX_SAFE_INTEGER (see [`limits::room_for`]).
-pub struct IncrementCall {
-    feature: String,
-    amount: i64,
-    now_ms: i64,
-    targets: Vec<Target>,
-    /// Counters read so far, before any is written.
-    checked: usize,
-    counts: Vec<i64>,
-    phase: Counting,
-    ops: CountingOps,
-}
-
-impl IncrementCall {
-    pub fn new(feature: &str, amount: i64, now_ms: i64, targets: Vec<Target>) -> Self {
-        let counts = Vec::with_capacity(targets.len());
-        IncrementCall {
-            feature: feature.to_owned(),
-            amount,
-            now_ms,
-            targets,
-            checked: 0,
-            counts,
-            phase: Counting::Incr,
-            ops: CountingOps::default(),
-        }
-    }
-
-    /// Counts with the store's `incrOrCreate` when it has one (see [`CountingOps`]).
-    pub fn with_counting(mut self, ops: CountingOps) -> Self {
-        self.ops = ops;
-        self
-    }
-}
-
-impl Call for IncrementCall {
-    fn key(&self, i: usize) -> &str {
-        &self.targets[i].key
-    }
-    fn key_id(&self, i: usize) -> u64 {
-        self.targets[i].key.id
-    }
-
-    fn resume(&mut self, mut reply: Option<StoreReply>) -> Step {
-        let n = self.targets.len();
-        if self.checked < n {
-            if reply.is_some() {
-                let t = &self.targets[self.checked];
-                let room = match reply.take() {
-                    Some(StoreReply::Count(n)) => limits::room_in(&t.key, n, self.amount),
-                    other => Err(unexpected(other)),
-                };
-                if let Err(e) = room {
-                    return Step::Done(Err(e));
-                }
-                self.checked += 1;
-            }
-            if self.checked < n {
-                return Step::Op(StoreOp::Get { key: self.checked });
-            }
-        }
-        let i = self.counts.len();
-        if reply.is_some() {
-            let t = &self.targets[i];
-            let ttl = t.span.seconds_to_reset(self.now_ms);
-            match self.phase.on_reply(reply, i, self.amount, ttl) {
-                Ok(Counted::Next(next, op)) => {
-                    self.phase = next;
-                    return Step::Op(op);
-                }
-                // Only a write racing this call since its read can take it past.
-                Ok(Counted::Value(n)) if n > MAX_SAFE_INTEGER => {
-                    let what = "a concurrent write got there since it was read";
-                    let e = limits::past_safe(&t.key, n - self.amount, self.amount, what);
-                    return Step::Done(Err(e));
-                }
-                Ok(Counted::Value(n)) => self.counts.push(n),
-                Err(e) => return Step::Done(Err(e)),
-            }
-        }
-        let i = self.counts.len();
-        if i < self.targets.len() {
-            let ttl = self.targets[i].span.seconds_to_reset(self.now_ms);
-            let (phase, op) = Counting::start(self.ops, i, self.amount, ttl);
-            self.phase = phase;
-            return Step::Op(op);
-        }
-        let p = tightest(&self.targets, &self.counts);
-        let d = figures(
-            &self.feature,
-            (&self.targets[p], p),
-            self.counts[p],
-            (self.amount, true),
-            self.now_ms,
-        );
-        Step::Done(Ok(Outcome::Decision(d)))
-    }
-}
-
-/// `release`: decrement each policy's counter; bring a negative result back to 0 (the Django service's
-/// defence in depth); skip a missing counter.
-///
-/// The clamp adds back what this release saw below zero (`incr(key, -n)`) instead of the
-/// Django service's `set(key, 0)`: a blind overwrite would erase whatever a concurrent reserve or
-/// increment counted in between (and the reserve's rollback would then drive the counter
-/// negative — `tests/proptests.rs` found it). Alone, both end at 0.
-pub struct ReleaseCall {
-    amount: i64,
-    targets: Vec<Target>,
-    next: usize,
-    clamping: bool,
-}
-
-impl ReleaseCall {
-    pub fn new(amount: i64, targets: Vec<Target>) -> Self {
-        ReleaseCall {
-            amount,
-            targets,
-            next: 0,
-            clamping: false,
-        }
-    }
-}
-
-impl Call for ReleaseCall {
-    fn key(&self, i: usize) -> &str {
-        &self.targets[i].key
-    }
-    fn key_id(&self, i: usize) -> u64 {
-        self.targets[i].key.id
-    }
-
-    fn resume(&mut self, reply: Option<StoreReply>) -> Step {
-        match reply {
-            Some(StoreReply::Count(Some(n))) if n < 0 && !self.clamping => {
-                self.clamping = true;
-                return Step::Op(StoreOp::Incr {
-                    key: self.next - 1,
-                    delta: -n,
-                });
-            }
-            // Whatever the clamp's incr answers (gone, or still negative because another
-            // release is mid-clamp) there is nothing more for this release to do.
-            None | Some(StoreReply::Count(_)) => {}
-            other => return Step::Done(Err(unexpected(other))),
-        }
-        self.clamping = false;
-        if self.next < self.targets.len() {
-            self.next += 1;
-            return Step::Op(StoreOp::Incr {
-                key: self.next - 1,
-                delta: -self.amount,
-            });
-        }
-        Step::Done(Ok(Outcome::Released))
-    }
-}
-
-/// `usage`: read one counter per feature.
-pub struct UsageCall {
-    targets: Vec<(String, Target)>,
-    counts: Vec<(String, i64)>,
-}
-
-impl UsageCall {
-    pub fn new(targets: Vec<(String, Target)>) -> Self {
-        let counts = Vec::with_capacity(targets.len());
-        UsageCall { targets, counts }
-    }
-}
-
-impl Call for UsageCall {
-    fn key(&self, i: usize) -> &str {
-        &self.targets[i].1.key
-    }
-    fn key_id(&self, i: usize) -> u64 {
-        self.targets[i].1.key.id
-    }
-
-    fn resume(&mut self, reply: Option<StoreReply>) -> Step {
-        if reply.is_some() {
-            let (feature, t) = &self.targets[self.counts.len()];
-            match read_count(t, reply) {
-                Ok(n) => self.counts.push((feature.clone(), n)),
-                Err(e) => return Step::Done(Err(e)),
-            }
-        }
-        let i = self.counts.len();
-        if i < self.targets.len() {
-            return Step::Op(StoreOp::Get { key: i });
-        }
-        Step::Done(Ok(Outcome::Usage(std::mem::take(&mut self.counts))))
+        self.machine.fail(error).map(|f| self.outcome(f))
     }
 }

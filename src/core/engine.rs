@@ -1,19 +1,18 @@
-//! The quota engine: configuration plus one constructor per operation. Each operation returns
-//! a [`Call`] (see `store.rs`); nothing here performs I/O or reads a clock.
+//! The quota engine: configuration plus one loader per operation. Each loads a
+//! [`Machine`] (see `calls.rs`) — or builds a boxed [`Call`] for native hosts; nothing here
+//! performs I/O or reads a clock.
 
-use super::calls::{
-    CheckCall, IncrementCall, ReadyCall, ReleaseCall, ReserveCall, Target, UsageCall,
-};
+use super::calls::{BoxedCall, CountStep, Finished, Kind, Machine, Reserving, Signer, Target};
 use super::clock::{MAX_MS, MIN_MS};
-use super::decision::{Decision, Outcome};
+use super::direct::Counting;
 use super::error::{QuotaError, Result};
-use super::fault::{FaultPolicy, Guarded};
-use super::idempotency::{record_key, IdempotentReserveCall, RECORD_NONCE_MASK};
-use super::key::{counter_key, Profile, ProfileId};
+use super::fault::FaultPolicy;
+use super::idempotency::{write_record_key, Once, RECORD_NONCE_MASK};
+use super::key::{counter_key, push_feature_key_base, Profile, ProfileId};
 use super::keytable::{CounterKey, KeyTable};
 use super::limits::{self, Limits, Policy};
-use super::reservation::{PendingToken, Reservation, TokenKey, Tokens};
-use super::settle::{marker_base, marker_key, SettleCall};
+use super::reservation::{Reservation, TokenKey, Tokens};
+use super::settle::{write_marker_key, Settling, State as SettleState};
 use super::store::{Call, CountingOps};
 use super::window::{Bounds, SpanCache, WindowSpan};
 use super::zone::{TimeZones, UtcOnly};
@@ -24,6 +23,14 @@ use std::rc::Rc;
 pub const DEFAULT_KEY_PREFIX: &str = "ai_quota";
 /// Longest accepted key prefix, in bytes.
 pub const MAX_KEY_PREFIX_LEN: usize = 128;
+
+/// A feature by name (as callers give it) or by its position in the limits (as the JS binding
+/// passes it).
+#[derive(Debug, Clone, Copy)]
+pub enum FeatureRef<'a> {
+    Name(&'a str),
+    Index(usize),
+}
 
 /// Per-profile, per-feature quotas over a host-supplied store.
 #[derive(Debug, Clone)]
@@ -79,25 +86,6 @@ impl Engine {
     pub fn with_token_secret(self, secret: &str) -> Result<Engine> {
         self.tokens.set_key(TokenKey::from_secret(secret)?);
         Ok(self)
-    }
-
-    /// The token a reserve of `amount` by `id` at `at_ms` hands out if admitted (its nonce's
-    /// bits outside `nonce_mask` cleared): drawn and signed only then.
-    fn pending_token(
-        &self,
-        id: &ProfileId,
-        amount: i64,
-        at_ms: i64,
-        nonce_mask: u64,
-    ) -> PendingToken {
-        PendingToken {
-            tokens: self.tokens.clone(),
-            prefix: Rc::clone(&self.key_prefix),
-            id: id.clone(),
-            at_ms,
-            amount,
-            nonce_mask,
-        }
     }
 
     /// The signed reservation of a reserve admitted on the direct path, with a fresh nonce.
@@ -189,9 +177,8 @@ impl Engine {
         amount: i64,
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
-        self.counting(profile, feature, amount, now_ms, |targets, _| {
-            Ok(Box::new(CheckCall::new(feature, amount, now_ms, targets)))
-        })
+        let call = (Counting::Check, profile, amount, None);
+        self.boxed(|m| self.load_count(m, call, FeatureRef::Name(feature), now_ms))
     }
 
     /// Atomically counts `amount` in every policy of `feature`, or in none if any would go
@@ -203,13 +190,8 @@ impl Engine {
         amount: i64,
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
-        self.counting(profile, feature, amount, now_ms, |targets, _| {
-            let token = self.pending_token(&profile.id, amount, now_ms, u64::MAX);
-            let call = ReserveCall::new(feature, amount, now_ms, targets);
-            Ok(Box::new(
-                call.with_token(token).with_counting(self.counting),
-            ))
-        })
+        let call = (Counting::Reserve, profile, amount, None);
+        self.boxed(|m| self.load_count(m, call, FeatureRef::Name(feature), now_ms))
     }
 
     /// [`Engine::reserve`] under an idempotency key: a retry with the same key and amount in
@@ -224,33 +206,8 @@ impl Engine {
         idempotency_key: &str,
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
-        self.counting(profile, feature, amount, now_ms, |targets, policies| {
-            // The record lives as long as the feature's longest window.
-            let longest = (0..targets.len())
-                .max_by_key(|&i| (targets[i].span.end_ms, std::cmp::Reverse(i)))
-                .map(|i| -> Result<_> {
-                    let label = self.window_label(&policies[i], now_ms)?;
-                    Ok((label, targets[i].span.seconds_to_reset(now_ms)))
-                })
-                .transpose()?
-                .unwrap_or_default();
-            let (id, prefix) = (&profile.id, &self.key_prefix);
-            let record = record_key(prefix, id, feature, &longest.0, amount, idempotency_key)?;
-            let marker = marker_base(prefix, id, feature);
-            let token = self.pending_token(id, amount, now_ms, RECORD_NONCE_MASK);
-            Ok(Box::new(
-                IdempotentReserveCall::new(
-                    feature,
-                    amount,
-                    now_ms,
-                    targets,
-                    token,
-                    (record, longest.1),
-                    marker,
-                )
-                .with_counting(self.counting),
-            ))
-        })
+        let call = (Counting::Reserve, profile, amount, Some(idempotency_key));
+        self.boxed(|m| self.load_count(m, call, FeatureRef::Name(feature), now_ms))
     }
 
     /// The Django service's post-hoc count after a successful operation: no limit check.
@@ -261,30 +218,8 @@ impl Engine {
         amount: i64,
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
-        self.counting(profile, feature, amount, now_ms, |targets, _| {
-            let call = IncrementCall::new(feature, amount, now_ms, targets);
-            Ok(Box::new(call.with_counting(self.counting)))
-        })
-    }
-
-    /// What `check`, `reserve` and `increment` share: validate; answer home mode and
-    /// unlimited profiles without the store; else build the call over the counters of the
-    /// feature's policies at `now_ms`, under the engine's fault policy.
-    fn counting(
-        &self,
-        profile: &Profile,
-        feature: &str,
-        amount: i64,
-        now_ms: i64,
-        build: impl FnOnce(Vec<Target>, &[Policy]) -> Result<Box<dyn Call>>,
-    ) -> Result<Box<dyn Call>> {
-        let policies = self.prepare(feature, amount, now_ms)?;
-        if let Some(ready) = self.unlimited(profile, feature) {
-            return Ok(ready);
-        }
-        let targets = self.targets(&profile.id, feature, policies, now_ms)?;
-        let call = build(targets, policies.1)?;
-        Ok(Guarded::wrap(self.fault_policy, feature, call))
+        let call = (Counting::Increment, profile, amount, None);
+        self.boxed(|m| self.load_count(m, call, FeatureRef::Name(feature), now_ms))
     }
 
     /// Takes back a reservation (from the window it was counted in) or, given a feature name,
@@ -299,23 +234,7 @@ impl Engine {
         amount: Option<i64>,
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
-        if Reservation::looks_like_token(feature_or_token) {
-            let r = self.verify(profile, feature_or_token)?;
-            if amount.is_some_and(|a| a != r.amount) {
-                return Err(QuotaError::argument(format!(
-                    "amount must be omitted or equal the reservation's amount ({})",
-                    r.amount
-                )));
-            }
-            return self.finalize(profile, &r, 0, now_ms, true);
-        }
-        let (feature, amount) = (feature_or_token, amount.unwrap_or(1));
-        let policies = self.prepare(feature, amount, now_ms)?;
-        if !self.enabled || profile.unlimited {
-            return Ok(Box::new(ReadyCall(Some(Outcome::Released))));
-        }
-        let targets = self.targets(&profile.id, feature, policies, now_ms)?;
-        Ok(Box::new(ReleaseCall::new(amount, targets)))
+        self.boxed(|m| self.load_release(m, profile, feature_or_token, amount, now_ms))
     }
 
     /// Corrects a reservation to the amount actually used (0 ..= MAX_SAFE_INTEGER), in the
@@ -329,13 +248,172 @@ impl Engine {
         actual: i64,
         now_ms: i64,
     ) -> Result<Box<dyn Call>> {
+        self.boxed(|m| self.load_settle(m, profile, token, actual, now_ms))
+    }
+
+    /// `{feature: count}` for every configured feature in the current window (the first
+    /// policy's window where a feature has several).
+    pub fn usage(&self, id: &ProfileId, now_ms: i64) -> Result<Box<dyn Call>> {
+        self.boxed(|m| self.load_usage(m, id, now_ms))
+    }
+
+    /// A machine loaded by `load`, boxed with the names its decisions carry.
+    fn boxed(&self, load: impl FnOnce(&mut Machine) -> Result<()>) -> Result<Box<dyn Call>> {
+        let mut m = Machine::default();
+        load(&mut m)?;
+        let policies = self.limits.get(m.feature()).map(|policies| {
+            let named = |p: &Policy| (!p.plain).then(|| (p.name.clone(), p.window));
+            policies.iter().map(named).collect()
+        });
+        Ok(Box::new(BoxedCall::new(m, policies.unwrap_or_default())))
+    }
+
+    /// Loads `m` (whatever it held before; its buffers are reused) with `check`, `reserve`
+    /// (under an idempotency key when one is given) or `increment` of `amount` by `profile`:
+    /// validates; answers home mode and unlimited profiles without the store; else targets
+    /// the counters of the feature's policies at `now_ms`, under the engine's fault policy.
+    pub fn load_count(
+        &self,
+        m: &mut Machine,
+        (kind, profile, amount, idempotency_key): (Counting, &Profile, i64, Option<&str>),
+        feature: FeatureRef,
+        now_ms: i64,
+    ) -> Result<()> {
+        let (index, name, policies) = match feature {
+            FeatureRef::Name(name) => {
+                let (index, policies) = self.prepare(name, amount, now_ms)?;
+                (index, name, policies)
+            }
+            FeatureRef::Index(index) => {
+                let (name, policies) = self.prepare_at(index, amount, now_ms)?;
+                (index, name, policies)
+            }
+        };
+        m.reset(name, amount, now_ms);
+        if !self.enabled || profile.unlimited {
+            m.kind = Kind::Ready(Finished::Unlimited);
+            return Ok(());
+        }
+        self.load_targets(m, &profile.id, (index, name, policies), now_ms)?;
+        m.counting = self.counting;
+        m.kind = match (kind, idempotency_key) {
+            (Counting::Check, _) => Kind::Check,
+            (Counting::Reserve, None) => {
+                m.signer = Some(self.signer(u64::MAX));
+                m.set_profile(&profile.id);
+                Kind::Reserve(Reserving::Start)
+            }
+            (Counting::Reserve, Some(key)) => {
+                self.load_record(m, &profile.id, policies, key)?;
+                m.signer = Some(self.signer(RECORD_NONCE_MASK));
+                m.set_profile(&profile.id);
+                Kind::Once(Once::new())
+            }
+            (Counting::Increment, _) => Kind::Increment {
+                checked: 0,
+                step: CountStep::Incr,
+            },
+        };
+        m.guard = match self.fault_policy {
+            FaultPolicy::Throw => None,
+            FaultPolicy::Deny => Some(false),
+            FaultPolicy::Allow => Some(true),
+        };
+        Ok(())
+    }
+
+    /// The idempotency record of a reserve under `key` (its targets loaded), and the marker
+    /// base its recorded reservation's marker is completed from. The record lives as long as
+    /// the feature's longest window.
+    fn load_record(
+        &self,
+        m: &mut Machine,
+        id: &ProfileId,
+        policies: &[Policy],
+        key: &str,
+    ) -> Result<()> {
+        let (now_ms, targets) = (m.now_ms, &m.targets);
+        let longest = (0..targets.len())
+            .max_by_key(|&i| (targets[i].span.end_ms, std::cmp::Reverse(i)))
+            .map(|i| -> Result<_> {
+                let label = self.window_label(&policies[i], now_ms)?;
+                Ok((label, targets[i].span.seconds_to_reset(now_ms)))
+            })
+            .transpose()?
+            .unwrap_or_default();
+        let (prefix, feature) = (&*self.key_prefix, &*m.feature);
+        write_record_key(
+            &mut m.record,
+            prefix,
+            (id, feature),
+            (&longest.0, m.amount),
+            key,
+        )?;
+        m.record_ttl = longest.1;
+        push_feature_key_base(&mut m.marker, prefix, id, feature);
+        m.marker_base = m.marker.len();
+        Ok(())
+    }
+
+    /// Signs admitted reservations, their nonces' bits outside `nonce_mask` cleared.
+    fn signer(&self, nonce_mask: u64) -> Signer {
+        Signer {
+            tokens: self.tokens.clone(),
+            prefix: Rc::clone(&self.key_prefix),
+            nonce_mask,
+        }
+    }
+
+    /// Loads `m` with a release (see [`Engine::release`]).
+    pub fn load_release(
+        &self,
+        m: &mut Machine,
+        profile: &Profile,
+        feature_or_token: &str,
+        amount: Option<i64>,
+        now_ms: i64,
+    ) -> Result<()> {
+        if Reservation::looks_like_token(feature_or_token) {
+            let r = self.verify(profile, feature_or_token)?;
+            if amount.is_some_and(|a| a != r.amount) {
+                return Err(QuotaError::argument(format!(
+                    "amount must be omitted or equal the reservation's amount ({})",
+                    r.amount
+                )));
+            }
+            return self.finalize(m, profile, &r, 0, (now_ms, true));
+        }
+        let (feature, amount) = (feature_or_token, amount.unwrap_or(1));
+        let (index, policies) = self.prepare(feature, amount, now_ms)?;
+        m.reset(feature, amount, now_ms);
+        if !self.enabled || profile.unlimited {
+            m.kind = Kind::Ready(Finished::Released);
+            return Ok(());
+        }
+        self.load_targets(m, &profile.id, (index, feature, policies), now_ms)?;
+        m.kind = Kind::Release {
+            next: 0,
+            clamping: false,
+        };
+        Ok(())
+    }
+
+    /// Loads `m` with a settle (see [`Engine::settle`]).
+    pub fn load_settle(
+        &self,
+        m: &mut Machine,
+        profile: &Profile,
+        token: &str,
+        actual: i64,
+        now_ms: i64,
+    ) -> Result<()> {
         let r = self.verify(profile, token)?;
         if !limits::safe_from(0, actual) {
             return Err(QuotaError::argument(format!(
                 "actual amount {actual} must be an integer from 0 to Number.MAX_SAFE_INTEGER"
             )));
         }
-        self.finalize(profile, &r, actual, now_ms, false)
+        self.finalize(m, profile, &r, actual, (now_ms, false))
     }
 
     /// The reservation `token` names, if this engine issued it for `profile`.
@@ -345,45 +423,50 @@ impl Engine {
 
     fn finalize(
         &self,
+        m: &mut Machine,
         profile: &Profile,
         r: &Reservation,
         actual: i64,
-        now_ms: i64,
-        as_release: bool,
-    ) -> Result<Box<dyn Call>> {
-        let policies = self.prepare(&r.feature, r.amount, now_ms)?;
+        (now_ms, as_release): (i64, bool),
+    ) -> Result<()> {
+        let (index, policies) = self.prepare(&r.feature, r.amount, now_ms)?;
+        m.reset(&r.feature, r.amount, now_ms);
         if !self.enabled || profile.unlimited {
-            let nothing = if as_release {
-                Outcome::Released
+            m.kind = Kind::Ready(if as_release {
+                Finished::Released
             } else {
-                Outcome::Settled(false)
-            };
-            return Ok(Box::new(ReadyCall(Some(nothing))));
+                Finished::Settled(false)
+            });
+            return Ok(());
         }
-        let targets = self.targets(&profile.id, &r.feature, policies, r.at_ms)?;
-        let marker = marker_key(&self.key_prefix, &profile.id, &r.feature, r.nonce);
-        let delta = actual - r.amount;
-        Ok(Box::new(SettleCall::new(
-            marker, delta, now_ms, targets, as_release,
-        )))
+        self.load_targets(m, &profile.id, (index, &r.feature, policies), r.at_ms)?;
+        write_marker_key(
+            &mut m.marker,
+            &self.key_prefix,
+            &profile.id,
+            &r.feature,
+            r.nonce,
+        );
+        m.kind = Kind::Settle(Settling {
+            delta: actual - r.amount,
+            as_release,
+            state: SettleState::Start,
+        });
+        Ok(())
     }
 
-    /// `{feature: count}` for every configured feature in the current window (the first
-    /// policy's window where a feature has several).
-    pub fn usage(&self, id: &ProfileId, now_ms: i64) -> Result<Box<dyn Call>> {
+    /// Loads `m` with `usage` of `id` (see [`Engine::usage`]).
+    pub fn load_usage(&self, m: &mut Machine, id: &ProfileId, now_ms: i64) -> Result<()> {
         check_now(now_ms)?;
-        let targets = self
-            .limits
-            .features()
-            .enumerate()
-            .map(|(i, (feature, policies))| {
-                Ok((
-                    feature.to_owned(),
-                    self.target(id, (i, feature), 0, &policies[0], now_ms)?,
-                ))
-            })
-            .collect::<Result<_>>()?;
-        Ok(Box::new(UsageCall::new(targets)))
+        m.reset("", 1, now_ms);
+        let mut features = Vec::with_capacity(self.limits.len());
+        for (i, (feature, policies)) in self.limits.features().enumerate() {
+            let t = self.target(id, (i, feature), 0, &policies[0], now_ms)?;
+            m.targets.push(t);
+            features.push(feature.to_owned());
+        }
+        m.kind = Kind::Usage(features);
+        Ok(())
     }
 
     /// Validates the call's inputs; the feature's position and policies.
@@ -408,28 +491,19 @@ impl Engine {
             .ok_or_else(|| QuotaError::unknown_feature(""))
     }
 
-    /// Home mode and unlimited profiles are decided without touching the store. The feature
-    /// is still validated first, so a typo is caught in development (home mode) too.
-    fn unlimited(&self, profile: &Profile, feature: &str) -> Option<Box<dyn Call>> {
-        (!self.enabled || profile.unlimited).then(|| {
-            Box::new(ReadyCall(Some(Outcome::Decision(Decision::unlimited(
-                feature,
-            ))))) as Box<dyn Call>
-        })
-    }
-
-    fn targets(
+    /// The counters of the feature's policies in the window holding `at_ms`, into `m`.
+    fn load_targets(
         &self,
+        m: &mut Machine,
         id: &ProfileId,
-        feature: &str,
-        (index, policies): (usize, &[Policy]),
+        (index, feature, policies): (usize, &str, &[Policy]),
         at_ms: i64,
-    ) -> Result<Vec<Target>> {
-        policies
-            .iter()
-            .enumerate()
-            .map(|(p, policy)| self.target(id, (index, feature), p, policy, at_ms))
-            .collect()
+    ) -> Result<()> {
+        for (p, policy) in policies.iter().enumerate() {
+            let t = self.target(id, (index, feature), p, policy, at_ms)?;
+            m.targets.push(t);
+        }
+        Ok(())
     }
 
     /// The counter of `policy` (the `p`-th of the feature at position `index`) in the window
@@ -447,7 +521,7 @@ impl Engine {
             key,
             limit: policy.limit,
             span,
-            policy: (!policy.plain).then(|| (policy.name.clone(), policy.window)),
+            named: !policy.plain,
         })
     }
 

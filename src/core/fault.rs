@@ -1,11 +1,10 @@
 //! What a store fault becomes: the operator's choice (`onStoreError`), made once at
 //! construction. A fault is a store method that threw, rejected or timed out; its outcome is
 //! unknown (the write may or may not have happened), so the engine never tries to undo it —
-//! an undo of a write that did not happen would take away someone else's count.
+//! an undo of a write that did not happen would take away someone else's count. A call's
+//! machine applies the policy (`calls::Machine::fail`).
 
-use super::decision::Outcome;
-use super::error::{QuotaError, Result};
-use super::store::{Call, Step, StoreReply};
+use super::error::QuotaError;
 use serde::Deserialize;
 
 /// `onStoreError`: what a decision-returning call (`check`, `reserve`, `increment`) answers
@@ -35,54 +34,4 @@ pub struct Degraded {
     pub feature: String,
     /// The fault the policy absorbed (the host logs it).
     pub error: QuotaError,
-}
-
-/// Wraps a decision-returning call so that a store fault becomes the policy's decision.
-pub struct Guarded {
-    inner: Box<dyn Call>,
-    allowed: bool,
-    feature: String,
-}
-
-impl Guarded {
-    /// `inner` itself under [`FaultPolicy::Throw`] (nothing to guard, no extra indirection).
-    pub fn wrap(policy: FaultPolicy, feature: &str, inner: Box<dyn Call>) -> Box<dyn Call> {
-        let allowed = match policy {
-            FaultPolicy::Throw => return inner,
-            FaultPolicy::Deny => false,
-            FaultPolicy::Allow => true,
-        };
-        Box::new(Guarded {
-            inner,
-            allowed,
-            feature: feature.to_owned(),
-        })
-    }
-}
-
-impl Call for Guarded {
-    fn key(&self, index: usize) -> &str {
-        self.inner.key(index)
-    }
-
-    fn key_id(&self, index: usize) -> u64 {
-        self.inner.key_id(index)
-    }
-
-    fn resume(&mut self, reply: Option<StoreReply>) -> Step {
-        self.inner.resume(reply)
-    }
-
-    /// The call itself decides first: one that already knows its outcome (a denial whose
-    /// rollback failed) keeps it. Only a fault that leaves the decision unknown is the policy's.
-    fn fail(&mut self, error: QuotaError) -> Result<Outcome> {
-        match self.inner.fail(error) {
-            Err(error) if error.is_store_fault() => Ok(Outcome::Degraded(Degraded {
-                allowed: self.allowed,
-                feature: self.feature.clone(),
-                error,
-            })),
-            known => known,
-        }
-    }
 }

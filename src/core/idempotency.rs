@@ -18,13 +18,11 @@
 //! reserves again, with a fresh token, and overwrites the record with its own nonce (`set`).
 //! Retries racing there may each count — each of them then runs, and is charged, once.
 
-use super::calls::{figures, read_count, tightest, unexpected, ReserveCall, Target};
-use super::decision::{Decision, Outcome};
+use super::calls::{unexpected, Finished, Machine, Next, Reserving};
 use super::error::{QuotaError, Result};
 use super::key::{escape_into, ProfileId};
-use super::reservation::PendingToken;
 use super::settle::{push_marker_suffix, RELEASED};
-use super::store::{Call, CountingOps, Step, StoreOp, StoreReply};
+use super::store::{KeyRef, StoreOp, StoreReply};
 use std::fmt::Write;
 
 /// Longest accepted idempotency key, in characters.
@@ -34,50 +32,35 @@ pub const MAX_KEY_CHARS: usize = 256;
 /// is a safe integer (a count the store can hold).
 pub const RECORD_NONCE_MASK: u64 = (1 << 52) - 1;
 
-/// Where the admission under `key` is recorded.
-pub fn record_key(
+/// Where the admission under `key` is recorded, written into `out` (emptied first).
+pub fn write_record_key(
+    out: &mut String,
     prefix: &str,
-    id: &ProfileId,
-    feature: &str,
-    label: &str,
-    amount: i64,
+    (id, feature): (&ProfileId, &str),
+    (label, amount): (&str, i64),
     key: &str,
-) -> Result<String> {
+) -> Result<()> {
     let n = key.chars().count();
     if !(1..=MAX_KEY_CHARS).contains(&n) {
         return Err(QuotaError::argument(format!(
             "idempotencyKey must be 1 to {MAX_KEY_CHARS} characters, got {n}"
         )));
     }
-    let mut out =
-        String::with_capacity(prefix.len() + feature.len() + label.len() + key.len() + 40);
+    out.clear();
     out.push_str(prefix);
     out.push(':');
-    id.write_key_part(&mut out);
+    id.write_key_part(out);
     let _ = write!(out, ":{feature}:i{label}.{amount}:");
-    escape_into(key, &mut out);
-    Ok(out)
+    escape_into(key, out);
+    Ok(())
 }
 
-/// A reserve that records its decision under an idempotency key, or replays one recorded.
-pub struct IdempotentReserveCall {
-    feature: String,
-    amount: i64,
-    now_ms: i64,
-    /// The token an admission of this call hands out (its nonce within RECORD_NONCE_MASK).
-    token: Option<PendingToken>,
-    targets: Vec<Target>,
-    record: String,
-    record_ttl: u64,
-    /// `{prefix}:{id}:{feature}:` (`marker_base` bytes), completed into the marker key of a
-    /// recorded reservation.
-    marker: String,
-    marker_base: usize,
+/// Where a reserve under an idempotency key stands. Its record is the machine's record key;
+/// the marker key is completed from the feature's marker base once a record is found.
+pub(crate) struct Once {
+    phase: Phase,
     /// The record names a released reservation: write ours over it.
     overwrite: bool,
-    inner: Option<ReserveCall>,
-    ops: CountingOps,
-    phase: Phase,
 }
 
 enum Phase {
@@ -85,84 +68,93 @@ enum Phase {
     LookingUp,
     /// Reading the marker of the recorded reservation.
     CheckingMarker,
-    Reserving,
-    Recording(Decision),
+    /// The inner reserve runs; its ops name the same counters as ours.
+    Reserving(Reserving),
+    Recording(Finished),
     /// Undoing our count (counters `left` and below still to do) after losing the record race.
     Undoing(usize),
-    /// Reading counters for the replay.
-    Replaying(Vec<i64>),
+    /// Reading counters for the replay (into the machine's counts).
+    Replaying,
 }
 
-impl IdempotentReserveCall {
-    pub fn new(
-        feature: &str,
-        amount: i64,
-        now_ms: i64,
-        targets: Vec<Target>,
-        token: PendingToken,
-        (record, record_ttl): (String, u64),
-        marker_base: String,
-    ) -> Self {
-        IdempotentReserveCall {
-            feature: feature.to_owned(),
-            amount,
-            now_ms,
-            token: Some(token),
-            targets,
-            record,
-            record_ttl,
-            marker_base: marker_base.len(),
-            marker: marker_base,
-            overwrite: false,
-            inner: None,
-            ops: CountingOps::default(),
+impl Once {
+    pub(crate) fn new() -> Once {
+        Once {
             phase: Phase::Start,
+            overwrite: false,
         }
     }
 
-    /// Counts with the store's `incrOrCreate` when it has one (see [`CountingOps`]).
-    pub fn with_counting(mut self, ops: CountingOps) -> Self {
-        self.ops = ops;
-        self
-    }
-
-    fn record_index(&self) -> usize {
-        self.targets.len()
-    }
-
-    fn look_up(&mut self) -> Step {
-        self.phase = Phase::LookingUp;
-        Step::Op(StoreOp::Get {
-            key: self.record_index(),
-        })
-    }
-
-    /// Runs the inner reserve one step; its ops name the same target indexes as ours.
-    fn reserve_step(&mut self, reply: Option<StoreReply>) -> Step {
-        if self.inner.is_none() {
-            let call = ReserveCall::new(
-                &self.feature,
-                self.amount,
-                self.now_ms,
-                self.targets.clone(),
-            )
-            .with_counting(self.ops);
-            self.inner = Some(match self.token.take() {
-                Some(token) => call.with_token(token),
-                None => call,
-            });
+    /// While the inner reserve runs, it knows best (a denial whose rollback failed).
+    pub(crate) fn fail(&mut self, error: QuotaError) -> Result<Finished> {
+        match &mut self.phase {
+            Phase::Reserving(inner) => inner.fail(error),
+            _ => Err(error),
         }
-        let inner = self.inner.as_mut().expect("just set");
-        match inner.resume(reply) {
+    }
+}
+
+impl Machine {
+    /// A reserve that records its decision under an idempotency key, or replays one recorded.
+    pub(crate) fn once(&mut self, once: &mut Once, reply: Option<StoreReply>) -> Next {
+        match std::mem::replace(&mut once.phase, Phase::Start) {
+            Phase::Start => look_up(once),
+            Phase::LookingUp => match reply {
+                Some(StoreReply::Count(None)) => self.reserve_step(once, Reserving::Start, None),
+                Some(StoreReply::Count(Some(v))) => self.recorded(once, v),
+                other => Next::Done(Err(unexpected(other))),
+            },
+            Phase::CheckingMarker => match reply {
+                Some(StoreReply::Count(Some(RELEASED))) => {
+                    once.overwrite = true;
+                    self.reserve_step(once, Reserving::Start, None)
+                }
+                Some(StoreReply::Count(_)) => {
+                    self.counts.clear();
+                    self.replay(once)
+                }
+                other => Next::Done(Err(unexpected(other))),
+            },
+            Phase::Reserving(inner) => self.reserve_step(once, inner, reply),
+            Phase::Recording(decision) => match reply {
+                Some(StoreReply::Added(true) | StoreReply::Done) => Next::Done(Ok(decision)),
+                // Another call with this key recorded first: ours must not count.
+                Some(StoreReply::Added(false)) => self.undo(once, self.targets.len()),
+                other => Next::Done(Err(unexpected(other))),
+            },
+            Phase::Undoing(left) => self.undo(once, left),
+            Phase::Replaying => {
+                match self.read_count(self.counts.len(), reply) {
+                    Ok(n) => self.counts.push(n),
+                    Err(e) => return Next::Done(Err(e)),
+                }
+                self.replay(once)
+            }
+        }
+    }
+
+    /// Runs the inner reserve one step (from `Reserving::Start`: a fresh reserve).
+    fn reserve_step(
+        &mut self,
+        once: &mut Once,
+        mut inner: Reserving,
+        reply: Option<StoreReply>,
+    ) -> Next {
+        if matches!(inner, Reserving::Start) {
+            self.counts.clear();
+        }
+        match self.reserve(&mut inner, reply) {
+            Next::Op(op) => {
+                once.phase = Phase::Reserving(inner);
+                Next::Op(op)
+            }
             // A denial is not recorded: nothing is written for it.
-            Step::Done(Ok(Outcome::Decision(d))) if d.allowed => {
-                self.inner = None;
-                let nonce = d.reservation.as_ref().map_or(0, |r| r.nonce);
+            Next::Done(Ok(Finished::Decision { figures, replayed })) if figures.allowed => {
+                let nonce = figures.reservation.map_or(0, |(_, _, nonce, _)| nonce);
                 let value = 2 * (nonce & RECORD_NONCE_MASK) as i64 + 1;
-                let ttl_secs = self.record_ttl;
-                self.phase = Phase::Recording(d);
-                let key = self.record_index();
-                Step::Op(if self.overwrite {
+                let (key, ttl_secs) = (KeyRef::Record, self.record_ttl);
+                once.phase = Phase::Recording(Finished::Decision { figures, replayed });
+                Next::Op(if once.overwrite {
                     StoreOp::Set {
                         key,
                         value,
@@ -176,112 +168,54 @@ impl IdempotentReserveCall {
                     }
                 })
             }
-            other => other,
+            done => done,
         }
     }
 
-    fn undo(&mut self, left: usize) -> Step {
+    fn undo(&mut self, once: &mut Once, left: usize) -> Next {
         if left == 0 {
-            return self.look_up();
+            return look_up(once);
         }
-        self.phase = Phase::Undoing(left - 1);
-        Step::Op(StoreOp::Incr {
-            key: left - 1,
+        once.phase = Phase::Undoing(left - 1);
+        Next::Op(StoreOp::Incr {
+            key: KeyRef::Policy(left - 1),
             delta: -self.amount,
         })
     }
 
     /// A recorded admission: its reservation's marker is read first.
-    fn recorded(&mut self, value: i64) -> Step {
+    fn recorded(&mut self, once: &mut Once, value: i64) -> Next {
         if value < 1 || value % 2 == 0 || value > 2 * RECORD_NONCE_MASK as i64 + 1 {
-            return Step::Done(Err(QuotaError::corrupt(&self.record, value)));
+            return Next::Done(Err(QuotaError::corrupt(&self.record, value)));
         }
         self.marker.truncate(self.marker_base);
         push_marker_suffix(&mut self.marker, (value / 2) as u64);
-        self.phase = Phase::CheckingMarker;
-        Step::Op(StoreOp::Get {
-            key: self.record_index() + 1,
+        once.phase = Phase::CheckingMarker;
+        Next::Op(StoreOp::Get {
+            key: KeyRef::Marker,
         })
     }
 
     /// The original's decision, with the counters' current figures and no reservation.
-    fn replay(&mut self, counts: Vec<i64>) -> Step {
-        let i = counts.len();
+    fn replay(&mut self, once: &mut Once) -> Next {
+        let i = self.counts.len();
         if i < self.targets.len() {
-            self.phase = Phase::Replaying(counts);
-            return Step::Op(StoreOp::Get { key: i });
+            once.phase = Phase::Replaying;
+            return Next::Op(StoreOp::Get {
+                key: KeyRef::Policy(i),
+            });
         }
-        let p = tightest(&self.targets, &counts);
-        let t = &self.targets[p];
-        let mut d = figures(
-            &self.feature,
-            (t, p),
-            counts[p],
-            (self.amount, true),
-            self.now_ms,
-        );
-        d.replayed = true;
-        Step::Done(Ok(Outcome::Decision(d)))
+        let mut decision = self.tightest();
+        if let Finished::Decision { replayed, .. } = &mut decision {
+            *replayed = true;
+        }
+        Next::Done(Ok(decision))
     }
 }
 
-impl Call for IdempotentReserveCall {
-    /// While the inner reserve runs, it knows best (a denial whose rollback failed).
-    fn fail(&mut self, error: QuotaError) -> Result<Outcome> {
-        match (&self.phase, self.inner.as_mut()) {
-            (Phase::Reserving, Some(inner)) => inner.fail(error),
-            _ => Err(error),
-        }
-    }
-
-    fn key(&self, i: usize) -> &str {
-        match self.targets.get(i) {
-            Some(t) => &t.key,
-            None if i == self.targets.len() => &self.record,
-            None => &self.marker,
-        }
-    }
-
-    fn resume(&mut self, reply: Option<StoreReply>) -> Step {
-        match std::mem::replace(&mut self.phase, Phase::Start) {
-            Phase::Start => self.look_up(),
-            Phase::LookingUp => match reply {
-                Some(StoreReply::Count(None)) => {
-                    self.phase = Phase::Reserving;
-                    self.reserve_step(None)
-                }
-                Some(StoreReply::Count(Some(v))) => self.recorded(v),
-                other => Step::Done(Err(unexpected(other))),
-            },
-            Phase::CheckingMarker => match reply {
-                Some(StoreReply::Count(Some(RELEASED))) => {
-                    self.overwrite = true;
-                    self.phase = Phase::Reserving;
-                    self.reserve_step(None)
-                }
-                Some(StoreReply::Count(_)) => self.replay(Vec::new()),
-                other => Step::Done(Err(unexpected(other))),
-            },
-            Phase::Reserving => {
-                self.phase = Phase::Reserving;
-                self.reserve_step(reply)
-            }
-            Phase::Recording(d) => match reply {
-                Some(StoreReply::Added(true) | StoreReply::Done) => {
-                    Step::Done(Ok(Outcome::Decision(d)))
-                }
-                // Another call with this key recorded first: ours must not count.
-                Some(StoreReply::Added(false)) => self.undo(self.targets.len()),
-                other => Step::Done(Err(unexpected(other))),
-            },
-            Phase::Undoing(left) => self.undo(left),
-            Phase::Replaying(mut counts) => {
-                match read_count(&self.targets[counts.len()], reply) {
-                    Ok(n) => counts.push(n),
-                    Err(e) => return Step::Done(Err(e)),
-                }
-                self.replay(counts)
-            }
-        }
-    }
+fn look_up(once: &mut Once) -> Next {
+    once.phase = Phase::LookingUp;
+    Next::Op(StoreOp::Get {
+        key: KeyRef::Record,
+    })
 }

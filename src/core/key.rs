@@ -143,13 +143,18 @@ pub fn counter_key(prefix: &str, id: &ProfileId, feature: &str, label: &str) -> 
 /// settle markers, idempotency records), with room for the rest.
 pub fn feature_key_base(prefix: &str, id: &ProfileId, feature: &str) -> String {
     let mut key = String::with_capacity(prefix.len() + feature.len() + 48);
-    key.push_str(prefix);
-    key.push(':');
-    id.write_key_part(&mut key);
-    key.push(':');
-    key.push_str(feature);
-    key.push(':');
+    push_feature_key_base(&mut key, prefix, id, feature);
     key
+}
+
+/// Appends `{prefix}:{id}:{feature}:` to `out` (a buffer a call reuses).
+pub fn push_feature_key_base(out: &mut String, prefix: &str, id: &ProfileId, feature: &str) {
+    out.push_str(prefix);
+    out.push(':');
+    id.write_key_part(out);
+    out.push(':');
+    out.push_str(feature);
+    out.push(':');
 }
 
 #[cfg(test)]

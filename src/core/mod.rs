@@ -30,7 +30,7 @@ pub use limits::{Limits, Policy};
 pub use memory::MemoryStore;
 pub use quota::Quota;
 pub use store::{
-    run, run_interleaved, Call, CountingOps, Step, Store, StoreOp, StoreReply, NO_KEY_ID,
+    run, run_interleaved, Call, CountingOps, KeyRef, Step, Store, StoreOp, StoreReply, NO_KEY_ID,
 };
 pub use window::{WindowSpan, WindowUnit};
 pub use zone::{fake::FakeZones, TimeZones, UtcOnly};

@@ -12,11 +12,10 @@
 //! written before the counters move, so a crash in between loses the correction rather than
 //! applying it twice (at most once).
 
-use super::calls::{unexpected, Target};
-use super::decision::Outcome;
-use super::key::{feature_key_base, ProfileId};
+use super::calls::{unexpected, Finished, Machine, Next};
+use super::key::{push_feature_key_base, ProfileId};
 use super::limits;
-use super::store::{Call, Step, StoreOp, StoreReply};
+use super::store::{KeyRef, StoreOp, StoreReply};
 use std::fmt::Write;
 
 /// The marker's value when the reservation was settled.
@@ -25,36 +24,31 @@ pub const SETTLED: i64 = 1;
 /// idempotent retry of its request reserves again (see `idempotency.rs`).
 pub const RELEASED: i64 = 2;
 
-/// `{prefix}:{id}:{feature}:r{nonce}`. Counter keys end in a window label, which always starts
-/// with a digit (the year), so a marker can never be a counter. Nonces are random (64 bits, or
-/// 52 under an idempotency key), so one nonce names one reservation.
-pub fn marker_key(prefix: &str, id: &ProfileId, feature: &str, nonce: u64) -> String {
-    let mut key = marker_base(prefix, id, feature);
-    push_marker_suffix(&mut key, nonce);
-    key
-}
-
-/// `{prefix}:{id}:{feature}:`, which [`push_marker_suffix`] completes.
-pub fn marker_base(prefix: &str, id: &ProfileId, feature: &str) -> String {
-    feature_key_base(prefix, id, feature)
+/// `{prefix}:{id}:{feature}:r{nonce}`, written into `out` (emptied first). Counter keys end in
+/// a window label, which always starts with a digit (the year), so a marker can never be a
+/// counter. Nonces are random (64 bits, or 52 under an idempotency key), so one nonce names
+/// one reservation.
+pub fn write_marker_key(out: &mut String, prefix: &str, id: &ProfileId, feature: &str, nonce: u64) {
+    out.clear();
+    push_feature_key_base(out, prefix, id, feature);
+    push_marker_suffix(out, nonce);
 }
 
 pub fn push_marker_suffix(key: &mut String, nonce: u64) {
     let _ = write!(key, "r{nonce:016x}");
 }
 
-/// The state machine of `settle` (and of `release` given a reservation).
-pub struct SettleCall {
-    marker: String,
-    delta: i64,
-    now_ms: i64,
-    targets: Vec<Target>,
-    state: State,
-    /// Finish with `Outcome::Released` (a release) rather than `Outcome::Settled`.
-    as_release: bool,
+/// Where a settle (or a release given a reservation) stands; its counters are the machine's
+/// targets, its marker the machine's marker key.
+pub(crate) struct Settling {
+    /// `actual − reserved`: what each counter moves by.
+    pub delta: i64,
+    /// Finish with `Released` (a release) rather than `Settled`.
+    pub as_release: bool,
+    pub state: State,
 }
 
-enum State {
+pub(crate) enum State {
     Start,
     /// A charge (`delta > 0`) first reads every counter: one it would take past
     /// MAX_SAFE_INTEGER refuses the settle before the marker, so nothing is written and the
@@ -65,107 +59,81 @@ enum State {
     Clamping(usize),
 }
 
-impl SettleCall {
-    /// Moves every target's counter by `delta` unless `marker` already exists.
-    pub fn new(
-        marker: String,
-        delta: i64,
-        now_ms: i64,
-        targets: Vec<Target>,
-        as_release: bool,
-    ) -> Self {
-        SettleCall {
-            marker,
-            delta,
-            now_ms,
-            targets,
-            state: State::Start,
-            as_release,
-        }
-    }
-
-    fn finish(&self, applied: bool) -> Step {
-        Step::Done(Ok(if self.as_release {
-            Outcome::Released
+impl Settling {
+    fn finish(&self, applied: bool) -> Next {
+        Next::Done(Ok(if self.as_release {
+            Finished::Released
         } else {
-            Outcome::Settled(applied)
+            Finished::Settled(applied)
         }))
-    }
-
-    /// Creates the marker; only the call that creates it moves the counters.
-    fn mark(&mut self) -> Step {
-        self.state = State::Marking;
-        // The marker outlives every window the reservation counted in.
-        let ttl_secs = self
-            .targets
-            .iter()
-            .map(|t| t.span.seconds_to_reset(self.now_ms))
-            .max()
-            .unwrap_or(1);
-        Step::Op(StoreOp::Add {
-            key: self.targets.len(),
-            value: if self.as_release { RELEASED } else { SETTLED },
-            ttl_secs,
-        })
-    }
-
-    /// Reads counter `i` before a charge, or marks once every counter was read.
-    fn read(&mut self, i: usize) -> Step {
-        if self.delta > 0 && i < self.targets.len() {
-            self.state = State::Reading(i);
-            return Step::Op(StoreOp::Get { key: i });
-        }
-        self.mark()
-    }
-
-    /// Adjusts counter `i`, or finishes once every counter has been adjusted.
-    fn adjust(&mut self, i: usize) -> Step {
-        if i == self.targets.len() || self.delta == 0 {
-            return self.finish(true);
-        }
-        self.state = State::Adjusting(i);
-        Step::Op(StoreOp::Incr {
-            key: i,
-            delta: self.delta,
-        })
     }
 }
 
-impl Call for SettleCall {
-    fn key(&self, i: usize) -> &str {
-        match self.targets.get(i) {
-            Some(t) => &t.key,
-            None => &self.marker,
-        }
-    }
-
-    fn resume(&mut self, reply: Option<StoreReply>) -> Step {
-        match (&self.state, reply) {
-            (State::Start, _) => self.read(0),
+impl Machine {
+    /// Moves every target's counter by `delta` unless the marker already exists.
+    pub(crate) fn settle(&mut self, s: &mut Settling, reply: Option<StoreReply>) -> Next {
+        match (&s.state, reply) {
+            (State::Start, _) => self.settle_read(s, 0),
             (&State::Reading(i), reply) => {
-                let t = &self.targets[i];
                 let room = match reply {
-                    Some(StoreReply::Count(n)) => limits::room_in(&t.key, n, self.delta),
+                    Some(StoreReply::Count(n)) => limits::room_in(&self.targets[i].key, n, s.delta),
                     other => Err(unexpected(other)),
                 };
                 match room {
-                    Ok(()) => self.read(i + 1),
-                    Err(e) => Step::Done(Err(e)),
+                    Ok(()) => self.settle_read(s, i + 1),
+                    Err(e) => Next::Done(Err(e)),
                 }
             }
-            (State::Marking, Some(StoreReply::Added(true))) => self.adjust(0),
-            (State::Marking, Some(StoreReply::Added(false))) => self.finish(false),
+            (State::Marking, Some(StoreReply::Added(true))) => self.adjust(s, 0),
+            (State::Marking, Some(StoreReply::Added(false))) => s.finish(false),
             // A counter that is gone (its window ended) has nothing to correct; one driven
             // below zero is brought back to 0 as release does: by adding back what this call
             // saw below zero, not by a blind `set` that could erase a concurrent count.
             (&State::Adjusting(i), Some(StoreReply::Count(Some(n)))) if n < 0 => {
-                self.state = State::Clamping(i);
-                Step::Op(StoreOp::Incr { key: i, delta: -n })
+                s.state = State::Clamping(i);
+                Next::Op(StoreOp::Incr {
+                    key: KeyRef::Policy(i),
+                    delta: -n,
+                })
             }
             (&State::Adjusting(i) | &State::Clamping(i), Some(StoreReply::Count(_))) => {
-                self.adjust(i + 1)
+                self.adjust(s, i + 1)
             }
-            (_, other) => Step::Done(Err(unexpected(other))),
+            (_, other) => Next::Done(Err(unexpected(other))),
         }
+    }
+
+    /// Reads counter `i` before a charge, or marks once every counter was read.
+    fn settle_read(&mut self, s: &mut Settling, i: usize) -> Next {
+        if s.delta > 0 && i < self.targets.len() {
+            s.state = State::Reading(i);
+            return Next::Op(StoreOp::Get {
+                key: KeyRef::Policy(i),
+            });
+        }
+        // Creates the marker; only the call that creates it moves the counters. The marker
+        // outlives every window the reservation counted in.
+        s.state = State::Marking;
+        let ttl_secs = (0..self.targets.len())
+            .map(|i| self.ttl(i))
+            .max()
+            .unwrap_or(1);
+        Next::Op(StoreOp::Add {
+            key: KeyRef::Marker,
+            value: if s.as_release { RELEASED } else { SETTLED },
+            ttl_secs,
+        })
+    }
+
+    /// Adjusts counter `i`, or finishes once every counter has been adjusted.
+    fn adjust(&mut self, s: &mut Settling, i: usize) -> Next {
+        if i == self.targets.len() || s.delta == 0 {
+            return s.finish(true);
+        }
+        s.state = State::Adjusting(i);
+        Next::Op(StoreOp::Incr {
+            key: KeyRef::Policy(i),
+            delta: s.delta,
+        })
     }
 }

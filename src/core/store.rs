@@ -1,8 +1,10 @@
-//! The storage contract, as steps. An engine call is a [`Call`]: a small state machine that
-//! asks for one store operation at a time ([`StoreOp`]) and is resumed with its reply. The core
-//! never performs I/O, so the same call runs over a synchronous Rust store ([`run`]), a JS store
+//! The storage contract, as steps. An engine call asks for one store operation at a time
+//! ([`StoreOp`], its key named by a [`KeyRef`]) and is resumed with the reply. The core never
+//! performs I/O, so the same call runs over a synchronous Rust store ([`run`]), a JS store
 //! whose methods return plain values, or one whose methods return Promises (the binding awaits
-//! between steps). Tests can also interleave several calls' steps to model concurrency.
+//! between steps). The binding drives `calls::Machine`s it keeps and reuses; native hosts and
+//! tests get each call boxed as a [`Call`], and can interleave several calls' steps to model
+//! concurrency.
 
 use super::decision::Outcome;
 use super::error::{QuotaError, Result};
@@ -10,22 +12,32 @@ use super::error::{QuotaError, Result};
 /// See [`Call::key_id`].
 pub const NO_KEY_ID: u64 = u64::MAX;
 
-/// One store operation; `key` indexes [`Call::key`]. These are the Django service's cache primitives.
+/// Which key of its call an operation names: a policy's counter (by the policy's position in
+/// the feature), the idempotency record, or the settle marker. A call resolves it to the key's
+/// text and number in one place (`Machine::key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRef {
+    Policy(usize),
+    Record,
+    Marker,
+}
+
+/// One store operation on the key `key` names. These are the Django service's cache primitives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreOp {
     /// Current count, or `None` when absent or expired.
-    Get { key: usize },
+    Get { key: KeyRef },
     /// Add `delta` (may be negative) to a live counter; `None` when absent. Never creates.
-    Incr { key: usize, delta: i64 },
+    Incr { key: KeyRef, delta: i64 },
     /// Create with `value` and a TTL only if absent; `true` when created.
     Add {
-        key: usize,
+        key: KeyRef,
         value: i64,
         ttl_secs: u64,
     },
     /// Create or overwrite with `value` and a TTL.
     Set {
-        key: usize,
+        key: KeyRef,
         value: i64,
         ttl_secs: u64,
     },
@@ -34,7 +46,7 @@ pub enum StoreOp {
     /// expire at their window's end, never later). Asked only of stores that have it (see
     /// [`CountingOps`]).
     IncrOrCreate {
-        key: usize,
+        key: KeyRef,
         delta: i64,
         ttl_secs: u64,
     },
@@ -51,7 +63,7 @@ pub enum CountingOps {
 }
 
 impl StoreOp {
-    pub fn key(&self) -> usize {
+    pub fn key(&self) -> KeyRef {
         match *self {
             StoreOp::Get { key }
             | StoreOp::Incr { key, .. }
@@ -80,13 +92,15 @@ pub enum Step {
     Done(Result<Outcome>),
 }
 
-/// An engine call in progress. Start it with `resume(None)`; feed each reply back in.
+/// An engine call in progress, boxed, for native hosts and tests (see [`super::Engine::reserve`];
+/// the JS binding drives `calls::Machine`s in a reusable table instead). Start it with
+/// `resume(None)`; feed each reply back in.
 pub trait Call {
-    /// The key that operations name by index.
-    fn key(&self, index: usize) -> &str;
+    /// The text of the key an operation names.
+    fn key(&self, key: KeyRef) -> &str;
     /// The number of that key (see `keytable.rs`), by which a host may cache its own form of
     /// the key; [`NO_KEY_ID`] when the key has none and must be read with `key` every time.
-    fn key_id(&self, _index: usize) -> u64 {
+    fn key_id(&self, _key: KeyRef) -> u64 {
         NO_KEY_ID
     }
     fn resume(&mut self, reply: Option<StoreReply>) -> Step;
@@ -114,7 +128,11 @@ pub trait Store {
 
 /// Performs one operation of `call` on `store`.
 pub fn perform(call: &dyn Call, op: StoreOp, store: &mut dyn Store) -> Result<StoreReply> {
-    let key = call.key(op.key());
+    perform_on(call.key(op.key()), op, store)
+}
+
+/// Performs `op` on `store`, its key being `key`.
+pub fn perform_on(key: &str, op: StoreOp, store: &mut dyn Store) -> Result<StoreReply> {
     Ok(match op {
         StoreOp::Get { .. } => StoreReply::Count(store.get(key)?),
         StoreOp::Incr { delta, .. } => StoreReply::Count(store.incr(key, delta)?),
