@@ -3,7 +3,7 @@
 // boundary is numbers: a status per step, the details in a shared Float64Array (`out`), key
 // strings once per key (cached here by the key's number), never a decision object.
 import { QuotaCore, wasmMemory, Status, OpSlot, DecisionSlot, Reply, CallKind } from "./wasm_quota.js";
-import { isThenable, withTimeout, QuotaError } from "./runtime.js";
+import { isThenable, withTimeout, QuotaError, decision } from "./runtime.js";
 import { memoryStoreInternals } from "./stores/memory.js";
 
 // Statuses, slots, reply kinds and call kinds are defined in src/bind/engine.rs. Store
@@ -41,10 +41,11 @@ const FIRST_KEY_SLOTS = 64;
 // bounded in bytes (at most KEY_SLOTS × this many characters), not only in entries.
 const MAX_CACHED_KEY_CHARS = 96;
 
-// Two hex digits per byte value: a nonce half is four lookups (toString(16) + padStart was
-// the single largest cost of a reserve).
-const HEX = Array.from({ length: 256 }, (_, i) => (i < 16 ? "0" : "") + i.toString(16));
-const hex8 = (n) => HEX[n >>> 24] + HEX[(n >>> 16) & 255] + HEX[(n >>> 8) & 255] + HEX[n & 255];
+// Reservation tokens arrive as their bytes in WASM memory (src/core/reservation.rs spells them).
+const TOKEN_TEXT = new TextDecoder();
+// The module's memory, asked for once (each wasmMemory() is a call into WASM).
+let memory;
+const wasmBuffer = () => (memory ??= wasmMemory()).buffer;
 
 export class QuotaEngine {
   #core;
@@ -61,8 +62,6 @@ export class QuotaEngine {
   #keyMisses = 0;
   #resetsAtMs = NaN;
   #resetsAt = "";
-  #tokenAtMs = NaN;
-  #tokenAt = "";
 
   /** Validates every option; throws `QuotaError` with code `INVALID_CONFIG` when one is wrong. */
   constructor(options) {
@@ -258,7 +257,7 @@ export class QuotaEngine {
       case DECISION:
         return this.#decision(feature);
       case UNLIMITED:
-        return { allowed: true, unlimited: true, feature };
+        return decision(true, feature);
       case RELEASED:
         return undefined;
       case VALUE:
@@ -274,31 +273,17 @@ export class QuotaEngine {
     const D = DecisionSlot;
     // retryAfter null: the amount is over the whole limit, so waiting never makes it fit.
     const allowed = out[D.Allowed] === 1, limit = out[D.Limit], used = out[D.Used], remaining = out[D.Remaining];
-    const resetsAtMs = out[D.ResetsAt], retryAfter = out[D.RetryAfter] < 0 ? null : out[D.RetryAfter], atMs = out[D.ReservedAt], amount = out[D.Amount];
-    const nonceHigh = out[D.NonceHigh], nonceLow = out[D.NonceLow], policy = out[D.Policy], replayed = out[D.Replayed] === 1;
-    const macHigh = out[D.MacHigh], macLow = out[D.MacLow];
+    const resetsAtMs = out[D.ResetsAt], retryAfter = out[D.RetryAfter] < 0 ? null : out[D.RetryAfter];
+    const tokenAt = out[D.TokenAt], tokenLength = out[D.TokenLength], policy = out[D.Policy], replayed = out[D.Replayed] === 1;
     if (resetsAtMs !== this.#resetsAtMs) {
       this.#resetsAt = QuotaCore.rfc3339(resetsAtMs);
       this.#resetsAtMs = resetsAtMs;
     }
-    const d = { allowed, feature, limit, used, remaining, resetsAt: this.#resetsAt, retryAfter };
-    if (atMs >= 0) d.reservation = this.#token(feature, atMs, amount, nonceHigh, nonceLow, macHigh, macLow);
-    // Only decisions of policy objects name their policy, so plain-number limits keep the
-    // foundation's exact shape.
-    if (policy >= 0) [d.policy, d.window] = this.#policies[this.#features.get(feature)][policy];
-    if (replayed) d.replayed = true;
-    return d;
-  }
-
-  // The reservation token, `q3.{feature}.{reserved at, ms}.{amount}.{nonce}.{MAC}` (16 hex
-  // digits each) — the format of src/core/reservation.rs (`Reservation::encode`), built here
-  // from numbers so that no string crosses; tests check it against release() and settle().
-  #token(feature, atMs, amount, nonceHigh, nonceLow, macHigh, macLow) {
-    if (atMs !== this.#tokenAtMs) {
-      this.#tokenAt = "." + atMs + ".";
-      this.#tokenAtMs = atMs;
-    }
-    return "q3." + feature + this.#tokenAt + amount + "." + hex8(nonceHigh) + hex8(nonceLow) + "." + hex8(macHigh) + hex8(macLow);
+    // One decode per admission: the token's text is written only in Rust (measured against
+    // building it here from numbers: see README, Performance).
+    const reservation = tokenLength === 0 ? undefined : TOKEN_TEXT.decode(new Uint8Array(wasmBuffer(), tokenAt, tokenLength));
+    const named = policy >= 0 ? this.#policies[this.#features.get(feature)][policy] : undefined;
+    return decision(allowed, feature, undefined, limit, used, remaining, this.#resetsAt, retryAfter, reservation, named?.[0], named?.[1], replayed);
   }
 
   #key(call, id) {
@@ -330,7 +315,7 @@ export class QuotaEngine {
   #numbers() {
     let out = this.#out;
     if (out === undefined || out.length === 0) {
-      out = this.#out = new Float64Array(wasmMemory().buffer, this.#core.outPtr(), OUT_LEN);
+      out = this.#out = new Float64Array(wasmBuffer(), this.#core.outPtr(), OUT_LEN);
     }
     return out;
   }

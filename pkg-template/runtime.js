@@ -1,5 +1,5 @@
-// JS half of the binding: the error class and the small builders the WASM calls once per
-// result (one call instead of one per field). The generated glue imports this file.
+// JS half of the binding: the error class, the decision builder, and the small helpers the
+// WASM calls once per result (one call instead of one per field). The generated glue imports this file.
 
 /** Every error the engine throws or rejects with. `code` is stable; `cause` keeps the host's own exception. */
 export class QuotaError extends Error {
@@ -14,10 +14,29 @@ export function quotaError(code, message, cause) {
   return cause === undefined ? new QuotaError(code, message) : new QuotaError(code, message, { cause });
 }
 
-export function degradedDecision(allowed, feature, error) {
-  // retryAfter 0: when the store comes back is unknown, and a host's `if (!d.allowed)` path
-  // reads it.
-  return { allowed, feature, degraded: "store-error", error, retryAfter: 0 };
+/**
+ * Every decision `check`, `reserve` and `increment` answer is built here, so that its shapes —
+ * which fields, in which order (hosts log and compare them) — are written once:
+ * - `storeError` given (the store failed and `onStoreError` decided):
+ *   `{ allowed, feature, degraded: "store-error", error, retryAfter: 0 }` — retryAfter 0: when
+ *   the store comes back is unknown, and a host's `if (!d.allowed)` path reads it;
+ * - no `limit` (quotas off, or an unlimited profile): `{ allowed: true, unlimited: true, feature }`;
+ * - else `{ allowed, feature, limit, used, remaining, resetsAt, retryAfter }`, then each that
+ *   applies: `reservation` (an admitted reserve's token), `policy` and `window` (a policy given
+ *   as an object; plain-number limits keep the foundation's exact shape), `replayed: true`.
+ * The WASM calls it for degraded decisions (src/bind/js.rs), engine.js for the others.
+ */
+export function decision(allowed, feature, storeError, limit, used, remaining, resetsAt, retryAfter, reservation, policy, window, replayed) {
+  if (storeError !== undefined) return { allowed, feature, degraded: "store-error", error: storeError, retryAfter: 0 };
+  if (limit === undefined) return { allowed: true, unlimited: true, feature };
+  const d = { allowed, feature, limit, used, remaining, resetsAt, retryAfter };
+  if (reservation !== undefined) d.reservation = reservation;
+  if (policy !== undefined) {
+    d.policy = policy;
+    d.window = window;
+  }
+  if (replayed) d.replayed = true;
+  return d;
 }
 
 // Rejection marker of withTimeout; the driver turns it into a STORE_TIMEOUT QuotaError.

@@ -25,8 +25,9 @@ extern "C" {
     /// Defines a field without going through a `__proto__` setter.
     #[wasm_bindgen(js_name = defineField)]
     pub fn define_field(o: &JsValue, key: &str, value: f64);
-    /// `{ allowed, feature, degraded: "store-error", error, retryAfter: 0 }`.
-    #[wasm_bindgen(js_name = degradedDecision)]
+    /// `{ allowed, feature, degraded: "store-error", error, retryAfter: 0 }`: `decision`, the
+    /// builder of every decision object, given the store's error (its other arguments left out).
+    #[wasm_bindgen(js_name = decision)]
     pub fn degraded_decision(allowed: bool, feature: &JsValue, error: JsValue) -> JsValue;
     #[wasm_bindgen(js_name = isStoreTimeout)]
     pub fn is_store_timeout(v: &JsValue) -> bool;

@@ -106,8 +106,7 @@ impl Engine {
             Counting::Reserve => {
                 let mut f = reserve(counters, amount, now_ms, (store, ops))?;
                 if f.allowed {
-                    let r = self.admit((&profile.id, name), now_ms, amount);
-                    f.reservation = Some((r.at_ms, r.amount, r.nonce, r.mac));
+                    f.reservation = Some(self.admit((&profile.id, name), now_ms, amount));
                 }
                 f
             }

@@ -11,7 +11,7 @@ use super::idempotency::{write_record_key, Once, RECORD_NONCE_MASK};
 use super::key::{counter_key, push_feature_key_base, Profile, ProfileId};
 use super::keytable::{CounterKey, KeyTable};
 use super::limits::{self, Limits, Policy};
-use super::reservation::{Reservation, TokenKey, Tokens};
+use super::reservation::{self, Reservation, TokenKey, Tokens};
 use super::settle::{write_marker_key, Settling, State as SettleState};
 use super::store::{Call, CountingOps};
 use super::window::{Bounds, SpanCache, WindowSpan};
@@ -88,16 +88,18 @@ impl Engine {
         Ok(self)
     }
 
-    /// The signed reservation of a reserve admitted on the direct path, with a fresh nonce.
+    /// The `(at_ms, amount, nonce, mac)` of a reservation admitted on the direct path, with a
+    /// fresh nonce (no feature text is copied: the caller writes the token).
     pub(crate) fn admit(
         &self,
         (id, feature): (&ProfileId, &str),
         at_ms: i64,
         amount: i64,
-    ) -> Reservation {
+    ) -> (i64, i64, u64, u64) {
         let nonce = self.tokens.next_nonce();
         let key = self.tokens.key();
-        Reservation::signed(&key, &self.key_prefix, id, feature, at_ms, amount, nonce)
+        let mac = reservation::mac(&key, (&self.key_prefix, id, feature), at_ms, amount, nonce);
+        (at_ms, amount, nonce, mac)
     }
 
     /// The source of UTC offsets for policies with a `time_zone` (by default none is known).

@@ -14,7 +14,7 @@
 use super::clock::{MAX_MS, MIN_MS};
 use super::error::{QuotaError, Result};
 use super::key::ProfileId;
-use super::limits::{is_feature_name, safe_from};
+use super::limits::{is_feature_name, safe_from, MAX_FEATURE_LEN};
 use siphasher::sip::SipHasher24;
 use std::cell::Cell;
 use std::hash::Hasher;
@@ -178,44 +178,19 @@ impl Reservation {
         amount: i64,
         nonce: u64,
     ) -> Reservation {
-        let mut r = Reservation {
+        Reservation {
             feature: feature.to_owned(),
             at_ms,
             amount,
             nonce,
-            mac: 0,
-        };
-        r.mac = r.mac(key, prefix, profile);
-        r
+            mac: mac(key, (prefix, profile, feature), at_ms, amount, nonce),
+        }
     }
 
-    /// SipHash-2-4 over every field that says what the token may undo, each length-prefixed
-    /// so that no two different inputs feed the same bytes.
+    /// [`mac`] of this reservation's fields.
     pub fn mac(&self, key: &TokenKey, prefix: &str, profile: &ProfileId) -> u64 {
-        let mut h = SipHasher24::new_with_keys(key.0, key.1);
-        let mut bytes = |b: &[u8]| {
-            h.write(&(b.len() as u64).to_le_bytes());
-            h.write(b);
-        };
-        bytes(prefix.as_bytes());
-        match profile {
-            ProfileId::Number(n) => bytes(&n.to_le_bytes()),
-            ProfileId::Text(s) => {
-                bytes(b"~");
-                bytes(s.as_bytes());
-            }
-            ProfileId::Raw(s) => {
-                bytes(b"=");
-                bytes(s.as_bytes());
-            }
-        }
-        bytes(self.feature.as_bytes());
-        let mut fixed = [0u8; 24];
-        fixed[..8].copy_from_slice(&self.at_ms.to_le_bytes());
-        fixed[8..16].copy_from_slice(&self.amount.to_le_bytes());
-        fixed[16..].copy_from_slice(&self.nonce.to_le_bytes());
-        h.write(&fixed);
-        h.finish()
+        let (at_ms, amount, nonce) = (self.at_ms, self.amount, self.nonce);
+        mac(key, (prefix, profile, &self.feature), at_ms, amount, nonce)
     }
 
     /// Decodes `token` and checks that it was made by an engine holding `key` for `profile`
@@ -231,11 +206,19 @@ impl Reservation {
         Ok(r)
     }
 
+    /// The token text (see [`write_token`]).
     pub fn encode(&self) -> String {
-        format!(
-            "q3.{}.{}.{}.{:016x}.{:016x}",
-            self.feature, self.at_ms, self.amount, self.nonce, self.mac
-        )
+        let mut text = Vec::with_capacity(MAX_TOKEN_LEN);
+        write_token(
+            &mut text,
+            &self.feature,
+            self.at_ms,
+            self.amount,
+            self.nonce,
+            self.mac,
+        );
+        // ASCII by construction: nothing is ever replaced.
+        String::from_utf8_lossy(&text).into_owned()
     }
 
     /// Does this string claim to be a token (rather than a feature name)?
@@ -269,6 +252,96 @@ impl Reservation {
             _ => Err(bad()),
         }
     }
+}
+
+/// SipHash-2-4 under `key` over every field that says what a token may undo — the key prefix,
+/// the profile id, the feature, the instant, the amount and the nonce — each length-prefixed
+/// so that no two different inputs feed the same bytes.
+pub fn mac(
+    key: &TokenKey,
+    (prefix, profile, feature): (&str, &ProfileId, &str),
+    at_ms: i64,
+    amount: i64,
+    nonce: u64,
+) -> u64 {
+    let mut h = SipHasher24::new_with_keys(key.0, key.1);
+    let mut bytes = |b: &[u8]| {
+        h.write(&(b.len() as u64).to_le_bytes());
+        h.write(b);
+    };
+    bytes(prefix.as_bytes());
+    match profile {
+        ProfileId::Number(n) => bytes(&n.to_le_bytes()),
+        ProfileId::Text(s) => {
+            bytes(b"~");
+            bytes(s.as_bytes());
+        }
+        ProfileId::Raw(s) => {
+            bytes(b"=");
+            bytes(s.as_bytes());
+        }
+    }
+    bytes(feature.as_bytes());
+    let mut fixed = [0u8; 24];
+    fixed[..8].copy_from_slice(&at_ms.to_le_bytes());
+    fixed[8..16].copy_from_slice(&amount.to_le_bytes());
+    fixed[16..].copy_from_slice(&nonce.to_le_bytes());
+    h.write(&fixed);
+    h.finish()
+}
+
+/// The longest token text, in bytes: `q3.` + a 64-byte feature + `.` + up to 16 digits twice
+/// (ms before year 10000, an amount up to 2^53 − 1) + `.` + 16 hex digits twice.
+pub const MAX_TOKEN_LEN: usize = 3 + MAX_FEATURE_LEN + 1 + 16 + 1 + 16 + 1 + 16 + 1 + 16;
+
+/// Writes the token text `q3.{feature}.{at_ms}.{amount}.{nonce}.{mac}` into `out` (cleared
+/// first; ASCII, as feature names are). The only place the format is written: `encode`, and
+/// the WASM binding, which leaves each admitted reservation's token in WASM memory for JS to
+/// decode — the JS half never spells a token.
+pub fn write_token(
+    out: &mut Vec<u8>,
+    feature: &str,
+    at_ms: i64,
+    amount: i64,
+    nonce: u64,
+    mac: u64,
+) {
+    out.clear();
+    out.extend_from_slice(b"q3.");
+    out.extend_from_slice(feature.as_bytes());
+    out.push(b'.');
+    push_decimal(out, at_ms as u64);
+    out.push(b'.');
+    push_decimal(out, amount as u64);
+    out.push(b'.');
+    push_hex(out, nonce);
+    out.push(b'.');
+    push_hex(out, mac);
+}
+
+/// `n` in decimal (callers pass only non-negative values: instants and amounts are checked).
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// `n` as 16 lowercase hex digits.
+fn push_hex(out: &mut Vec<u8>, n: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    for (i, d) in digits.iter_mut().enumerate() {
+        *d = HEX[(n >> (60 - 4 * i)) as usize & 15];
+    }
+    out.extend_from_slice(&digits);
 }
 
 /// Exactly 16 lowercase hex digits, so one value has one spelling.
@@ -340,6 +413,41 @@ mod tests {
         ] {
             assert!(Reservation::decode(&edited).is_ok(), "{edited}");
             assert!(!ok(&edited, &key(), "ai_quota", &n42), "{edited}");
+        }
+    }
+
+    #[test]
+    fn extreme_fields_round_trip_within_the_longest_length() {
+        let feature = "f".repeat(MAX_FEATURE_LEN);
+        for (at_ms, amount, nonce, mac) in [
+            (MIN_MS, 1, 0, 0),
+            (
+                MAX_MS,
+                crate::core::limits::MAX_SAFE_INTEGER,
+                u64::MAX,
+                u64::MAX,
+            ),
+            (
+                1_795_737_600_123,
+                10,
+                0x0123_4567_89ab_cdef,
+                0xfedc_ba98_7654_3210,
+            ),
+        ] {
+            let r = Reservation {
+                feature: feature.clone(),
+                at_ms,
+                amount,
+                nonce,
+                mac,
+            };
+            let token = r.encode();
+            assert!(token.len() <= MAX_TOKEN_LEN, "{token}");
+            assert_eq!(
+                token,
+                format!("q3.{feature}.{at_ms}.{amount}.{nonce:016x}.{mac:016x}")
+            );
+            assert_eq!(Reservation::decode(&token).unwrap(), r);
         }
     }
 

@@ -96,3 +96,58 @@ test("tokenSecret must be a string of at least 16 characters", () => {
   }
   assert.ok(new QuotaEngine({ store: new MemoryStore(), limits: { remix: 1 }, tokenSecret: "0123456789abcdef" }));
 });
+
+test("a token made on any path is released and settled by every other path, at most once", async () => {
+  // One MemoryStore's counters, reached four ways by engines sharing a secret: its own engine
+  // runs plain reserves inside WASM (direct path) and idempotent ones through the state
+  // machines; engines over plain objects delegating to it are host stores, sync and async.
+  const now = fakeClock(NOON);
+  const memory = new MemoryStore({ now });
+  const methods = ["get", "incr", "add", "set"];
+  const sync = Object.fromEntries(methods.map((m) => [m, (...a) => memory[m](...a)]));
+  const later = Object.fromEntries(methods.map((m) => [m, async (...a) => memory[m](...a)]));
+  const limits = { remix: 100, chat: [{ limit: 1000, window: "hour" }, { limit: 5000, window: "day" }] };
+  const engine = (store) => new QuotaEngine({ store, limits, now, tokenSecret: SECRET });
+  const engines = { memory: engine(memory), host: engine(sync), asyncHost: engine(later) };
+  let keys = 0;
+  const makers = {
+    "MemoryStore, direct": (p, f) => engines.memory.reserve(p, f, { amount: 3 }),
+    "MemoryStore, idempotent": (p, f) => engines.memory.reserve(p, f, { amount: 3, idempotencyKey: `k${++keys}` }),
+    "host store": (p, f) => engines.host.reserve(p, f, { amount: 3 }),
+    "host store, idempotent": (p, f) => engines.host.reserve(p, f, { amount: 3, idempotencyKey: `k${++keys}` }),
+    "async host store": (p, f) => engines.asyncHost.reserve(p, f, { amount: 3 }),
+  };
+  const usage = (p, f) => engines.memory.usage(p.id)[f];
+  for (const profile of [{ id: 7 }, { id: "5f0c6a7e-1c2d-4e5f-8a9b-0c1d2e3f4a5b" }]) {
+    for (const feature of ["remix", "chat"]) {
+      for (const [made, make] of Object.entries(makers)) {
+        for (const [by, taker] of Object.entries(engines)) {
+          for (const [op, undo, left] of [["release", (t) => taker.release(profile, t), 0], ["settle", (t) => taker.settle(profile, t, 1), 1]]) {
+            const what = `${feature} of ${JSON.stringify(profile.id)} made on ${made}, ${op} by ${by}`;
+            const before = usage(profile, feature);
+            const d = await make(profile, feature);
+            assert.match(d.reservation, new RegExp(`^q3\\.${feature}\\.${NOON}\\.3\\.[0-9a-f]{16}\\.[0-9a-f]{16}$`), what);
+            assert.equal(usage(profile, feature), before + 3, what);
+            await undo(d.reservation);
+            assert.equal(usage(profile, feature), before + left, what);
+            // The marker the first undo left is seen on every other path: nothing moves again.
+            for (const other of Object.values(engines)) {
+              assert.equal(await other.settle(profile, d.reservation, 0), false, what);
+              await other.release(profile, d.reservation);
+            }
+            assert.equal(usage(profile, feature), before + left, what);
+          }
+        }
+      }
+    }
+  }
+  // A replay of an idempotent reserve counts nothing and carries no token to undo twice.
+  const first = engines.memory.reserve({ id: 9 }, "remix", { idempotencyKey: "once" });
+  for (const e of Object.values(engines)) {
+    const replay = await e.reserve({ id: 9 }, "remix", { idempotencyKey: "once" });
+    assert.equal(replay.replayed, true);
+    assert.equal(replay.reservation, undefined);
+  }
+  engines.host.release({ id: 9 }, first.reservation);
+  assert.equal(usage({ id: 9 }, "remix"), 0);
+});
