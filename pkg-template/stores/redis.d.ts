@@ -1,6 +1,6 @@
 import type { QuotaStore } from "../types.js";
 
-/** The methods of a `redis` v5 client that RedisStore calls (a connected `createClient()`). */
+/** The methods of a `redis` client (5.11 or later) that RedisStore calls (a connected `createClient()`). */
 export interface RedisClientLike {
   get(key: string): Promise<any>;
   set(key: string, value: string, options?: any): Promise<any>;

@@ -1,6 +1,7 @@
-// RedisStore: the QuotaStore contract over a connected client of the `redis` npm package (v5),
-// so that several Node processes share one quota. Each method is one round trip and atomic in
-// Redis; Redis keeps the TTLs. Every method returns a Promise, so engine calls over it do too.
+// RedisStore: the QuotaStore contract over a connected client of the `redis` npm package
+// (5.11 or later), so that several Node processes share one quota. Each method is one round
+// trip and atomic in Redis; Redis keeps the TTLs. Every method returns a Promise, so engine
+// calls over it do too.
 // Keys and values are the Django service's (django-redis writes counts as plain integers).
 
 // incr only if the key exists (INCRBY alone would create it with no TTL). INCRBY keeps the TTL.
@@ -19,7 +20,7 @@ export class RedisStore {
   #client;
   #shas = new Map(); // script → Promise of its SHA1, loaded once
 
-  /** @param client a connected `redis` v5 client (`await createClient({ url }).connect()`) */
+  /** @param client a connected `redis` client, 5.11 or later (`await createClient({ url }).connect()`) */
   constructor(client) {
     for (const m of ["get", "set", "eval", "evalSha", "scriptLoad"]) {
       if (typeof client?.[m] !== "function") {

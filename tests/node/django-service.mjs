@@ -4,10 +4,14 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { bounded } from "./helpers.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const python = `${root}.venv/bin/python`;
 const driver = `${root}tests/django/driver.py`;
+// A cold Django process's first cache call imports redis-py and connects: seconds under load.
+const ANSWER_BOUND_MS = 60_000;
+const EXIT_BOUND_MS = 10_000;
 
 export class DjangoService {
   #proc;
@@ -26,12 +30,13 @@ export class DjangoService {
       stdio: ["pipe", "pipe", "inherit"],
     });
     service.#lines = createInterface({ input: service.#proc.stdout })[Symbol.asyncIterator]();
-    service.versions = await service.#answer();
+    service.versions = await service.#answer("start");
     return service;
   }
 
-  async #answer() {
-    const { value, done } = await this.#lines.next();
+  async #answer(op) {
+    const pid = this.#proc.pid;
+    const { value, done } = await bounded(this.#lines.next(), ANSWER_BOUND_MS, () => `the Django driver (pid ${pid}) to answer "${op}"`);
     if (done) throw new Error("the Django driver exited");
     const answer = JSON.parse(value);
     if ("error" in answer) throw new Error(`Django: ${answer.error}`);
@@ -42,14 +47,24 @@ export class DjangoService {
   call(op, args = {}) {
     const answer = this.#queue.then(() => {
       this.#proc.stdin.write(JSON.stringify({ op, ...args }) + "\n");
-      return this.#answer();
+      return this.#answer(op);
     });
     this.#queue = answer.catch(() => {});
     return answer;
   }
 
+  /** Ends the driver: stdin closed, then SIGKILL if it has not exited after EXIT_BOUND_MS. */
   async stop() {
-    this.#proc.stdin.end();
-    if (this.#proc.exitCode === null) await new Promise((resolve) => this.#proc.once("exit", resolve));
+    const proc = this.#proc;
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((resolve) => proc.once("exit", resolve));
+    proc.stdin.end();
+    try {
+      await bounded(exited, EXIT_BOUND_MS, () => `the Django driver (pid ${proc.pid}) to exit after its stdin closed`);
+    } catch (e) {
+      proc.kill("SIGKILL");
+      await bounded(exited, EXIT_BOUND_MS, () => `the Django driver (pid ${proc.pid}) to exit after SIGKILL`);
+      throw e;
+    }
   }
 }

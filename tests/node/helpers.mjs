@@ -78,3 +78,17 @@ export function comparable(result) {
   if (typeof copy.reservation === "string") copy.reservation = copy.reservation.split(".").slice(0, 4).join(".");
   return copy;
 }
+
+/** `promise`, or a rejection after `ms` saying what was awaited (`what()` is called then, so it
+ *  can tell where things stood): a test that waits on a process fails instead of hanging. */
+export async function bounded(promise, ms, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`gave up after ${ms} ms waiting for ${what()}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

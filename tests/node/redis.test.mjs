@@ -3,6 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import net from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
@@ -155,13 +156,31 @@ test("8 processes × 250 concurrent reserves on one profile with limit 100 admit
   assert.ok(ttl > HALF_DAY - 120 && ttl <= HALF_DAY, `TTL ${ttl}s is the time to the engine's next midnight`);
 });
 
-test("a Redis crash and restart mid-traffic loses no committed count; while down, the fault policy answers", BOUND, async () => {
-  const own = new RedisServer();
-  await own.start();
-  // No offline queue: while Redis is down a command fails at once instead of running later.
-  const c = createClient({ url: own.url, disableOfflineQueue: true, socket: { reconnectStrategy: () => 20 } });
+/** A server of our own and a client over it the way the README sets one up (no offline
+ *  queue: while Redis is down a command fails at once instead of running later), reconnecting
+ *  every 20 ms; both ended when the test ends, however it ends. */
+async function ownRedis(t) {
+  const server = new RedisServer();
+  await server.start();
+  t.after(() => server.stop());
+  const c = createClient({ url: server.url, disableOfflineQueue: true, socket: { reconnectStrategy: () => 20 } });
   c.on("error", () => {}); // connection errors are expected here; they reach the engine as rejections
   await c.connect();
+  t.after(() => c.isOpen && c.destroy());
+  return { server, c };
+}
+
+/** Waits until `condition()` holds; after 30 s fails naming the condition and `state()`. */
+async function until(condition, state = () => "") {
+  const giveUp = Date.now() + 30_000;
+  while (!condition()) {
+    if (Date.now() > giveUp) throw new Error(`still waiting for ${condition}: ${state()}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+test("a Redis crash and restart mid-traffic loses no committed count; while down, the fault policy answers", BOUND, async (t) => {
+  const { server: own, c } = await ownRedis(t);
   const engine = new QuotaEngine({
     store: new RedisStore(c),
     limits: { remix: 1000 },
@@ -195,23 +214,21 @@ test("a Redis crash and restart mid-traffic loses no committed count; while down
       count(await burst(5));
     }
   })().catch((e) => (broken = e));
-  // Each wait fails with where it stood after 30 s, instead of hanging until the test's timeout.
-  const until = async (condition) => {
-    const giveUp = Date.now() + 30_000;
-    while (!condition()) {
-      if (broken) throw broken;
-      if (Date.now() > giveUp) throw new Error(`still waiting for ${condition}: ${JSON.stringify({ ...tally, codes: [...tally.codes] })}`);
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  };
-  await until(() => tally.allowed >= 60);
+  t.after(() => (stop = true)); // also when a wait below fails
+  // Each wait fails with where it stood, instead of hanging until the test's timeout.
+  const where = () => JSON.stringify({ ...tally, codes: [...tally.codes] });
+  const trafficUntil = (condition) => until(() => {
+    if (broken) throw broken;
+    return condition();
+  }, where);
+  await trafficUntil(() => tally.allowed >= 60);
   await own.crash(); // while reserves are in flight
   const committed = tally.allowed;
-  await until(() => tally.degraded >= 10); // Redis is down: the policy answers
+  await trafficUntil(() => tally.degraded >= 10); // Redis is down: the policy answers
   assert.ok([...tally.codes].every((code) => code === "STORE_ERROR" || code === "STORE_TIMEOUT"), [...tally.codes].join());
 
   await own.start(); // same port and directory: replays the append-only file
-  await until(() => tally.allowed >= committed + 20); // the client reconnected: admitted again
+  await trafficUntil(() => tally.allowed >= committed + 20); // the client reconnected: admitted again
   stop = true;
   await traffic;
   if (broken) throw broken;
@@ -226,6 +243,56 @@ test("a Redis crash and restart mid-traffic loses no committed count; while down
   const d = await engine.reserve({ id: 1 }, "remix");
   assert.equal(d.degraded, undefined);
   assert.equal(d.used, usage + 1);
-  await c.close();
-  await own.stop();
+});
+
+// A SIGKILLed redis-server closes its clients' connections a moment before its listening
+// socket, so a client that reconnects at once can reach the dying listener, connect, and lose
+// the connection during its handshake (CLIENT SETINFO). redis 5.9.0 then called itself ready on
+// the dead socket and never answered again: every reserve denied with STORE_TIMEOUT (with
+// onStoreError "allow", admitted uncounted) although Redis was back. A listener that closes
+// every connection plays the dying server here, so the test does not depend on that timing.
+test("a connection closed during the client's handshake does not leave the store dead: once Redis is up, reserves count", BOUND, async (t) => {
+  const own = new RedisServer();
+  await own.start();
+  t.after(() => own.stop());
+  await own.crash(); // its port is ours until the restart below
+  let closed = 0;
+  const dying = net.createServer((socket) => {
+    closed++;
+    socket.destroy();
+  });
+  await new Promise((resolve) => dying.listen(own.port, "127.0.0.1", resolve));
+  t.after(() => dying.listening && new Promise((resolve) => dying.close(resolve)));
+
+  const c = createClient({ url: own.url, disableOfflineQueue: true, socket: { reconnectStrategy: () => 20 } });
+  c.on("error", () => {}); // the closes are expected; the engine sees failures as rejections
+  const connected = c.connect();
+  t.after(() => c.isOpen && c.destroy());
+  await until(() => closed >= 1, () => "no connection reached the listener");
+  await new Promise((resolve) => dying.close(resolve));
+  await own.start();
+  let ready = false;
+  connected.then(() => (ready = true), () => {}); // a refusal shows as the wait below failing
+  await until(() => ready, () => `the client to connect (isReady ${c.isReady})`);
+
+  const engine = new QuotaEngine({
+    store: new RedisStore(c),
+    limits: { remix: 10 },
+    now: () => NOW,
+    onStoreError: "deny",
+    storeTimeoutMs: 2000,
+  });
+  // Reserve until one is admitted: Redis is up, so the client must be talking to it.
+  const codes = [];
+  const giveUp = Date.now() + 30_000;
+  let d;
+  while ((d = await engine.reserve({ id: 1 }, "remix")).degraded) {
+    codes.push(d.error.code);
+    if (Date.now() > giveUp) {
+      assert.fail(`Redis is up, yet ${codes.length} reserves in 30 s were denied (${[...new Set(codes)]}); connections closed: ${closed}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.deepEqual([d.allowed, d.used], [true, 1]);
+  assert.equal(await c.get(`ai_quota:1:remix:${DATE}`), "1");
 });
