@@ -242,7 +242,7 @@ type CountingStore<'s, 'a> = (&'s mut CountersAt<'a>, CountingOps);
 fn count_up((store, ops): CountingStore, c: &Counter, amount: i64, now_ms: i64) -> Result<i64> {
     let ttl = c.span.seconds_to_reset(now_ms);
     if ops == CountingOps::IncrOrCreate {
-        return store.incr_or_create(&c.key, amount, ttl);
+        return store.incr_or_create_key(&c.key.text, amount, ttl);
     }
     if let Some(n) = store.incr(&c.key, amount)? {
         return Ok(n);

@@ -128,9 +128,24 @@ impl PartialEq for Slot {
 
 impl Eq for Slot {}
 
+/// The slot of a counter of a numeric profile id: plain numbers, hashed and compared inline
+/// (the common case, and the hot path of a reserve over `MemoryStore`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct NumberSlot {
+    id: i64,
+    feature: u32,
+    policy: u32,
+    window_start_ms: i64,
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
 #[derive(Debug, Clone, Default)]
 pub struct KeyTable {
-    keys: HashMap<Slot, CounterKey, BuildHasherDefault<FxHasher>>,
+    /// Keys of numeric profile ids: no borrowed form, so no dynamic dispatch per lookup.
+    numbers: FxMap<NumberSlot, CounterKey>,
+    /// Keys of string profile ids, looked up by a borrowed [`SlotRef`] (no id is cloned).
+    keys: FxMap<Slot, CounterKey>,
     next_id: u64,
     /// What the entries cost, as [`KEY_TABLE_BYTES`] counts it.
     bytes: usize,
@@ -145,10 +160,20 @@ impl KeyTable {
         policy: usize,
         window_start_ms: i64,
     ) -> Option<CounterKey> {
+        let (feature, policy) = (feature as u32, policy as u32);
+        if let ProfileId::Number(id) = *profile {
+            let wanted = NumberSlot {
+                id,
+                feature,
+                policy,
+                window_start_ms,
+            };
+            return self.numbers.get(&wanted).cloned();
+        }
         let wanted = SlotRef {
             profile: IdRef::of(profile),
-            feature: feature as u32,
-            policy: policy as u32,
+            feature,
+            policy,
             window_start_ms,
         };
         self.keys.get(&wanted as &dyn AsSlotRef).cloned()
@@ -166,30 +191,42 @@ impl KeyTable {
         if let Some(key) = self.find(profile, feature, policy, window_start_ms) {
             return key;
         }
-        let slot = Slot {
-            profile: profile.clone(),
-            feature: feature as u32,
-            policy: policy as u32,
-            window_start_ms,
-        };
         let key = CounterKey {
             id: self.next_id,
             text: text().into(),
         };
-        let cost = key.text.len() + profile_bytes(&slot.profile) + ENTRY_OVERHEAD;
-        if self.keys.len() >= KEY_TABLE_CAPACITY || self.bytes + cost > KEY_TABLE_BYTES {
+        let cost = key.text.len() + profile_bytes(profile) + ENTRY_OVERHEAD;
+        if self.len() >= KEY_TABLE_CAPACITY || self.bytes + cost > KEY_TABLE_BYTES {
             self.clear();
         }
         self.bytes += cost;
         self.next_id += 1;
-        self.keys.insert(slot, key.clone());
+        let (feature, policy) = (feature as u32, policy as u32);
+        if let ProfileId::Number(id) = *profile {
+            let slot = NumberSlot {
+                id,
+                feature,
+                policy,
+                window_start_ms,
+            };
+            self.numbers.insert(slot, key.clone());
+        } else {
+            let slot = Slot {
+                profile: profile.clone(),
+                feature,
+                policy,
+                window_start_ms,
+            };
+            self.keys.insert(slot, key.clone());
+        }
         key
     }
 
     /// Forgets every key (the limits changed, so positions name other features now). Ids
     /// keep counting up: a host's cache by id stays right.
     pub fn clear(&mut self) {
-        // A fresh map: `clear` would keep the buckets sized for the largest the table was.
+        // Fresh maps: `clear` would keep the buckets sized for the largest the table was.
+        self.numbers = HashMap::default();
         self.keys = HashMap::default();
         self.bytes = 0;
     }
@@ -200,11 +237,11 @@ impl KeyTable {
     }
 
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.numbers.len() + self.keys.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.len() == 0
     }
 }
 

@@ -13,6 +13,7 @@ use super::limits::MAX_SAFE_INTEGER;
 use super::store::Store;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::rc::Rc;
 
 /// Entries held before the first sweep of expired ones.
 const FIRST_SWEEP_AT: usize = 1024;
@@ -24,9 +25,13 @@ struct Entry {
 }
 
 /// Key → (value, expiry). An entry whose expiry is at or before `now` reads as absent.
+///
+/// A key an engine creates shares the text of the engine's key table (`Rc`): the lookup's
+/// final comparison then reads bytes the engine has just hashed, already in cache, instead of
+/// a second copy elsewhere in memory.
 #[derive(Debug, Clone)]
 pub struct Counters {
-    entries: HashMap<Box<str>, Entry, BuildHasherDefault<FxHasher>>,
+    entries: HashMap<Rc<str>, Entry, BuildHasherDefault<FxHasher>>,
     sweep_at: usize,
 }
 
@@ -83,6 +88,21 @@ impl Counters {
         delta
     }
 
+    /// [`Counters::incr_or_create`] of a key whose text an engine holds: created, it shares it.
+    pub fn incr_or_create_shared(
+        &mut self,
+        key: &Rc<str>,
+        delta: f64,
+        ttl_secs: f64,
+        now_ms: f64,
+    ) -> f64 {
+        if let Some(n) = self.incr(key, delta, now_ms) {
+            return n;
+        }
+        self.put(key, || Rc::clone(key), delta, ttl_secs, now_ms);
+        delta
+    }
+
     /// Creates the entry only if absent; `true` when created.
     pub fn add(&mut self, key: &str, value: f64, ttl_secs: f64, now_ms: f64) -> bool {
         if self.is_live(key, now_ms) {
@@ -93,6 +113,18 @@ impl Counters {
     }
 
     pub fn set(&mut self, key: &str, value: f64, ttl_secs: f64, now_ms: f64) {
+        self.put(key, || key.into(), value, ttl_secs, now_ms);
+    }
+
+    /// `set`, with `text` making the key's text when it is new.
+    fn put(
+        &mut self,
+        key: &str,
+        text: impl FnOnce() -> Rc<str>,
+        value: f64,
+        ttl_secs: f64,
+        now_ms: f64,
+    ) {
         let entry = Entry {
             value,
             expires_at_ms: now_ms + ttl_secs * 1000.0,
@@ -100,7 +132,7 @@ impl Counters {
         match self.entries.get_mut(key) {
             Some(e) => *e = entry,
             None => {
-                self.entries.insert(key.into(), entry);
+                self.entries.insert(text(), entry);
             }
         }
         // Keys of past windows are never read again: sweep when the map has doubled since the
@@ -169,6 +201,14 @@ pub struct CountersAt<'a> {
 impl CountersAt<'_> {
     fn read(&self, key: &str, n: Option<f64>) -> Result<Option<i64>> {
         n.map(|n| count(key, n, self.describe)).transpose()
+    }
+
+    /// [`Store::incr_or_create`] of a key from an engine's key table, sharing its text.
+    pub fn incr_or_create_key(&mut self, key: &Rc<str>, delta: i64, ttl_secs: u64) -> Result<i64> {
+        let n =
+            self.counters
+                .incr_or_create_shared(key, delta as f64, ttl_secs as f64, self.now_ms);
+        count(key, n, self.describe)
     }
 }
 
