@@ -47,6 +47,15 @@ const TOKEN_TEXT = new TextDecoder();
 let memory;
 const wasmBuffer = () => (memory ??= wasmMemory()).buffer;
 
+// String ids the core holds by number (`internId`), so that a call hands over a number, not the
+// string (copying it into WASM and checking it again cost more than the rest of a call over a
+// fast store). Ids up to MAX_INTERNED_ID_CHARS are interned, at most ID_HANDLES of them and
+// ID_HANDLE_CHARS characters in all; when either bound is reached, both sides forget every id
+// at once (`forgetIds`). Handles are never reused, so a handle names one id or none.
+const ID_HANDLES = 1 << 14;
+const ID_HANDLE_CHARS = 1 << 19;
+const MAX_INTERNED_ID_CHARS = 96;
+
 export class QuotaEngine {
   #core;
   #freed = false;
@@ -60,6 +69,8 @@ export class QuotaEngine {
   #keyIds = null; // key number held in each slot
   #keyTexts = null;
   #keyMisses = 0;
+  #idHandles = new Map(); // interned string id -> its handle
+  #idChars = 0;
   #resetsAtMs = NaN;
   #resetsAt = "";
 
@@ -166,8 +177,12 @@ export class QuotaEngine {
         // Not well-formed (a lone surrogate): the general path refuses it.
         plain &&= key === undefined || (typeof key === "string" && key.isWellFormed());
         if (plain) {
-          if (typeof id === "number") status = this.#core.count(kind, id, undefined, unlimited === true, index, amount, key, now);
-          else if (typeof id === "string" && id.isWellFormed()) status = this.#core.count(kind, 0, id, unlimited === true, index, amount, key, now);
+          if (typeof id === "number") status = this.#core.count(kind, id, undefined, false, unlimited === true, index, amount, key, now);
+          else if (typeof id === "string") {
+            const handle = this.#idHandles.get(id) ?? this.#intern(id);
+            if (handle >= 0) status = this.#core.count(kind, handle, undefined, true, unlimited === true, index, amount, key, now);
+            else if (id.length > MAX_INTERNED_ID_CHARS && id.isWellFormed()) status = this.#core.count(kind, 0, id, false, unlimited === true, index, amount, key, now);
+          }
         }
       }
     }
@@ -284,6 +299,23 @@ export class QuotaEngine {
     const reservation = tokenLength === 0 ? undefined : TOKEN_TEXT.decode(new Uint8Array(wasmBuffer(), tokenAt, tokenLength));
     const named = policy >= 0 ? this.#policies[this.#features.get(feature)][policy] : undefined;
     return decision(allowed, feature, undefined, limit, used, remaining, this.#resetsAt, retryAfter, reservation, named?.[0], named?.[1], replayed);
+  }
+
+  // The handle of string id `id`, interned now; -1 when it is not interned (too long, not
+  // well-formed, or refused: `start` then reports why).
+  #intern(id) {
+    if (id.length > MAX_INTERNED_ID_CHARS || !id.isWellFormed()) return -1;
+    if (this.#idHandles.size >= ID_HANDLES || this.#idChars + id.length > ID_HANDLE_CHARS) {
+      this.#idHandles.clear();
+      this.#idChars = 0;
+      this.#core.forgetIds();
+    }
+    const handle = this.#core.internId(id);
+    if (handle >= 0) {
+      this.#idHandles.set(id, handle);
+      this.#idChars += id.length;
+    }
+    return handle;
   }
 
   #key(call, id) {

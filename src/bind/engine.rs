@@ -155,6 +155,43 @@ impl Default for Slot {
     }
 }
 
+/// String profile ids by handle: handles are handed out in sequence and never reused, so a
+/// handle names one id or (once forgotten) none — never another. The ids of handles
+/// `base..base + ids.len()` are held.
+#[derive(Default)]
+struct IdHandles {
+    base: u64,
+    ids: Vec<core::ProfileId>,
+}
+
+impl IdHandles {
+    fn push(&mut self, id: core::ProfileId) -> f64 {
+        self.ids.push(id);
+        (self.base + self.ids.len() as u64 - 1) as f64
+    }
+
+    /// Where the id of `handle` is held, if it is.
+    fn index(&self, handle: f64) -> Option<usize> {
+        let i = handle - self.base as f64;
+        (i >= 0.0 && i < self.ids.len() as f64).then_some(i as usize)
+    }
+
+    fn take(&mut self, i: usize) -> core::ProfileId {
+        std::mem::replace(&mut self.ids[i], core::ProfileId::Number(0))
+    }
+
+    fn put_back(&mut self, i: usize, id: core::ProfileId) {
+        if let Some(slot) = self.ids.get_mut(i) {
+            *slot = id;
+        }
+    }
+
+    fn forget(&mut self) {
+        self.base += self.ids.len() as u64;
+        self.ids = Vec::new();
+    }
+}
+
 /// What a call of `count` is.
 fn counting(kind: u32) -> Counting {
     match kind {
@@ -180,6 +217,8 @@ pub struct QuotaCore {
     calls: Vec<Slot>,
     free: Vec<u32>,
     out: Box<Out>,
+    /// String ids JS has interned, by handle.
+    ids: IdHandles,
     /// The result or error a `Value` / `Error` status refers to.
     taken: JsValue,
     /// The counters of the package's `MemoryStore`, when that is the store: every call then
@@ -224,6 +263,7 @@ impl QuotaCore {
             free: Vec::new(),
             out: Box::new([0.0; OUT_LEN]),
             taken: JsValue::UNDEFINED,
+            ids: IdHandles::default(),
             memory: None,
             memory_clock: None,
             call_now: Cell::new(0),
@@ -322,15 +362,16 @@ impl QuotaCore {
         })
     }
 
-    /// `check` / `reserve` / `increment` with the arguments JS has read — a numeric `id` or a
-    /// string `text_id`, `unlimited`, the feature's position, a safe integer `amount` ≥ 1, an
-    /// idempotency key (`reserve` only) and the clock's reading — validated as `start`
-    /// validates them. Every call shape takes this entry; `start` takes what JS could not read
-    /// plainly (and reports its error). Over the package's `MemoryStore` the call runs to its
-    /// end inside WASM.
+    /// `check` / `reserve` / `increment` with the arguments JS has read — the profile id as a
+    /// number `id`, as the handle `id` of a string id JS interned (`by_handle`, see
+    /// `intern_id`), or as a string `text_id`; `unlimited`, the feature's position, a safe
+    /// integer `amount` ≥ 1, an idempotency key (`reserve` only) and the clock's reading —
+    /// validated as `start` validates them. Every call shape takes this entry; `start` takes
+    /// what JS could not read plainly (and reports its error). Over the package's
+    /// `MemoryStore` the call runs to its end inside WASM.
     ///
     /// ```js
-    /// const status = core.count(CallKind.Reserve, 42, undefined, false, 0, 1, undefined, Date.now());
+    /// const status = core.count(CallKind.Reserve, 42, undefined, false, false, 0, 1, undefined, Date.now());
     /// ```
     #[allow(clippy::too_many_arguments)]
     pub fn count(
@@ -338,34 +379,53 @@ impl QuotaCore {
         kind: u32,
         id: f64,
         text_id: Option<String>,
+        by_handle: bool,
         unlimited: bool,
         feature: u32,
         amount: f64,
         idempotency_key: Option<String>,
         now: f64,
     ) -> i32 {
-        let read = || -> Result<_, Failure> {
-            let id = match &text_id {
-                Some(s) => args::string_profile_id(s, self.string_ids)?,
-                None => args::numeric_profile_id(id)?,
-            };
-            Ok((core::Profile { id, unlimited }, args::clock_reading(now)?))
+        // An interned id is moved out of its table for the call and back (no copy).
+        let handle = (by_handle && text_id.is_none())
+            .then(|| self.ids.index(id))
+            .flatten();
+        let id = match (&text_id, handle) {
+            (Some(s), _) => args::string_profile_id(s, self.string_ids),
+            (None, Some(i)) => Ok(self.ids.take(i)),
+            (None, None) if by_handle => Err(store::lost_call()),
+            (None, None) => args::numeric_profile_id(id),
         };
-        let (profile, now) = match read() {
-            Ok(read) => read,
+        let profile = match id {
+            Ok(id) => core::Profile { id, unlimited },
             Err(f) => return self.error(f),
         };
-        self.call_now.set(now);
-        let amount = amount as i64; // a safe integer ≥ 1 (engine.js checks)
-        if let (Some(counters), None, None) = (&self.memory, &self.memory_clock, &idempotency_key) {
-            let counters = Rc::clone(counters);
-            if let Some(status) = self.count_in_memory(kind, &profile, feature, amount, &counters) {
-                return status;
-            }
+        let status = match args::clock_reading(now) {
+            Ok(now) => self.count_for(kind, &profile, feature, amount as i64, idempotency_key, now),
+            Err(f) => self.error(f),
+        };
+        if let Some(i) = handle {
+            self.ids.put_back(i, profile.id);
         }
-        let call = (counting(kind), &profile, amount, idempotency_key.as_deref());
-        let feature = FeatureRef::Index(feature as usize);
-        self.begin(|core, m| Ok(core.load_count(m, call, feature, now)?))
+        status
+    }
+
+    /// Interns the string profile id `text` (well-formed UTF-16, checked by JS) for `count`:
+    /// its handle, a number no other id of this engine ever gets; -1 when the id is refused
+    /// (`start` then reports why). JS keeps the handles in a bounded map, and calls
+    /// `forgetIds` whenever it starts that map over.
+    #[wasm_bindgen(js_name = internId)]
+    pub fn intern_id(&mut self, text: &str) -> f64 {
+        match args::string_profile_id(text, self.string_ids) {
+            Ok(id) => self.ids.push(id),
+            Err(_) => -1.0,
+        }
+    }
+
+    /// Forgets every interned id: their handles name nothing from now on.
+    #[wasm_bindgen(js_name = forgetIds)]
+    pub fn forget_ids(&mut self) {
+        self.ids.forget();
     }
 
     /// Per configured feature, in order: its policies as `[name, window]`, so that JS names
@@ -545,6 +605,28 @@ impl QuotaCore {
         let now = args::now_ms(clock.as_ref())?;
         self.call_now.set(now);
         Ok((profile, target, options, now))
+    }
+
+    /// `count` once its arguments are read.
+    fn count_for(
+        &mut self,
+        kind: u32,
+        profile: &core::Profile,
+        feature: u32,
+        amount: i64, // a safe integer ≥ 1 (engine.js checks)
+        idempotency_key: Option<String>,
+        now: i64,
+    ) -> i32 {
+        self.call_now.set(now);
+        if let (Some(counters), None, None) = (&self.memory, &self.memory_clock, &idempotency_key) {
+            let counters = Rc::clone(counters);
+            if let Some(status) = self.count_in_memory(kind, profile, feature, amount, &counters) {
+                return status;
+            }
+        }
+        let call = (counting(kind), profile, amount, idempotency_key.as_deref());
+        let feature = FeatureRef::Index(feature as usize);
+        self.begin(|core, m| Ok(core.load_count(m, call, feature, now)?))
     }
 
     /// `count` straight over the `MemoryStore`'s counters (`Engine::count_directly`): no
