@@ -16,6 +16,8 @@ export interface QuotaEnv {
   QUOTA_ENABLED?: string | boolean;
   /** Default "ai_quota". */
   QUOTA_KEY_PREFIX?: string;
+  /** The engines' `stringIdKeys`: "escaped" (the default) or "raw", string ids written as the Django service writes them. Any other value, "" included, is INVALID_CONFIG. */
+  QUOTA_STRING_ID_KEYS?: string;
   /** The engines' `tokenSecret` (16+ characters). QuotaDurableObject without it keeps its own in storage. */
   QUOTA_RESERVATION_SECRET?: string;
 }
@@ -64,7 +66,7 @@ export interface DurableObjectNamespaceLike {
 export function quotaObject(namespace: DurableObjectNamespaceLike, profileId: ProfileId): QuotaObjectMethods;
 /** The object name for a profile id: numbers as digits, strings as "~" + the string. */
 export function quotaObjectName(profileId: ProfileId): string;
-/** Engine options (minus `store`) from QUOTA_LIMITS, QUOTA_ENABLED, QUOTA_KEY_PREFIX, QUOTA_RESERVATION_SECRET; throws INVALID_CONFIG. */
+/** Engine options (minus `store`) from QUOTA_LIMITS, QUOTA_ENABLED, QUOTA_KEY_PREFIX, QUOTA_STRING_ID_KEYS, QUOTA_RESERVATION_SECRET; throws INVALID_CONFIG. */
 export function quotaOptionsFromEnv(env: QuotaEnv): Omit<QuotaEngineOptions, "store">;
 /** A "[CODE] message" error from RPC as a QuotaError again; anything else unchanged. */
 export function recoverQuotaError(err: unknown): QuotaError | unknown;

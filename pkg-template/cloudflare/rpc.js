@@ -11,8 +11,13 @@ const CODED = /^(?:QuotaError: )?\[([A-Z][A-Z_]*)\] ([\s\S]*)$/;
 /**
  * The engine options a worker's env configures: `QUOTA_LIMITS` (a JSON object, or an object
  * from a wrangler `[vars]` table), `QUOTA_ENABLED` ("false" = home mode), `QUOTA_KEY_PREFIX`,
+ * `QUOTA_STRING_ID_KEYS` (the `stringIdKeys`: "escaped" or "raw"),
  * `QUOTA_RESERVATION_SECRET` (the `tokenSecret`, 16+ characters: `wrangler secret put`).
  * Throws QuotaError INVALID_CONFIG.
+ *
+ * ```js
+ * const engine = new QuotaEngine({ store: new KvStore(env.QUOTA_KV), ...quotaOptionsFromEnv(env) });
+ * ```
  */
 export function quotaOptionsFromEnv(env) {
   const config = (msg) => new QuotaError("INVALID_CONFIG", msg);
@@ -33,6 +38,14 @@ export function quotaOptionsFromEnv(env) {
     else throw config(`QUOTA_ENABLED must be "true" or "false", got ${JSON.stringify(enabled)}`);
   }
   if (env.QUOTA_KEY_PREFIX !== undefined) options.keyPrefix = env.QUOTA_KEY_PREFIX;
+  // "" is refused too, not read as unset: which key a profile counts on is never guessed.
+  const stringIdKeys = env.QUOTA_STRING_ID_KEYS;
+  if (stringIdKeys !== undefined) {
+    if (stringIdKeys !== "escaped" && stringIdKeys !== "raw") {
+      throw config(`QUOTA_STRING_ID_KEYS must be "escaped" or "raw", got ${JSON.stringify(stringIdKeys)}`);
+    }
+    options.stringIdKeys = stringIdKeys;
+  }
   if (env.QUOTA_RESERVATION_SECRET !== undefined) options.tokenSecret = env.QUOTA_RESERVATION_SECRET;
   return options;
 }

@@ -108,6 +108,37 @@ test("errors reach the caller with their code: [CODE] in the RPC message, QuotaE
   assert.equal(config.error.message.match(/position 1/g).length, 1, "the cause's text is not repeated");
 });
 
+test("QUOTA_STRING_ID_KEYS: \"raw\" writes string ids as the Django service does, refusing ids that could share a key; any other value is INVALID_CONFIG", async () => {
+  const uuid = "3f2c9a1e-8b4d-4c6e-9f00-1a2b3c4d5e6f";
+  const counters = async (binding) => {
+    const d = await ok(mf, "rpc", { binding, id: uuid, method: "reserve", args: [{ id: uuid }, "tips"] });
+    assert.equal(d.allowed, true);
+    const day = new Date(Date.parse(d.resetsAt) - 1).toISOString().slice(0, 10);
+    const keys = await ok(mf, "rpc", { binding, id: uuid, raw: true, method: "rawKeys" });
+    return [keys.filter((k) => k.startsWith("ai_quota:")), day];
+  };
+  const [escaped, day] = await counters("QUOTA_INSPECT");
+  assert.deepEqual(escaped, [`ai_quota:~${uuid}:tips:${day}`], "unset: escaped");
+  const [raw, rawDay] = await counters("QUOTA_RAW_IDS");
+  assert.deepEqual(raw, [`ai_quota:${uuid}:tips:${rawDay}`], "raw: the Django service's key");
+  for (const id of ["a:b", "42", "~x"]) {
+    const r = await call(mf, "rpc", { binding: "QUOTA_RAW_IDS", id, method: "reserve", args: [{ id }, "tips"] });
+    assert.equal(r.error?.code, "INVALID_ARGUMENT", id);
+  }
+  assert.equal((await ok(mf, "rpc", { binding: "QUOTA_INSPECT", id: "a:b", method: "reserve", args: [{ id: "a:b" }, "tips"] })).allowed, true, "escaped takes it");
+
+  for (const value of ["escaped", "raw"]) {
+    assert.equal((await ok(mf, "optionsFromEnv", { env: { QUOTA_STRING_ID_KEYS: value } })).stringIdKeys, value);
+  }
+  assert.equal("stringIdKeys" in (await ok(mf, "optionsFromEnv", { env: {} })), false, "unset: the engine's default");
+  for (const value of ["RAW", "", " raw", true]) {
+    const r = await call(mf, "optionsFromEnv", { env: { QUOTA_STRING_ID_KEYS: value } });
+    assert.deepEqual([r.error?.code, r.error?.message], ["INVALID_CONFIG", `QUOTA_STRING_ID_KEYS must be "escaped" or "raw", got ${JSON.stringify(value)}`]);
+  }
+  const bad = await call(mf, "rpc", { binding: "QUOTA_BAD_STRING_ID_KEYS", id: 1, method: "usage", args: [1] });
+  assert.deepEqual([bad.error?.code, bad.error?.message], ["INVALID_CONFIG", 'QUOTA_STRING_ID_KEYS must be "escaped" or "raw", got "RAW"']);
+});
+
 test("a bad stored value is CORRUPT_COUNTER or STORE_ERROR at the caller, with the store's reason", async () => {
   const inspect = (id, method, ...args) => call(mf, "rpc", { binding: "QUOTA_INSPECT", id, raw: true, method, args });
   const probe = await call(mf, "rpc", { binding: "QUOTA_INSPECT", id: 802, method: "reserve", args: [{ id: 802 }, "tips"] });

@@ -96,6 +96,20 @@ export class PlainCounterObject extends DurableObject {
   }
 }
 
+/** The real class with QUOTA_STRING_ID_KEYS = "raw", and a look at its storage. */
+export class RawIdsQuotaObject extends InspectableQuotaObject {
+  constructor(ctx, env) {
+    super(ctx, { ...env, QUOTA_STRING_ID_KEYS: "raw" });
+  }
+}
+
+/** Misconfigured on purpose: a QUOTA_STRING_ID_KEYS in the wrong case. */
+export class BadStringIdKeysQuotaObject extends QuotaDurableObject {
+  constructor(ctx, env) {
+    super(ctx, { ...env, QUOTA_STRING_ID_KEYS: "RAW" });
+  }
+}
+
 export class BadConfigQuotaObject extends QuotaDurableObject {
   constructor(ctx, env) {
     super(ctx, { ...env, QUOTA_LIMITS: "{not json" });
@@ -157,6 +171,10 @@ const routes = {
       sameClasses: main.QuotaEngine === QuotaEngine && main.QuotaError === QuotaError,
       cloudflareExports: ["DurableObjectStore", "KvStore", "QuotaDurableObject", "quotaObject"].every((n) => n in main),
     };
+  },
+  // { env }: quotaOptionsFromEnv over this worker's env with `env` laid over it.
+  optionsFromEnv(env, { env: over }) {
+    return quotaOptionsFromEnv({ ...env, ...over });
   },
   // { binding, id, method, args, raw? }: one call to a profile's QuotaDurableObject.
   async rpc(env, { binding = "QUOTA", id, method, args = [], raw = false }) {

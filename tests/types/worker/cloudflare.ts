@@ -36,7 +36,7 @@ export function errorCode(err: unknown): string | null {
 
 const stores: QuotaStore[] = [new DurableObjectStore(storage, { prefix: "ai_quota:" }), new KvStore(env.QUOTA_KV)];
 export const swept: Promise<number> = new DurableObjectStore(storage).alarm();
-export const options = quotaOptionsFromEnv({ QUOTA_LIMITS: '{"remix":10}', QUOTA_ENABLED: "false" });
+export const options = quotaOptionsFromEnv({ QUOTA_LIMITS: '{"remix":10}', QUOTA_ENABLED: "false", QUOTA_STRING_ID_KEYS: "raw" });
 export { stores };
 
 // @ts-expect-error usage takes a profile id, not a profile
