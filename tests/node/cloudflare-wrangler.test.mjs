@@ -37,7 +37,10 @@ test("wrangler deploy --dry-run bundles the example with the .wasm as its own mo
 /** `make worker`'s server on a free port, state in `persist`; its base URL and profile 42's token. */
 async function makeWorker(t, persist) {
   const port = await freePort();
-  const { output } = await startServer(t, process.execPath, [join(EXAMPLE, "dev.mjs"), "--persist-to", persist], {
+  // A free inspector port too: wrangler takes the first free one from 9229 up, and two
+  // `wrangler dev`s starting at once on one machine can both pick 9229 (one then fails).
+  const inspector = String(await freePort());
+  const { output } = await startServer(t, process.execPath, [join(EXAMPLE, "dev.mjs"), "--persist-to", persist, "--inspector-port", inspector], {
     env: { ...env, PORT: String(port) },
     ready: /Ready on http:\/\/127\.0\.0\.1:\d+/,
   });

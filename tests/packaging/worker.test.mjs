@@ -18,7 +18,10 @@ const env = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
 test("wrangler dev runs a Worker whose engine is made at module scope", async (t) => {
   const dir = await project(t, { "src/index.js": WORKER, "wrangler.toml": TOML });
   const port = await freePort();
-  await startServer(t, bin("wrangler"), ["dev", "--ip", "127.0.0.1", "--port", String(port)], {
+  // A free inspector port: wrangler's default, the first free one from 9229 up, races with any
+  // other `wrangler dev` starting at the same time on this machine.
+  const inspector = await freePort();
+  await startServer(t, bin("wrangler"), ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector)], {
     cwd: dir,
     env,
     ready: /Ready on http:\/\/127\.0\.0\.1:\d+/,
