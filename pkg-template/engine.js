@@ -296,7 +296,8 @@ export class QuotaEngine {
     }
     // One decode per admission: the token's text is written only in Rust (measured against
     // building it here from numbers: see README, Performance).
-    const reservation = tokenLength === 0 ? undefined : TOKEN_TEXT.decode(new Uint8Array(wasmBuffer(), tokenAt, tokenLength));
+    // The view's buffer through #numbers (fresh if rfc3339 grew memory): no Memory.buffer getter.
+    const reservation = tokenLength === 0 ? undefined : TOKEN_TEXT.decode(new Uint8Array(this.#numbers().buffer, tokenAt, tokenLength));
     const named = policy >= 0 ? this.#policies[this.#features.get(feature)][policy] : undefined;
     return decision(allowed, feature, undefined, limit, used, remaining, this.#resetsAt, retryAfter, reservation, named?.[0], named?.[1], replayed);
   }
