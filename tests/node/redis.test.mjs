@@ -2,10 +2,12 @@
 // 8 processes racing for one quota, and a crash-restart in the middle of traffic.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { createClient } from "redis";
 import { QuotaEngine, QuotaError } from "wasm-quota";
 import { RedisStore } from "wasm-quota/redis";
@@ -295,4 +297,39 @@ test("a connection closed during the client's handshake does not leave the store
   }
   assert.deepEqual([d.allowed, d.used], [true, 1]);
   assert.equal(await c.get(`ai_quota:1:remix:${DATE}`), "1");
+});
+
+// Run after the README's `RedisStore` (Node) block, as users would go on from it: reserves up
+// to the limit and one more, then Redis goes away (SHUTDOWN NOSAVE) so the block's "error"
+// listener runs, and a reserve is answered by its onStoreError.
+const AFTER_README_REDIS = `
+const me = { id: 7 };
+const answers = [];
+for (let i = 0; i <= limits.remix; i++) answers.push((await engine.reserve(me, "remix")).allowed);
+const used = (await engine.usage(me.id)).remix;
+const lost = new Promise((resolve) => client.once("error", resolve));
+await client.sendCommand(["SHUTDOWN", "NOSAVE"]).catch(() => {});
+await lost;
+const down = await engine.reserve(me, "remix");
+client.destroy();
+console.log(JSON.stringify({ answers, used, down: { allowed: down.allowed, code: down.error?.code } }));
+`;
+
+test("the README's RedisStore (Node) example runs as written: reserves, denies past the limit, survives Redis going away", BOUND, async (t) => {
+  const own = new RedisServer();
+  await own.start();
+  t.after(() => own.stop());
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const code = readme.slice(readme.indexOf("### `RedisStore` (Node)")).match(/```js\n([\s\S]*?)```/)[1];
+  const file = new URL("../../target/readme-redis.mjs", import.meta.url);
+  mkdirSync(new URL(".", file), { recursive: true });
+  writeFileSync(file, code + AFTER_README_REDIS);
+  const { stdout, stderr } = await promisify(execFile)(process.execPath, [fileURLToPath(file)], {
+    encoding: "utf8", timeout: 60_000, env: { ...process.env, REDIS_URL: own.url },
+  });
+  const out = JSON.parse(stdout);
+  assert.deepEqual(out.answers, [...Array(10).fill(true), false], "limit 10: ten admitted, the eleventh denied");
+  assert.equal(out.used, 10, "the denied reserve was not counted");
+  assert.deepEqual(out.down, { allowed: false, code: "STORE_ERROR" }, "Redis gone: onStoreError \"deny\"");
+  assert.match(stderr, /^redis: /m, "the block's error listener logged the lost connection");
 });
