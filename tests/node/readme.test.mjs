@@ -7,13 +7,14 @@ import { execFileSync } from "node:child_process";
 const root = new URL("../../", import.meta.url);
 
 /** Runs the first ```js block after `heading` as its own module; returns what it printed. */
-function runExample(heading, name) {
+/** `before` and `after` wrap a fragment in what the surrounding sections declare. */
+function runExample(heading, name, { before = "", after = "" } = {}) {
   const readme = readFileSync(new URL("README.md", root), "utf8");
   const section = readme.slice(readme.indexOf(heading));
   const code = section.match(/```js\n([\s\S]*?)```/)[1];
   mkdirSync(new URL("target/", root), { recursive: true });
   const file = new URL(`target/${name}.mjs`, root);
-  writeFileSync(file, code);
+  writeFileSync(file, before + code + after);
   return execFileSync(process.execPath, [file.pathname], { encoding: "utf8" });
 }
 
@@ -29,4 +30,22 @@ test("README 'Beyond the Django service' example runs in Node as written", () =>
     runExample("## Beyond the Django service", "readme-beyond"),
     /^200 "hourly";r=16000;t=\d+ 409\n200 an answer to hi\n422\n1234\nthe model failed 1234\n429 true\n$/,
   );
+});
+
+test("README 'When the store fails' fragment runs with a store that is down", () => {
+  // The fragment's store, limits and profile are the ones the sections before it declare; here
+  // the store throws, so the fragment's degraded branch (the one copied code meets when the
+  // store is down) runs and must log, not throw.
+  const down = () => {
+    throw new Error("store down");
+  };
+  const printed = runExample("### When the store fails", "readme-store-fails", {
+    before:
+      'import { QuotaEngine } from "wasm-quota";\n' +
+      `const down = ${down};\n` +
+      "const store = { get: down, incr: down, add: down, set: down };\n" +
+      "const limits = { remix: 5 };\nconst profile = { id: 1 };\n",
+    after: 'console.log(d.allowed, d.degraded, d.error.code);\n',
+  });
+  assert.equal(printed, "false store-error STORE_ERROR\n");
 });
