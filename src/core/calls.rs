@@ -291,22 +291,28 @@ impl Machine {
         Some((self.now_ms, self.amount, nonce, mac))
     }
 
-    /// `check`: read every policy's counter; allowed when `used + amount <= limit` for all.
-    fn check(&mut self, reply: Option<StoreReply>) -> Next {
+    /// Reads the policies' counters one `get` at a time, the reply to the last into
+    /// `self.counts`: the next step (the next `get`, or the store's error), or `None` once
+    /// every count is in.
+    fn read_every_counter(&mut self, reply: Option<StoreReply>) -> Option<Next> {
         if reply.is_some() {
             match self.read_count(self.counts.len(), reply) {
                 Ok(n) => self.counts.push(n),
-                Err(e) => return Next::Done(Err(e)),
+                Err(e) => return Some(Next::Done(Err(e))),
             }
         }
         let i = self.counts.len();
-        if i < self.targets.len() {
-            return Next::Op(StoreOp::Get {
-                key: KeyRef::Policy(i),
-            });
+        let key = KeyRef::Policy(i);
+        (i < self.targets.len()).then_some(Next::Op(StoreOp::Get { key }))
+    }
+
+    /// `check`: read every policy's counter; allowed when `used + amount <= limit` for all.
+    fn check(&mut self, reply: Option<StoreReply>) -> Next {
+        if let Some(next) = self.read_every_counter(reply) {
+            return next;
         }
-        let targets = &self.targets;
-        let denied = decision::denying(i, |i| targets[i].limit, &self.counts, self.amount);
+        let (targets, n) = (&self.targets, self.counts.len());
+        let denied = decision::denying(n, |i| targets[i].limit, &self.counts, self.amount);
         Next::Done(Ok(match denied {
             Some(p) => self.figures(p, self.counts[p], false),
             None => self.tightest(),
@@ -488,17 +494,8 @@ impl Machine {
 
     /// `usage`: read one counter per feature.
     fn usage(&mut self, features: &mut Vec<String>, reply: Option<StoreReply>) -> Next {
-        if reply.is_some() {
-            match self.read_count(self.counts.len(), reply) {
-                Ok(n) => self.counts.push(n),
-                Err(e) => return Next::Done(Err(e)),
-            }
-        }
-        let i = self.counts.len();
-        if i < self.targets.len() {
-            return Next::Op(StoreOp::Get {
-                key: KeyRef::Policy(i),
-            });
+        if let Some(next) = self.read_every_counter(reply) {
+            return next;
         }
         let counts = std::mem::take(features)
             .into_iter()
