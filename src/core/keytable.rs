@@ -138,6 +138,21 @@ struct NumberSlot {
     window_start_ms: i64,
 }
 
+impl NumberSlot {
+    /// The slot of a numeric id's counter; `None` for a string id (those go to `keys`).
+    fn of(profile: &ProfileId, feature: u32, policy: u32, window_start_ms: i64) -> Option<Self> {
+        match *profile {
+            ProfileId::Number(id) => Some(NumberSlot {
+                id,
+                feature,
+                policy,
+                window_start_ms,
+            }),
+            _ => None,
+        }
+    }
+}
+
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 #[derive(Debug, Clone, Default)]
@@ -161,13 +176,7 @@ impl KeyTable {
         window_start_ms: i64,
     ) -> Option<CounterKey> {
         let (feature, policy) = (feature as u32, policy as u32);
-        if let ProfileId::Number(id) = *profile {
-            let wanted = NumberSlot {
-                id,
-                feature,
-                policy,
-                window_start_ms,
-            };
+        if let Some(wanted) = NumberSlot::of(profile, feature, policy, window_start_ms) {
             return self.numbers.get(&wanted).cloned();
         }
         let wanted = SlotRef {
@@ -202,13 +211,7 @@ impl KeyTable {
         self.bytes += cost;
         self.next_id += 1;
         let (feature, policy) = (feature as u32, policy as u32);
-        if let ProfileId::Number(id) = *profile {
-            let slot = NumberSlot {
-                id,
-                feature,
-                policy,
-                window_start_ms,
-            };
+        if let Some(slot) = NumberSlot::of(profile, feature, policy, window_start_ms) {
             self.numbers.insert(slot, key.clone());
         } else {
             let slot = Slot {
