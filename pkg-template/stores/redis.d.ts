@@ -6,7 +6,6 @@ export interface RedisClientLike {
   set(key: string, value: string, options?: any): Promise<any>;
   eval(script: string, options?: any): Promise<any>;
   evalSha(sha: string, options?: any): Promise<any>;
-  scriptLoad(script: string): Promise<any>;
 }
 
 /**

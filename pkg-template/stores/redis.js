@@ -3,6 +3,7 @@
 // trip and atomic in Redis; Redis keeps the TTLs. Every method returns a Promise, so engine
 // calls over it do too.
 // Keys and values are the Django service's (django-redis writes counts as plain integers).
+import { createHash } from "node:crypto";
 
 // incr only if the key exists (INCRBY alone would create it with no TTL). INCRBY keeps the TTL.
 const INCR_IF_EXISTS =
@@ -12,17 +13,20 @@ const INCR_OR_CREATE =
   "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return tonumber(ARGV[1]) end " +
   "return redis.call('INCRBY', KEYS[1], ARGV[1])";
 
+// Each script's SHA1, as EVALSHA names it: computed here, so no call waits on another's
+// SCRIPT LOAD (a load that never answered would otherwise hold every later call).
+const SHA1 = new Map([INCR_IF_EXISTS, INCR_OR_CREATE].map((s) => [s, createHash("sha1").update(s).digest("hex")]));
+
 // A count as Redis stores it: a canonical decimal integer. Anything else is handed to the
 // engine as the raw string, which it reports as CORRUPT_COUNTER (never read as 0).
 const COUNT = /^-?(0|[1-9][0-9]{0,15})$/;
 
 export class RedisStore {
   #client;
-  #shas = new Map(); // script → Promise of its SHA1, loaded once
 
   /** @param client a connected `redis` client, 5.11 or later (`await createClient({ url }).connect()`) */
   constructor(client) {
-    for (const m of ["get", "set", "eval", "evalSha", "scriptLoad"]) {
+    for (const m of ["get", "set", "eval", "evalSha"]) {
       if (typeof client?.[m] !== "function") {
         throw new TypeError(`RedisStore: the client has no ${m}() method; pass a redis v5 client`);
       }
@@ -44,20 +48,13 @@ export class RedisStore {
     return this.#run(INCR_OR_CREATE, { keys: [key], arguments: [String(delta), String(ttlSeconds)] });
   }
 
-  // EVALSHA of `script` (loaded once per store), one round trip.
+  // EVALSHA of `script`: one round trip once Redis has the script cached.
   async #run(script, args) {
-    let sha = this.#shas.get(script);
-    if (sha === undefined) {
-      sha = this.#client.scriptLoad(script).catch((e) => {
-        this.#shas.delete(script);
-        throw e;
-      });
-      this.#shas.set(script, sha);
-    }
     try {
-      return await this.#client.evalSha(await sha, args);
+      return await this.#client.evalSha(SHA1.get(script), args);
     } catch (e) {
-      // A restarted Redis has an empty script cache; EVAL runs the script and caches it again.
+      // Not cached yet, or a restarted Redis with an empty script cache: EVAL runs the script
+      // and caches it.
       if (!String(e?.message).startsWith("NOSCRIPT")) throw e;
       return await this.#client.eval(script, args);
     }

@@ -66,7 +66,7 @@ test("incrOrCreate: one script call creates with the TTL, or increments keeping 
 function recording(inner) {
   const sent = [];
   const client = {};
-  for (const m of ["get", "set", "eval", "evalSha", "scriptLoad"]) {
+  for (const m of ["get", "set", "eval", "evalSha"]) {
     client[m] = (...args) => (sent.push(m), inner[m](...args));
   }
   return { client, sent };
@@ -77,7 +77,7 @@ test("a reserve over RedisStore is one round trip, also when its window starts; 
   const limits = { remix: 2, tips: 5 };
   const store = new RedisStore(rec);
   const engine = new QuotaEngine({ store, limits, now: () => NOW });
-  await engine.reserve({ id: 70 }, "tips"); // loads each script once
+  await engine.reserve({ id: 70 }, "tips"); // caches each script in Redis (EVALSHA, NOSCRIPT, EVAL)
   await store.incr("warm-up", 1);
   const trips = async (call) => {
     sent.length = 0;
@@ -101,6 +101,24 @@ test("a reserve over RedisStore is one round trip, also when its window starts; 
   assert.deepEqual(await trips(reserveOld), [true, ["evalSha", "set"]], "incr found nothing, add created");
   assert.deepEqual(await trips(reserveOld), [true, ["evalSha"]]);
   assert.equal(await client.get(`ai_quota:72:remix:${DATE}`), "2");
+});
+
+test("no call waits on a SCRIPT LOAD: one that never answers holds nothing, and an emptied script cache is filled by EVAL", async () => {
+  // A client whose SCRIPT LOAD never answers (a stuck connection, a broken client).
+  const stalled = Object.fromEntries(["get", "set", "eval", "evalSha"].map((m) => [m, client[m].bind(client)]));
+  stalled.scriptLoad = () => new Promise(() => {});
+  const engine = new QuotaEngine({
+    store: new RedisStore(stalled), limits: { remix: 2 }, now: () => NOW,
+    onStoreError: "deny", storeTimeoutMs: 1_000,
+  });
+  await client.scriptFlush();
+  const first = await Promise.all([1, 2, 3].map(() => engine.reserve({ id: 73 }, "remix")));
+  assert.deepEqual(first.map((d) => [d.allowed, d.used]), [[true, 1], [true, 2], [false, 2]]);
+  await client.scriptFlush(); // what a restarted Redis has
+  await engine.release({ id: 73 }, "remix");
+  assert.equal(await client.get(`ai_quota:73:remix:${DATE}`), "1");
+  assert.equal((await engine.reserve({ id: 73 }, "remix")).allowed, true);
+  assert.equal(await client.get(`ai_quota:73:remix:${DATE}`), "2");
 });
 
 test("engines with incrOrCreate and with incr → add race on one new counter and admit exactly the limit", { timeout: 120_000 }, async () => {
