@@ -176,6 +176,11 @@ impl IdHandles {
         (i >= 0.0 && i < self.ids.len() as f64).then_some(i as usize)
     }
 
+    /// The handle of the id held at `i`.
+    fn handle(&self, i: usize) -> u64 {
+        self.base + i as u64
+    }
+
     fn take(&mut self, i: usize) -> core::ProfileId {
         std::mem::replace(&mut self.ids[i], core::ProfileId::Number(0))
     }
@@ -400,8 +405,13 @@ impl QuotaCore {
             Ok(id) => core::Profile { id, unlimited },
             Err(f) => return self.error(f),
         };
+        // The key table finds the id's keys by its handle: the one of the slot it came from.
+        let interned = handle.map(|i| self.ids.handle(i));
         let status = match args::clock_reading(now) {
-            Ok(now) => self.count_for(kind, &profile, feature, amount as i64, idempotency_key, now),
+            Ok(now) => {
+                let call = (kind, &profile, interned);
+                self.count_for(call, feature, amount as i64, idempotency_key, now)
+            }
             Err(f) => self.error(f),
         };
         if let Some(i) = handle {
@@ -610,8 +620,7 @@ impl QuotaCore {
     /// `count` once its arguments are read.
     fn count_for(
         &mut self,
-        kind: u32,
-        profile: &core::Profile,
+        (kind, profile, handle): (u32, &core::Profile, Option<u64>),
         feature: u32,
         amount: i64, // a safe integer ≥ 1 (engine.js checks)
         idempotency_key: Option<String>,
@@ -620,21 +629,21 @@ impl QuotaCore {
         self.call_now.set(now);
         if let (Some(counters), None, None) = (&self.memory, &self.memory_clock, &idempotency_key) {
             let counters = Rc::clone(counters);
-            if let Some(status) = self.count_in_memory(kind, profile, feature, amount, &counters) {
+            let call = (kind, profile, handle);
+            if let Some(status) = self.count_in_memory(call, feature, amount, &counters) {
                 return status;
             }
         }
         let call = (counting(kind), profile, amount, idempotency_key.as_deref());
         let feature = FeatureRef::Index(feature as usize);
-        self.begin(|core, m| Ok(core.load_count(m, call, feature, now)?))
+        self.begin(|core, m| Ok(core.load_count_by_handle(m, call, handle, feature, now)?))
     }
 
     /// `count` straight over the `MemoryStore`'s counters (`Engine::count_directly`): no
     /// call is built. `None` when the feature has more policies than that path holds.
     fn count_in_memory(
         &mut self,
-        kind: u32,
-        profile: &core::Profile,
+        (kind, profile, handle): (u32, &core::Profile, Option<u64>),
         feature: u32,
         amount: i64,
         counters: &SharedCounters,
@@ -645,9 +654,9 @@ impl QuotaCore {
             RESERVE => Counting::Reserve,
             _ => Counting::Increment,
         };
-        let figures = self.core.count_directly(
+        let figures = self.core.count_directly_by_handle(
             counting,
-            profile,
+            (profile, handle),
             feature as usize,
             amount,
             now,

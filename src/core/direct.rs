@@ -8,7 +8,7 @@ use super::decision;
 use super::engine::Engine;
 use super::error::{QuotaError, Result};
 use super::key::Profile;
-use super::keytable::CounterKey;
+use super::keytable::{CounterKey, Owner};
 use super::limits::{self, MAX_SAFE_INTEGER};
 use super::memory::CountersAt;
 use super::store::{CountingOps, Store};
@@ -81,6 +81,20 @@ impl Engine {
         now_ms: i64,
         store: &mut CountersAt,
     ) -> Result<Option<Figures>> {
+        self.count_directly_by_handle(kind, (profile, None), feature, amount, now_ms, store)
+    }
+
+    /// [`Engine::count_directly`] of a string id its host interned as `handle` (see
+    /// [`Owner`]): its counters' keys are found by the handle, not by the id's text.
+    pub(crate) fn count_directly_by_handle(
+        &self,
+        kind: Counting,
+        (profile, handle): (&Profile, Option<u64>),
+        feature: usize,
+        amount: i64,
+        now_ms: i64,
+        store: &mut CountersAt,
+    ) -> Result<Option<Figures>> {
         let (name, policies) = self.prepare_at(feature, amount, now_ms)?;
         if !self.enabled() || profile.unlimited {
             return Ok(Some(Figures::unlimited()));
@@ -89,9 +103,13 @@ impl Engine {
         if n > MAX_DIRECT_POLICIES {
             return Ok(None);
         }
+        let owner = Owner {
+            id: &profile.id,
+            handle,
+        };
         let mut slots: [Option<Counter>; MAX_DIRECT_POLICIES] = Default::default();
         for (p, policy) in policies.iter().enumerate() {
-            let (key, span) = self.counter_key(&profile.id, (feature, name), p, policy, now_ms)?;
+            let (key, span) = self.counter_key(owner, (feature, name), p, policy, now_ms)?;
             slots[p] = Some(Counter {
                 key,
                 limit: policy.limit,

@@ -9,7 +9,7 @@ use super::error::{QuotaError, Result};
 use super::fault::FaultPolicy;
 use super::idempotency::{write_record_key, Once, RECORD_NONCE_MASK};
 use super::key::{counter_key, push_feature_key_base, Profile, ProfileId};
-use super::keytable::{CounterKey, KeyTable};
+use super::keytable::{CounterKey, KeyTable, Owner};
 use super::limits::{self, Limits, Policy};
 use super::reservation::{self, Reservation, TokenKey, Tokens};
 use super::settle::{write_marker_key, Settling, State as SettleState};
@@ -277,7 +277,20 @@ impl Engine {
     pub fn load_count(
         &self,
         m: &mut Machine,
+        call: (Counting, &Profile, i64, Option<&str>),
+        feature: FeatureRef,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.load_count_by_handle(m, call, None, feature, now_ms)
+    }
+
+    /// [`Engine::load_count`] of a string id its host interned as `handle` (see
+    /// [`Owner`]): its counters' keys are found by the handle, not by the id's text.
+    pub(crate) fn load_count_by_handle(
+        &self,
+        m: &mut Machine,
         (kind, profile, amount, idempotency_key): (Counting, &Profile, i64, Option<&str>),
+        handle: Option<u64>,
         feature: FeatureRef,
         now_ms: i64,
     ) -> Result<()> {
@@ -296,7 +309,11 @@ impl Engine {
             m.kind = Kind::Ready(Finished::Unlimited);
             return Ok(());
         }
-        self.load_targets(m, &profile.id, (index, name, policies), now_ms)?;
+        let owner = Owner {
+            id: &profile.id,
+            handle,
+        };
+        self.load_targets(m, owner, (index, name, policies), now_ms)?;
         m.counting = self.counting;
         m.kind = match (kind, idempotency_key) {
             (Counting::Check, _) => Kind::Check,
@@ -392,7 +409,7 @@ impl Engine {
             m.kind = Kind::Ready(Finished::Released);
             return Ok(());
         }
-        self.load_targets(m, &profile.id, (index, feature, policies), now_ms)?;
+        self.load_targets(m, (&profile.id).into(), (index, feature, policies), now_ms)?;
         m.kind = Kind::Release {
             next: 0,
             clamping: false,
@@ -441,7 +458,12 @@ impl Engine {
             });
             return Ok(());
         }
-        self.load_targets(m, &profile.id, (index, &r.feature, policies), r.at_ms)?;
+        self.load_targets(
+            m,
+            (&profile.id).into(),
+            (index, &r.feature, policies),
+            r.at_ms,
+        )?;
         write_marker_key(
             &mut m.marker,
             &self.key_prefix,
@@ -463,7 +485,7 @@ impl Engine {
         m.reset("", 1, now_ms);
         let mut features = Vec::with_capacity(self.limits.len());
         for (i, (feature, policies)) in self.limits.features().enumerate() {
-            let t = self.target(id, (i, feature), 0, &policies[0], now_ms)?;
+            let t = self.target(id.into(), (i, feature), 0, &policies[0], now_ms)?;
             m.targets.push(t);
             features.push(feature.to_owned());
         }
@@ -497,7 +519,7 @@ impl Engine {
     fn load_targets(
         &self,
         m: &mut Machine,
-        id: &ProfileId,
+        id: Owner<'_>,
         (index, feature, policies): (usize, &str, &[Policy]),
         at_ms: i64,
     ) -> Result<()> {
@@ -512,7 +534,7 @@ impl Engine {
     /// holding `at_ms`; its key comes from the key table, built on first use.
     fn target(
         &self,
-        id: &ProfileId,
+        id: Owner<'_>,
         feature: (usize, &str),
         p: usize,
         policy: &Policy,
@@ -532,7 +554,7 @@ impl Engine {
     /// first time.
     pub(crate) fn counter_key(
         &self,
-        id: &ProfileId,
+        id: Owner<'_>,
         (index, feature): (usize, &str),
         p: usize,
         policy: &Policy,
@@ -563,7 +585,7 @@ impl Engine {
             )));
         }
         let key = self.keys.borrow_mut().get(id, index, p, span.start_ms, || {
-            counter_key(&self.key_prefix, id, feature, &label)
+            counter_key(&self.key_prefix, id.id, feature, &label)
         });
         Ok((key, span))
     }

@@ -3,6 +3,10 @@
 //! over, so each is built once per window and then shared. Every distinct key text also gets a
 //! number that is never reused, so a host can cache its own form of the key (a JS string) by
 //! that number instead of converting the text on every store call.
+//!
+//! A string id its host interned (`QuotaCore::intern_id`) comes with its handle, a number the
+//! engine never gives another id: its keys are found by that number, as a numeric id's are,
+//! and an entry holds no copy of the id's text. Other string ids are found by their text.
 
 use super::key::ProfileId;
 use std::borrow::Borrow;
@@ -19,6 +23,22 @@ pub const KEY_TABLE_CAPACITY: usize = 1 << 16;
 pub const KEY_TABLE_BYTES: usize = 8 << 20;
 /// What an entry costs beyond its texts: the slot, the key's `Rc` header, the map's bucket.
 const ENTRY_OVERHEAD: usize = 64;
+
+/// Whose counter a key is: the profile id and, for a string id its host interned, its handle.
+/// The caller vouches that the handle names this id and that its engine never gives it to
+/// another id (handles are handed out in sequence and never reused).
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    pub id: &'a ProfileId,
+    pub handle: Option<u64>,
+}
+
+impl<'a> From<&'a ProfileId> for Owner<'a> {
+    /// A profile id without a handle: a string id's keys are found by its text.
+    fn from(id: &'a ProfileId) -> Self {
+        Owner { id, handle: None }
+    }
+}
 
 /// A counter's key: its text, and the number no other key text of this table ever gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,28 +148,46 @@ impl PartialEq for Slot {
 
 impl Eq for Slot {}
 
-/// The slot of a counter of a numeric profile id: plain numbers, hashed and compared inline
-/// (the common case, and the hot path of a reserve over `MemoryStore`).
+/// The slot of a counter of a numeric profile id, or of an interned string id by its handle:
+/// plain numbers, hashed and compared inline (the hot path of a reserve).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct NumberSlot {
+    /// The numeric id, or the handle (in `handles`, so never compared with a numeric id).
     id: i64,
     feature: u32,
     policy: u32,
     window_start_ms: i64,
 }
 
+/// Which map holds a key found by numbers.
+#[derive(Debug, Clone, Copy)]
+enum Numbered {
+    Id,
+    Handle,
+}
+
 impl NumberSlot {
-    /// The slot of a numeric id's counter; `None` for a string id (those go to `keys`).
-    fn of(profile: &ProfileId, feature: u32, policy: u32, window_start_ms: i64) -> Option<Self> {
-        match *profile {
-            ProfileId::Number(id) => Some(NumberSlot {
-                id,
-                feature,
-                policy,
-                window_start_ms,
-            }),
-            _ => None,
-        }
+    /// The slot of a numeric id's counter, or of an interned string id's; `None` for a string
+    /// id without a handle (those go to `keys`).
+    fn of(
+        owner: Owner<'_>,
+        feature: u32,
+        policy: u32,
+        window_start_ms: i64,
+    ) -> Option<(Numbered, Self)> {
+        let (map, id) = match (owner.id, owner.handle) {
+            (ProfileId::Number(id), _) => (Numbered::Id, *id),
+            // Handles are below 2^53 (JS numbers), so they fit an i64.
+            (_, Some(handle)) => (Numbered::Handle, handle as i64),
+            _ => return None,
+        };
+        let slot = NumberSlot {
+            id,
+            feature,
+            policy,
+            window_start_ms,
+        };
+        Some((map, slot))
     }
 }
 
@@ -159,6 +197,8 @@ type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 pub struct KeyTable {
     /// Keys of numeric profile ids: no borrowed form, so no dynamic dispatch per lookup.
     numbers: FxMap<NumberSlot, CounterKey>,
+    /// Keys of interned string ids, by handle: no id text is hashed, compared or kept.
+    handles: FxMap<NumberSlot, CounterKey>,
     /// Keys of string profile ids, looked up by a borrowed [`SlotRef`] (no id is cloned).
     keys: FxMap<Slot, CounterKey>,
     next_id: u64,
@@ -170,17 +210,17 @@ impl KeyTable {
     /// The key of that counter, if built.
     pub fn find(
         &self,
-        profile: &ProfileId,
+        owner: Owner<'_>,
         feature: usize,
         policy: usize,
         window_start_ms: i64,
     ) -> Option<CounterKey> {
         let (feature, policy) = (feature as u32, policy as u32);
-        if let Some(wanted) = NumberSlot::of(profile, feature, policy, window_start_ms) {
-            return self.numbers.get(&wanted).cloned();
+        if let Some((map, wanted)) = NumberSlot::of(owner, feature, policy, window_start_ms) {
+            return self.numbered(map).get(&wanted).cloned();
         }
         let wanted = SlotRef {
-            profile: IdRef::of(profile),
+            profile: IdRef::of(owner.id),
             feature,
             policy,
             window_start_ms,
@@ -191,31 +231,37 @@ impl KeyTable {
     /// The key of that counter; `text` builds it the first time.
     pub fn get(
         &mut self,
-        profile: &ProfileId,
+        owner: Owner<'_>,
         feature: usize,
         policy: usize,
         window_start_ms: i64,
         text: impl FnOnce() -> String,
     ) -> CounterKey {
-        if let Some(key) = self.find(profile, feature, policy, window_start_ms) {
+        if let Some(key) = self.find(owner, feature, policy, window_start_ms) {
             return key;
         }
         let key = CounterKey {
             id: self.next_id,
             text: text().into(),
         };
-        let cost = key.text.len() + profile_bytes(profile) + ENTRY_OVERHEAD;
+        let (feature, policy) = (feature as u32, policy as u32);
+        let numbered = NumberSlot::of(owner, feature, policy, window_start_ms);
+        // A slot by text keeps its own copy of the id; a slot by number keeps none.
+        let id_copy = match numbered {
+            Some(_) => 0,
+            None => profile_bytes(owner.id),
+        };
+        let cost = key.text.len() + id_copy + ENTRY_OVERHEAD;
         if self.len() >= KEY_TABLE_CAPACITY || self.bytes + cost > KEY_TABLE_BYTES {
             self.clear();
         }
         self.bytes += cost;
         self.next_id += 1;
-        let (feature, policy) = (feature as u32, policy as u32);
-        if let Some(slot) = NumberSlot::of(profile, feature, policy, window_start_ms) {
-            self.numbers.insert(slot, key.clone());
+        if let Some((map, slot)) = numbered {
+            self.numbered_mut(map).insert(slot, key.clone());
         } else {
             let slot = Slot {
-                profile: profile.clone(),
+                profile: owner.id.clone(),
                 feature,
                 policy,
                 window_start_ms,
@@ -230,6 +276,7 @@ impl KeyTable {
     pub fn clear(&mut self) {
         // Fresh maps: `clear` would keep the buckets sized for the largest the table was.
         self.numbers = HashMap::default();
+        self.handles = HashMap::default();
         self.keys = HashMap::default();
         self.bytes = 0;
     }
@@ -240,7 +287,21 @@ impl KeyTable {
     }
 
     pub fn len(&self) -> usize {
-        self.numbers.len() + self.keys.len()
+        self.numbers.len() + self.handles.len() + self.keys.len()
+    }
+
+    fn numbered(&self, map: Numbered) -> &FxMap<NumberSlot, CounterKey> {
+        match map {
+            Numbered::Id => &self.numbers,
+            Numbered::Handle => &self.handles,
+        }
+    }
+
+    fn numbered_mut(&mut self, map: Numbered) -> &mut FxMap<NumberSlot, CounterKey> {
+        match map {
+            Numbered::Id => &mut self.numbers,
+            Numbered::Handle => &mut self.handles,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -305,19 +366,27 @@ mod tests {
     fn one_key_per_counter_built_once() {
         let mut t = KeyTable::default();
         let mut built = 0;
-        let a = t.get(&id(1), 0, 0, 10, || {
+        let a = t.get(Owner::from(&id(1)), 0, 0, 10, || {
             built += 1;
             "k1".into()
         });
-        let again = t.get(&id(1), 0, 0, 10, || unreachable!("built twice"));
+        let again = t.get(Owner::from(&id(1)), 0, 0, 10, || {
+            unreachable!("built twice")
+        });
         assert_eq!(a, again);
         assert_eq!(built, 1);
         let others = [
-            t.get(&id(2), 0, 0, 10, || "k2".into()),
-            t.get(&id(1), 1, 0, 10, || "k3".into()),
-            t.get(&id(1), 0, 1, 10, || "k4".into()),
-            t.get(&id(1), 0, 0, 11, || "k5".into()),
-            t.get(&ProfileId::text("1").unwrap(), 0, 0, 10, || "k6".into()),
+            t.get(Owner::from(&id(2)), 0, 0, 10, || "k2".into()),
+            t.get(Owner::from(&id(1)), 1, 0, 10, || "k3".into()),
+            t.get(Owner::from(&id(1)), 0, 1, 10, || "k4".into()),
+            t.get(Owner::from(&id(1)), 0, 0, 11, || "k5".into()),
+            t.get(
+                Owner::from(&ProfileId::text("1").unwrap()),
+                0,
+                0,
+                10,
+                || "k6".into(),
+            ),
         ];
         for (i, k) in others.iter().enumerate() {
             assert_eq!(&**k, format!("k{}", i + 2));
@@ -328,16 +397,64 @@ mod tests {
     #[test]
     fn ids_are_never_reused_across_clears_and_overflow() {
         let mut t = KeyTable::default();
-        let first = t.get(&id(1), 0, 0, 0, || "a".into());
+        let first = t.get(Owner::from(&id(1)), 0, 0, 0, || "a".into());
         t.clear();
-        let rebuilt = t.get(&id(1), 0, 0, 0, || "a".into());
+        let rebuilt = t.get(Owner::from(&id(1)), 0, 0, 0, || "a".into());
         assert!(rebuilt.id > first.id);
         for n in 0..KEY_TABLE_CAPACITY as i64 + 5 {
-            t.get(&id(n), 0, 0, 0, || n.to_string());
+            t.get(Owner::from(&id(n)), 0, 0, 0, || n.to_string());
         }
         assert!(t.len() <= KEY_TABLE_CAPACITY);
-        let later = t.get(&id(1), 0, 0, 0, || "a".into());
+        let later = t.get(Owner::from(&id(1)), 0, 0, 0, || "a".into());
         assert!(later.id > rebuilt.id);
+    }
+
+    #[test]
+    fn interned_ids_are_found_by_handle_never_as_a_number() {
+        let mut t = KeyTable::default();
+        let a = ProfileId::text("a").unwrap();
+        let by_handle = Owner {
+            id: &a,
+            handle: Some(1),
+        };
+        let key = t.get(by_handle, 0, 0, 10, || "ka".into());
+        assert_eq!(
+            t.get(by_handle, 0, 0, 10, || unreachable!("built twice")),
+            key
+        );
+        // The numeric id equal to the handle has a slot of its own.
+        let one = t.get(Owner::from(&id(1)), 0, 0, 10, || "k1".into());
+        assert_eq!(&*one, "k1");
+        assert_eq!(t.find(by_handle, 0, 0, 10), Some(key));
+        // An entry by handle keeps no copy of the id: it costs its key text and the fixed part.
+        assert_eq!(t.bytes(), "ka".len() + "k1".len() + 2 * ENTRY_OVERHEAD);
+    }
+
+    #[test]
+    fn ten_thousand_interned_uuid_ids_in_six_features_fit_without_starting_over() {
+        // The bench's UUID working set: every key kept, none rebuilt.
+        let features = [
+            "remix",
+            "remix_suggestions",
+            "scale",
+            "tips",
+            "discover",
+            "timer",
+        ];
+        let mut t = KeyTable::default();
+        for h in 0..10_000u64 {
+            let id = ProfileId::text(&format!("{h:0>8}-8b4d-4c6e-9f00-1a2b3c4d5e6f")).unwrap();
+            let owner = Owner {
+                id: &id,
+                handle: Some(h),
+            };
+            for (f, name) in features.iter().enumerate() {
+                t.get(owner, f, 0, 0, || {
+                    crate::core::key::counter_key("ai_quota", &id, name, "2026-11-27")
+                });
+            }
+        }
+        assert_eq!(t.len(), 60_000, "started over at {} bytes", t.bytes());
     }
 
     #[test]
@@ -346,7 +463,7 @@ mod tests {
         let mut peak = 0;
         for n in 0..40_000 {
             let long = ProfileId::text(&format!("{n:0>256}")).unwrap();
-            t.get(&long, 0, 0, 0, || {
+            t.get(Owner::from(&long), 0, 0, 0, || {
                 format!("ai_quota:~{n:0>256}:remix:2026-11-27")
             });
             peak = peak.max(t.bytes());

@@ -1,10 +1,18 @@
 // String profile ids pass from JS to the core as small numbers (handles) in a bounded table that
-// starts over when full. Whatever that table, the key table and the JS key cache do, two ids
-// never share a counter: every id ends with exactly its own count.
+// starts over when full, and the key table finds their keys by handle. Whatever that table, the
+// key table and the JS key cache do, two ids never share a counter: every id ends with exactly
+// its own count.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { QuotaEngine } from "wasm-quota";
+import { QuotaEngine, MemoryStore } from "wasm-quota";
 import { fakeClock, mapStore } from "./helpers.mjs";
+
+// Over a user's store (the engine drives each store call) and over MemoryStore (the whole call
+// runs inside WASM, on another path to the key table).
+const STORES = [
+  ["a user's store", (now) => mapStore(now).store],
+  ["MemoryStore", (now) => new MemoryStore({ now })],
+];
 
 // More distinct ids than the handle table holds (16,384), in two features: more counters than
 // the key table (65,536) and the JS key cache (65,536 slots) hold, so that handles, key numbers
@@ -64,3 +72,54 @@ test("a refused string id is refused every time, not remembered", () => {
   assert.equal(engine.reserve({ id: "4a" }, "remix").used, 1);
   assert.equal(engine.reserve({ id: "4a" }, "remix").used, 2);
 });
+
+for (const [storeName, makeStore] of STORES) {
+  for (const stringIdKeys of ["escaped", "raw"]) {
+    test(`interned string ids never share a counter with the numeric ids their handles equal (${storeName}, ${stringIdKeys})`, () => {
+      const now = fakeClock();
+      const engine = new QuotaEngine({ store: makeStore(now), now, limits: { remix: 1_000 }, stringIdKeys });
+      // Handles are handed out from 0 in sequence: the same small numbers as these numeric ids.
+      const N = 200;
+      for (let round = 1; round <= 3; round++) {
+        for (let i = 0; i < N; i++) {
+          assert.equal(engine.reserve({ id: i }, "remix").used, round, `numeric ${i}`);
+          engine.reserve({ id: `s-${i}` }, "remix");
+          assert.equal(engine.reserve({ id: `s-${i}` }, "remix").used, 2 * round, `string s-${i}`);
+        }
+      }
+      // Read back by text (usage takes no handle): the same counters.
+      for (let i = 0; i < N; i += 7) {
+        assert.equal(engine.usage(i).remix, 3, `numeric ${i}`);
+        assert.equal(engine.usage(`s-${i}`).remix, 6, `string s-${i}`);
+      }
+    });
+  }
+
+  test(`setLimits that moves the features keeps each string id's counters with their feature (${storeName})`, () => {
+    const now = fakeClock();
+    const engine = new QuotaEngine({ store: makeStore(now), now, limits: { remix: 100, tips: 100 } });
+    for (let k = 0; k < 3; k++) engine.reserve({ id: "u" }, "remix");
+    engine.reserve({ id: "u" }, "tips");
+    engine.reserve({ id: 0 }, "remix");
+    // The features swap positions: keys found by (handle, position) must be found again.
+    engine.setLimits({ tips: 100, remix: 100 });
+    assert.equal(engine.reserve({ id: "u" }, "remix").used, 4);
+    assert.equal(engine.reserve({ id: "u" }, "tips").used, 2);
+    assert.equal(engine.reserve({ id: 0 }, "tips").used, 1);
+    assert.equal(engine.reserve({ id: 0 }, "remix").used, 2);
+  });
+
+  test(`a string id reserved by handle and released or settled by text names one counter (${storeName})`, () => {
+    const now = fakeClock();
+    const engine = new QuotaEngine({ store: makeStore(now), now, limits: { remix: 3 } });
+    const id = "3f2c9a1e-8b4d-4c6e-9f00-1a2b3c4d5e6f";
+    const first = engine.reserve({ id }, "remix");
+    engine.reserve({ id }, "remix");
+    engine.reserve({ id }, "remix");
+    assert.equal(engine.reserve({ id }, "remix").allowed, false);
+    engine.release({ id }, first.reservation);
+    assert.equal(engine.usage(id).remix, 2);
+    assert.equal(engine.reserve({ id }, "remix").used, 3);
+    assert.equal(engine.reserve({ id }, "remix").allowed, false);
+  });
+}
