@@ -13,7 +13,7 @@ WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version =
 PORT ?= 8080
 WORKER_PORT ?= 8787
 
-.PHONY: tools npm venv build pack test test-packaging test-rust test-node test-types test-browser chromium redis lint demo bench bench-core bench-do worker clean
+.PHONY: tools npm venv build size pack test test-packaging test-rust test-node test-types test-browser chromium redis lint demo bench bench-core bench-do worker clean
 
 ## tools: the wasm32 target, wasm-bindgen-cli (at Cargo.lock's version) and wasm-pack.
 tools:
@@ -61,6 +61,14 @@ build: tools npm
 	cp README.md LICENSE-MIT LICENSE-APACHE pkg/
 	@printf 'pkg/wasm_quota_bg.wasm: %s bytes, %s gzipped\n' \
 	  "$$(wc -c < pkg/wasm_quota_bg.wasm)" "$$(gzip -9c pkg/wasm_quota_bg.wasm | wc -c)"
+
+## size: what the .wasm holds (README, Size): `make build`'s .wasm optimised again keeping its
+## names (target/size/), its bytes of code per crate and its largest functions. SIZE_TOP=n
+## lists n functions.
+size: build
+	mkdir -p target/size
+	wasm-opt -Oz -g target/wasm-pack/wasm_quota_bg.wasm -o target/size/wasm_quota_bg.wasm
+	node scripts/wasm-sizes.mjs target/size/wasm_quota_bg.wasm $${SIZE_TOP:-40}
 
 ## pack: target/wasm-quota.tgz, the tarball `npm pack` makes of pkg/ (what users install).
 pack: build

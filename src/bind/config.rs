@@ -40,18 +40,35 @@ pub fn read_copy<T: DeserializeOwned>(
     what: &str,
     code: fn(String) -> QuotaError,
 ) -> Result<(T, JsValue), Failure> {
-    let copy =
-        js::plain_data(value, levels).map_err(|thrown| match js::lone_surrogate_at(&thrown) {
-            Some(path) => code(format!(
-                "{what}{path}: not well-formed UTF-16 (a lone surrogate)"
-            ))
-            .into(),
-            None => Failure::with_cause(code(format!("{what} could not be read")), thrown),
-        })?;
+    let copy = copy(value, levels, what, code)?;
     match serde_wasm_bindgen::from_value(copy.clone()) {
         Ok(t) => Ok((t, copy)),
-        Err(e) => Err(code(at(what, &e)).into()),
+        Err(e) => Err(refusal(what, code, &e)),
     }
+}
+
+/// `value` as plain data, `levels` deep. Not generic and not inlined: one copy of this serves
+/// every `T` that [`read_copy`] is instantiated for.
+#[inline(never)]
+fn copy(
+    value: &JsValue,
+    levels: u32,
+    what: &str,
+    code: fn(String) -> QuotaError,
+) -> Result<JsValue, Failure> {
+    js::plain_data(value, levels).map_err(|thrown| match js::lone_surrogate_at(&thrown) {
+        Some(path) => code(format!(
+            "{what}{path}: not well-formed UTF-16 (a lone surrogate)"
+        ))
+        .into(),
+        None => Failure::with_cause(code(format!("{what} could not be read")), thrown),
+    })
+}
+
+/// serde's error `e` as a [`Failure`] naming `what` (see [`read`]).
+#[inline(never)]
+fn refusal(what: &str, code: fn(String) -> QuotaError, e: &serde_wasm_bindgen::Error) -> Failure {
+    code(at(what, e)).into()
 }
 
 /// A field that may be left out (unlike `Option`, `null` is not taken for "left out").

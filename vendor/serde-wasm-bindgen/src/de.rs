@@ -1,5 +1,4 @@
 use js_sys::{Array, ArrayBuffer, JsString, Map, Number, Object, Symbol, Uint8Array};
-use serde::de::value::{MapDeserializer, SeqDeserializer};
 use serde::de::{self, IntoDeserializer};
 use std::convert::TryFrom;
 use wasm_bindgen::convert::IntoWasmAbi;
@@ -267,49 +266,59 @@ impl Deserializer {
             _ => self.invalid_type(visitor),
         }
     }
-
-    fn deserialize_from_array<'de, V: de::Visitor<'de>>(
-        &self,
-        visitor: V,
-        array: &Array,
-    ) -> Result<V::Value> {
-        visitor.visit_seq(SeqDeserializer::new(array.iter().map(Deserializer::from)))
-    }
 }
 
-impl<'de> de::Deserializer<'de> for Deserializer {
-    type Error = Error;
+/// What `deserialize_any` found (wasm-quota: see `Deserializer::kind`).
+enum Kind {
+    Unit,
+    Bool(bool),
+    Int(i64),
+    Unsigned(u64),
+    Float(f64),
+    String(String),
+    Seq(js_sys::IntoIter),
+    Bytes(Vec<u8>),
+    Map(js_sys::IntoIter),
+    Other,
+}
 
-    fn deserialize_any<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        if self.is_nullish() {
+impl Deserializer {
+    /// `deserialize_any`'s tests, in its order, outside the generic method: inlined there, they
+    /// were copied into every visitor's instantiation.
+    #[inline(never)]
+    fn kind(&self) -> Result<Kind> {
+        Ok(if self.is_nullish() {
             // Ideally we would only treat `undefined` as `()` / `None` which would be semantically closer
             // to JS definitions, but, unfortunately, WebIDL generates missing values as `null`
             // and we probably want to support these as well.
-            visitor.visit_unit()
+            Kind::Unit
         } else if let Some(v) = self.value.as_bool() {
-            visitor.visit_bool(v)
+            Kind::Bool(v)
         } else if self.value.is_bigint() {
-            match i64::try_from(self.value) {
-                Ok(v) => visitor.visit_i64(v),
+            match i64::try_from(self.value.clone()) {
+                Ok(v) => Kind::Int(v),
                 Err(value) => match u64::try_from(value) {
-                    Ok(v) => visitor.visit_u64(v),
-                    Err(_) => Err(de::Error::custom("Couldn't deserialize i64 or u64 from a BigInt outside i64::MIN..u64::MAX bounds"))
+                    Ok(v) => Kind::Unsigned(v),
+                    Err(_) => return Err(de::Error::custom("Couldn't deserialize i64 or u64 from a BigInt outside i64::MIN..u64::MAX bounds"))
                 }
             }
         } else if let Some(v) = self.value.as_f64() {
             if Number::is_safe_integer(&self.value) {
-                visitor.visit_i64(v as i64)
+                Kind::Int(v as i64)
             } else {
-                visitor.visit_f64(v)
+                Kind::Float(v)
             }
         } else if let Some(v) = self.value.as_string() {
-            visitor.visit_string(v)
+            Kind::String(v)
         } else if Array::is_array(&self.value) {
-            self.deserialize_seq(visitor)
+            match self.seq_iter()? {
+                Some(iter) => Kind::Seq(iter),
+                None => Kind::Other,
+            }
         } else if let Some(bytes) = self.as_bytes() {
             // We need to handle this here because serde uses `deserialize_any`
             // for internally tagged enums
-            visitor.visit_byte_buf(bytes)
+            Kind::Bytes(bytes)
         } else if self.value.is_object() &&
             // The only reason we want to support objects here is because serde uses
             // `deserialize_any` for internally tagged enums
@@ -326,9 +335,56 @@ impl<'de> de::Deserializer<'de> for Deserializer {
             // https://github.com/serde-rs/serde/issues/1183 is implemented / fixed on serde side.
             (!Symbol::iterator().js_in(&self.value) || self.value.has_type::<Map>())
         {
-            self.deserialize_map(visitor)
+            match self.map_iter()? {
+                Some(iter) => Kind::Map(iter),
+                None => Kind::Other,
+            }
         } else {
-            self.invalid_type(visitor)
+            Kind::Other
+        })
+    }
+
+    /// The items of an array or any other JS iterable. wasm-quota: an array is walked by its
+    /// iterator too (the published crate indexes it through `SeqDeserializer`), so a visitor's
+    /// `visit_seq` is instantiated once, for [`SeqAccess`], instead of twice.
+    #[inline(never)]
+    fn seq_iter(&self) -> Result<Option<js_sys::IntoIter>> {
+        Ok(js_sys::try_iter(&self.value)?)
+    }
+
+    /// `[key, value]` pairs: an iterable's own, else a plain object's `Object.entries`.
+    /// wasm-quota: both are walked by [`MapAccess`] (the published crate walks the entries of
+    /// an object through `MapDeserializer`), so a visitor's `visit_map` — a derived struct's
+    /// field loop — is instantiated once instead of twice.
+    #[inline(never)]
+    fn map_iter(&self) -> Result<Option<js_sys::IntoIter>> {
+        if let Some(iter) = js_sys::try_iter(&self.value)? {
+            return Ok(Some(iter));
+        }
+        match self.as_object_entries() {
+            Some(entries) => Ok(js_sys::try_iter(&entries)?),
+            None => Ok(None),
+        }
+    }
+}
+
+impl<'de> de::Deserializer<'de> for Deserializer {
+    type Error = Error;
+
+    fn deserialize_any<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        // wasm-quota: the value's kind is found by one function that is not generic (see
+        // `kind`), so each visitor's copy of this method is only the dispatch.
+        match self.kind()? {
+            Kind::Unit => visitor.visit_unit(),
+            Kind::Bool(v) => visitor.visit_bool(v),
+            Kind::Int(v) => visitor.visit_i64(v),
+            Kind::Unsigned(v) => visitor.visit_u64(v),
+            Kind::Float(v) => visitor.visit_f64(v),
+            Kind::String(v) => visitor.visit_string(v),
+            Kind::Seq(iter) => visitor.visit_seq(SeqAccess { iter }),
+            Kind::Bytes(v) => visitor.visit_byte_buf(v),
+            Kind::Map(iter) => visitor.visit_map(MapAccess::new(iter)),
+            Kind::Other => self.invalid_type(visitor),
         }
     }
 
@@ -514,12 +570,9 @@ impl<'de> de::Deserializer<'de> for Deserializer {
     /// Supported outputs:
     ///  - Any Rust sequence from Serde point of view ([`Vec`], [`HashSet`](std::collections::HashSet), etc.)
     fn deserialize_seq<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        if let Some(arr) = self.value.dyn_ref::<Array>() {
-            self.deserialize_from_array(visitor, arr)
-        } else if let Some(iter) = js_sys::try_iter(&self.value)? {
-            visitor.visit_seq(SeqAccess { iter })
-        } else {
-            self.invalid_type(visitor)
+        match self.seq_iter()? {
+            Some(iter) => visitor.visit_seq(SeqAccess { iter }),
+            None => self.invalid_type(visitor),
         }
     }
 
@@ -549,12 +602,9 @@ impl<'de> de::Deserializer<'de> for Deserializer {
     ///  - A Rust key-value map ([`HashMap`](std::collections::HashMap), [`BTreeMap`](std::collections::BTreeMap), etc.).
     ///  - A typed Rust structure with `#[derive(Deserialize)]`.
     fn deserialize_map<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        match js_sys::try_iter(&self.value)? {
+        match self.map_iter()? {
             Some(iter) => visitor.visit_map(MapAccess::new(iter)),
-            None => match self.as_object_entries() {
-                Some(arr) => visitor.visit_map(MapDeserializer::new(arr.iter().map(convert_pair))),
-                None => self.invalid_type(visitor),
-            },
+            None => self.invalid_type(visitor),
         }
     }
 
@@ -623,8 +673,8 @@ impl<'de> de::Deserializer<'de> for Deserializer {
     fn deserialize_byte_buf<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         if let Some(bytes) = self.as_bytes() {
             visitor.visit_byte_buf(bytes)
-        } else if let Some(arr) = self.value.dyn_ref::<Array>() {
-            self.deserialize_from_array(visitor, arr)
+        } else if Array::is_array(&self.value) {
+            self.deserialize_seq(visitor)
         } else {
             self.invalid_type(visitor)
         }
