@@ -225,8 +225,14 @@ impl<'de, M: MapAccess<'de>> MapAccess<'de> for Named<M> {
         let name = &self.name;
         self.map
             .next_value_seed(seed)
-            .map_err(|e| de::Error::custom(at(&format!(".{name}"), &e)))
+            .map_err(|e| in_field(name, e))
     }
+}
+
+/// An error inside field `name` (see [`at`]). Not inlined: one copy serves every field type.
+#[inline(never)]
+fn in_field<E: de::Error>(name: &str, e: E) -> E {
+    E::custom(at(&format!(".{name}"), &e))
 }
 
 /// Items of a JS array as `T`s, an error in one prefixed with `[index]`.
@@ -236,9 +242,15 @@ pub fn items<'de, T: Deserialize<'de>, S: SeqAccess<'de>>(mut seq: S) -> Result<
         match seq.next_element::<T>() {
             Ok(Some(item)) => items.push(item),
             Ok(None) => return Ok(items),
-            Err(e) => return Err(de::Error::custom(at(&format!("[{}]", items.len()), &e))),
+            Err(e) => return Err(in_item(items.len(), e)),
         }
     }
+}
+
+/// An error inside item `index` of an array (see [`at`]).
+#[inline(never)]
+fn in_item<E: de::Error>(index: usize, e: E) -> E {
+    E::custom(at(&format!("[{index}]"), &e))
 }
 
 /// An integer from `MIN` to `MAX` (at most `Number.MAX_SAFE_INTEGER`): a count, limit, amount

@@ -268,6 +268,30 @@ impl Deserializer {
     }
 }
 
+impl Deserializer {
+    /// `deserialize_enum`'s tag and payload (wasm-quota: outside the generic method, so that
+    /// each enum's copy of it is only the dispatch), or `None` for a value that is neither a
+    /// string nor an object.
+    #[inline(never)]
+    fn enum_access(&self) -> Result<Option<EnumAccess>> {
+        Ok(if self.value.is_string() {
+            Some(EnumAccess {
+                tag: self.value.clone().into(),
+                payload: JsValue::UNDEFINED.into(),
+            })
+        } else if let Some(entries) = self.as_object_entries() {
+            if entries.length() != 1 {
+                return Err(de::Error::invalid_length(entries.length() as _, &"1"));
+            }
+            let entry = entries.get(0);
+            let (tag, payload) = convert_pair(entry);
+            Some(EnumAccess { tag, payload })
+        } else {
+            None
+        })
+    }
+}
+
 /// What `deserialize_any` found (wasm-quota: see `Deserializer::kind`).
 enum Kind {
     Unit,
@@ -636,22 +660,10 @@ impl<'de> de::Deserializer<'de> for Deserializer {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value> {
-        let access = if self.value.is_string() {
-            EnumAccess {
-                tag: self.value.into(),
-                payload: JsValue::UNDEFINED.into(),
-            }
-        } else if let Some(entries) = self.as_object_entries() {
-            if entries.length() != 1 {
-                return Err(de::Error::invalid_length(entries.length() as _, &"1"));
-            }
-            let entry = entries.get(0);
-            let (tag, payload) = convert_pair(entry);
-            EnumAccess { tag, payload }
-        } else {
-            return self.invalid_type(visitor);
-        };
-        visitor.visit_enum(access)
+        match self.enum_access()? {
+            Some(access) => visitor.visit_enum(access),
+            None => self.invalid_type(visitor),
+        }
     }
 
     /// Ignores any value without calling to the JS side even to check its type.
