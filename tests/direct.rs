@@ -13,15 +13,25 @@ use wasm_quota::core::*;
 const H: i64 = 3_600_000;
 const START: i64 = 1_774_700_000_000; // 2026-03-28T12:13:20Z, a day before Paris springs forward
 
-fn limits() -> Limits {
+/// The features in one order, or (`reordered`) in another: after `set_limits` each position
+/// names another feature.
+fn limits(reordered: bool) -> Limits {
     let p = |limit, w, zone| Policy::new(None, limit, w, zone).unwrap();
-    let mut l = Limits::daily([("remix", 5), ("none", 0)]).unwrap();
-    l.insert("chat", vec![p(300, Hour, None), p(800, Day, None)])
-        .unwrap();
     let paris = Policy::new(Some("paris"), 9, Day, Some("Europe/Paris")).unwrap();
-    l.insert("zoned", vec![p(4, Hour, None), paris, p(12, Week, None)])
-        .unwrap();
-    l.insert("monthly", vec![p(40, Month, None)]).unwrap();
+    let mut features = vec![
+        ("remix", vec![p(5, Day, None)]),
+        ("none", vec![p(0, Day, None)]),
+        ("chat", vec![p(300, Hour, None), p(800, Day, None)]),
+        ("zoned", vec![p(4, Hour, None), paris, p(12, Week, None)]),
+        ("monthly", vec![p(40, Month, None)]),
+    ];
+    if reordered {
+        features.reverse();
+    }
+    let mut l = Limits::daily([]).unwrap();
+    for (feature, policies) in features {
+        l.insert(feature, policies).unwrap();
+    }
     l
 }
 
@@ -64,17 +74,19 @@ fn direct_calls_match_the_state_machines() {
             } else {
                 CountingOps::IncrAddSet
             };
-            Engine::new(limits())
+            Engine::new(limits(false))
                 .with_time_zones(Rc::new(FakeZones))
                 .with_nonce_seed(seed)
                 .with_counting(counting)
                 .with_token_secret("one secret for both engines")
                 .unwrap()
         };
-        let (direct, machines) = (engine(seed % 2 == 1), engine(seed % 3 == 0));
+        let (mut direct, mut machines) = (engine(seed % 2 == 1), engine(seed % 3 == 0));
         let (mut a, mut b) = (Counters::default(), Counters::default());
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let features: Vec<String> = limits().features().map(|(f, _)| f.to_owned()).collect();
+        let names =
+            |l: &Limits| -> Vec<String> { l.features().map(|(f, _)| f.to_owned()).collect() };
+        let mut features = names(&limits(false));
         let profiles = [
             Profile::limited(ProfileId::number(1).unwrap()),
             Profile::limited(ProfileId::number(2).unwrap()),
@@ -98,6 +110,25 @@ fn direct_calls_match_the_state_machines() {
             let amount = [1, 1, 2, 3, 50, 350, 0][rng.below(7) as usize];
             let kind =
                 [Counting::Check, Counting::Reserve, Counting::Increment][rng.below(3) as usize];
+            // Now and then the limits change (positions name other features), expired counters
+            // are swept or all are dropped: counters found before are elsewhere, or gone.
+            match rng.below(400) {
+                0 => {
+                    let l = limits(rng.below(2) == 0);
+                    features = names(&l);
+                    direct.set_limits(l.clone());
+                    machines.set_limits(l);
+                }
+                1..=3 => {
+                    a.sweep(now as f64);
+                    b.sweep(now as f64);
+                }
+                4 => {
+                    a.clear();
+                    b.clear();
+                }
+                _ => {}
+            }
             // Now and then a counter holds something that is not a count.
             if rng.below(200) == 0 && !keys.is_empty() {
                 let k = keys

@@ -1,7 +1,9 @@
 //! `check`, `reserve` and `increment` run directly over in-process [`Counters`]: the same store
 //! operations, in the same order, with the same results as the state machines of `calls.rs`
 //! driven by [`super::store::run`], but without building a call — no boxed call, no vectors,
-//! no strings — once a counter's key has been built. The JS `MemoryStore` path runs on this.
+//! no strings — once a counter's key has been built; and once its counter has been found, the
+//! key table keeps where its entry is ([`CellRef`]), so the call reaches it without hashing the
+//! key's text again. The JS `MemoryStore` path runs on this.
 //! (`tests/direct.rs` checks it against the state machines over random calls.)
 
 use super::decision;
@@ -10,7 +12,7 @@ use super::error::{QuotaError, Result};
 use super::key::Profile;
 use super::keytable::{CounterKey, Owner};
 use super::limits::{self, MAX_SAFE_INTEGER};
-use super::memory::CountersAt;
+use super::memory::{CellRef, CountersAt};
 use super::store::{CountingOps, Store};
 use super::window::Bounds;
 
@@ -63,7 +65,10 @@ impl Figures {
 
 /// A counter the call touches.
 struct Counter {
+    /// Its key; the call updates `key.cell` as it finds or creates the counter's entry.
     key: CounterKey,
+    /// `key.cell` as the key table had it.
+    found: CellRef,
     limit: i64,
     span: Bounds,
     named: bool,
@@ -111,6 +116,7 @@ impl Engine {
         for (p, policy) in policies.iter().enumerate() {
             let (key, span) = self.counter_key(owner, (feature, name), p, policy, now_ms)?;
             slots[p] = Some(Counter {
+                found: key.cell.get(),
                 key,
                 limit: policy.limit,
                 span,
@@ -119,17 +125,23 @@ impl Engine {
         }
         let counters = Counters(&slots[..n]);
         let ops = self.counting_ops();
-        Ok(Some(match kind {
-            Counting::Check => check(counters, amount, now_ms, store)?,
-            Counting::Reserve => {
-                let mut f = reserve(counters, amount, now_ms, (store, ops))?;
-                if f.allowed {
-                    f.reservation = Some(self.admit((&profile.id, name), now_ms, amount));
-                }
-                f
+        let figures = match kind {
+            Counting::Check => check(counters, amount, now_ms, store),
+            Counting::Reserve => reserve(counters, amount, now_ms, (store, ops)),
+            Counting::Increment => increment(counters, amount, now_ms, (store, ops)),
+        };
+        // Where counters were found or created: the next call reaches them without their text.
+        for (p, c) in counters.iter().enumerate() {
+            if c.key.cell.get() != c.found {
+                let at = (feature, p);
+                self.remember_cell(owner, at, c.span.start_ms, c.key.cell.get());
             }
-            Counting::Increment => increment(counters, amount, now_ms, (store, ops))?,
-        }))
+        }
+        let mut f = figures?;
+        if kind == Counting::Reserve && f.allowed {
+            f.reservation = Some(self.admit((&profile.id, name), now_ms, amount));
+        }
+        Ok(Some(f))
     }
 }
 
@@ -180,7 +192,7 @@ impl<'a> Counters<'a> {
 fn check(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Result<Figures> {
     let mut counts = [0i64; MAX_DIRECT_POLICIES];
     for (count, c) in counts.iter_mut().zip(cs.iter()) {
-        *count = read(c, store.get(&c.key)?)?;
+        *count = read(c, store.get_key(&c.key)?)?;
     }
     let counts = &counts[..cs.len()];
     Ok(match cs.denying(counts, amount) {
@@ -199,7 +211,7 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Resu
     let (store, ops) = store;
     if let Some(i) = cs.denying(&[], amount) {
         let c = cs.get(i);
-        let used = read(c, store.get(&c.key)?)?;
+        let used = read(c, store.get_key(&c.key)?)?;
         return Ok(cs.figures(i, used, (amount, false), now_ms));
     }
     let mut counts = [0i64; MAX_DIRECT_POLICIES];
@@ -221,8 +233,11 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Resu
         for j in (0..=i).rev() {
             let key = &cs.get(j).key;
             // Back at most to MAX_SAFE (see `ReserveCall`'s rollback).
-            if let Some(left) = store.incr(key, -amount)?.filter(|&n| n > MAX_SAFE_INTEGER) {
-                store.incr(key, MAX_SAFE_INTEGER - left)?;
+            if let Some(left) = store
+                .incr_key(key, -amount)?
+                .filter(|&n| n > MAX_SAFE_INTEGER)
+            {
+                store.incr_key(key, MAX_SAFE_INTEGER - left)?;
             }
         }
         return over;
@@ -236,7 +251,7 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Resu
 fn increment(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Result<Figures> {
     let (store, ops) = store;
     for c in cs.iter() {
-        limits::room_in(&c.key, store.get(&c.key)?, amount)?;
+        limits::room_in(&c.key, store.get_key(&c.key)?, amount)?;
     }
     let mut counts = [0i64; MAX_DIRECT_POLICIES];
     for (count, c) in counts.iter_mut().zip(cs.iter()) {
@@ -260,7 +275,7 @@ type CountingStore<'s, 'a> = (&'s mut CountersAt<'a>, CountingOps);
 fn count_up((store, ops): CountingStore, c: &Counter, amount: i64, now_ms: i64) -> Result<i64> {
     let ttl = c.span.seconds_to_reset(now_ms);
     if ops == CountingOps::IncrOrCreate {
-        return store.incr_or_create_key(&c.key.text, amount, ttl);
+        return store.incr_or_create_key(&c.key, amount, ttl);
     }
     if let Some(n) = store.incr(&c.key, amount)? {
         return Ok(n);

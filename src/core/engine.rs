@@ -11,6 +11,7 @@ use super::idempotency::{write_record_key, Once, RECORD_NONCE_MASK};
 use super::key::{counter_key, push_feature_key_base, Profile, ProfileId};
 use super::keytable::{CounterKey, KeyTable, Owner};
 use super::limits::{self, Limits, Policy};
+use super::memory::CellRef;
 use super::reservation::{self, Reservation, TokenKey, Tokens};
 use super::settle::{write_marker_key, Settling, State as SettleState};
 use super::store::{Call, CountingOps};
@@ -572,7 +573,7 @@ impl Engine {
             }
         };
         if let Some(key) = self.keys.borrow().find(id, index, p, span.start_ms) {
-            return Ok((key, span));
+            return Ok((key.clone(), span));
         }
         let label = match policy.time_zone {
             None => policy.window.label(span.start_ms, None),
@@ -588,6 +589,20 @@ impl Engine {
             counter_key(&self.key_prefix, id.id, feature, &label)
         });
         Ok((key, span))
+    }
+
+    /// Remembers where the counter of the `p`-th policy of the feature at position `index`, in
+    /// the window starting at `window_start_ms`, is in in-process counters.
+    pub(crate) fn remember_cell(
+        &self,
+        id: Owner<'_>,
+        (index, p): (usize, usize),
+        window_start_ms: i64,
+        cell: CellRef,
+    ) {
+        if let Some(key) = self.keys.borrow().find(id, index, p, window_start_ms) {
+            key.cell.set(cell);
+        }
     }
 
     /// The key label of `policy`'s window containing `at_ms`.

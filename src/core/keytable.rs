@@ -9,7 +9,9 @@
 //! and an entry holds no copy of the id's text. Other string ids are found by their text.
 
 use super::key::ProfileId;
+use super::memory::CellRef;
 use std::borrow::Borrow;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::ops::Deref;
@@ -40,11 +42,14 @@ impl<'a> From<&'a ProfileId> for Owner<'a> {
     }
 }
 
-/// A counter's key: its text, and the number no other key text of this table ever gets.
+/// A counter's key: its text, the number no other key text of this table ever gets, and
+/// where its counter was last found in in-process counters (the direct path's shortcut, set
+/// through a shared borrow of the table).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CounterKey {
     pub id: u64,
     pub text: Rc<str>,
+    pub cell: Cell<CellRef>,
 }
 
 impl Deref for CounterKey {
@@ -214,10 +219,10 @@ impl KeyTable {
         feature: usize,
         policy: usize,
         window_start_ms: i64,
-    ) -> Option<CounterKey> {
+    ) -> Option<&CounterKey> {
         let (feature, policy) = (feature as u32, policy as u32);
         if let Some((map, wanted)) = NumberSlot::of(owner, feature, policy, window_start_ms) {
-            return self.numbered(map).get(&wanted).cloned();
+            return self.numbered(map).get(&wanted);
         }
         let wanted = SlotRef {
             profile: IdRef::of(owner.id),
@@ -225,7 +230,7 @@ impl KeyTable {
             policy,
             window_start_ms,
         };
-        self.keys.get(&wanted as &dyn AsSlotRef).cloned()
+        self.keys.get(&wanted as &dyn AsSlotRef)
     }
 
     /// The key of that counter; `text` builds it the first time.
@@ -238,11 +243,12 @@ impl KeyTable {
         text: impl FnOnce() -> String,
     ) -> CounterKey {
         if let Some(key) = self.find(owner, feature, policy, window_start_ms) {
-            return key;
+            return key.clone();
         }
         let key = CounterKey {
             id: self.next_id,
             text: text().into(),
+            cell: Cell::default(),
         };
         let (feature, policy) = (feature as u32, policy as u32);
         let numbered = NumberSlot::of(owner, feature, policy, window_start_ms);
@@ -425,7 +431,7 @@ mod tests {
         // The numeric id equal to the handle has a slot of its own.
         let one = t.get(Owner::from(&id(1)), 0, 0, 10, || "k1".into());
         assert_eq!(&*one, "k1");
-        assert_eq!(t.find(by_handle, 0, 0, 10), Some(key));
+        assert_eq!(t.find(by_handle, 0, 0, 10), Some(&key));
         // An entry by handle keeps no copy of the id: it costs its key text and the fixed part.
         assert_eq!(t.bytes(), "ka".len() + "k1".len() + 2 * ENTRY_OVERHEAD);
     }

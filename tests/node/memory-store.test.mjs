@@ -197,3 +197,43 @@ test("a MemoryStore with a method replaced, or a subclass, is called like any st
     assert.equal(store.get("ai_quota:7:remix:2026-11-27"), 2);
   }
 });
+
+// The engine reaches a counter it has found before without its key's text; whatever happened to
+// the counter since (expired, swept, the store cleared, the limits reordered, the window rolled
+// over), it counts in the counter its key names and in no other.
+test("over MemoryStore a counter found before is never confused with another", () => {
+  const now = fakeClock();
+  const store = new MemoryStore({ now });
+  const engine = new QuotaEngine({ store, limits: { remix: 3, tips: 5 }, now });
+  const REMIX = "ai_quota:1:remix:2026-11-27";
+  const TIPS = "ai_quota:1:tips:2026-11-27";
+  assert.equal(engine.reserve({ id: 1 }, "remix").used, 1);
+  // It expires and is swept; another key takes its place in memory.
+  store.set(REMIX, 1, 1);
+  now.t += 2_000;
+  store.sweep();
+  store.set("other", 100, 600);
+  assert.equal(engine.reserve({ id: 1 }, "remix").used, 1);
+  assert.equal(store.get("other"), 100);
+  assert.equal(store.get(REMIX), 1);
+  // The store cleared: counted from nothing, in the right key.
+  store.clear();
+  store.set("other", 100, 600);
+  assert.equal(engine.reserve({ id: 1 }, "remix").used, 1);
+  assert.equal(engine.reserve({ id: 1 }, "remix").used, 2);
+  assert.deepEqual([store.get("other"), store.get(REMIX), store.size], [100, 2, 2]);
+  // The limits reordered: position 0 is tips now.
+  engine.setLimits({ tips: 5, remix: 3 });
+  assert.equal(engine.reserve({ id: 1 }, "tips").used, 1);
+  assert.equal(engine.reserve({ id: 1 }, "remix").used, 3);
+  assert.deepEqual([store.get(TIPS), store.get(REMIX)], [1, 3]);
+  // The next day: new counters, yesterday's untouched.
+  now.t += 24 * HOUR;
+  assert.equal(engine.reserve({ id: 1 }, "remix").used, 1);
+  assert.equal(store.get("ai_quota:1:remix:2026-11-28"), 1);
+  // A second engine over the same store counts in the same counters.
+  const second = new QuotaEngine({ store, limits: { remix: 3 }, now });
+  assert.equal(second.reserve({ id: 1 }, "remix").used, 2);
+  assert.equal(engine.reserve({ id: 1 }, "remix").used, 3);
+  assert.equal(second.reserve({ id: 1 }, "remix").allowed, false);
+});
