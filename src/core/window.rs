@@ -5,7 +5,9 @@
 
 use super::error::Result;
 use super::zone::{first_instant_at, TimeZones};
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, NaiveTime, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, Days, Months, NaiveDate, NaiveTime, SecondsFormat, Timelike, Utc,
+};
 use serde::Deserialize;
 use std::fmt::Write;
 
@@ -197,19 +199,7 @@ fn start_of(day: NaiveDate) -> i64 {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a UTC instant (sub-second part dropped).
 pub fn rfc3339_utc(ms: i64) -> String {
-    // chrono's date and time, written by `core::fmt` as `label` writes them (chrono's
-    // `to_rfc3339_opts` carries its own writer, ~1 KB of .wasm, for offsets this never has).
-    let t = utc(ms);
-    let mut text = String::with_capacity(20);
-    let _ = write!(
-        text,
-        "{}T{:02}:{:02}:{:02}Z",
-        t.date_naive(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    text
+    utc(ms.div_euclid(MS_PER_SEC) * MS_PER_SEC).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Remembers the last span computed per (unit, zone), so a zoned window asks the host for

@@ -37,27 +37,6 @@ fn rfc3339_formats_time_of_day() {
 }
 
 #[test]
-fn rfc3339_writes_what_chronos_own_writer_writes() {
-    use chrono::SecondsFormat;
-    let same = |t: i64| {
-        let whole_seconds = DateTime::from_timestamp_millis(t.div_euclid(1000) * 1000).unwrap();
-        let chronos = whole_seconds.to_rfc3339_opts(SecondsFormat::Secs, true);
-        assert_eq!(rfc3339_utc(t), chronos, "at {t} ms");
-    };
-    // Every instant a reset can be: 1970 to the first instant of year 10000, in steps just
-    // under 1,000 days that are never whole seconds, and the ends.
-    let last_reset = crate::core::clock::MAX_MS + 1;
-    (0..=last_reset).step_by(86_399_999_937).for_each(same);
-    [
-        last_reset - 1,
-        last_reset,
-        951_782_400_000, /* 2000-02-29 */
-    ]
-    .into_iter()
-    .for_each(same);
-}
-
-#[test]
 fn utc_hours_weeks_and_months() {
     let t = NOV_27_2026 + 13 * H + 59 * 60_000;
     let h = WindowUnit::Hour.span_at(t);
