@@ -33,8 +33,9 @@ export interface QuotaObjectMethods {
 }
 
 /**
- * The engine in a SQLite-backed Durable Object, one object per profile. A QuotaError thrown
- * inside reaches an RPC caller as an Error whose message starts with "[CODE] ".
+ * The engine in a SQLite-backed Durable Object, one object per profile: reached by name, it
+ * refuses calls for any other profile (INVALID_ARGUMENT). A QuotaError thrown inside reaches an
+ * RPC caller as an Error whose message starts with "[CODE] ".
  *
  * It extends `DurableObject`, so `DurableObjectNamespace<QuotaDurableObject>` types the stub's
  * RPC methods (each a Promise of the result below):

@@ -5,9 +5,9 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { QuotaEngine } from "../engine.js";
-import { isThenable } from "../runtime.js";
+import { isThenable, QuotaError } from "../runtime.js";
 import { DurableObjectStore } from "../stores/durable-object.js";
-import { quotaOptionsFromEnv, toRpcError } from "./rpc.js";
+import { quotaObjectName, quotaOptionsFromEnv, toRpcError } from "./rpc.js";
 
 /**
  * Re-export it from your worker and bind it (see the package README):
@@ -89,10 +89,33 @@ export class QuotaDurableObject extends DurableObject {
   #call(method, ...args) {
     try {
       if (this.#configError !== null) throw this.#configError;
+      this.#ownProfileOnly(method === "usage" ? args[0] : args[0]?.id); // usage(profileId), the others (profile, …)
       const result = this.#engine[method](...args);
       return isThenable(result) ? result.then(undefined, (err) => Promise.reject(toRpcError(err))) : result;
     } catch (err) {
       throw toRpcError(err);
+    }
+  }
+
+  // A profile's counters live in the object named for it (quotaObject): counted in another
+  // object as well, it would get its limit once per object, and its reserves would no longer
+  // run one at a time. So an object that knows its name (reached by idFromName or getByName)
+  // refuses every other profile. An id the engine refuses is left for the engine to report.
+  #ownProfileOnly(id) {
+    const name = this.ctx.id.name;
+    if (typeof name !== "string") return;
+    let own;
+    try {
+      own = quotaObjectName(id);
+    } catch {
+      return;
+    }
+    if (own !== name) {
+      throw new QuotaError(
+        "INVALID_ARGUMENT",
+        `profile id ${JSON.stringify(id)} belongs to the Durable Object named "${own}", not to this one ("${name}"): ` +
+          "reach it with quotaObject(namespace, profile.id)",
+      );
     }
   }
 }

@@ -85,6 +85,21 @@ test("profiles are isolated: one profile at its limit leaves others untouched", 
   assert.deepEqual((await rpc(600, "usage", 600)).result, { remix: 0, tips: 3 });
 });
 
+test("an object counts only its own profile: a call for another profile, 42 and \"42\" included, is refused and counts nothing", async () => {
+  // Profile 610 reached through another object (a careless `quotaObject(env.QUOTA, user.key)`)
+  // would count there beside its own object's counters: twice its limit, and no longer atomic.
+  for (const [object, id] of [[611, 610], ["610", 610], [610, "610"]]) {
+    for (const [method, ...args] of [["reserve", { id }, "tips"], ["check", { id }, "tips"], ["increment", { id }, "tips"], ["release", { id }, "tips"], ["usage", id]]) {
+      const r = await rpc(object, method, ...args);
+      assert.equal(r.error?.code, "INVALID_ARGUMENT", `${method} for ${JSON.stringify(id)} in the object of ${JSON.stringify(object)}`);
+      assert.match(r.error.message, /Durable Object/);
+    }
+  }
+  const own = await ok(mf, "concurrent", { id: 610, feature: "tips", n: 5 });
+  assert.deepEqual(own, { allowed: 3, denied: 2 }, "its own object still has its whole limit");
+  for (const object of [611, "610"]) assert.deepEqual((await rpc(object, "usage", object)).result, { remix: 0, tips: 0 });
+});
+
 test("errors reach the caller with their code: [CODE] in the RPC message, QuotaError again via quotaObject", async () => {
   const raw = await call(mf, "rpc", { id: 700, raw: true, method: "reserve", args: [{ id: 700 }, "nope"] });
   assert.equal(raw.error.name, "Error");
