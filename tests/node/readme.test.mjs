@@ -32,6 +32,18 @@ test("README 'Beyond the Django service' example runs in Node as written", () =>
   );
 });
 
+test("README 'Beyond the Django service': handle() keeps each profile's requests apart", () => {
+  // An id and a key that run together like another pair ("x y" + "k", "x" + "y k"): each is
+  // its own request, answered by its own model call and counted on its own profile.
+  const printed = runExample("## Beyond the Django service", "readme-beyond-profiles", {
+    after:
+      'const one = await handle(post("same", "k"), { id: "x y" });\n' +
+      'const two = await handle(post("same", "y k"), { id: "x" });\n' +
+      'console.log(one.status, two.status, engine.check({ id: "x y" }, "chat").used, engine.check({ id: "x" }, "chat").used);\n',
+  });
+  assert.equal(printed.trimEnd().split("\n").at(-1), "200 200 1234 1234");
+});
+
 test("README 'When the store fails' fragment runs with a store that is down", () => {
   // The fragment's store, limits and profile are the ones the sections before it declare; here
   // the store throws, so the fragment's degraded branch (the one copied code meets when the
