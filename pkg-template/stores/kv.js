@@ -11,6 +11,10 @@
 /** KV refuses expirations less than 60 seconds ahead. */
 export const KV_MIN_TTL_SECONDS = 60;
 
+// A count as this store writes it (String of a safe integer): anything else — " " or "0x10",
+// which Number() reads as 0 and 16 — is handed to the engine as read: CORRUPT_COUNTER.
+const COUNT = /^-?(0|[1-9][0-9]*)$/;
+
 export class KvStore {
   #kv;
   #now;
@@ -75,8 +79,8 @@ export class KvStore {
     // A key written by someone else has no expiry of ours: null, and rewritten without one.
     const expiresAt = Number.isFinite(metadata?.expiresAt) ? metadata.expiresAt : null;
     if (expiresAt !== null && expiresAt <= this.#now()) return undefined;
-    const n = Number(value);
-    return { count: value !== "" && Number.isSafeInteger(n) ? n : value, expiresAt };
+    const n = COUNT.test(value) ? Number(value) : NaN;
+    return { count: Number.isSafeInteger(n) ? n : value, expiresAt };
   }
 
   #write(key, count, expiresAt) {

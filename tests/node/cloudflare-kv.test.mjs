@@ -85,6 +85,16 @@ test("a value that is not a count is CORRUPT_COUNTER, never read as 0", async ()
   assert.equal(r.error?.code, "CORRUPT_COUNTER");
 });
 
+test("a value that only looks like a number (blank, hex, exponent, sign, spaces) is CORRUPT_COUNTER, never read as a count", async () => {
+  // Number(" ") is 0 and Number("0x10") 16: read that way, a damaged counter would restart at 0.
+  for (const [i, value] of [" ", "\n", "0x10", "1e1", "+1", " 1", "1.0"].entries()) {
+    const id = 2020 + i;
+    await call(mf, "kvPutRaw", { key: `ai_quota:${id}:tips:2026-11-27`, value });
+    const [r] = await engine(NOON, { tips: 20 }, [["reserve", { id }, "tips"]]);
+    assert.equal(r.error?.code, "CORRUPT_COUNTER", JSON.stringify(value));
+  }
+});
+
 test("the README's KvStore lines work as written, configured from env", async () => {
   const { d, usage } = await ok(mf, "kvReadme", { profile: { id: 2004 } });
   assert.deepEqual([d.allowed, d.used, d.limit], [true, 1, 3]);
