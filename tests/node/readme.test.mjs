@@ -3,6 +3,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { startWorker } from "../../examples/cloudflare-worker/miniflare.mjs";
+import { awayFromMidnight } from "../workerd/helpers.mjs";
 
 const root = new URL("../../", import.meta.url);
 
@@ -60,4 +63,43 @@ test("README 'When the store fails' fragment runs with a store that is down", ()
     after: 'console.log(d.allowed, d.degraded, d.error.code);\n',
   });
   assert.equal(printed, "false store-error STORE_ERROR\n");
+});
+
+/** The first ```lang block after `heading`. */
+function block(heading, lang) {
+  const readme = readFileSync(new URL("README.md", root), "utf8");
+  return readme.slice(readme.indexOf(heading)).match(new RegExp("```" + lang + "\\n([\\s\\S]*?)```"))[1];
+}
+
+test("README Cloudflare Worker: the Durable Object worker and its wrangler.toml run in workerd as written", async (t) => {
+  await awayFromMidnight();
+  const worker = block("In a **Cloudflare Worker**, each profile's counters", "js");
+  // The three lines of "Cloudflare Workers" are that worker's.
+  const code = (text) => text.split("\n").map((l) => l.replace(/\s*\/\/.*$/, "").trim()).filter((l) => l !== "" && l !== "// in fetch():");
+  const lines = code(worker);
+  for (const line of code(block("The worker (three lines", "js"))) assert.ok(lines.includes(line), line);
+
+  const dir = new URL("target/readme-worker/", root);
+  mkdirSync(new URL("src/", dir), { recursive: true });
+  // The toml block holds what the worker needs; a project adds its name, entry and date.
+  const toml = 'name = "readme-worker"\nmain = "src/index.js"\ncompatibility_date = "2026-04-20"\n\n';
+  writeFileSync(new URL("wrangler.toml", dir), toml + block("`wrangler.toml`:", "toml"));
+  writeFileSync(new URL("src/index.js", dir), worker);
+  // The test's authentication: the profile a header names (a real one verifies a credential).
+  const auth = 'export async function authenticate(request) {\n  return { id: JSON.parse(request.headers.get("x-profile")) };\n}\n';
+  writeFileSync(new URL("src/auth.js", dir), auth);
+  const mf = await startWorker(fileURLToPath(new URL("wrangler.toml", dir)));
+  t.after(() => mf.dispose());
+
+  const as = (id) => mf.dispatchFetch("http://worker/", { headers: { "x-profile": JSON.stringify(id) } });
+  // remix: 10 a day in the toml; 12 at once for profile 42.
+  const responses = await Promise.all(Array.from({ length: 12 }, () => as(42)));
+  const statuses = responses.map((r) => r.status).sort();
+  assert.deepEqual(statuses, [...Array(10).fill(200), 429, 429]);
+  for (const r of responses.filter((r) => r.status === 429)) {
+    assert.match(r.headers.get("Retry-After"), /^[0-9]+$/);
+    assert.equal((await r.json()).used, 10);
+  }
+  assert.equal((await as("42")).status, 200, "profile \"42\" is another profile");
+  assert.equal((await as(43)).status, 200);
 });
