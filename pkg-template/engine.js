@@ -105,19 +105,19 @@ export class QuotaEngine {
 
   release(profile, featureOrReservation, options) {
     this.#live();
-    return this.#drive(this.#core.start(RELEASE, profile, featureOrReservation, options, this.#clock), undefined);
+    return this.#drive(this.#core.start(RELEASE, profile, featureOrReservation, options, this.#clock), undefined, undefined);
   }
 
   settle(profile, reservation, actualAmount) {
     this.#live();
-    const result = this.#drive(this.#core.startSettle(profile, reservation, actualAmount, this.#clock), undefined);
+    const result = this.#drive(this.#core.startSettle(profile, reservation, actualAmount, this.#clock), undefined, undefined);
     // true only when this call corrected the counters (home mode, a repeat: false).
     return isThenable(result) ? result.then((r) => r === true) : result === true;
   }
 
   usage(profileId) {
     this.#live();
-    return this.#drive(this.#core.startUsage(profileId, this.#clock), undefined);
+    return this.#drive(this.#core.startUsage(profileId, this.#clock), undefined, undefined);
   }
 
   setLimits(limits) {
@@ -153,8 +153,11 @@ export class QuotaEngine {
   // validates the raw arguments in Rust, so every error is the one documented.
   #decide(kind, profile, feature, options) {
     let status = -1;
+    const index = this.#features.get(feature);
+    // The feature's policies as this call counts them: a setLimits while it awaits its store
+    // must not rename (or lose) the policy its decision describes.
+    const policies = this.#policies[index];
     if (typeof profile === "object" && profile !== null && !Array.isArray(profile)) {
-      const index = this.#features.get(feature);
       if (index !== undefined) {
         let id, unlimited, now, amount = 1, key, plain = true;
         try {
@@ -187,16 +190,16 @@ export class QuotaEngine {
       }
     }
     if (status < 0) status = this.#core.start(kind, profile, feature, options, this.#clock);
-    return this.#drive(status, feature);
+    return this.#drive(status, feature, policies);
   }
 
   // Runs the call's store operations while the store answers with plain values; from the
   // first thenable on, continues in #driveAsync and returns its Promise.
-  #drive(status, feature) {
+  #drive(status, feature, policies) {
     const core = this.#core;
     const store = this.#store;
     for (;;) {
-      if (status > LAST_OP) return this.#result(status, feature);
+      if (status > LAST_OP) return this.#result(status, feature, policies);
       // Every number is read before #key, which may call into WASM (growing memory detaches `out`).
       const out = this.#numbers();
       const call = out[CALL_SLOT];
@@ -211,11 +214,11 @@ export class QuotaEngine {
         continue;
       }
       status = this.#answer(call, op, raw, false);
-      if (status === PENDING) return this.#driveAsync(call, op, raw, feature);
+      if (status === PENDING) return this.#driveAsync(call, op, raw, feature, policies);
     }
   }
 
-  async #driveAsync(call, op, pending, feature) {
+  async #driveAsync(call, op, pending, feature, policies) {
     const core = this.#core;
     const store = this.#store;
     for (;;) {
@@ -230,7 +233,7 @@ export class QuotaEngine {
       }
       // Plain answers from here on are taken at once; the next thenable is awaited.
       for (;;) {
-        if (status > LAST_OP) return this.#result(status, feature);
+        if (status > LAST_OP) return this.#result(status, feature, policies);
         const out = this.#numbers();
         call = out[CALL_SLOT];
         const keyId = out[KEY_SLOT], a = out[VALUE_SLOT], b = out[TTL_SLOT];
@@ -267,10 +270,10 @@ export class QuotaEngine {
     return core.resumeWith(call, raw, settled);
   }
 
-  #result(status, feature) {
+  #result(status, feature, policies) {
     switch (status) {
       case DECISION:
-        return this.#decision(feature);
+        return this.#decision(feature, policies);
       case UNLIMITED:
         return decision(true, feature);
       case RELEASED:
@@ -282,7 +285,8 @@ export class QuotaEngine {
     }
   }
 
-  #decision(feature) {
+  // `policies`: the feature's [name, window] pairs when the call started.
+  #decision(feature, policies) {
     // Read every number first: rfc3339 calls into WASM, and memory growing there detaches `out`.
     const out = this.#numbers();
     const D = DecisionSlot;
@@ -298,7 +302,7 @@ export class QuotaEngine {
     // building it here from numbers: see README, Performance).
     // The view's buffer through #numbers (fresh if rfc3339 grew memory): no Memory.buffer getter.
     const reservation = tokenLength === 0 ? undefined : TOKEN_TEXT.decode(new Uint8Array(this.#numbers().buffer, tokenAt, tokenLength));
-    const named = policy >= 0 ? this.#policies[this.#features.get(feature)][policy] : undefined;
+    const named = policy >= 0 ? policies[policy] : undefined;
     return decision(allowed, feature, undefined, limit, used, remaining, this.#resetsAt, retryAfter, reservation, named?.[0], named?.[1], replayed);
   }
 

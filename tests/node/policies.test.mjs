@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine, QuotaError } from "wasm-quota";
-import { fakeClock, recordingStore, HOUR } from "./helpers.mjs";
+import { fakeClock, recordingStore, mapStore, HOUR } from "./helpers.mjs";
 
 function setup(limits, iso) {
   const now = fakeClock(Date.parse(iso));
@@ -137,4 +137,25 @@ test("real Intl: Paris hours across DST, and a zone whose midnight is skipped (A
   assert.deepEqual([key, ttl], ["ai_quota:42:d:2026-09-06@America/Santiago", 23 * 3600]);
   chile.now.t -= 1000; // 23:59:59 on the 5th, local
   assert.equal(chile.engine.reserve(me, "d").resetsAt, "2026-09-06T04:00:00Z");
+});
+
+test("setLimits while a reserve awaits its store: its decision names the policy it counted under and keeps its reservation", async () => {
+  const now = fakeClock(Date.parse("2026-11-27T12:30:00Z"));
+  const { store } = mapStore(now, { upsert: true, async: true });
+  const chat = [{ limit: 5, window: "hour" }, { limit: 9, name: "d" }];
+  const engine = new QuotaEngine({ store, limits: { chat, tips: 2 }, now });
+  // The policies swap places while the reserve awaits: it is still the hour's that is fullest.
+  const swapped = engine.reserve(me, "chat");
+  engine.setLimits({ chat: [chat[1], chat[0]], tips: 2 });
+  const d = await swapped;
+  assert.deepEqual([d.policy, d.window, d.limit, d.resetsAt], ["hourly", "hour", 5, "2026-11-27T13:00:00Z"]);
+  // The feature goes while the next one awaits: it was counted, so its decision and token come back
+  // (before, a TypeError: the count stayed and the caller had no token to release it with).
+  const removed = engine.reserve(me, "chat");
+  engine.setLimits({ tips: 2 });
+  const r = await removed;
+  assert.deepEqual([r.allowed, r.policy, r.limit, r.used, typeof r.reservation], [true, "hourly", 5, 2, "string"]);
+  engine.setLimits({ chat, tips: 2 });
+  await engine.release(me, r.reservation);
+  assert.equal((await engine.check(me, "chat")).used, 1, "released with its token");
 });
