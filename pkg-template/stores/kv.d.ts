@@ -12,7 +12,8 @@ export interface KVNamespaceLike {
 /**
  * The QuotaStore contract over Workers KV, best effort: not atomic (concurrent reserves can
  * over-admit), eventually consistent, about one write per second per key. For low-stakes
- * limits and showing usage; enforce with QuotaDurableObject.
+ * limits and showing usage; enforce with QuotaDurableObject. A key over KV's 512 bytes (a long
+ * string id or idempotency key) is kept under `wasm-quota:sha256:` + its SHA-256 in hex.
  */
 export class KvStore implements QuotaStore {
   constructor(namespace: KVNamespaceLike, options?: { now?: () => number });

@@ -10,6 +10,22 @@
 
 /** KV refuses expirations less than 60 seconds ahead. */
 export const KV_MIN_TTL_SECONDS = 60;
+// KV refuses keys longer than this many bytes of UTF-8.
+const KV_MAX_KEY_BYTES = 512;
+
+// A longer key — a long string id, a long idempotency key — is kept under its SHA-256 instead.
+// Refused by KV, every call on it would be a store fault: a reserve denied for good, or with
+// onStoreError "allow" admitted and never counted (any client choosing a long key).
+const LONG_KEY = "wasm-quota:sha256:";
+const UTF8 = new TextEncoder();
+
+async function kvKey(key) {
+  if (key.length * 3 <= KV_MAX_KEY_BYTES) return key; // a UTF-16 unit is at most 3 bytes
+  const bytes = UTF8.encode(key);
+  if (bytes.length <= KV_MAX_KEY_BYTES) return key;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return LONG_KEY + Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 // A count as this store writes it (String of a safe integer): anything else — " " or "0x10",
 // which Number() reads as 0 and 16 — is handed to the engine as read: CORRUPT_COUNTER.
@@ -74,7 +90,7 @@ export class KvStore {
 
   // The live entry, or undefined when absent or past the expiry in its metadata.
   async #read(key) {
-    const { value, metadata } = await this.#kv.getWithMetadata(key);
+    const { value, metadata } = await this.#kv.getWithMetadata(await kvKey(key));
     if (value === null) return undefined;
     // A key written by someone else has no expiry of ours: null, and rewritten without one.
     const expiresAt = Number.isFinite(metadata?.expiresAt) ? metadata.expiresAt : null;
@@ -83,10 +99,11 @@ export class KvStore {
     return { count: Number.isSafeInteger(n) ? n : value, expiresAt };
   }
 
-  #write(key, count, expiresAt) {
-    if (expiresAt === null) return this.#kv.put(key, String(count));
+  async #write(key, count, expiresAt) {
+    const at = await kvKey(key);
+    if (expiresAt === null) return this.#kv.put(at, String(count));
     const ttl = Math.ceil((expiresAt - this.#now()) / 1000);
-    return this.#kv.put(key, String(count), {
+    return this.#kv.put(at, String(count), {
       metadata: { expiresAt },
       expirationTtl: Math.max(KV_MIN_TTL_SECONDS, ttl),
     });

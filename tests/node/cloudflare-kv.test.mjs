@@ -95,6 +95,39 @@ test("a value that only looks like a number (blank, hex, exponent, sign, spaces)
   }
 });
 
+test("keys longer than KV's 512 bytes count like any other: a long string id, a client's long idempotency key", async () => {
+  // KV refuses them, so every call on one was a store fault: under onStoreError "allow" a client
+  // sending a 256-character Idempotency-Key was admitted every time and never counted.
+  const key = (c) => "%".repeat(255) + c; // 767 bytes once escaped in its record's key
+  const long = { id: "\u{1F600}".repeat(256) }; // 1,024 bytes in each of its keys
+  const results = await ok(mf, "kvEngine", {
+    now: NOON,
+    limits: { tips: 2 },
+    options: { onStoreError: "allow" },
+    calls: [
+      ["reserve", { id: 2040 }, "tips", { idempotencyKey: key("a") }],
+      ["reserve", { id: 2040 }, "tips", { idempotencyKey: key("a") }],
+      ["reserve", { id: 2040 }, "tips", { idempotencyKey: key("b") }],
+      ["reserve", { id: 2040 }, "tips", { idempotencyKey: key("c") }],
+      ["reserve", long, "tips"],
+      ["reserve", long, "tips"],
+      ["reserve", long, "tips"],
+      ["usage", long.id],
+    ],
+  });
+  const shape = ({ result: d }) => [d.allowed, d.used, d.replayed === true, d.degraded ?? "counted"];
+  assert.deepEqual(results.slice(0, 7).map(shape), [
+    [true, 1, false, "counted"],
+    [true, 1, true, "counted"],
+    [true, 2, false, "counted"],
+    [false, 2, false, "counted"],
+    [true, 1, false, "counted"],
+    [true, 2, false, "counted"],
+    [false, 2, false, "counted"],
+  ]);
+  assert.deepEqual(results[7].result, { tips: 2 });
+});
+
 test("the README's KvStore lines work as written, configured from env", async () => {
   const { d, usage } = await ok(mf, "kvReadme", { profile: { id: 2004 } });
   assert.deepEqual([d.allowed, d.used, d.limit], [true, 1, 3]);

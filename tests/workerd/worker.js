@@ -226,10 +226,10 @@ const routes = {
   async probe(env, { name, method, args = [] }) {
     return env.PROBE.get(env.PROBE.idFromName(name))[method](...args);
   },
-  // { now, limits, calls: [[method, ...args]] }: an engine over KvStore with a fixed clock.
-  async kvEngine(env, { now, limits, calls }) {
+  // { now, limits, calls: [[method, ...args]], options? }: an engine over KvStore with a fixed clock.
+  async kvEngine(env, { now, limits, calls, options = {} }) {
     const store = new KvStore(env.QUOTA_KV, { now: () => now });
-    const engine = new QuotaEngine({ store, limits, now: () => now });
+    const engine = new QuotaEngine({ store, limits, now: () => now, ...options });
     const results = [];
     for (const [method, ...args] of calls) results.push(await settle(() => engine[method](...args)));
     return results;
