@@ -6,6 +6,12 @@
 pub mod bind;
 pub mod core;
 
+// The README's Rust example runs under `cargo test` as a doctest (its other blocks are JS,
+// TypeScript, TOML, HTML and shell, which rustdoc does not run).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// The allocator of the .wasm: talc instead of Rust's default dlmalloc, for size. WASM here is
 /// single-threaded (no threads feature; each JS realm has its own instance), which is what
 /// `new_global` asks of its caller.

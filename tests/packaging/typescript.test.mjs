@@ -35,3 +35,18 @@ test("the README's TypeScript Worker type-checks as written", async (t) => {
   const { stdout } = await run(bin("tsc"), ["-p", "."], { cwd: dir }).catch((err) => assert.fail(err.stdout + err.stderr));
   assert.equal(stdout, "");
 });
+
+test("the README's store contract is the package's QuotaStore: each accepts the stores the other does", async (t) => {
+  const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+  const contract = readme.slice(readme.indexOf("## The store contract")).match(/```ts\n([\s\S]*?)```/)[1];
+  const check = `import type { QuotaStore as PackageStore } from "wasm-quota";
+${contract}
+export const fromReadme = (s: QuotaStore): PackageStore => s;
+export const fromPackage = (s: PackageStore): QuotaStore => s;
+`;
+  const tsconfig = JSON.parse(await source("tsconfig.json"));
+  tsconfig.files = ["store.ts"];
+  const dir = await project(t, { "tsconfig.json": JSON.stringify(tsconfig), "store.ts": check }, { links: ["@cloudflare/workers-types"] });
+  const { stdout } = await run(bin("tsc"), ["-p", "."], { cwd: dir }).catch((err) => assert.fail(err.stdout + err.stderr));
+  assert.equal(stdout, "");
+});
