@@ -56,6 +56,11 @@ const ID_HANDLES = 1 << 14;
 const ID_HANDLE_CHARS = 1 << 19;
 const MAX_INTERNED_ID_CHARS = 96;
 
+// `resetsAt` texts of the last few reset instants, each formatted once (a call into WASM): a
+// feature with an hour and a day policy alternates between two instants, zoned windows add
+// more. A miss replaces the slots in turn.
+const RESETS_AT_SLOTS = 4;
+
 export class QuotaEngine {
   #core;
   #freed = false;
@@ -71,8 +76,9 @@ export class QuotaEngine {
   #keyMisses = 0;
   #idHandles = new Map(); // interned string id -> its handle
   #idChars = 0;
-  #resetsAtMs = NaN;
-  #resetsAt = "";
+  #resetsAtMs = new Array(RESETS_AT_SLOTS).fill(NaN);
+  #resetsAtTexts = new Array(RESETS_AT_SLOTS).fill("");
+  #resetsAtNext = 0; // the slot the next miss replaces
 
   /** Validates every option; throws `QuotaError` with code `INVALID_CONFIG` when one is wrong. */
   constructor(options) {
@@ -294,16 +300,25 @@ export class QuotaEngine {
     const allowed = out[D.Allowed] === 1, limit = out[D.Limit], used = out[D.Used], remaining = out[D.Remaining];
     const resetsAtMs = out[D.ResetsAt], retryAfter = out[D.RetryAfter] < 0 ? null : out[D.RetryAfter];
     const tokenAt = out[D.TokenAt], tokenLength = out[D.TokenLength], policy = out[D.Policy], replayed = out[D.Replayed] === 1;
-    if (resetsAtMs !== this.#resetsAtMs) {
-      this.#resetsAt = QuotaCore.rfc3339(resetsAtMs);
-      this.#resetsAtMs = resetsAtMs;
-    }
+    const resetsAt = this.#resetsAt(resetsAtMs);
     // One decode per admission: the token's text is written only in Rust (measured against
     // building it here from numbers: see README, Performance).
     // The view's buffer through #numbers (fresh if rfc3339 grew memory): no Memory.buffer getter.
     const reservation = tokenLength === 0 ? undefined : TOKEN_TEXT.decode(new Uint8Array(this.#numbers().buffer, tokenAt, tokenLength));
     const named = policy >= 0 ? policies[policy] : undefined;
-    return decision(allowed, feature, undefined, limit, used, remaining, this.#resetsAt, retryAfter, reservation, named?.[0], named?.[1], replayed);
+    return decision(allowed, feature, undefined, limit, used, remaining, resetsAt, retryAfter, reservation, named?.[0], named?.[1], replayed);
+  }
+
+  // The RFC 3339 text of reset instant `ms` (may call into WASM: read `out` before).
+  #resetsAt(ms) {
+    const instants = this.#resetsAtMs;
+    for (let i = 0; i < RESETS_AT_SLOTS; i++) if (instants[i] === ms) return this.#resetsAtTexts[i];
+    const text = QuotaCore.rfc3339(ms);
+    const slot = this.#resetsAtNext;
+    this.#resetsAtNext = (slot + 1) % RESETS_AT_SLOTS;
+    instants[slot] = ms;
+    this.#resetsAtTexts[slot] = text;
+    return text;
   }
 
   // The handle of string id `id`, interned now; -1 when it is not interned (too long, not

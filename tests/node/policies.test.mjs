@@ -159,3 +159,30 @@ test("setLimits while a reserve awaits its store: its decision names the policy 
   await engine.release(me, r.reservation);
   assert.equal((await engine.check(me, "chat")).used, 1, "released with its token");
 });
+
+test("resetsAt names each decision's own reset instant when many windows take turns", () => {
+  // Six features, six reset instants (more than the engine keeps formatted), asked in an
+  // order that revisits each after others evicted it, across an hour and a day boundary.
+  const limits = {
+    chat: [{ limit: 30, window: "hour" }, { limit: 100, window: "day" }], // the hour is tightest
+    h: { limit: 50, window: "hour", timeZone: "Asia/Kolkata" },
+    w: { limit: 50, window: "week", timeZone: "Asia/Kolkata" },
+    m: { limit: 50, window: "month", timeZone: "America/New_York" },
+    d: 50,
+    paris: { limit: 50, timeZone: "Europe/Paris" },
+  };
+  const { engine, now } = setup(limits, "2026-11-27T22:50:00Z");
+  const order = ["chat", "h", "w", "chat", "m", "d", "paris", "h", "chat", "d", "w", "m", "paris"];
+  for (const step of [0, 20 * 60_000, 60 * 60_000]) {
+    now.t += step;
+    for (const f of order) {
+      const d = engine.reserve(me, f, { amount: f === "chat" ? 3 : 1 });
+      // A fresh engine formats the instant itself: nothing cached.
+      const fresh = new QuotaEngine({ store: recordingStore(now), limits, now });
+      const expected = fresh.reserve(me, f, { amount: f === "chat" ? 3 : 1 }).resetsAt;
+      fresh.free();
+      assert.equal(d.allowed, true);
+      assert.equal(d.resetsAt, expected, `${f} at ${new Date(now.t).toISOString()}`);
+    }
+  }
+});
