@@ -174,3 +174,62 @@ fn direct_calls_match_the_state_machines() {
         }
     }
 }
+
+/// A call whose keys are built as the key table fills up: building its second key starts the
+/// table over and drops its first, which the call builds again. Counts and decisions stay
+/// those of the state machines, before, across and after the start-over.
+#[test]
+fn a_key_table_starting_over_inside_a_call_keeps_every_count() {
+    use wasm_quota::core::keytable::KEY_TABLE_CAPACITY;
+    let engine = || {
+        Engine::new(limits(false))
+            .with_nonce_seed(7)
+            .with_token_secret("one secret for both engines")
+            .unwrap()
+    };
+    let (direct, machines) = (engine(), engine());
+    let (mut a, mut b) = (Counters::default(), Counters::default());
+    let names: Vec<String> = limits(false)
+        .features()
+        .map(|(f, _)| f.to_owned())
+        .collect();
+    let (remix, chat) = (0, 2);
+    assert_eq!((&*names[remix], &*names[chat]), ("remix", "chat"));
+    let reserve = |(id, f): (i64, usize), a: &mut Counters, b: &mut Counters| {
+        let profile = Profile::limited(ProfileId::number(id).unwrap());
+        let got = direct.count_directly(
+            Counting::Reserve,
+            &profile,
+            f,
+            1,
+            START,
+            &mut a.at(START as f64, describe),
+        );
+        let want = machines
+            .reserve(&profile, &names[f], 1, START)
+            .and_then(|c| run(c, &mut b.at(START as f64, describe)))
+            .map(|o| Some(as_figures(o.decision().expect("a decision"))));
+        assert_eq!(got, want, "profile {id}, {}", names[f]);
+        got.unwrap().unwrap()
+    };
+    // One key, then two per call: the table holds one key short of its capacity.
+    reserve((0, remix), &mut a, &mut b);
+    let full = (KEY_TABLE_CAPACITY as i64 - 2) / 2;
+    for id in 1..=full {
+        reserve((id, chat), &mut a, &mut b);
+    }
+    for (id, used) in [(full + 1, 1), (full + 1, 2), (1, 2), (0, 2)] {
+        let f = if id == 0 { remix } else { chat };
+        let figures = reserve((id, f), &mut a, &mut b);
+        assert_eq!(
+            (figures.allowed, figures.used),
+            (true, used),
+            "profile {id}"
+        );
+    }
+    assert_eq!(a.len(), b.len());
+    let keys: Vec<String> = b.keys().map(str::to_owned).collect();
+    for k in &keys {
+        assert_eq!(a.get(k, START as f64), b.get(k, START as f64), "{k}");
+    }
+}

@@ -1,9 +1,11 @@
 //! `check`, `reserve` and `increment` run directly over in-process [`Counters`]: the same store
 //! operations, in the same order, with the same results as the state machines of `calls.rs`
 //! driven by [`super::store::run`], but without building a call — no boxed call, no vectors,
-//! no strings — once a counter's key has been built; and once its counter has been found, the
-//! key table keeps where its entry is ([`CellRef`]), so the call reaches it without hashing the
-//! key's text again. The JS `MemoryStore` path runs on this.
+//! no strings — once a counter's key has been built. The call reads its keys in the key table
+//! itself (no copy, so no touch of the key text's count), and once a counter has been found
+//! its key keeps where its entry is ([`super::memory::CellRef`]), so the call reaches it
+//! without hashing the key's text again: a known counter costs its key's entry and its own.
+//! The JS `MemoryStore` path runs on this.
 //! (`tests/direct.rs` checks it against the state machines over random calls.)
 
 use super::decision;
@@ -11,8 +13,8 @@ use super::engine::Engine;
 use super::error::{QuotaError, Result};
 use super::key::Profile;
 use super::keytable::{CounterKey, Owner};
-use super::limits::{self, MAX_SAFE_INTEGER};
-use super::memory::{CellRef, CountersAt};
+use super::limits::{self, Policy, MAX_SAFE_INTEGER};
+use super::memory::CountersAt;
 use super::store::{CountingOps, Store};
 use super::window::Bounds;
 
@@ -64,11 +66,9 @@ impl Figures {
 }
 
 /// A counter the call touches.
-struct Counter {
+struct Counter<'k> {
     /// Its key; the call updates `key.cell` as it finds or creates the counter's entry.
-    key: CounterKey,
-    /// `key.cell` as the key table had it.
-    found: CellRef,
+    key: &'k CounterKey,
     limit: i64,
     span: Bounds,
     named: bool,
@@ -112,51 +112,80 @@ impl Engine {
             id: &profile.id,
             handle,
         };
-        let mut slots: [Option<Counter>; MAX_DIRECT_POLICIES] = Default::default();
-        for (p, policy) in policies.iter().enumerate() {
-            let (key, span) = self.counter_key(owner, (feature, name), p, policy, now_ms)?;
-            slots[p] = Some(Counter {
-                found: key.cell.get(),
-                key,
-                limit: policy.limit,
-                span,
-                named: !policy.plain,
-            });
-        }
-        let counters = Counters(&slots[..n]);
-        let ops = self.counting_ops();
-        let figures = match kind {
-            Counting::Check => check(counters, amount, now_ms, store),
-            Counting::Reserve => reserve(counters, amount, now_ms, (store, ops)),
-            Counting::Increment => increment(counters, amount, now_ms, (store, ops)),
-        };
-        // Where counters were found or created: the next call reaches them without their text.
-        for (p, c) in counters.iter().enumerate() {
-            if c.key.cell.get() != c.found {
-                let at = (feature, p);
-                self.remember_cell(owner, at, c.span.start_ms, c.key.cell.get());
+        let call = (kind, amount, now_ms);
+        let feature = (feature, name);
+        let figures = loop {
+            if let Some(figures) = self.count_found(call, (owner, feature), policies, store)? {
+                break figures;
             }
-        }
+            // Build the keys, then find them again. Building one may start the key table over
+            // and drop the keys before it; the table then holds at most this call's keys, so
+            // the second round finds or builds them all without starting over.
+            for (p, policy) in policies.iter().enumerate() {
+                self.counter_key(owner, feature, p, policy, now_ms)?;
+            }
+        };
         let mut f = figures?;
         if kind == Counting::Reserve && f.allowed {
             f.reservation = Some(self.admit((&profile.id, name), now_ms, amount));
         }
         Ok(Some(f))
     }
+
+    /// The call over its counters when every key is in the key table (`None` at the first that
+    /// is not). The keys are read in the table itself, no copy: a known key costs its entry
+    /// and its counter's, and the call updates the keys' cells there.
+    fn count_found(
+        &self,
+        call: (Counting, i64, i64),
+        (owner, (feature, _)): (Owner<'_>, (usize, &str)),
+        policies: &[Policy],
+        store: &mut CountersAt,
+    ) -> Result<Option<Result<Figures>>> {
+        let table = self.key_table();
+        let mut slots: [Option<Counter>; MAX_DIRECT_POLICIES] = Default::default();
+        for (p, policy) in policies.iter().enumerate() {
+            let span = self.bounds(policy, call.2)?;
+            let Some(key) = table.find(owner, feature, p, span.start_ms) else {
+                return Ok(None);
+            };
+            slots[p] = Some(Counter {
+                key,
+                limit: policy.limit,
+                span,
+                named: !policy.plain,
+            });
+        }
+        let counters = Counters(&slots[..policies.len()]);
+        Ok(Some(count(call, counters, (store, self.counting_ops()))))
+    }
+}
+
+/// Runs `kind` over `counters`.
+fn count(
+    (kind, amount, now_ms): (Counting, i64, i64),
+    counters: Counters,
+    (store, ops): CountingStore,
+) -> Result<Figures> {
+    match kind {
+        Counting::Check => check(counters, amount, now_ms, store),
+        Counting::Reserve => reserve(counters, amount, now_ms, (store, ops)),
+        Counting::Increment => increment(counters, amount, now_ms, (store, ops)),
+    }
 }
 
 /// The counters of a call, one per policy of the feature, in order.
 #[derive(Clone, Copy)]
-struct Counters<'a>(&'a [Option<Counter>]);
+struct Counters<'a, 'k>(&'a [Option<Counter<'k>>]);
 
-impl<'a> Counters<'a> {
+impl<'a, 'k> Counters<'a, 'k> {
     fn len(self) -> usize {
         self.0.len()
     }
-    fn get(&self, i: usize) -> &Counter {
+    fn get(&self, i: usize) -> &'a Counter<'k> {
         self.0[i].as_ref().expect("every slot below len is filled")
     }
-    fn iter(self) -> impl Iterator<Item = &'a Counter> {
+    fn iter(self) -> impl Iterator<Item = &'a Counter<'k>> {
         self.0.iter().flatten()
     }
     fn limit(&self, i: usize) -> i64 {
@@ -192,7 +221,7 @@ impl<'a> Counters<'a> {
 fn check(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Result<Figures> {
     let mut counts = [0i64; MAX_DIRECT_POLICIES];
     for (count, c) in counts.iter_mut().zip(cs.iter()) {
-        *count = read(c, store.get_key(&c.key)?)?;
+        *count = read(c, store.get_key(c.key)?)?;
     }
     let counts = &counts[..cs.len()];
     Ok(match cs.denying(counts, amount) {
@@ -211,7 +240,7 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Resu
     let (store, ops) = store;
     if let Some(i) = cs.denying(&[], amount) {
         let c = cs.get(i);
-        let used = read(c, store.get_key(&c.key)?)?;
+        let used = read(c, store.get_key(c.key)?)?;
         return Ok(cs.figures(i, used, (amount, false), now_ms));
     }
     let mut counts = [0i64; MAX_DIRECT_POLICIES];
@@ -219,7 +248,7 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Resu
         let n = count_up((store, ops), c, amount, now_ms)?;
         let over = if n < amount {
             Err(QuotaError::corrupt(
-                &c.key,
+                c.key,
                 format!("a negative count ({})", n - amount),
             ))
         } else if n > c.limit {
@@ -231,7 +260,7 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Resu
             continue;
         };
         for j in (0..=i).rev() {
-            let key = &cs.get(j).key;
+            let key = cs.get(j).key;
             // Back at most to MAX_SAFE (see `ReserveCall`'s rollback).
             if let Some(left) = store
                 .incr_key(key, -amount)?
@@ -251,7 +280,7 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Resu
 fn increment(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Result<Figures> {
     let (store, ops) = store;
     for c in cs.iter() {
-        limits::room_in(&c.key, store.get_key(&c.key)?, amount)?;
+        limits::room_in(c.key, store.get_key(c.key)?, amount)?;
     }
     let mut counts = [0i64; MAX_DIRECT_POLICIES];
     for (count, c) in counts.iter_mut().zip(cs.iter()) {
@@ -263,7 +292,7 @@ fn increment(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Re
 
 /// A count read for a decision (see [`limits::read_count`]).
 fn read(c: &Counter, n: Option<i64>) -> Result<i64> {
-    limits::read_count(&c.key, n)
+    limits::read_count(c.key, n)
 }
 
 /// The counters and how they count (`CountingOps`).
@@ -275,17 +304,17 @@ type CountingStore<'s, 'a> = (&'s mut CountersAt<'a>, CountingOps);
 fn count_up((store, ops): CountingStore, c: &Counter, amount: i64, now_ms: i64) -> Result<i64> {
     let ttl = c.span.seconds_to_reset(now_ms);
     if ops == CountingOps::IncrOrCreate {
-        return store.incr_or_create_key(&c.key, amount, ttl);
+        return store.incr_or_create_key(c.key, amount, ttl);
     }
-    if let Some(n) = store.incr(&c.key, amount)? {
+    if let Some(n) = store.incr(c.key, amount)? {
         return Ok(n);
     }
-    if store.add(&c.key, amount, ttl)? {
+    if store.add(c.key, amount, ttl)? {
         return Ok(amount);
     }
-    if let Some(n) = store.incr(&c.key, amount)? {
+    if let Some(n) = store.incr(c.key, amount)? {
         return Ok(n);
     }
-    store.set(&c.key, amount, ttl)?;
+    store.set(c.key, amount, ttl)?;
     Ok(amount)
 }

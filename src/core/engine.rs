@@ -11,13 +11,12 @@ use super::idempotency::{write_record_key, Once, RECORD_NONCE_MASK};
 use super::key::{counter_key, push_feature_key_base, Profile, ProfileId};
 use super::keytable::{CounterKey, KeyTable, Owner};
 use super::limits::{self, Limits, Policy};
-use super::memory::CellRef;
 use super::reservation::{self, Reservation, TokenKey, Tokens};
 use super::settle::{write_marker_key, Settling, State as SettleState};
 use super::store::{Call, CountingOps};
 use super::window::{Bounds, SpanCache, WindowSpan};
 use super::zone::{TimeZones, UtcOnly};
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell};
 use std::rc::Rc;
 
 /// The Django service's key prefix.
@@ -561,17 +560,7 @@ impl Engine {
         policy: &Policy,
         at_ms: i64,
     ) -> Result<(CounterKey, Bounds)> {
-        // A window's label (a formatted date) is needed only when the key is built.
-        let span = match policy.time_zone.as_deref() {
-            None => policy.window.bounds_at(at_ms),
-            Some(zone) => {
-                let cached = self.spans.borrow().bounds(policy.window, zone, at_ms);
-                match cached {
-                    Some(bounds) => bounds,
-                    None => self.span(policy, at_ms)?.bounds(),
-                }
-            }
-        };
+        let span = self.bounds(policy, at_ms)?;
         if let Some(key) = self.keys.borrow().find(id, index, p, span.start_ms) {
             return Ok((key.clone(), span));
         }
@@ -591,18 +580,25 @@ impl Engine {
         Ok((key, span))
     }
 
-    /// Remembers where the counter of the `p`-th policy of the feature at position `index`, in
-    /// the window starting at `window_start_ms`, is in in-process counters.
-    pub(crate) fn remember_cell(
-        &self,
-        id: Owner<'_>,
-        (index, p): (usize, usize),
-        window_start_ms: i64,
-        cell: CellRef,
-    ) {
-        if let Some(key) = self.keys.borrow().find(id, index, p, window_start_ms) {
-            key.cell.set(cell);
-        }
+    /// The bounds of `policy`'s window holding `at_ms` (its label, a formatted date, is needed
+    /// only when a key is built).
+    pub(crate) fn bounds(&self, policy: &Policy, at_ms: i64) -> Result<Bounds> {
+        Ok(match policy.time_zone.as_deref() {
+            None => policy.window.bounds_at(at_ms),
+            Some(zone) => {
+                let cached = self.spans.borrow().bounds(policy.window, zone, at_ms);
+                match cached {
+                    Some(bounds) => bounds,
+                    None => self.span(policy, at_ms)?.bounds(),
+                }
+            }
+        })
+    }
+
+    /// The key table, borrowed: the direct path reads its keys in place, and updates their
+    /// cells through this shared borrow.
+    pub(crate) fn key_table(&self) -> Ref<'_, KeyTable> {
+        self.keys.borrow()
     }
 
     /// The key label of `policy`'s window containing `at_ms`.
