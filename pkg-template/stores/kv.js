@@ -73,7 +73,8 @@ export class KvStore {
     }
     if (typeof e.count !== "number") return e.count;
     const count = e.count + delta;
-    await this.#write(key, count, e.expiresAt);
+    // A key written without our expiry gets the window's: no write of a count keeps it for good.
+    await this.#write(key, count, e.expiresAt ?? this.#now() + ttlSeconds * 1000);
     return count;
   }
 

@@ -68,6 +68,17 @@ test("every write carries an expiration KV accepts, and the expiry of the window
   assert.ok(Math.abs(keys["ttl:long"].expiration - (nowS + 7200)) <= 1);
 });
 
+test("a counter written without KvStore's expiry gets the window's at its next count, never kept for good", async () => {
+  // The real clock here: Miniflare checks expirations against it.
+  const now = Date.now();
+  await call(mf, "kvPutRaw", { key: "ttl:foreign", value: "3" });
+  const [r] = await store(now, [["incrOrCreate", "ttl:foreign", 1, 7200]]);
+  assert.equal(r.result, 4);
+  const [key] = await ok(mf, "kvList", { prefix: "ttl:foreign" });
+  assert.equal(key.metadata?.expiresAt, now + 7200 * 1000);
+  assert.ok(Math.abs(key.expiration - (now / 1000 + 7200)) <= 1);
+});
+
 test("the engine's keys and windows are the Django service's; the next day starts from zero", async () => {
   const p = { id: 2002 };
   await engine(NOON, { tips: 2 }, [["reserve", p, "tips"], ["reserve", p, "tips"]]);
