@@ -17,7 +17,7 @@ use super::zones::IntlZones;
 use crate::core::calls::{Finished, Machine, Next};
 use crate::core::direct::{Counting, Figures};
 use crate::core::engine::FeatureRef;
-use crate::core::reservation::{self, MAX_TOKEN_LEN};
+use crate::core::reservation::{self, MacStart, MAX_TOKEN_LEN};
 use crate::core::{
     self, CountingOps, KeyRef, QuotaError, StoreOp, StoreReply, StringIdKeys, NO_KEY_ID,
 };
@@ -157,16 +157,19 @@ impl Default for Slot {
 
 /// String profile ids by handle: handles are handed out in sequence and never reused, so a
 /// handle names one id or (once forgotten) none — never another. The ids of handles
-/// `base..base + ids.len()` are held.
+/// `base..base + ids.len()` are held, each with the MAC's state after it once a reservation
+/// of it was signed (`mac_starts`, in step with `ids`).
 #[derive(Default)]
 struct IdHandles {
     base: u64,
     ids: Vec<core::ProfileId>,
+    mac_starts: Vec<Option<MacStart>>,
 }
 
 impl IdHandles {
     fn push(&mut self, id: core::ProfileId) -> f64 {
         self.ids.push(id);
+        self.mac_starts.push(None);
         (self.base + self.ids.len() as u64 - 1) as f64
     }
 
@@ -181,21 +184,29 @@ impl IdHandles {
         self.base + i as u64
     }
 
-    fn take(&mut self, i: usize) -> core::ProfileId {
-        std::mem::replace(&mut self.ids[i], core::ProfileId::Number(0))
+    /// The id held at `i` and its MAC state, moved out for a call (see `put_back`).
+    fn take(&mut self, i: usize) -> (core::ProfileId, Option<MacStart>) {
+        let id = std::mem::replace(&mut self.ids[i], core::ProfileId::Number(0));
+        (id, self.mac_starts[i].take())
     }
 
-    fn put_back(&mut self, i: usize, id: core::ProfileId) {
-        if let Some(slot) = self.ids.get_mut(i) {
+    fn put_back(&mut self, i: usize, (id, mac_start): (core::ProfileId, Option<MacStart>)) {
+        if let (Some(slot), Some(start)) = (self.ids.get_mut(i), self.mac_starts.get_mut(i)) {
             *slot = id;
+            *start = mac_start;
         }
     }
 
     fn forget(&mut self) {
         self.base += self.ids.len() as u64;
         self.ids = Vec::new();
+        self.mac_starts = Vec::new();
     }
 }
+
+/// An interned id's handle and its MAC state (`IdHandles`), for `count`; `(None, &mut None)`
+/// for an id passed as a number or as text.
+type Interned<'a> = (Option<u64>, &'a mut Option<MacStart>);
 
 /// What a call of `count` is.
 fn counting(kind: u32) -> Counting {
@@ -395,9 +406,14 @@ impl QuotaCore {
         let handle = (by_handle && text_id.is_none())
             .then(|| self.ids.index(id))
             .flatten();
+        let mut mac_start = None;
         let id = match (&text_id, handle) {
             (Some(s), _) => args::string_profile_id(s, self.string_ids),
-            (None, Some(i)) => Ok(self.ids.take(i)),
+            (None, Some(i)) => {
+                let (id, start) = self.ids.take(i);
+                mac_start = start;
+                Ok(id)
+            }
             (None, None) if by_handle => Err(store::lost_call()),
             (None, None) => args::numeric_profile_id(id),
         };
@@ -406,7 +422,7 @@ impl QuotaCore {
             Err(f) => return self.error(f),
         };
         // The key table finds the id's keys by its handle: the one of the slot it came from.
-        let interned = handle.map(|i| self.ids.handle(i));
+        let interned = (handle.map(|i| self.ids.handle(i)), &mut mac_start);
         let status = match args::clock_reading(now) {
             Ok(now) => {
                 let call = (kind, &profile, interned);
@@ -415,7 +431,7 @@ impl QuotaCore {
             Err(f) => self.error(f),
         };
         if let Some(i) = handle {
-            self.ids.put_back(i, profile.id);
+            self.ids.put_back(i, (profile.id, mac_start));
         }
         status
     }
@@ -620,7 +636,7 @@ impl QuotaCore {
     /// `count` once its arguments are read.
     fn count_for(
         &mut self,
-        (kind, profile, handle): (u32, &core::Profile, Option<u64>),
+        (kind, profile, interned): (u32, &core::Profile, Interned),
         feature: u32,
         amount: i64, // a safe integer ≥ 1 (engine.js checks)
         idempotency_key: Option<String>,
@@ -629,11 +645,12 @@ impl QuotaCore {
         self.call_now.set(now);
         if let (Some(counters), None, None) = (&self.memory, &self.memory_clock, &idempotency_key) {
             let counters = Rc::clone(counters);
-            let call = (kind, profile, handle);
+            let call = (kind, profile, (interned.0, &mut *interned.1));
             if let Some(status) = self.count_in_memory(call, feature, amount, &counters) {
                 return status;
             }
         }
+        let handle = interned.0;
         let call = (counting(kind), profile, amount, idempotency_key.as_deref());
         let feature = FeatureRef::Index(feature as usize);
         self.begin(|core, m| Ok(core.load_count_by_handle(m, call, handle, feature, now)?))
@@ -643,7 +660,7 @@ impl QuotaCore {
     /// call is built. `None` when the feature has more policies than that path holds.
     fn count_in_memory(
         &mut self,
-        (kind, profile, handle): (u32, &core::Profile, Option<u64>),
+        (kind, profile, interned): (u32, &core::Profile, Interned),
         feature: u32,
         amount: i64,
         counters: &SharedCounters,
@@ -656,7 +673,7 @@ impl QuotaCore {
         };
         let figures = self.core.count_directly_by_handle(
             counting,
-            (profile, handle),
+            (profile, interned),
             feature as usize,
             amount,
             now,

@@ -15,6 +15,7 @@ use super::key::Profile;
 use super::keytable::{CounterKey, Owner};
 use super::limits::{self, Policy, MAX_SAFE_INTEGER};
 use super::memory::CountersAt;
+use super::reservation::MacStart;
 use super::store::{CountingOps, Store};
 use super::window::Bounds;
 
@@ -86,15 +87,18 @@ impl Engine {
         now_ms: i64,
         store: &mut CountersAt,
     ) -> Result<Option<Figures>> {
-        self.count_directly_by_handle(kind, (profile, None), feature, amount, now_ms, store)
+        let interned = (None, &mut None);
+        self.count_directly_by_handle(kind, (profile, interned), feature, amount, now_ms, store)
     }
 
     /// [`Engine::count_directly`] of a string id its host interned as `handle` (see
-    /// [`Owner`]): its counters' keys are found by the handle, not by the id's text.
+    /// [`Owner`]): its counters' keys are found by the handle, not by the id's text; and
+    /// `mac_start`, the MAC's state after the id, which the host keeps beside it
+    /// ([`Engine::admit`]).
     pub(crate) fn count_directly_by_handle(
         &self,
         kind: Counting,
-        (profile, handle): (&Profile, Option<u64>),
+        (profile, (handle, mac_start)): (&Profile, (Option<u64>, &mut Option<MacStart>)),
         feature: usize,
         amount: i64,
         now_ms: i64,
@@ -127,7 +131,7 @@ impl Engine {
         };
         let mut f = figures?;
         if kind == Counting::Reserve && f.allowed {
-            f.reservation = Some(self.admit((&profile.id, name), now_ms, amount));
+            f.reservation = Some(self.admit((&profile.id, name), now_ms, amount, mac_start));
         }
         Ok(Some(f))
     }

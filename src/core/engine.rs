@@ -11,7 +11,7 @@ use super::idempotency::{write_record_key, Once, RECORD_NONCE_MASK};
 use super::key::{counter_key, push_feature_key_base, Profile, ProfileId};
 use super::keytable::{CounterKey, KeyTable, Owner};
 use super::limits::{self, Limits, Policy};
-use super::reservation::{self, Reservation, TokenKey, Tokens};
+use super::reservation::{MacStart, Reservation, TokenKey, Tokens};
 use super::settle::{write_marker_key, Settling, State as SettleState};
 use super::store::{Call, CountingOps};
 use super::window::{Bounds, SpanCache, WindowSpan};
@@ -90,16 +90,24 @@ impl Engine {
 
     /// The `(at_ms, amount, nonce, mac)` of a reservation admitted on the direct path, with a
     /// fresh nonce (no feature text is copied: the caller writes the token).
+    /// `start` is the MAC's state after `id` that the caller keeps between calls of this
+    /// engine (made now if it is `None`), or `&mut None`.
     pub(crate) fn admit(
         &self,
         (id, feature): (&ProfileId, &str),
         at_ms: i64,
         amount: i64,
+        start: &mut Option<MacStart>,
     ) -> (i64, i64, u64, u64) {
         let nonce = self.tokens.next_nonce();
         let key = self.tokens.key();
-        let mac = reservation::mac(&key, (&self.key_prefix, id, feature), at_ms, amount, nonce);
-        (at_ms, amount, nonce, mac)
+        let start = start.get_or_insert_with(|| MacStart::new(&key, &self.key_prefix, id));
+        (
+            at_ms,
+            amount,
+            nonce,
+            start.mac(feature, at_ms, amount, nonce),
+        )
     }
 
     /// The source of UTC offsets for policies with a `time_zone` (by default none is known).

@@ -264,30 +264,50 @@ pub fn mac(
     amount: i64,
     nonce: u64,
 ) -> u64 {
-    let mut h = SipHasher24::new_with_keys(key.0, key.1);
-    let mut bytes = |b: &[u8]| {
-        h.write(&(b.len() as u64).to_le_bytes());
-        h.write(b);
-    };
-    bytes(prefix.as_bytes());
-    match profile {
-        ProfileId::Number(n) => bytes(&n.to_le_bytes()),
-        ProfileId::Text(s) => {
-            bytes(b"~");
-            bytes(s.as_bytes());
+    MacStart::new(key, prefix, profile).mac(feature, at_ms, amount, nonce)
+}
+
+/// The MAC's state once it has read the key prefix and the profile id (see [`mac`]): every
+/// MAC of that profile under that key and prefix goes on from it. A host keeps one per
+/// interned id, so that an admission hashes the id's bytes once, not once per token (an
+/// engine's key and prefix never change once its first reservation is signed).
+#[derive(Clone, Copy)]
+pub struct MacStart(SipHasher24);
+
+impl MacStart {
+    pub fn new(key: &TokenKey, prefix: &str, profile: &ProfileId) -> MacStart {
+        let mut hasher = SipHasher24::new_with_keys(key.0, key.1);
+        let mut bytes = |b: &[u8]| {
+            hasher.write(&(b.len() as u64).to_le_bytes());
+            hasher.write(b);
+        };
+        bytes(prefix.as_bytes());
+        match profile {
+            ProfileId::Number(n) => bytes(&n.to_le_bytes()),
+            ProfileId::Text(s) => {
+                bytes(b"~");
+                bytes(s.as_bytes());
+            }
+            ProfileId::Raw(s) => {
+                bytes(b"=");
+                bytes(s.as_bytes());
+            }
         }
-        ProfileId::Raw(s) => {
-            bytes(b"=");
-            bytes(s.as_bytes());
-        }
+        MacStart(hasher)
     }
-    bytes(feature.as_bytes());
-    let mut fixed = [0u8; 24];
-    fixed[..8].copy_from_slice(&at_ms.to_le_bytes());
-    fixed[8..16].copy_from_slice(&amount.to_le_bytes());
-    fixed[16..].copy_from_slice(&nonce.to_le_bytes());
-    h.write(&fixed);
-    h.finish()
+
+    /// The MAC of a reservation of `feature` by this state's profile.
+    pub fn mac(&self, feature: &str, at_ms: i64, amount: i64, nonce: u64) -> u64 {
+        let mut h = self.0;
+        h.write(&(feature.len() as u64).to_le_bytes());
+        h.write(feature.as_bytes());
+        let mut fixed = [0u8; 24];
+        fixed[..8].copy_from_slice(&at_ms.to_le_bytes());
+        fixed[8..16].copy_from_slice(&amount.to_le_bytes());
+        fixed[16..].copy_from_slice(&nonce.to_le_bytes());
+        h.write(&fixed);
+        h.finish()
+    }
 }
 
 /// The longest token text, in bytes: `q3.` + a 64-byte feature + `.` + up to 16 digits twice
