@@ -186,3 +186,17 @@ test("resetsAt names each decision's own reset instant when many windows take tu
     }
   }
 });
+
+test("a policy added while a reservation is open is refunded it on release: its window admits that much more", () => {
+  // README, settle: release corrects the feature's *current* policies at the reservation's instant.
+  const { engine, now } = setup({ chat: 100 }, "2026-11-28T10:00:00Z");
+  const open = engine.reserve(me, "chat");
+  now.t += 5 * 60_000;
+  engine.setLimits({ chat: [{ name: "h", limit: 3, window: "hour" }, { name: "d", limit: 100 }] });
+  const admitted = () => Array.from({ length: 5 }, () => engine.reserve(me, "chat").allowed).filter(Boolean).length;
+  assert.equal(admitted(), 3);
+  assert.equal(engine.release(me, open.reservation), undefined);
+  // The hour never counted the open reservation; its release takes one off the hour anyway.
+  assert.equal(admitted(), 1);
+  assert.deepEqual(engine.usage(42), { chat: 3 });
+});
