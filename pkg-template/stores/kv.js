@@ -93,7 +93,8 @@ export class KvStore {
   async #read(key) {
     const { value, metadata } = await this.#kv.getWithMetadata(await kvKey(key));
     if (value === null) return undefined;
-    // A key written by someone else has no expiry of ours: null, and rewritten without one.
+    // A key written by someone else has no expiry of ours: null. incrOrCreate gives it its
+    // window's end; incr, which knows no window, rewrites it without one.
     const expiresAt = Number.isFinite(metadata?.expiresAt) ? metadata.expiresAt : null;
     if (expiresAt !== null && expiresAt <= this.#now()) return undefined;
     const n = COUNT.test(value) ? Number(value) : NaN;
