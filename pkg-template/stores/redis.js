@@ -5,13 +5,23 @@
 // Keys and values are the Django service's (django-redis writes counts as plain integers).
 import { createHash } from "node:crypto";
 
+// INCRBY of a key that exists, as the last step of a script. A value INCRBY refuses (not an
+// integer, past 64 bits, not a string at all) is returned as it is — a string the engine
+// reports as CORRUPT_COUNTER under every onStoreError — rather than as a script error, which
+// the engine must take for a store fault (and "allow" would then admit without counting).
+// Other errors (OOM, ...) stay errors: the store failed.
+const INCRBY_OR_VALUE =
+  "local n = redis.pcall('INCRBY', KEYS[1], ARGV[1]) " +
+  "if type(n) ~= 'table' or not n.err then return n end " +
+  "if not (n.err:find('not an integer', 1, true) or n.err:find('overflow', 1, true) or n.err:find('WRONGTYPE', 1, true)) then return n end " +
+  "local t = redis.call('TYPE', KEYS[1]).ok " +
+  "if t ~= 'string' then return 'a Redis ' .. t end " +
+  "return redis.call('GET', KEYS[1])";
 // incr only if the key exists (INCRBY alone would create it with no TTL). INCRBY keeps the TTL.
-const INCR_IF_EXISTS =
-  "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) end return false";
+const INCR_IF_EXISTS = "if redis.call('EXISTS', KEYS[1]) == 0 then return false end " + INCRBY_OR_VALUE;
 // Create with the TTL when absent, else INCRBY (which keeps the TTL): one script, atomic.
 const INCR_OR_CREATE =
-  "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return tonumber(ARGV[1]) end " +
-  "return redis.call('INCRBY', KEYS[1], ARGV[1])";
+  "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return tonumber(ARGV[1]) end " + INCRBY_OR_VALUE;
 
 // Each script's SHA1, as EVALSHA names it: computed here, so no call waits on another's
 // SCRIPT LOAD (a load that never answered would otherwise hold every later call).
@@ -35,7 +45,14 @@ export class RedisStore {
   }
 
   async get(key) {
-    const v = await this.#client.get(key);
+    let v;
+    try {
+      v = await this.#client.get(key);
+    } catch (e) {
+      // A key of another type holds no count: CORRUPT_COUNTER, as from the scripts.
+      if (String(e?.message).startsWith("WRONGTYPE")) return "a Redis value that is not a string";
+      throw e;
+    }
     return v === null ? null : COUNT.test(v) ? Number(v) : v;
   }
 

@@ -143,6 +143,31 @@ test("a counter Redis holds as something other than an integer is CORRUPT_COUNTE
   await assert.rejects(engine.check({ id: 9 }, "remix"), (e) => e instanceof QuotaError && e.code === "CORRUPT_COUNTER");
 });
 
+// INCRBY refuses such a value with an error; reported as a store fault, it was answered by
+// onStoreError, and "allow" admitted every reserve on that counter without counting it.
+test("counting on a counter that is not an integer is CORRUPT_COUNTER under every onStoreError, and writes nothing", async () => {
+  const store = new RedisStore(client);
+  const corrupt = async (call) => assert.rejects(call, (e) => e instanceof QuotaError && e.code === "CORRUPT_COUNTER");
+  const values = [["string", "lots"], ["string", "2.5"], ["string", "3.0"], ["string", " 1"], ["hash", null]];
+  for (const [type, value] of values) {
+    const key = `ai_quota:10:remix:${DATE}`;
+    await client.del(key);
+    if (type === "hash") await client.hSet(key, "count", "1");
+    else await client.set(key, value);
+    for (const onStoreError of ["throw", "deny", "allow"]) {
+      const engine = new QuotaEngine({ store, limits: { remix: 3 }, now: () => NOW, onStoreError });
+      await corrupt(engine.reserve({ id: 10 }, "remix"));
+      await corrupt(engine.increment({ id: 10 }, "remix"));
+      await corrupt(engine.release({ id: 10 }, "remix"));
+    }
+    // The same through each counting method of the store itself: the value comes back as read.
+    assert.equal(typeof (await store.incrOrCreate(key, 1, 100)), "string", `${type} ${value}`);
+    assert.equal(typeof (await store.incr(key, 1)), "string", `${type} ${value}`);
+    if (type === "hash") assert.equal(await client.hGet(key, "count"), "1", "nothing was written");
+    else assert.equal(await client.get(key), value, "nothing was written");
+  }
+});
+
 // A bound on the whole test, so that a server or client that never comes back fails the test
 // instead of hanging `make test`; nothing is asserted about how long anything takes.
 const BOUND = { timeout: 120_000 };
