@@ -24,7 +24,14 @@ impl TimeZones for IntlZones {
 /// `timeZone: "UTC"` uses the same counters as no time zone. The spelling is kept rather than
 /// Intl's canonical one because ICU versions disagree (`Asia/Kolkata` is `Asia/Calcutta` in
 /// Node 20, not in newer V8): engines in different runtimes sharing a store must build the
-/// same keys.
+/// same keys. Its letter case is Intl's, though: Intl matches zone names ignoring case, so
+/// `europe/paris` and `Europe/Paris` are one zone and must be one counter (and two policies
+/// of a feature over them one window, refused).
+///
+/// ```js
+/// new QuotaEngine({ store, limits: { remix: { limit: 10, timeZone: "europe/paris" } } });
+/// // counts in ai_quota:42:remix:2026-11-27@Europe/Paris
+/// ```
 pub fn checked(name: &str) -> Result<Option<String>> {
     let canonical = js::canonical_time_zone(name).map_err(|_| {
         QuotaError::config(format!(
@@ -33,6 +40,8 @@ pub fn checked(name: &str) -> Result<Option<String>> {
     })?;
     Ok(match canonical.as_str() {
         "UTC" | "Etc/UTC" | "Etc/GMT" | "GMT" => None,
+        // The same name in another case: Intl's is the one every spelling gets.
+        same if same.eq_ignore_ascii_case(name) => Some(canonical),
         _ => Some(name.to_owned()),
     })
 }

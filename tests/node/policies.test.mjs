@@ -85,12 +85,33 @@ test("several policies: all must pass, a reserve counts in all or none, the deni
   assert.equal(engine.usage(42).remix, 0); // usage reads the first policy: this new hour
 });
 
-test("timeZone: 'UTC' is the UTC window; other zone names are kept as written", () => {
-  const { engine, store } = setup({ a: { limit: 1, timeZone: "UTC" }, b: { limit: 1, timeZone: "europe/paris" } }, "2026-11-27T10:00:00Z");
+test("timeZone: 'UTC' is the UTC window; other zone names are kept as written, in Intl's letter case", () => {
+  const { engine, store } = setup(
+    { a: { limit: 1, timeZone: "UTC" }, b: { limit: 1, timeZone: "europe/paris" }, c: { limit: 1, timeZone: "Asia/Kolkata" } },
+    "2026-11-27T10:00:00Z",
+  );
   engine.reserve(me, "a");
   engine.reserve(me, "b");
+  engine.reserve(me, "c");
   const keys = store.calls.filter(([m]) => m === "add").map(([, k]) => k);
-  assert.deepEqual(keys, ["ai_quota:42:a:2026-11-27", "ai_quota:42:b:2026-11-27@europe/paris"]);
+  // Asia/Kolkata is Asia/Calcutta to Node 20's ICU: a name Intl spells otherwise is kept.
+  assert.deepEqual(keys, ["ai_quota:42:a:2026-11-27", "ai_quota:42:b:2026-11-27@Europe/Paris", "ai_quota:42:c:2026-11-27@Asia/Kolkata"]);
+});
+
+test("a zone name in another letter case is the same zone: one counter, and not a second policy", () => {
+  // Intl matches zone names ignoring case. Engines sharing a store, configured "Europe/Paris"
+  // and "EUROPE/PARIS", count in one counter: the limit is 1 across both.
+  const now = fakeClock(Date.parse("2026-11-27T10:00:00Z"));
+  const store = recordingStore(now);
+  const engines = ["Europe/Paris", "EUROPE/PARIS", "europe/paris"].map(
+    (timeZone) => new QuotaEngine({ store, limits: { remix: { limit: 1, timeZone } }, now }),
+  );
+  assert.deepEqual(engines.map((e) => e.reserve(me, "remix").allowed), [true, false, false]);
+  // Two policies of one feature over one window and zone would count one call twice over.
+  assert.throws(
+    () => engines[0].setLimits({ remix: [{ limit: 1, timeZone: "Europe/Paris" }, { limit: 2, timeZone: "europe/paris", name: "b" }] }),
+    /two policies over the same window \(day in Europe\/Paris\)/,
+  );
 });
 
 test("bad policies are INVALID_CONFIG and the old limits stay", () => {
