@@ -285,3 +285,80 @@ fn racing_retries_after_a_release_each_release_their_own_count() {
     }
     assert_eq!(w.store_mut().peek(KEY), Some(0));
 }
+
+#[test]
+fn of_retries_racing_after_a_release_one_is_admitted_and_the_others_replay_it() {
+    // The first attempt failed and was released; a retrying proxy sends the request three
+    // times at once. Each retry admitted runs the work: only one may be.
+    let mut w = daily(100);
+    let first = w.reserve_once(&me(), "chat", 1, "k").unwrap();
+    w.release(&me(), &first.reservation_token().unwrap(), None)
+        .unwrap();
+    let retries = (0..3)
+        .map(|_| {
+            w.engine()
+                .reserve_once(&me(), "chat", 1, "k", NOON + 1000)
+                .unwrap()
+        })
+        .collect();
+    let decisions: Vec<Decision> = run_interleaved(retries, w.store_mut())
+        .into_iter()
+        .map(|outcome| outcome.unwrap().decision().unwrap())
+        .collect();
+    assert!(decisions.iter().all(|d| d.allowed));
+    let admitted: Vec<_> = decisions.iter().filter(|d| !d.replayed).collect();
+    assert_eq!(admitted.len(), 1, "{decisions:?}");
+    assert!(admitted[0].reservation.is_some());
+    assert!(decisions
+        .iter()
+        .filter(|d| d.replayed)
+        .all(|d| d.reservation.is_none()));
+    assert_eq!(w.store_mut().peek(KEY), Some(1));
+    // Released in turn, the admitted retry is followed by one more, and so on: each is
+    // admitted once, and a retry of a settled one replays it.
+    let token = admitted[0].reservation_token().unwrap();
+    w.release(&me(), &token, None).unwrap();
+    let third = w.reserve_once(&me(), "chat", 1, "k").unwrap();
+    assert!(third.allowed && !third.replayed);
+    w.settle(&me(), &third.reservation_token().unwrap(), 1)
+        .unwrap();
+    assert!(w.reserve_once(&me(), "chat", 1, "k").unwrap().replayed);
+    assert_eq!(w.store_mut().peek(KEY), Some(1));
+}
+
+#[test]
+fn a_key_is_refused_after_sixteen_retries_after_a_release_and_its_chain_is_its_own() {
+    // Each released attempt adds a link to the key's records; the chain is bounded.
+    let mut w = daily(100);
+    for attempt in 0..17 {
+        let d = w.reserve_once(&me(), "chat", 1, "k").unwrap();
+        assert!(d.allowed && !d.replayed, "attempt {attempt}");
+        w.release(&me(), &d.reservation_token().unwrap(), None)
+            .unwrap();
+    }
+    let err = w.reserve_once(&me(), "chat", 1, "k").err().unwrap();
+    assert_eq!(err.code, ErrorCode::InvalidArgument);
+    assert_eq!(w.store_mut().peek(KEY), Some(0));
+}
+
+#[test]
+fn a_key_spelled_like_the_next_link_of_another_has_its_own_record() {
+    let mut w = daily(100);
+    let first = w.reserve_once(&me(), "chat", 1, "k").unwrap();
+    let nonce = first.reservation.as_ref().unwrap().nonce;
+    w.release(&me(), &first.reservation_token().unwrap(), None)
+        .unwrap();
+    // Were ':' not escaped, this key's record would be where a retry of "k" looks next.
+    let lookalike = w
+        .reserve_once(&me(), "chat", 1, &format!("k:{nonce:016x}"))
+        .unwrap();
+    assert!(lookalike.allowed && !lookalike.replayed);
+    let retry = w.reserve_once(&me(), "chat", 1, "k").unwrap();
+    assert!(retry.allowed && !retry.replayed && retry.reservation.is_some());
+    assert_eq!(w.store_mut().peek(KEY), Some(2));
+    assert_eq!(
+        w.store_mut()
+            .peek(&format!("ai_quota:42:chat:i2026-11-27.1:k:{nonce:016x}")),
+        Some(2 * retry.reservation.unwrap().nonce as i64 + 1)
+    );
+}

@@ -15,8 +15,13 @@
 //!
 //! A recorded reservation that was since *released* (its marker says so, see `settle.rs`) no
 //! longer counts anything, so replaying it would let the retried work run for free: the retry
-//! reserves again, with a fresh token, and overwrites the record with its own nonce (`set`).
-//! Retries racing there may each count — each of them then runs, and is charged, once.
+//! looks up the next record, whose key is the released one's plus `:` and the released nonce
+//! (`:` is escaped in the client's key, so no key's record can be another's successor), and
+//! there does what a first attempt does: reserves, and records with `add`. So of retries
+//! racing after a release one is admitted and the others replay it — the work runs once,
+//! where a `set` over the record would let every racing retry run it. A key's records form
+//! a chain, one link per released attempt; past MAX_RETRIES_AFTER_RELEASE links the key is
+//! refused, so that a lookup costs a bounded number of store calls.
 
 use super::calls::{unexpected, Finished, Machine, Next, Reserving};
 use super::error::{QuotaError, Result};
@@ -27,6 +32,10 @@ use std::fmt::Write;
 
 /// Longest accepted idempotency key, in characters.
 pub const MAX_KEY_CHARS: usize = 256;
+
+/// Retries after a release one idempotency key may make in its window; the next is refused
+/// (`INVALID_ARGUMENT`): each released attempt adds two store calls to every later lookup.
+pub const MAX_RETRIES_AFTER_RELEASE: u8 = 16;
 
 /// Nonces of reservations made under an idempotency key fit in 52 bits, so that `2·nonce + 1`
 /// is a safe integer (a count the store can hold).
@@ -59,8 +68,10 @@ pub fn write_record_key(
 /// the marker key is completed from the feature's marker base once a record is found.
 pub(crate) struct Once {
     phase: Phase,
-    /// The record names a released reservation: write ours over it.
-    overwrite: bool,
+    /// The nonce of the reservation the record being looked at names.
+    recorded: u64,
+    /// Released attempts followed so far: the machine's record key is the chain's next link.
+    released: u8,
 }
 
 enum Phase {
@@ -81,7 +92,8 @@ impl Once {
     pub(crate) fn new() -> Once {
         Once {
             phase: Phase::Start,
-            overwrite: false,
+            recorded: 0,
+            released: 0,
         }
     }
 
@@ -105,10 +117,7 @@ impl Machine {
                 other => Next::Done(Err(unexpected(other))),
             },
             Phase::CheckingMarker => match reply {
-                Some(StoreReply::Count(Some(RELEASED))) => {
-                    once.overwrite = true;
-                    self.reserve_step(once, Reserving::Start, None)
-                }
+                Some(StoreReply::Count(Some(RELEASED))) => self.next_link(once),
                 Some(StoreReply::Count(_)) => {
                     self.counts.clear();
                     self.replay(once)
@@ -117,7 +126,7 @@ impl Machine {
             },
             Phase::Reserving(inner) => self.reserve_step(once, inner, reply),
             Phase::Recording(decision) => match reply {
-                Some(StoreReply::Added(true) | StoreReply::Done) => Next::Done(Ok(decision)),
+                Some(StoreReply::Added(true)) => Next::Done(Ok(decision)),
                 // Another call with this key recorded first: ours must not count.
                 Some(StoreReply::Added(false)) => self.undo(once, self.targets.len()),
                 other => Next::Done(Err(unexpected(other))),
@@ -154,18 +163,10 @@ impl Machine {
                 let value = 2 * (nonce & RECORD_NONCE_MASK) as i64 + 1;
                 let (key, ttl_secs) = (KeyRef::Record, self.record_ttl);
                 once.phase = Phase::Recording(Finished::Decision { figures, replayed });
-                Next::Op(if once.overwrite {
-                    StoreOp::Set {
-                        key,
-                        value,
-                        ttl_secs,
-                    }
-                } else {
-                    StoreOp::Add {
-                        key,
-                        value,
-                        ttl_secs,
-                    }
+                Next::Op(StoreOp::Add {
+                    key,
+                    value,
+                    ttl_secs,
                 })
             }
             done => done,
@@ -188,12 +189,27 @@ impl Machine {
         if value < 1 || value % 2 == 0 || value > 2 * RECORD_NONCE_MASK as i64 + 1 {
             return Next::Done(Err(QuotaError::corrupt(&self.record, value)));
         }
+        once.recorded = (value / 2) as u64;
         self.marker.truncate(self.marker_base);
-        push_marker_suffix(&mut self.marker, (value / 2) as u64);
+        push_marker_suffix(&mut self.marker, once.recorded);
         once.phase = Phase::CheckingMarker;
         Next::Op(StoreOp::Get {
             key: KeyRef::Marker,
         })
+    }
+
+    /// The recorded reservation was released: the record that may follow it is looked up.
+    fn next_link(&mut self, once: &mut Once) -> Next {
+        if once.released == MAX_RETRIES_AFTER_RELEASE {
+            return Next::Done(Err(QuotaError::argument(format!(
+                "idempotencyKey was released {} times in this window; \
+                 send the request under a new key",
+                MAX_RETRIES_AFTER_RELEASE + 1
+            ))));
+        }
+        once.released += 1;
+        let _ = write!(self.record, ":{:016x}", once.recorded);
+        look_up(once)
     }
 
     /// The original's decision, with the counters' current figures and no reservation.

@@ -139,3 +139,23 @@ test("two racing retries after a release over an async store each release their 
   for (const d of racing) if (d.reservation !== undefined) await engine.release(me, d.reservation);
   assert.equal((await engine.check(me, "chat")).used, 0);
 });
+
+test("retries racing after a release, through three engines over an async store: one runs, the others replay it", async () => {
+  // A retrying proxy sends the failed request five times at once: the work may run once.
+  const now = fakeClock(NOON);
+  const store = delayedStore(now, 10);
+  const engines = [0, 1, 2].map(() => new QuotaEngine({ store, limits: { chat: 100 }, now, tokenSecret: SECRET }));
+  const first = await engines[0].reserve(me, "chat", { amount: 2, idempotencyKey: "hedged" });
+  await engines[0].release(me, first.reservation);
+  for (let round = 0; round < 5; round++) {
+    const ds = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => engines[i % 3].reserve(me, "chat", { amount: 2, idempotencyKey: "hedged" })),
+    );
+    const run = ds.filter((d) => d.reservation !== undefined);
+    assert.equal(run.length, 1, `round ${round}: ${run.length} retries would run the work`);
+    assert.ok(ds.every((d) => d.allowed && (d.replayed === true) === (d.reservation === undefined)));
+    assert.equal((await engines[1].check(me, "chat")).used, 2);
+    await engines[round % 3].release(me, run[0].reservation); // it failed too: the next round retries
+  }
+  assert.equal((await engines[2].check(me, "chat")).used, 0);
+});
