@@ -347,15 +347,22 @@ test("a connection closed during the client's handshake does not leave the store
 // listener runs, and a reserve is answered by its onStoreError.
 const AFTER_README_REDIS = `
 const me = { id: 7 };
+// Reserves until the first plain denial. On a loaded machine a call can outlast the block's
+// storeTimeoutMs: that answer is degraded (onStoreError "deny"), and its count may land late.
 const answers = [];
-for (let i = 0; i <= limits.remix; i++) answers.push((await engine.reserve(me, "remix")).allowed);
+let late = 0;
+for (let d; d?.allowed !== false || d.degraded; ) {
+  d = await engine.reserve(me, "remix");
+  if (d.degraded) late++;
+  else answers.push(d.allowed);
+}
 const used = (await engine.usage(me.id)).remix;
 const lost = new Promise((resolve) => client.once("error", resolve));
 await client.sendCommand(["SHUTDOWN", "NOSAVE"]).catch(() => {});
 await lost;
 const down = await engine.reserve(me, "remix");
 client.destroy();
-console.log(JSON.stringify({ answers, used, down: { allowed: down.allowed, code: down.error?.code } }));
+console.log(JSON.stringify({ answers, late, used, down: { allowed: down.allowed, code: down.error?.code } }));
 `;
 
 test("the README's RedisStore (Node) example runs as written: reserves, denies past the limit, survives Redis going away", BOUND, async (t) => {
@@ -371,8 +378,17 @@ test("the README's RedisStore (Node) example runs as written: reserves, denies p
     encoding: "utf8", timeout: 60_000, env: { ...process.env, REDIS_URL: own.url },
   });
   const out = JSON.parse(stdout);
-  assert.deepEqual(out.answers, [...Array(10).fill(true), false], "limit 10: ten admitted, the eleventh denied");
-  assert.equal(out.used, 10, "the denied reserve was not counted");
+  if (out.late === 0) {
+    assert.deepEqual(out.answers, [...Array(10).fill(true), false], "limit 10: ten admitted, the eleventh denied");
+    assert.equal(out.used, 10, "the denied reserve was not counted");
+  } else {
+    // Timed-out reserves (a loaded machine) may each have counted: fewer plain admissions, the
+    // counter at the limit, or past it by at most those that timed out past it.
+    const admitted = out.answers.length - 1;
+    assert.deepEqual(out.answers, [...Array(admitted).fill(true), false], "admissions, then one denial");
+    assert.ok(admitted + out.late >= 10 && admitted <= 10, JSON.stringify(out));
+    assert.ok(out.used >= 10 && out.used <= 10 + out.late, JSON.stringify(out));
+  }
   assert.deepEqual(out.down, { allowed: false, code: "STORE_ERROR" }, "Redis gone: onStoreError \"deny\"");
   assert.match(stderr, /^redis: /m, "the block's error listener logged the lost connection");
 });
