@@ -650,10 +650,9 @@ impl QuotaCore {
                 return status;
             }
         }
-        let handle = interned.0;
         let call = (counting(kind), profile, amount, idempotency_key.as_deref());
         let feature = FeatureRef::Index(feature as usize);
-        self.begin(|core, m| Ok(core.load_count_by_handle(m, call, handle, feature, now)?))
+        self.begin(|core, m| Ok(core.load_count_by_handle(m, call, interned, feature, now)?))
     }
 
     /// `count` straight over the `MemoryStore`'s counters (`Engine::count_directly`): no

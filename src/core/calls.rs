@@ -13,7 +13,7 @@ use super::idempotency::Once;
 use super::key::ProfileId;
 use super::keytable::CounterKey;
 use super::limits::{self, MAX_SAFE_INTEGER};
-use super::reservation::{Reservation, Tokens};
+use super::reservation::{MacStart, Reservation, Tokens};
 use super::settle::Settling;
 use super::store::{self, Call, CountingOps, KeyRef, Step, Store, StoreOp, StoreReply, NO_KEY_ID};
 use super::window::{Bounds, WindowUnit};
@@ -105,6 +105,9 @@ pub struct Machine {
     /// `Some(allowed)`: a store fault is answered by the fault policy with that decision.
     pub(crate) guard: Option<bool>,
     pub(crate) signer: Option<Signer>,
+    /// The MAC's state after the profile id when the host keeps one for the id (see
+    /// [`MacStart`]); else the MAC starts from `profile`.
+    pub(crate) mac_start: Option<MacStart>,
     /// The MAC's input, its feature buffer kept.
     reservation: Option<Reservation>,
     /// The idempotency record's key and lifetime.
@@ -130,6 +133,7 @@ impl Machine {
         self.counting = CountingOps::default();
         self.guard = None;
         self.signer = None;
+        self.mac_start = None;
         self.record.clear();
         self.marker.clear();
     }
@@ -289,8 +293,10 @@ impl Machine {
         r.feature.clear();
         r.feature.push_str(&self.feature);
         (r.at_ms, r.amount, r.nonce) = (self.now_ms, self.amount, nonce);
-        let profile = self.profile.as_ref()?;
-        let mac = r.mac(&key, &signer.prefix, profile);
+        let mac = match &self.mac_start {
+            Some(start) => start.mac(&r.feature, r.at_ms, r.amount, r.nonce),
+            None => r.mac(&key, &signer.prefix, self.profile.as_ref()?),
+        };
         Some((self.now_ms, self.amount, nonce, mac))
     }
 

@@ -289,16 +289,18 @@ impl Engine {
         feature: FeatureRef,
         now_ms: i64,
     ) -> Result<()> {
-        self.load_count_by_handle(m, call, None, feature, now_ms)
+        self.load_count_by_handle(m, call, (None, &mut None), feature, now_ms)
     }
 
     /// [`Engine::load_count`] of a string id its host interned as `handle` (see
-    /// [`Owner`]): its counters' keys are found by the handle, not by the id's text.
+    /// [`Owner`]): its counters' keys are found by the handle, not by the id's text, and a
+    /// reserve signs from `mac_start`, the MAC's state after the id that the host keeps
+    /// beside the handle (made now if it is `None`).
     pub(crate) fn load_count_by_handle(
         &self,
         m: &mut Machine,
         (kind, profile, amount, idempotency_key): (Counting, &Profile, i64, Option<&str>),
-        handle: Option<u64>,
+        (handle, mac_start): (Option<u64>, &mut Option<MacStart>),
         feature: FeatureRef,
         now_ms: i64,
     ) -> Result<()> {
@@ -327,13 +329,13 @@ impl Engine {
             (Counting::Check, _) => Kind::Check,
             (Counting::Reserve, None) => {
                 m.signer = Some(self.signer(u64::MAX));
-                m.set_profile(&profile.id);
+                self.sign_as(m, &profile.id, handle.map(|_| mac_start));
                 Kind::Reserve(Reserving::Start)
             }
             (Counting::Reserve, Some(key)) => {
                 self.load_record(m, &profile.id, policies, key)?;
                 m.signer = Some(self.signer(RECORD_NONCE_MASK));
-                m.set_profile(&profile.id);
+                self.sign_as(m, &profile.id, handle.map(|_| mac_start));
                 Kind::Once(Once::new())
             }
             (Counting::Increment, _) => Kind::Increment {
@@ -380,6 +382,19 @@ impl Engine {
         push_feature_key_base(&mut m.marker, prefix, id, feature);
         m.marker_base = m.marker.len();
         Ok(())
+    }
+
+    /// Makes `m` sign its reservation for `id`: from the MAC state the host keeps for an
+    /// interned id (`kept`, filled in now if empty), else from a copy of the id.
+    fn sign_as(&self, m: &mut Machine, id: &ProfileId, kept: Option<&mut Option<MacStart>>) {
+        match kept {
+            Some(start) => {
+                let key = self.tokens.key();
+                m.mac_start =
+                    Some(*start.get_or_insert_with(|| MacStart::new(&key, &self.key_prefix, id)));
+            }
+            None => m.set_profile(id),
+        }
     }
 
     /// Signs admitted reservations, their nonces' bits outside `nonce_mask` cleared.
