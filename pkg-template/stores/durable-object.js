@@ -28,6 +28,9 @@ function take(iterable, n) {
   return { entries, more: false };
 }
 
+// What a key holding a value this store did not write reads as (see #read); never written.
+const FOREIGN = Object.freeze({ count: "a value DurableObjectStore did not write", expiresAt: Infinity });
+
 const isEntry = (v) =>
   v !== null && typeof v === "object" && Number.isFinite(v.expiresAt) && "count" in v;
 
@@ -157,11 +160,14 @@ export class DurableObjectStore {
     return deleted;
   }
 
-  // The live entry at `key`, or undefined when absent or expired.
+  // The live entry at `key`, or undefined when absent or expired. A value this store did not
+  // write is no count: it reads as an entry whose count is not a number, which get and the
+  // counting methods hand back as read and the engine reports as CORRUPT_COUNTER under every
+  // onStoreError (thrown, it was a store fault, which "allow" answered by admitting uncounted).
   #read(key) {
     return then(this.#sync((kv) => kv.get(key), () => this.#storage.get(key)), (v) => {
       if (v === undefined) return undefined;
-      if (!isEntry(v)) throw new TypeError(`key ${JSON.stringify(key)} holds a value DurableObjectStore did not write`);
+      if (!isEntry(v)) return FOREIGN;
       return v.expiresAt <= this.#now() ? undefined : v;
     });
   }
