@@ -201,6 +201,24 @@ test("8 processes × 250 concurrent reserves on one profile with limit 100 admit
   assert.ok(ttl > HALF_DAY - 120 && ttl <= HALF_DAY, `TTL ${ttl}s is the time to the engine's next midnight`);
 });
 
+test("a full Redis under maxmemory-policy noeviction refuses the count: a store fault for onStoreError, no count lost", BOUND, async (t) => {
+  const { c } = await ownRedis(t);
+  assert.equal((await c.configGet("maxmemory-policy"))["maxmemory-policy"], "noeviction", "Redis's default");
+  const store = new RedisStore(c);
+  const key = `ai_quota:12:remix:${DATE}`;
+  const engine = (onStoreError) => new QuotaEngine({ store, limits: { remix: 3 }, now: () => NOW, onStoreError });
+  assert.equal((await engine("throw").reserve({ id: 12 }, "remix")).used, 1);
+  await c.configSet("maxmemory", "1"); // every write is now refused with OOM
+  const denied = await engine("deny").reserve({ id: 12 }, "remix");
+  assert.deepEqual([denied.allowed, denied.degraded, denied.error.code], [false, "store-error", "STORE_ERROR"]);
+  await assert.rejects(engine("throw").reserve({ id: 12 }, "remix"), (e) => e.code === "STORE_ERROR" && /OOM/.test(e.cause?.message));
+  await assert.rejects(engine("throw").release({ id: 12 }, "remix"), (e) => e.code === "STORE_ERROR");
+  assert.equal(await c.get(key), "1", "nothing written, nothing taken away");
+  await c.configSet("maxmemory", "0");
+  const d = await engine("throw").reserve({ id: 12 }, "remix");
+  assert.equal(d.used, 2, "counting resumes where it was");
+});
+
 /** A server of our own and a client over it the way the README sets one up (no offline
  *  queue: while Redis is down a command fails at once instead of running later), reconnecting
  *  every 20 ms; both ended when the test ends, however it ends. */
