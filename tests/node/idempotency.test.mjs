@@ -159,3 +159,16 @@ test("retries racing after a release, through three engines over an async store:
   }
   assert.equal((await engines[2].check(me, "chat")).used, 0);
 });
+
+test("a key is its profile's and feature's own: another profile, or another feature, sending the same key is another request", () => {
+  const { engine } = setup({ chat: 3, remix: 3 });
+  const mine = engine.reserve(me, "chat", { idempotencyKey: "shared" });
+  for (const [profile, feature] of [[{ id: 43 }, "chat"], [{ id: "42" }, "chat"], [me, "remix"]]) {
+    const d = engine.reserve(profile, feature, { idempotencyKey: "shared" });
+    assert.equal(d.replayed, undefined, `${JSON.stringify(profile)} ${feature}`);
+    assert.ok(d.reservation !== undefined && d.reservation !== mine.reservation);
+    assert.equal(engine.check(profile, feature).used, 1);
+  }
+  assert.equal(engine.reserve(me, "chat", { idempotencyKey: "shared" }).replayed, true);
+  assert.equal(engine.check(me, "chat").used, 1);
+});
