@@ -301,6 +301,32 @@ test("in the last second before midnight Django admits without counting; the eng
   }
 });
 
+test("clocks apart: Django's clock 10 s behind finds the engine's counter of the day expired and counts its last seconds from 0", BOUND, async () => {
+  const e = engine({ scale: 2 });
+  await djangoLimits(django, { scale: 2 });
+  const key = `:1:ai_quota:50:scale:${DATE}`;
+  try {
+    // Django's clock first, then the engine's, so that however long the call to Django takes
+    // the engine starts 5 s before its midnight and Django at least 10 s behind it.
+    const engineAt = MIDNIGHT - 5000;
+    await django.call("clock", { offset_ms: engineAt - 10_000 - Date.now() });
+    offset = engineAt - Date.now();
+    assert.equal((await e.reserve({ id: 50 }, "scale")).allowed, true);
+    assert.equal((await e.reserve({ id: 50 }, "scale")).allowed, true);
+    assert.equal(await djangoReserve(django, 50, "scale"), false, "one counter, full");
+    // The engine's TTL ends with its day (rounded up); Django is still in that day.
+    const pttl = await client.pTTL(key);
+    assert.ok(pttl > 0 && pttl <= 5000, `TTL ${pttl} ms`);
+    await new Promise((resolve) => setTimeout(resolve, pttl + 100));
+    assert.equal(await client.exists(key), 0);
+    assert.equal(await djangoReserve(django, 50, "scale"), true);
+    assert.equal(await djangoReserve(django, 50, "scale"), true);
+    assert.equal(await client.get(key), "2", "the day's limit of 2, admitted again");
+  } finally {
+    await setClock(NOON);
+  }
+});
+
 test("after midnight Django's release by feature frees a slot of the new day; a reservation's release does not", BOUND, async () => {
   const e = engine({ tips: 2 });
   await djangoLimits(django, { tips: 2 });
