@@ -362,3 +362,33 @@ fn a_key_spelled_like_the_next_link_of_another_has_its_own_record() {
         Some(2 * retry.reservation.unwrap().nonce as i64 + 1)
     );
 }
+
+#[test]
+fn a_retry_sent_while_the_first_still_runs_replays_it_rather_than_deny_it() {
+    // The last slot: the first attempt takes it; its retry, sent before the first recorded,
+    // counts past the limit and rolls back. It must not answer "denied" for a request that
+    // was admitted: it reads the record once more and replays it.
+    let mut w = daily(1);
+    let a = w
+        .engine()
+        .reserve_once(&me(), "chat", 1, "k", NOON)
+        .unwrap();
+    let b = w
+        .engine()
+        .reserve_once(&me(), "chat", 1, "k", NOON)
+        .unwrap();
+    let decisions: Vec<Decision> = run_interleaved(vec![a, b], w.store_mut())
+        .into_iter()
+        .map(|outcome| outcome.unwrap().decision().unwrap())
+        .collect();
+    assert!(decisions.iter().all(|d| d.allowed), "{decisions:?}");
+    assert_eq!(decisions.iter().filter(|d| d.replayed).count(), 1);
+    assert_eq!(w.store_mut().peek(KEY), Some(1));
+    // Another request, denied, is still denied, and writes nothing.
+    let other = w.reserve_once(&me(), "chat", 1, "other").unwrap();
+    assert!(!other.allowed && !other.replayed);
+    assert_eq!(
+        w.store_mut().peek("ai_quota:42:chat:i2026-11-27.1:other"),
+        None
+    );
+}

@@ -11,7 +11,9 @@
 //! was admitted holds the token, so a retry can never release or settle the original's count.
 //! Otherwise it reserves, then records with `add`; if another call with the same key recorded
 //! first (the two ran concurrently), it undoes its own count and replays theirs. A denial is
-//! not recorded: nothing is written for it, and a retry is asked again.
+//! not recorded: nothing is written for it, and a retry is asked again. A denied call reads
+//! the record once more before it answers: the last slot may have gone to an attempt with the
+//! same key that recorded meanwhile, and the retry of a request that was admitted replays it.
 //!
 //! A recorded reservation that was since *released* (its marker says so, see `settle.rs`) no
 //! longer counts anything, so replaying it would let the retried work run for free: the retry
@@ -72,6 +74,8 @@ pub(crate) struct Once {
     recorded: u64,
     /// Released attempts followed so far: the machine's record key is the chain's next link.
     released: u8,
+    /// A denial has looked the record up again (once per call).
+    rechecked: bool,
 }
 
 enum Phase {
@@ -82,6 +86,9 @@ enum Phase {
     /// The inner reserve runs; its ops name the same counters as ours.
     Reserving(Reserving),
     Recording(Finished),
+    /// Denied: reading the record once more, in case an attempt with this key was admitted
+    /// while ours counted (then ours replays it rather than deny what was served).
+    Rechecking(Finished),
     /// Undoing our count (counters `left` and below still to do) after losing the record race.
     Undoing(usize),
     /// Reading counters for the replay (into the machine's counts).
@@ -94,6 +101,7 @@ impl Once {
             phase: Phase::Start,
             recorded: 0,
             released: 0,
+            rechecked: false,
         }
     }
 
@@ -101,6 +109,8 @@ impl Once {
     pub(crate) fn fail(&mut self, error: QuotaError) -> Result<Finished> {
         match &mut self.phase {
             Phase::Reserving(inner) => inner.fail(error),
+            // The denial stands: a fault never turns it into an admission.
+            Phase::Rechecking(denial) => Ok(std::mem::replace(denial, Finished::Released)),
             _ => Err(error),
         }
     }
@@ -131,6 +141,11 @@ impl Machine {
                 Some(StoreReply::Added(false)) => self.undo(once, self.targets.len()),
                 other => Next::Done(Err(unexpected(other))),
             },
+            Phase::Rechecking(denial) => match reply {
+                Some(StoreReply::Count(None)) => Next::Done(Ok(denial)),
+                Some(StoreReply::Count(Some(v))) => self.recorded(once, v),
+                other => Next::Done(Err(unexpected(other))),
+            },
             Phase::Undoing(left) => self.undo(once, left),
             Phase::Replaying => {
                 match self.read_count(self.counts.len(), reply) {
@@ -157,7 +172,6 @@ impl Machine {
                 once.phase = Phase::Reserving(inner);
                 Next::Op(op)
             }
-            // A denial is not recorded: nothing is written for it.
             Next::Done(Ok(Finished::Decision { figures, replayed })) if figures.allowed => {
                 let nonce = figures.reservation.map_or(0, |(_, _, nonce, _)| nonce);
                 let value = 2 * (nonce & RECORD_NONCE_MASK) as i64 + 1;
@@ -167,6 +181,16 @@ impl Machine {
                     key,
                     value,
                     ttl_secs,
+                })
+            }
+            // Another attempt with this key may have been admitted while ours counted (a
+            // retry sent while the first still ran): its record is read once more. A denial
+            // is not recorded: nothing is written for it.
+            Next::Done(Ok(denial @ Finished::Decision { .. })) if !once.rechecked => {
+                once.rechecked = true;
+                once.phase = Phase::Rechecking(denial);
+                Next::Op(StoreOp::Get {
+                    key: KeyRef::Record,
                 })
             }
             done => done,

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine, QuotaError, MemoryStore } from "wasm-quota";
-import { fakeClock, delayedStore, NOON, HOUR } from "./helpers.mjs";
+import { fakeClock, delayedStore, mapStore, NOON, HOUR } from "./helpers.mjs";
 
 const me = { id: 42 };
 const SECRET = "idempotency-test-secret";
@@ -170,5 +170,38 @@ test("a key is its profile's and feature's own: another profile, or another feat
     assert.equal(engine.check(profile, feature).used, 1);
   }
   assert.equal(engine.reserve(me, "chat", { idempotencyKey: "shared" }).replayed, true);
+  assert.equal(engine.check(me, "chat").used, 1);
+});
+
+test("a retry sent while the first still awaits its store replays it, not a denial, also for the last slot", async () => {
+  // A retrying proxy sends the request again before the first attempt recorded. Over one
+  // connection (answers in the order asked) the retry counts past the limit, rolls back, and
+  // reads the record once more: the first's, which it replays (it was denied before).
+  const now = fakeClock(NOON);
+  const inner = new MemoryStore({ now });
+  const inOrder = (f) => (...args) => new Promise((resolve) => setTimeout(() => resolve(f(...args)), 1));
+  const store = Object.fromEntries(["get", "incr", "add", "set"].map((m) => [m, inOrder((...a) => inner[m](...a))]));
+  const engine = new QuotaEngine({ store, limits: { chat: 1 }, now, tokenSecret: SECRET });
+  const ds = await Promise.all([0, 1].map(() => engine.reserve(me, "chat", { idempotencyKey: "last" })));
+  assert.deepEqual(ds.map((d) => [d.allowed, d.replayed === true, d.reservation !== undefined]), [[true, false, true], [true, true, false]]);
+  assert.equal((await engine.check(me, "chat")).used, 1);
+  const other = await engine.reserve(me, "chat", { idempotencyKey: "another" });
+  assert.deepEqual([other.allowed, other.replayed], [false, undefined], "another request is still denied");
+});
+
+test("a fault while a denial reads the record again leaves it a denial, under onStoreError 'allow' too", () => {
+  const now = fakeClock(NOON);
+  const { store } = mapStore(now, { upsert: true });
+  const get = store.get;
+  const engine = new QuotaEngine({ store, limits: { chat: 1 }, now, onStoreError: "allow" });
+  assert.equal(engine.reserve(me, "chat").allowed, true);
+  let lookups = 0;
+  store.get = (key) => {
+    if (key.includes(":i") && ++lookups === 2) throw new Error("store down"); // the second read
+    return get(key);
+  };
+  const d = engine.reserve(me, "chat", { idempotencyKey: "k" });
+  assert.equal(lookups, 2, "a denial reads the record again");
+  assert.deepEqual([d.allowed, d.degraded, d.used], [false, undefined, 1]);
   assert.equal(engine.check(me, "chat").used, 1);
 });
