@@ -154,6 +154,53 @@ fn the_record_lives_in_the_longest_window() {
 }
 
 #[test]
+fn a_retry_is_replayed_while_a_window_of_the_original_lasts_though_another_now_ends_last() {
+    // Which window ends last changes while the others last: a week spanning the month's end
+    // outlasts November from Monday 2026-11-30 on, and a Kolkata day (+05:30) the UTC day from
+    // 18:30 UTC on. A retry two minutes later, both counters still holding the original's
+    // count, must be replayed, not counted again.
+    use std::rc::Rc;
+    use wasm_quota::core::window::WindowUnit::{Month, Week};
+    let p = |name, w, zone| Policy::new(Some(name), 10, w, zone).unwrap();
+    let sunday_2359 = NOON + 2 * DAY + 11 * H + 59 * 60_000; // 2026-11-29T23:59:00Z
+    let utc_1829 = NOON + 6 * H + 29 * 60_000; // 2026-11-27T18:29:00Z
+    let cases = [
+        (vec![p("w", Week, None), p("m", Month, None)], sunday_2359),
+        (
+            vec![p("utc", Day, None), p("in", Day, Some("Asia/Kolkata"))],
+            utc_1829,
+        ),
+    ];
+    for (policies, at) in cases {
+        let mut limits = Limits::default();
+        limits.insert("chat", policies).unwrap();
+        let clock = FakeClock::at(at);
+        let engine = engine(limits, 5).with_time_zones(Rc::new(FakeZones));
+        let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+        let first = w.reserve_once(&me(), "chat", 1, "k").unwrap();
+        assert!(first.allowed);
+        w.clock().advance(2 * 60_000);
+        let retry = w.reserve_once(&me(), "chat", 1, "k").unwrap();
+        assert!(retry.replayed, "counted again at {at}: {retry:?}");
+        assert_eq!(retry.used, 1);
+        // Released, it is run once more (the record's chain goes on from where it was found).
+        let token = first.reservation_token().unwrap();
+        w.release(&me(), &token, None).unwrap();
+        let rerun = w.reserve_once(&me(), "chat", 1, "k").unwrap();
+        assert!(
+            rerun.allowed && !rerun.replayed && rerun.used == 1,
+            "{rerun:?}"
+        );
+        let retry = w.reserve_once(&me(), "chat", 1, "k").unwrap();
+        assert!(retry.replayed && retry.used == 1, "{retry:?}");
+        // A new record, named after the window that ends last now, is found too.
+        assert!(w.reserve_once(&me(), "chat", 1, "k2").unwrap().allowed);
+        let again = w.reserve_once(&me(), "chat", 1, "k2").unwrap();
+        assert!(again.replayed && again.used == 2, "{again:?}");
+    }
+}
+
+#[test]
 fn concurrent_first_attempts_count_once() {
     // Both look the key up before either records: both count, one records, the other undoes
     // its count and replays the winner's decision.

@@ -110,8 +110,12 @@ pub struct Machine {
     pub(crate) mac_start: Option<MacStart>,
     /// The MAC's input, its feature buffer kept.
     reservation: Option<Reservation>,
-    /// The idempotency record's key and lifetime.
-    pub(crate) record: String,
+    /// The keys an idempotency record may be under (`records_len` of them, their buffers kept
+    /// from call to call; the first is where a new one is written), which one the call names
+    /// now, and a new record's lifetime.
+    pub(crate) records: Vec<String>,
+    pub(crate) records_len: usize,
+    pub(crate) record_at: usize,
     pub(crate) record_ttl: u64,
     /// The settle marker's key; under an idempotency key, `marker_base` bytes of it are the
     /// part shared by every marker of the feature.
@@ -134,7 +138,8 @@ impl Machine {
         self.guard = None;
         self.signer = None;
         self.mac_start = None;
-        self.record.clear();
+        self.records_len = 0;
+        self.record_at = 0;
         self.marker.clear();
     }
 
@@ -162,7 +167,7 @@ impl Machine {
             // a bug here: indexing stops it loudly, where an empty key would be one counter
             // every profile shares.
             KeyRef::Policy(i) => &self.targets[i].key,
-            KeyRef::Record => &self.record,
+            KeyRef::Record => &self.records[self.record_at],
             KeyRef::Marker => &self.marker,
         }
     }

@@ -353,7 +353,11 @@ impl Engine {
 
     /// The idempotency record of a reserve under `key` (its targets loaded), and the marker
     /// base its recorded reservation's marker is completed from. The record lives as long as
-    /// the feature's longest window.
+    /// the feature's longest window, and is named after it. Which window ends last can change
+    /// while the others last (a week spanning a month's end outlasts the month from its Monday
+    /// on; a Kolkata day the UTC day from 18:30 UTC on), so a retry looks for the record under
+    /// each policy's current window: the original's longest window, if any of its windows
+    /// still lasts, is one of them.
     fn load_record(
         &self,
         m: &mut Machine,
@@ -361,24 +365,23 @@ impl Engine {
         policies: &[Policy],
         key: &str,
     ) -> Result<()> {
-        let (now_ms, targets) = (m.now_ms, &m.targets);
-        let longest = (0..targets.len())
-            .max_by_key(|&i| (targets[i].span.end_ms, std::cmp::Reverse(i)))
-            .map(|i| -> Result<_> {
-                let label = self.window_label(&policies[i], now_ms)?;
-                Ok((label, targets[i].span.seconds_to_reset(now_ms)))
-            })
-            .transpose()?
-            .unwrap_or_default();
+        let mut order: Vec<usize> = (0..m.targets.len()).collect();
+        order.sort_by_key(|&i| (std::cmp::Reverse(m.targets[i].span.end_ms), i));
         let (prefix, feature) = (&*self.key_prefix, &*m.feature);
-        write_record_key(
-            &mut m.record,
-            prefix,
-            (id, feature),
-            (&longest.0, m.amount),
-            key,
-        )?;
-        m.record_ttl = longest.1;
+        for &i in &order {
+            let label = self.window_label(&policies[i], m.now_ms)?;
+            if m.records.len() == m.records_len {
+                m.records.push(String::new());
+            }
+            let (known, next) = m.records.split_at_mut(m.records_len);
+            write_record_key(&mut next[0], prefix, (id, feature), (&label, m.amount), key)?;
+            if !known.contains(&next[0]) {
+                m.records_len += 1;
+            }
+        }
+        m.record_ttl = order
+            .first()
+            .map_or(0, |&i| m.targets[i].span.seconds_to_reset(m.now_ms));
         push_feature_key_base(&mut m.marker, prefix, id, feature);
         m.marker_base = m.marker.len();
         Ok(())

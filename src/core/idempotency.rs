@@ -2,9 +2,10 @@
 //! key (and amount) in the same window is counted once — across engines sharing a store.
 //!
 //! The store holds only numbers, so the record of an admission is one number under
-//! `{prefix}:{id}:{feature}:i{label}.{amount}:{key}` (the label of the feature's longest
-//! window, so a retry is recognised for as long as any counter of the original could still
-//! hold its count): `2·nonce + 1`, the nonce (52 random bits) of the original's reservation.
+//! `{prefix}:{id}:{feature}:i{label}.{amount}:{key}` (the label of the window that ends last,
+//! so a retry is recognised for as long as any counter of the original could still hold its
+//! count; which one that is can change meanwhile, so a retry looks under the label of each
+//! policy's current window): `2·nonce + 1`, the nonce (52 random bits) of the original's reservation.
 //!
 //! A call first reads the record and replays it when present: the decision says `replayed:
 //! true`, carries the counters' current figures and **no reservation** — only the caller that
@@ -120,8 +121,15 @@ impl Machine {
     /// A reserve that records its decision under an idempotency key, or replays one recorded.
     pub(crate) fn once(&mut self, once: &mut Once, reply: Option<StoreReply>) -> Next {
         match std::mem::replace(&mut once.phase, Phase::Start) {
-            Phase::Start => look_up(once),
+            Phase::Start => self.look_up(once, 0),
             Phase::LookingUp => match reply {
+                // Not under this window's label: under the next one's (none follows a link of
+                // a released attempt's chain, which lives under the label it started from).
+                Some(StoreReply::Count(None))
+                    if once.released == 0 && self.record_at + 1 < self.records_len =>
+                {
+                    self.look_up(once, self.record_at + 1)
+                }
                 Some(StoreReply::Count(None)) => self.reserve_step(once, Reserving::Start, None),
                 Some(StoreReply::Count(Some(v))) => self.recorded(once, v),
                 other => Next::Done(Err(unexpected(other))),
@@ -175,6 +183,11 @@ impl Machine {
             Next::Done(Ok(Finished::Decision { figures, replayed })) if figures.allowed => {
                 let nonce = figures.reservation.map_or(0, |(_, _, nonce, _)| nonce);
                 let value = 2 * (nonce & RECORD_NONCE_MASK) as i64 + 1;
+                // A first attempt's record goes where the window that ends last names it; a
+                // retry after a release records at the chain's link it looked up.
+                if once.released == 0 {
+                    self.record_at = 0;
+                }
                 let (key, ttl_secs) = (KeyRef::Record, self.record_ttl);
                 once.phase = Phase::Recording(Finished::Decision { figures, replayed });
                 Next::Op(StoreOp::Add {
@@ -199,7 +212,8 @@ impl Machine {
 
     fn undo(&mut self, once: &mut Once, left: usize) -> Next {
         if left == 0 {
-            return look_up(once);
+            // The record the winner wrote is where ours was to go.
+            return self.look_up(once, self.record_at);
         }
         once.phase = Phase::Undoing(left - 1);
         Next::Op(StoreOp::Incr {
@@ -208,10 +222,20 @@ impl Machine {
         })
     }
 
+    /// Reads the `i`-th key the record may be under.
+    fn look_up(&mut self, once: &mut Once, i: usize) -> Next {
+        self.record_at = i;
+        once.phase = Phase::LookingUp;
+        Next::Op(StoreOp::Get {
+            key: KeyRef::Record,
+        })
+    }
+
     /// A recorded admission: its reservation's marker is read first.
     fn recorded(&mut self, once: &mut Once, value: i64) -> Next {
         if value < 1 || value % 2 == 0 || value > 2 * RECORD_NONCE_MASK as i64 + 1 {
-            return Next::Done(Err(QuotaError::corrupt(&self.record, value)));
+            let record = &self.records[self.record_at];
+            return Next::Done(Err(QuotaError::corrupt(record, value)));
         }
         once.recorded = (value / 2) as u64;
         self.marker.truncate(self.marker_base);
@@ -232,8 +256,8 @@ impl Machine {
             ))));
         }
         once.released += 1;
-        let _ = write!(self.record, ":{:016x}", once.recorded);
-        look_up(once)
+        let _ = write!(self.records[self.record_at], ":{:016x}", once.recorded);
+        self.look_up(once, self.record_at)
     }
 
     /// The original's decision, with the counters' current figures and no reservation.
@@ -251,11 +275,4 @@ impl Machine {
         }
         Next::Done(Ok(decision))
     }
-}
-
-fn look_up(once: &mut Once) -> Next {
-    once.phase = Phase::LookingUp;
-    Next::Op(StoreOp::Get {
-        key: KeyRef::Record,
-    })
 }
