@@ -217,3 +217,47 @@ fn zoned_policies_need_a_zone_source() {
         .unwrap();
     assert_eq!(err.code, ErrorCode::InvalidConfig);
 }
+
+#[test]
+fn a_denial_names_the_policy_that_denies_longest() {
+    // Hour and day both full at 12:30: the hour's reset would send the client back at 13:00 to
+    // be denied by the day, so the denial is the day's. In either order of the policies.
+    for day_first in [false, true] {
+        let (hour, day) = (pol(3, Hour, None), pol(3, Day, None));
+        let policies = if day_first {
+            vec![day, hour]
+        } else {
+            vec![hour, day]
+        };
+        let mut w = world("2026-11-27T12:30:00Z", vec![("chat", policies)]);
+        for _ in 0..3 {
+            assert!(w.reserve(&me(), "chat", 1).unwrap().allowed);
+        }
+        for d in [
+            w.reserve(&me(), "chat", 1).unwrap(),
+            w.check(&me(), "chat", 1).unwrap(),
+        ] {
+            assert!(!d.allowed);
+            assert_eq!(
+                d.policy_name.as_deref(),
+                Some("daily"),
+                "day first: {day_first}"
+            );
+            assert_eq!(d.resets_at(), "2026-11-28T00:00:00Z");
+            assert_eq!(d.retry_after, Some(11 * 3600 + 1800));
+        }
+    }
+    // Only the hour full: its reset is when the amount fits again.
+    let policies = vec![pol(3, Hour, None), pol(10, Day, None)];
+    let mut w = world("2026-11-27T12:30:00Z", vec![("chat", policies)]);
+    for _ in 0..3 {
+        w.reserve(&me(), "chat", 1).unwrap();
+    }
+    let d = w.reserve(&me(), "chat", 1).unwrap();
+    assert_eq!(
+        (d.policy_name.as_deref(), d.retry_after),
+        (Some("hourly"), Some(1800))
+    );
+    w.clock().advance(1800 * 1000);
+    assert!(w.reserve(&me(), "chat", 1).unwrap().allowed);
+}

@@ -599,7 +599,16 @@ impl World {
         let counts: Vec<i64> = cs.iter().map(|&c| self.model.count(c, now)).collect();
         let a = req.amount;
         let n = cs.len();
-        let over = (0..n).find(|&i| counts[i] + a > limits[i]);
+        // Of the policies it would pass, the one whose window ends last (the first of
+        // equals): the amount cannot fit before that reset.
+        let end = |i: usize| window(self.policies(req.f)[i].0, now).1;
+        let over =
+            (0..n)
+                .filter(|&i| counts[i] + a > limits[i])
+                .fold(None, |best: Option<usize>, i| match best {
+                    Some(b) if end(b) >= end(i) => Some(b),
+                    _ => Some(i),
+                });
         let tightest = |counts: &[i64]| (0..n).min_by_key(|&i| limits[i] - counts[i]).unwrap();
         let after: Vec<i64> = counts.iter().map(|c| c + a).collect();
         let denied = match ((0..n).find(|&i| a > limits[i]), over) {

@@ -326,7 +326,11 @@ impl Machine {
             return next;
         }
         let (targets, n) = (&self.targets, self.counts.len());
-        let denied = decision::denying(n, |i| targets[i].limit, &self.counts, self.amount);
+        let (limit, end) = (
+            |i: usize| targets[i].limit,
+            |i: usize| targets[i].span.end_ms,
+        );
+        let denied = decision::denying(n, limit, end, &self.counts, self.amount);
         Next::Done(Ok(match denied {
             Some(p) => self.figures(p, self.counts[p], false),
             None => self.tightest(),
@@ -340,8 +344,8 @@ impl Machine {
         match state {
             Reserving::Start => {
                 let targets = &self.targets;
-                let n = targets.len();
-                if let Some(i) = decision::denying(n, |i| targets[i].limit, &[], self.amount) {
+                let (n, end) = (targets.len(), |i: usize| targets[i].span.end_ms);
+                if let Some(i) = decision::denying(n, |i| targets[i].limit, end, &[], self.amount) {
                     *state = Reserving::ReadingUsed(i);
                     return Next::Op(StoreOp::Get {
                         key: KeyRef::Policy(i),
@@ -376,8 +380,56 @@ impl Machine {
                         delta: MAX_SAFE_INTEGER - n,
                     })
                 }
-                _ => state.resume_rollback(self.amount),
+                _ => match state.resume_rollback(self.amount) {
+                    // Rolled back: a policy after the one that denied may deny longer.
+                    Next::Done(Ok(denial)) => self.read_later(state, denial, None),
+                    next => next,
+                },
             },
+            Reserving::ReadingLater { denial, next } => {
+                let (denial, next) = (std::mem::replace(denial, Finished::Released), *next);
+                self.read_later(state, denial, Some((next, reply)))
+            }
+        }
+    }
+
+    /// A reserve denied by one policy reads the counters of the policies after it whose
+    /// windows end later (it did not count in them), and denies on the one the amount cannot
+    /// fit in for longest (see [`decision::later_denial`]). `read`: the policy just read and
+    /// the store's reply.
+    fn read_later(
+        &mut self,
+        state: &mut Reserving,
+        mut denial: Finished,
+        read: Option<(usize, Option<StoreReply>)>,
+    ) -> Next {
+        let Finished::Decision { figures, .. } = &denial else {
+            return Next::Done(Ok(denial));
+        };
+        let mut best = figures.policy;
+        if let Some((j, reply)) = read {
+            // A count that cannot be read leaves the denial as it is: it stands either way.
+            let Ok(used) = self.read_count(j, reply) else {
+                return Next::Done(Ok(denial));
+            };
+            let t = &self.targets[j];
+            let end = |i: usize| self.targets[i].span.end_ms;
+            if used + self.amount > t.limit && decision::later_denial(Some(best), j, end) == Some(j)
+            {
+                denial = self.figures(j, used, false);
+                best = j;
+            }
+        }
+        let from = read.map_or(best, |(j, _)| j) + 1;
+        let best_end = self.targets[best].span.end_ms;
+        match (from..self.targets.len()).find(|&j| self.targets[j].span.end_ms > best_end) {
+            Some(next) => {
+                *state = Reserving::ReadingLater { denial, next };
+                Next::Op(StoreOp::Get {
+                    key: KeyRef::Policy(next),
+                })
+            }
+            None => Next::Done(Ok(denial)),
         }
     }
 
@@ -529,6 +581,11 @@ pub(crate) enum Reserving {
         left: usize,
         result: Option<Result<Finished>>,
     },
+    /// Denied (and rolled back): reading the counter of policy `next`, which may deny longer.
+    ReadingLater {
+        denial: Finished,
+        next: usize,
+    },
 }
 
 /// Undoes `counted` counts (newest first), then finishes with `result`.
@@ -561,6 +618,10 @@ impl Reserving {
     pub(crate) fn fail(&mut self, error: QuotaError) -> Result<Finished> {
         match self {
             Reserving::RollingBack { result, .. } => result.take().unwrap_or(Err(error)),
+            // The denial stands; only how long it lasts is unknown.
+            Reserving::ReadingLater { denial, .. } => {
+                Ok(std::mem::replace(denial, Finished::Released))
+            }
             _ => Err(error),
         }
     }

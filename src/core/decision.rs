@@ -70,18 +70,33 @@ impl Decision {
 // path (`direct.rs`) alike. A feature's policies are seen as `limit(i)` and `counts[i]`.
 
 /// The policy that denies `amount`: the first whose whole limit is below it (it can never
-/// fit, whatever is counted), else the first it would take past its limit; `None` when it
-/// fits every policy. `counts` holds what each counter holds now (a reserve that has not
-/// counted yet passes none, and learns only whether it can never fit).
+/// fit, whatever is counted), else of those it would take past their limits the one whose
+/// window ends last (see [`later_denial`]); `None` when it fits every policy. `counts` holds
+/// what each counter holds now (a reserve that has not counted yet passes none, and learns
+/// only whether it can never fit). `end(i)` is when policy `i`'s window ends.
 pub fn denying(
     n: usize,
     limit: impl Fn(usize) -> i64,
+    end: impl Fn(usize) -> i64,
     counts: &[i64],
     amount: i64,
 ) -> Option<usize> {
-    (0..n)
-        .find(|&i| amount > limit(i))
-        .or_else(|| (0..counts.len().min(n)).find(|&i| counts[i] + amount > limit(i)))
+    (0..n).find(|&i| amount > limit(i)).or_else(|| {
+        (0..counts.len().min(n))
+            .filter(|&i| counts[i] + amount > limit(i))
+            .fold(None, |best, i| later_denial(best, i, &end))
+    })
+}
+
+/// Of two policies that both deny, the one whose window ends last (`best` on a tie): the
+/// amount cannot fit before that reset, so the denial's `resetsAt` and `retryAfter` are its.
+/// Naming the first full policy instead would send a client back at an hour's end to be
+/// denied by the full day.
+pub fn later_denial(best: Option<usize>, i: usize, end: impl Fn(usize) -> i64) -> Option<usize> {
+    match best {
+        Some(b) if end(b) >= end(i) => Some(b),
+        _ => Some(i),
+    }
 }
 
 /// The allowed decision reports the tightest policy: the one with the fewest remaining (the

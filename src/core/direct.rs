@@ -213,7 +213,8 @@ impl<'a, 'k> Counters<'a, 'k> {
     }
     /// See [`decision::denying`].
     fn denying(&self, counts: &[i64], amount: i64) -> Option<usize> {
-        decision::denying(self.len(), |i| self.limit(i), counts, amount)
+        let end = |i| self.get(i).span.end_ms;
+        decision::denying(self.len(), |i| self.limit(i), end, counts, amount)
     }
     /// See [`decision::tightest`].
     fn tightest(&self, counts: &[i64]) -> usize {
@@ -273,10 +274,39 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Resu
                 store.incr_key(key, MAX_SAFE_INTEGER - left)?;
             }
         }
-        return over;
+        return match over {
+            Ok(denial) => Ok(read_later(cs, denial, (amount, i), now_ms, store)),
+            e => e,
+        };
     }
     let p = cs.tightest(&counts[..cs.len()]);
     Ok(cs.figures(p, counts[p], (amount, true), now_ms))
+}
+
+/// A reserve denied by policy `i` reads the policies after it whose windows end later, as
+/// `calls.rs` (`read_later`) does: the denial is on the one the amount cannot fit in for
+/// longest. A count that cannot be read leaves the denial as it is.
+fn read_later(
+    cs: Counters,
+    mut denial: Figures,
+    (amount, i): (i64, usize),
+    now_ms: i64,
+    store: &mut CountersAt,
+) -> Figures {
+    for j in i + 1..cs.len() {
+        let c = cs.get(j);
+        if c.span.end_ms <= denial.resets_at_ms {
+            continue;
+        }
+        match store.get_key(c.key).and_then(|n| read(c, n)) {
+            Ok(used) if used + amount > c.limit => {
+                denial = cs.figures(j, used, (amount, false), now_ms);
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    denial
 }
 
 /// `increment` (`IncrementCall`): read every counter and refuse a count that would pass

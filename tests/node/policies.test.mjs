@@ -221,3 +221,26 @@ test("a policy added while a reservation is open is refunded it on release: its 
   assert.equal(admitted(), 1);
   assert.deepEqual(engine.usage(42), { chat: 3 });
 });
+
+test("a client that waits retryAfter is admitted: the denial is the policy that denies longest", async () => {
+  // Hour and week both full (the second hour): waiting for the hour would only be denied by
+  // the week. MemoryStore
+  // (the engine's direct path) and a plain store (its general one) alike.
+  for (const kind of ["memory", "plain"]) {
+    const now = fakeClock(Date.parse("2026-11-27T12:30:00Z")); // a Friday
+    const store = kind === "memory" ? recordingStore(now).inner : mapStore(now).store;
+    const limits = { chat: [{ limit: 3, window: "hour" }, { limit: 6, window: "week" }] };
+    const engine = new QuotaEngine({ store, limits, now });
+    let admitted = 0;
+    for (let round = 0; round < 4; round++) {
+      let d;
+      while ((d = await engine.reserve(me, "chat")).allowed) admitted++;
+      assert.notEqual(d.retryAfter, null);
+      const check = await engine.check(me, "chat");
+      assert.deepEqual([check.policy, check.retryAfter], [d.policy, d.retryAfter], kind);
+      now.t += d.retryAfter * 1000;
+      assert.equal((await engine.check(me, "chat")).allowed, true, `${kind}: denied again after waiting ${d.policy}'s ${d.retryAfter}s`);
+    }
+    assert.equal(admitted, 12, kind); // 3 an hour, 6 a week: two hours, then the next week
+  }
+});
