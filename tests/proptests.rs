@@ -13,8 +13,11 @@
 //! - counters equal the model after every batch and are never negative, except that a store
 //!   fault leaves at most the faulted calls' amounts too many (reserve, increment) or too few
 //!   (release — what the host asked to give back), never an under-count otherwise;
-//! - a feature with two policies (an hour and a day) counts in both or in neither; each of
-//!   its counters keeps every invariant above (`multi_policy_features_agree_with_the_model`);
+//! - a feature with two policies counts in both or in neither; each of its counters keeps
+//!   every invariant above (`multi_policy_features_agree_with_the_model`). The two are drawn
+//!   from `SHAPES`: an hour and a day in either order, zoned windows (Asia/Kolkata, +05:30:
+//!   hours starting at :30, a day ending at 18:30 UTC), a week; a denial by both is the one
+//!   that ends last;
 //! - a release by feature of more than its counter holds ("unpaired"), racing other calls,
 //!   never erases a count made by a reserve or increment (the counter ends at least at
 //!   before + counted - released); reserves racing it may see a transiently negative counter
@@ -22,7 +25,7 @@
 
 mod model;
 
-use model::{ttl_secs, window, Counter, Model, DAY_MS, HOUR_MS};
+use model::{ttl_secs, Counter, Model, DAY_MS, HOUR_MS};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,15 +63,72 @@ fn owner(p: usize) -> usize {
     }
 }
 
-/// The key, spelled out independently of `core::key`.
-fn key(c: Counter) -> String {
-    let id = ["0", "7", "~a%3Ab"][c.0];
-    let start = chrono::DateTime::from_timestamp_millis(c.3).unwrap();
-    let label = match c.4 - c.3 {
-        HOUR_MS => start.format("%Y-%m-%dT%H"),
-        _ => start.format("%Y-%m-%d"),
-    };
-    format!("ai_quota:{id}:{}:{label}", FEATURES[c.1])
+/// A policy's window as the model sees it, spelled out independently of `core::window`: a
+/// fixed length, starting where the wall time (`t + zone_ms`) is a multiple of it (a week's,
+/// where it is a Monday), and labelled with the wall time of its start.
+#[derive(Debug, Clone, Copy)]
+struct Win {
+    unit: WindowUnit,
+    len: i64,
+    /// The zone (`FakeZones`' Asia/Kolkata, +05:30 all year) or UTC.
+    zone: Option<(&'static str, i64)>,
+}
+
+const WEEK_MS: i64 = 7 * DAY_MS;
+/// 1970-01-05, the first Monday after the epoch.
+const MONDAY_MS: i64 = 4 * DAY_MS;
+const KOLKATA: Option<(&str, i64)> = Some(("Asia/Kolkata", 5 * HOUR_MS + HOUR_MS / 2));
+const fn win(unit: WindowUnit, len: i64, zone: Option<(&'static str, i64)>) -> Win {
+    Win { unit, len, zone }
+}
+const UTC_HOUR: Win = win(WindowUnit::Hour, HOUR_MS, None);
+const UTC_DAY: Win = win(WindowUnit::Day, DAY_MS, None);
+
+/// The two policies of "scale" in each shape a case may draw: windows of different lengths,
+/// the longer first or second, zoned windows that start at other instants than UTC's (an
+/// hour at :30, a day that ends at 18:30 UTC), and a week against an hour.
+const SHAPES: [[Win; 2]; 5] = [
+    [UTC_HOUR, UTC_DAY],
+    [UTC_DAY, UTC_HOUR],
+    [win(WindowUnit::Hour, HOUR_MS, KOLKATA), UTC_DAY],
+    [win(WindowUnit::Day, DAY_MS, KOLKATA), UTC_DAY],
+    [
+        win(WindowUnit::Week, WEEK_MS, None),
+        win(WindowUnit::Hour, HOUR_MS, KOLKATA),
+    ],
+];
+
+impl Win {
+    fn zone_ms(&self) -> i64 {
+        self.zone.map_or(0, |z| z.1)
+    }
+
+    /// `(start, end)` of the window holding `t`.
+    fn span(&self, t: i64) -> (i64, i64) {
+        let align = self.zone_ms() - if self.len == WEEK_MS { MONDAY_MS } else { 0 };
+        let start = (t + align).div_euclid(self.len) * self.len - align;
+        (start, start + self.len)
+    }
+
+    /// The key label of the window starting at `start`.
+    fn label(&self, start: i64) -> String {
+        let wall = chrono::DateTime::from_timestamp_millis(start + self.zone_ms()).unwrap();
+        let label = match self.unit {
+            WindowUnit::Hour => wall.format("%Y-%m-%dT%H"),
+            WindowUnit::Week => wall.format("%G-W%V"),
+            _ => wall.format("%Y-%m-%d"),
+        };
+        match self.zone {
+            Some((zone, _)) => format!("{label}@{zone}"),
+            None => label.to_string(),
+        }
+    }
+
+    fn policy(&self, i: usize, limit: i64) -> Policy {
+        let name = format!("p{i}");
+        let zone = self.zone.map(|z| z.0);
+        Policy::new(Some(&name), limit, self.unit, zone).unwrap()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -162,8 +222,10 @@ struct World {
     quota: Quota<MemoryStore<FakeClock>, FakeClock>,
     model: Model,
     limits: [i64; 3],
-    /// The hourly limit of "scale", which then has two policies: an hour, then its day.
+    /// The limit of the first policy of "scale", which then has two: those of `SHAPES[shape]`
+    /// (the second's limit is `limits[2]`).
     hourly: Option<i64>,
+    shape: usize,
     policy: FaultPolicy,
     outstanding: Vec<Outstanding>,
 }
@@ -234,7 +296,7 @@ impl World {
     fn new(
         start: i64,
         limits: [i64; 3],
-        hourly: Option<i64>,
+        (hourly, shape): (Option<i64>, usize),
         policy: FaultPolicy,
         upsert: bool,
     ) -> World {
@@ -244,27 +306,29 @@ impl World {
         } else {
             CountingOps::IncrAddSet
         };
-        let engine = Engine::new(Self::limits(limits, hourly))
+        let engine = Engine::new(Self::limits(limits, hourly, shape))
             .with_fault_policy(policy)
-            .with_counting(counting);
+            .with_counting(counting)
+            .with_time_zones(std::rc::Rc::new(FakeZones));
         World {
             quota: Quota::new(engine, MemoryStore::new(clock.clone()), clock),
             model: Model::default(),
             limits,
             hourly,
+            shape,
             policy,
             outstanding: Vec::new(),
         }
     }
 
-    fn limits(l: [i64; 3], hourly: Option<i64>) -> Limits {
+    fn limits(l: [i64; 3], hourly: Option<i64>, shape: usize) -> Limits {
         let mut limits = Limits::default();
         for (f, name) in FEATURES.iter().enumerate() {
             let policies = match hourly {
-                Some(h) if f == 2 => vec![
-                    Policy::new(None, h, WindowUnit::Hour, None).unwrap(),
-                    Policy::new(None, l[f], WindowUnit::Day, None).unwrap(),
-                ],
+                Some(h) if f == 2 => {
+                    let [a, b] = SHAPES[shape];
+                    vec![a.policy(0, h), b.policy(1, l[f])]
+                }
                 _ => vec![Policy::daily(l[f]).unwrap()],
             };
             limits.insert(name, policies).unwrap();
@@ -272,12 +336,22 @@ impl World {
         limits
     }
 
-    /// `(window length, limit)` of each policy of feature `f`.
-    fn policies(&self, f: usize) -> Vec<(i64, i64)> {
+    /// `(window, limit)` of each policy of feature `f`.
+    fn policies(&self, f: usize) -> Vec<(Win, i64)> {
         match self.hourly {
-            Some(h) if f == 2 => vec![(HOUR_MS, h), (DAY_MS, self.limits[f])],
-            _ => vec![(DAY_MS, self.limits[f])],
+            Some(h) if f == 2 => {
+                let [a, b] = SHAPES[self.shape];
+                vec![(a, h), (b, self.limits[f])]
+            }
+            _ => vec![(UTC_DAY, self.limits[f])],
         }
+    }
+
+    /// The key of counter `c`.
+    fn key(&self, c: Counter) -> String {
+        let id = ["0", "7", "~a%3Ab"][c.0];
+        let label = self.policies(c.1)[c.2].0.label(c.3);
+        format!("ai_quota:{id}:{}:{label}", FEATURES[c.1])
     }
 
     /// The counters a call of profile `p` on feature `f` at `at` touches, in policy order.
@@ -285,7 +359,7 @@ impl World {
         let policies = self.policies(f);
         (0..policies.len())
             .map(|i| {
-                let (start, end) = window(policies[i].0, at);
+                let (start, end) = policies[i].0.span(at);
                 (owner(p), f, i, start, end)
             })
             .collect()
@@ -305,7 +379,7 @@ impl World {
             Event::SetLimits(l) => {
                 self.quota
                     .engine_mut()
-                    .set_limits(Self::limits(*l, self.hourly));
+                    .set_limits(Self::limits(*l, self.hourly, self.shape));
                 self.limits = *l;
             }
             Event::Usage(p) => self.usage(*p)?,
@@ -601,7 +675,7 @@ impl World {
         let n = cs.len();
         // Of the policies it would pass, the one whose window ends last (the first of
         // equals): the amount cannot fit before that reset.
-        let end = |i: usize| window(self.policies(req.f)[i].0, now).1;
+        let end = |i: usize| self.policies(req.f)[i].0.span(now).1;
         let over =
             (0..n)
                 .filter(|&i| counts[i] + a > limits[i])
@@ -637,7 +711,7 @@ impl World {
         let policies = self.policies(req.f);
         prop_assert!(d.policy < policies.len());
         let (unit, limit) = policies[d.policy];
-        let (_, end) = window(unit, now);
+        let (_, end) = unit.span(now);
         prop_assert_eq!(d.feature.as_str(), FEATURES[req.f]);
         prop_assert!(!d.unlimited);
         prop_assert_eq!(d.limit, limit);
@@ -681,7 +755,7 @@ impl World {
     /// below zero is noted for `repair`, after every counter of the batch is compared.
     fn compare(&mut self, c: Counter, t: &Tally, negative: &mut Vec<Counter>) -> Checked {
         let now = self.now();
-        let k = key(c);
+        let k = self.key(c);
         let stored = self.quota.store_mut().peek(&k);
         let want = self.model.count(c, now);
         let got = stored.unwrap_or(0);
@@ -745,10 +819,11 @@ impl World {
             .release(&profile(c.0), FEATURES[c.1], Some(1), at)
             .unwrap();
         prop_assert_eq!(self.quota.call(call), Ok(Outcome::Released));
-        prop_assert_eq!(self.quota.store_mut().peek(&key(c)), Some(0));
+        let k = self.key(c);
+        prop_assert_eq!(self.quota.store_mut().peek(&k), Some(0));
         for s in self.counters(c.0, c.1, at) {
-            self.model
-                .resync(s, self.quota.store_mut().peek(&key(s)), now);
+            let k = self.key(s);
+            self.model.resync(s, self.quota.store_mut().peek(&k), now);
         }
         Ok(())
     }
@@ -771,7 +846,7 @@ proptest! {
         events in prop::collection::vec(event(), 1..30),
         upsert in any::<bool>(),
     ) {
-        let mut world = World::new(start, limits, None, policy, upsert);
+        let mut world = World::new(start, limits, (None, 0), policy, upsert);
         for event in &events {
             world.run(event)?;
         }
@@ -788,17 +863,19 @@ proptest! {
         ..ProptestConfig::default()
     })]
 
-    /// "scale" has an hourly and a daily policy: a reserve counts in both or in neither.
+    /// "scale" has two policies (an hour and a day, a week and a Kolkata hour, …: `SHAPES`):
+    /// a reserve counts in both or in neither.
     #[test]
     fn multi_policy_features_agree_with_the_model(
         start in START..START + 365 * DAY_MS,
         limits in prop::array::uniform3(0..=6i64),
         hourly in 0..=4i64,
+        shape in 0..SHAPES.len(),
         policy in fault_policy(),
         events in prop::collection::vec(event(), 1..30),
         upsert in any::<bool>(),
     ) {
-        let mut world = World::new(start, limits, Some(hourly), policy, upsert);
+        let mut world = World::new(start, limits, (Some(hourly), shape), policy, upsert);
         for event in &events {
             world.run(event)?;
         }

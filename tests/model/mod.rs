@@ -11,12 +11,6 @@ pub const DAY_MS: i64 = 86_400_000;
 /// One counter: (profile, feature, policy index, window start ms, window end ms).
 pub type Counter = (usize, usize, usize, i64, i64);
 
-/// The window of `unit_ms` (an hour or a UTC day) containing `t`: (start, end).
-pub fn window(unit_ms: i64, t: i64) -> (i64, i64) {
-    let start = t.div_euclid(unit_ms) * unit_ms;
-    (start, start + unit_ms)
-}
-
 #[derive(Debug, Default, Clone)]
 pub struct Model {
     /// counter -> (count, expires at ms)
