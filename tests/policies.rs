@@ -261,3 +261,21 @@ fn a_denial_names_the_policy_that_denies_longest() {
     w.clock().advance(1800 * 1000);
     assert!(w.reserve(&me(), "chat", 1).unwrap().allowed);
 }
+
+#[test]
+fn a_two_hour_fall_back_does_not_reopen_an_hour() {
+    // At 2026-10-25T00:30:00Z Test/TwoHourFallBack's wall clock goes from 00:30 back to 22:30
+    // (as America/St_Johns did in 1988): the hour "00" lasts until 03:00Z. Its counter must
+    // too: a counter kept for one second would admit the limit again every second.
+    let mut w = world(
+        "2026-10-25T00:31:00Z",
+        vec![("chat", vec![pol(1, Hour, Some("Test/TwoHourFallBack"))])],
+    );
+    let first = w.reserve(&me(), "chat", 1).unwrap();
+    assert!(first.allowed);
+    w.clock().advance(60_000);
+    let d = w.reserve(&me(), "chat", 1).unwrap();
+    assert!(!d.allowed, "admitted twice in one hour: {d:?}");
+    assert_eq!(first.resets_at(), "2026-10-25T03:00:00Z");
+    assert_eq!(d.retry_after, Some(2 * 3600 + 28 * 60)); // from 00:32Z to 03:00Z
+}

@@ -120,10 +120,12 @@ impl WindowUnit {
         let mut local_start = self.floor(now_ms + zones.offset_ms(zone, now_ms)?);
         let mut start_ms = first_instant_at(zones, zone, local_start)?;
         let mut end_ms = first_instant_at(zones, zone, self.next(local_start))?;
-        if now_ms >= end_ms {
+        while now_ms >= end_ms {
             // The wall clock fell back across the boundary (a zone that leaves DST at
             // midnight): the repeated wall times belong to the window that already began, so
-            // windows never overlap and every instant is in exactly one.
+            // windows never overlap and every instant is in exactly one. A fall-back of two
+            // hours can cross two hour boundaries (America/St_Johns in 1988), hence a loop;
+            // `end_ms` only grows, and passes `now_ms` within the fall-back.
             local_start = self.next(local_start);
             start_ms = end_ms;
             end_ms = first_instant_at(zones, zone, self.next(local_start))?;

@@ -49,7 +49,10 @@ pub fn first_instant_at(zones: &dyn TimeZones, zone: &str, local_ms: i64) -> Res
         return Ok(t);
     }
     // A gap: wall time jumps over `local_ms`. The transition lies between the two candidates;
-    // find the first second whose wall time is past `local_ms`.
+    // find the first second whose wall time is past `local_ms`. Both candidates are whole
+    // seconds (offsets are), and so is every step: the answer is the transition's own second,
+    // not a millisecond up to a second after it (which would put instants after the jump in
+    // the window before it, and make `resetsAt`, in whole seconds, read before the true end).
     let (mut lo, mut hi) = {
         let (a, b) = (local_ms - before, local_ms - after);
         (a.min(b), a.max(b))
@@ -59,7 +62,7 @@ pub fn first_instant_at(zones: &dyn TimeZones, zone: &str, local_ms: i64) -> Res
         return Ok(local_ms - before);
     }
     while hi - lo > 1000 {
-        let mid = lo + (hi - lo) / 2;
+        let mid = lo + ((hi - lo) / 2000 * 1000).max(1000);
         if local_at(mid)? >= local_ms {
             hi = mid;
         } else {
@@ -76,10 +79,14 @@ pub mod fake {
     use crate::core::error::QuotaError;
 
     /// `Europe/Paris` (EU rules since 1996: +02:00 from the last Sunday of March 01:00 UTC to
-    /// the last Sunday of October 01:00 UTC, else +01:00), `Asia/Kolkata` (+05:30) and
+    /// the last Sunday of October 01:00 UTC, else +01:00), `Asia/Kolkata` (+05:30),
     /// `Test/MidnightGap` (+00:00, jumping to +01:00 at 2026-03-29 00:00 local, and back at
     /// 2026-10-25 00:30 local to 23:30 of the day before, so the wall clock reads past
-    /// midnight and then falls back behind it).
+    /// midnight and then falls back behind it), and two shapes America/St_Johns had from 1987
+    /// to 1988 (it changed at 00:01, and in 1988 fell back two hours): `Test/MinuteGap`
+    /// (+00:00, jumping to +01:00 at 2026-03-29 00:01 local, so local 01:00 never happens)
+    /// and `Test/TwoHourFallBack` (+00:00, falling back to -02:00 at 2026-10-25 00:30 local,
+    /// to 22:30 of the day before).
     #[derive(Debug, Default)]
     pub struct FakeZones;
 
@@ -88,6 +95,8 @@ pub mod fake {
     pub const PARIS_FALL_2026: i64 = 1_792_890_000_000; // 2026-10-25T01:00:00Z
     const GAP_ON: i64 = 1_774_742_400_000; // 2026-03-29T00:00:00Z
     const GAP_OFF: i64 = 1_792_884_600_000; // 2026-10-24T23:30:00Z
+    pub const MINUTE_GAP: i64 = 1_774_742_460_000; // 2026-03-29T00:01:00Z
+    pub const TWO_HOUR_FALL: i64 = 1_792_888_200_000; // 2026-10-25T00:30:00Z
 
     impl TimeZones for FakeZones {
         fn offset_ms(&self, zone: &str, t: i64) -> Result<i64> {
@@ -97,6 +106,10 @@ pub mod fake {
                 "Asia/Kolkata" => Ok(5 * H + H / 2),
                 "Test/MidnightGap" if (GAP_ON..GAP_OFF).contains(&t) => Ok(H),
                 "Test/MidnightGap" => Ok(0),
+                "Test/MinuteGap" if t >= MINUTE_GAP => Ok(H),
+                "Test/MinuteGap" => Ok(0),
+                "Test/TwoHourFallBack" if t >= TWO_HOUR_FALL => Ok(-2 * H),
+                "Test/TwoHourFallBack" => Ok(0),
                 _ => Err(QuotaError::config(format!("unknown zone {zone}"))),
             }
         }

@@ -182,6 +182,48 @@ fn zones_that_change_at_midnight() {
 }
 
 #[test]
+fn a_window_that_starts_inside_a_gap_starts_at_the_jump_to_the_millisecond() {
+    // Test/MinuteGap jumps from 00:01 to 01:01 at 2026-03-29T00:01:00Z: local 01:00 never
+    // happens, so the hour "01" starts at the jump itself. An instant after the jump is never
+    // in the hour before, and `resetsAt` (whole seconds) is the true start.
+    use crate::core::zone::fake::MINUTE_GAP;
+    let z = |t| {
+        WindowUnit::Hour
+            .span_in(Some("Test/MinuteGap"), &FakeZones, t)
+            .unwrap()
+    };
+    assert_eq!(z(MINUTE_GAP - 1).end_ms, MINUTE_GAP);
+    for t in [MINUTE_GAP, MINUTE_GAP + 1, MINUTE_GAP + 999] {
+        let h = z(t);
+        assert_eq!(h.label, "2026-03-29T01@Test/MinuteGap");
+        assert_eq!(h.start_ms, MINUTE_GAP);
+    }
+}
+
+#[test]
+fn a_fall_back_of_two_hours_keeps_every_instant_in_a_window_that_holds_it() {
+    // Test/TwoHourFallBack: at 2026-10-25T00:30:00Z the wall clock goes from 00:30 back to
+    // 22:30 on the 24th. The hours 23:00 and 00:00 both began before the jump: the repeated
+    // wall times belong to the hour "00", which lasts until 01:00 comes round again (03:00Z).
+    use crate::core::zone::fake::TWO_HOUR_FALL;
+    let z = |t| {
+        WindowUnit::Hour
+            .span_in(Some("Test/TwoHourFallBack"), &FakeZones, t)
+            .unwrap()
+    };
+    for t in [
+        TWO_HOUR_FALL - 1,
+        TWO_HOUR_FALL,
+        TWO_HOUR_FALL + 2 * H + 29 * 60_000,
+    ] {
+        let h = z(t);
+        assert!(h.contains(t), "{h:?} does not hold {t}");
+        assert_eq!(h.label, "2026-10-25T00@Test/TwoHourFallBack");
+        assert_eq!(h.resets_at(), "2026-10-25T03:00:00Z");
+    }
+}
+
+#[test]
 fn span_cache_answers_only_inside_the_window() {
     let mut c = SpanCache::default();
     let s = paris(WindowUnit::Day, at("2026-03-29T12:00:00Z"));
