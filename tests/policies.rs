@@ -279,3 +279,45 @@ fn a_two_hour_fall_back_does_not_reopen_an_hour() {
     assert_eq!(first.resets_at(), "2026-10-25T03:00:00Z");
     assert_eq!(d.retry_after, Some(2 * 3600 + 28 * 60)); // from 00:32Z to 03:00Z
 }
+
+/// Counts the offsets asked of `FakeZones`.
+#[derive(Debug, Default)]
+struct CountingZones(std::cell::Cell<usize>);
+
+impl TimeZones for CountingZones {
+    fn offset_ms(&self, zone: &str, utc_ms: i64) -> Result<i64> {
+        self.0.set(self.0.get() + 1);
+        FakeZones.offset_ms(zone, utc_ms)
+    }
+}
+
+#[test]
+fn zone_offsets_are_asked_once_per_window() {
+    // README Windows: offsets come from the host (Intl in JS), "computed once per window".
+    let zones = Rc::new(CountingZones::default());
+    let clock = FakeClock::at(at("2026-03-29T12:00:00Z"));
+    let mut limits = Limits::default();
+    let paris = |w| Policy::new(None, 1_000, w, Some("Europe/Paris")).unwrap();
+    limits
+        .insert("chat", vec![paris(Hour), paris(Day)])
+        .unwrap();
+    let engine = Engine::new(limits).with_time_zones(zones.clone());
+    let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+    w.reserve(&me(), "chat", 1).unwrap();
+    let first = zones.0.get();
+    assert!(first > 0);
+    for _ in 0..50 {
+        w.clock().advance(60_000); // within the hour and the day
+        w.reserve(&me(), "chat", 1).unwrap();
+        w.check(&me(), "chat", 1).unwrap();
+    }
+    assert_eq!(
+        zones.0.get(),
+        first,
+        "offsets asked again inside the same windows"
+    );
+    w.clock().advance(3_600_000); // a new hour, the same day: only the hour's asked again
+    w.reserve(&me(), "chat", 1).unwrap();
+    let next_hour = zones.0.get() - first;
+    assert!(next_hour > 0 && next_hour < first, "{next_hour} of {first}");
+}
