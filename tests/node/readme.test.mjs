@@ -47,6 +47,19 @@ test("README 'Beyond the Django service': handle() keeps each profile's requests
   assert.equal(printed.trimEnd().split("\n").at(-1), "200 200 1234 1234");
 });
 
+test("README 'Beyond the Django service': handle() answers 400 to an Idempotency-Key the engine refuses", () => {
+  // A client's key is the client's: an empty one or one over 256 characters is a bad request,
+  // answered before any reserve (the engine would throw INVALID_ARGUMENT), and counts nothing.
+  const printed = runExample("## Beyond the Django service", "readme-beyond-keys", {
+    after:
+      'const long = await handle(post("hi", "k".repeat(257)), { id: 7 });\n' +
+      'const empty = await handle(post("hi", ""), { id: 7 });\n' +
+      'const fits = await handle(post("hi", "k".repeat(256)), { id: 7 });\n' +
+      'console.log(long.status, empty.status, fits.status, engine.check({ id: 7 }, "chat").used);\n',
+  });
+  assert.equal(printed.trimEnd().split("\n").at(-1), "400 400 200 1234");
+});
+
 test("README 'When the store fails' fragment runs with a store that is down", () => {
   // The fragment's store, limits and profile are the ones the sections before it declare; here
   // the store throws, so the fragment's degraded branch (the one copied code meets when the
