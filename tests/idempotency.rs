@@ -439,3 +439,28 @@ fn a_retry_sent_while_the_first_still_runs_replays_it_rather_than_deny_it() {
         None
     );
 }
+
+#[test]
+fn a_retry_sent_while_the_first_still_runs_replays_it_under_two_policies() {
+    // As above, for a feature whose windows have two labels (an hour and a day): the record
+    // is looked up under each, and the denied retry must read it again where the first
+    // writes it (the day's: the window that ends last), not under the label it read last.
+    let mut limits = Limits::default();
+    let p = |limit, w| Policy::new(None, limit, w, None).unwrap();
+    limits.insert("chat", vec![p(1, Hour), p(10, Day)]).unwrap();
+    let mut w = world(limits, 7);
+    let calls = (0..2)
+        .map(|_| {
+            w.engine()
+                .reserve_once(&me(), "chat", 1, "k", NOON)
+                .unwrap()
+        })
+        .collect();
+    let decisions: Vec<Decision> = run_interleaved(calls, w.store_mut())
+        .into_iter()
+        .map(|outcome| outcome.unwrap().decision().unwrap())
+        .collect();
+    assert!(decisions.iter().all(|d| d.allowed), "{decisions:?}");
+    assert_eq!(decisions.iter().filter(|d| d.replayed).count(), 1);
+    assert_eq!(w.store_mut().peek(KEY), Some(1));
+}

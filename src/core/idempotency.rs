@@ -201,6 +201,11 @@ impl Machine {
             // is not recorded: nothing is written for it.
             Next::Done(Ok(denial @ Finished::Decision { .. })) if !once.rechecked => {
                 once.rechecked = true;
+                // Where that attempt records: as ours would have (see above), not under the
+                // label this call looked at last.
+                if once.released == 0 {
+                    self.record_at = 0;
+                }
                 once.phase = Phase::Rechecking(denial);
                 Next::Op(StoreOp::Get {
                     key: KeyRef::Record,
