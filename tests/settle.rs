@@ -235,3 +235,145 @@ fn home_mode_and_unlimited_profiles_settle_nothing() {
     assert_eq!(run(call, w.store_mut()).unwrap(), Outcome::Settled(false));
     assert_eq!(w.store_mut().peek(KEY), Some(3));
 }
+
+/// Limits of `chat`: `policies` as `(limit, window)`, UTC.
+fn chat(policies: &[(i64, WindowUnit)]) -> Limits {
+    let mut limits = Limits::default();
+    let p = |&(limit, w)| Policy::new(None, limit, w, None).unwrap();
+    limits
+        .insert("chat", policies.iter().map(p).collect())
+        .unwrap();
+    limits
+}
+
+/// Reserves 1 `times` times; how many were admitted.
+fn admitted(w: &mut Q, times: usize) -> usize {
+    (0..times)
+        .filter(|_| w.reserve(&me(), "chat", 1).unwrap().allowed)
+        .count()
+}
+
+#[test]
+fn a_policy_added_since_the_reserve_is_not_refunded_by_its_release() {
+    let mut w = world(chat(&[(100, Day)]));
+    let old = w
+        .reserve(&me(), "chat", 4)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    w.engine_mut().set_limits(chat(&[(100, Day), (5, Hour)]));
+    let mut hour = admitted(&mut w, 5);
+    w.release(&me(), &old, None).unwrap();
+    hour += admitted(&mut w, 10);
+    // The hour never counted the old reservation: it admits its limit, no more.
+    assert_eq!(hour, 5);
+    assert_eq!(
+        w.store_mut().peek("ai_quota:42:chat:2026-11-27T12"),
+        Some(5)
+    );
+    // The day, which counted it, took it back.
+    assert_eq!(w.store_mut().peek(KEY), Some(5));
+}
+
+#[test]
+fn a_policy_added_since_the_reserve_is_not_refunded_by_its_settle() {
+    let mut w = world(chat(&[(100, Day)]));
+    let old = w
+        .reserve(&me(), "chat", 4)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    w.engine_mut().set_limits(chat(&[(100, Day), (5, Hour)]));
+    let mut hour = admitted(&mut w, 5);
+    assert!(w.settle(&me(), &old, 1).unwrap());
+    hour += admitted(&mut w, 10);
+    assert_eq!(hour, 5);
+    assert_eq!(w.store_mut().peek(KEY), Some(6));
+}
+
+#[test]
+fn a_policy_whose_limit_changed_but_not_its_window_is_still_corrected() {
+    let mut w = world(chat(&[(5, Hour), (100, Day)]));
+    let old = w
+        .reserve(&me(), "chat", 4)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    // The same windows in another order, other limits, another policy added: the hour and
+    // the day counted the reservation and are its counters still.
+    w.engine_mut()
+        .set_limits(chat(&[(50, Day), (6, Hour), (1_000, WindowUnit::Week)]));
+    assert_eq!(admitted(&mut w, 2), 2);
+    w.release(&me(), &old, None).unwrap();
+    assert_eq!(w.store_mut().peek(KEY), Some(2));
+    assert_eq!(
+        w.store_mut().peek("ai_quota:42:chat:2026-11-27T12"),
+        Some(2)
+    );
+    assert_eq!(w.store_mut().peek("ai_quota:42:chat:2026-W48"), Some(2));
+}
+
+#[test]
+fn a_policy_removed_since_the_reserve_is_not_touched() {
+    let mut w = world(chat(&[(5, Hour), (100, Day)]));
+    let old = w
+        .reserve(&me(), "chat", 4)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    w.engine_mut().set_limits(chat(&[(100, Day)]));
+    w.release(&me(), &old, None).unwrap();
+    assert_eq!(w.store_mut().peek(KEY), Some(0));
+    assert_eq!(
+        w.store_mut().peek("ai_quota:42:chat:2026-11-27T12"),
+        Some(4)
+    );
+}
+
+/// A token of the format before counters were named (`q3`), as an engine of the earlier
+/// release sharing the store and the secret made it: it counted `amount` at `at_ms`.
+fn token_of_the_earlier_format(secret: &str, at_ms: i64, amount: i64, nonce: u64) -> String {
+    use wasm_quota::core::reservation::{Reservation, TokenKey};
+    let mut r = Reservation {
+        feature: "chat".into(),
+        at_ms,
+        amount,
+        counted: None,
+        nonce,
+        mac: 0,
+    };
+    let key = TokenKey::from_secret(secret).unwrap();
+    r.mac = r.mac(&key, "ai_quota", &me().id);
+    r.encode()
+}
+
+#[test]
+fn a_token_of_the_earlier_format_is_charged_everywhere_and_refunded_nowhere() {
+    const SECRET: &str = "shared by both releases";
+    let clock = FakeClock::at(NOON);
+    let engine = Engine::new(chat(&[(100, Day), (5, Hour)]))
+        .with_token_secret(SECRET)
+        .unwrap();
+    let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+    // The earlier engine counted 4 under a day-only configuration; this one added the hour.
+    w.increment(&me(), "chat", 4).unwrap();
+    let released = token_of_the_earlier_format(SECRET, NOON, 4, 1);
+    assert!(released.starts_with("q3.chat."));
+    w.release(&me(), &released, None).unwrap();
+    // Which policies counted it is unknown: the hour may be one added since, so nothing is
+    // refunded (an over-count), and the release is still made once.
+    assert_eq!(w.store_mut().peek(KEY), Some(4));
+    assert!(!w.settle(&me(), &released, 0).unwrap());
+    // Work beyond the estimate is charged to every policy.
+    let settled = token_of_the_earlier_format(SECRET, NOON, 1, 2);
+    assert!(w.settle(&me(), &settled, 3).unwrap());
+    assert_eq!(w.store_mut().peek(KEY), Some(6));
+    assert_eq!(
+        w.store_mut().peek("ai_quota:42:chat:2026-11-27T12"),
+        Some(6)
+    );
+    // An edited one is refused as any other.
+    let edited = settled.replace(".1.", ".2.");
+    let err = w.settle(&me(), &edited, 0).unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidArgument);
+}

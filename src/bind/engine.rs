@@ -17,7 +17,7 @@ use super::zones::IntlZones;
 use crate::core::calls::{Finished, Machine, Next};
 use crate::core::direct::{Counting, Figures};
 use crate::core::engine::FeatureRef;
-use crate::core::reservation::{self, MacStart, MAX_TOKEN_LEN};
+use crate::core::reservation::{self, CounterTag, MacStart, MAX_TOKEN_LEN};
 use crate::core::{
     self, CountingOps, KeyRef, QuotaError, StoreOp, StoreReply, StringIdKeys, NO_KEY_ID,
 };
@@ -578,15 +578,18 @@ fn random_u64() -> u64 {
 }
 
 /// A decision's figures into `out`, and its token's text into `token` (see
-/// [`Status::Decision`]).
-fn write_figures(out: &mut Out, token: &mut Vec<u8>, f: &Figures, feature: &str) -> i32 {
+/// [`Status::Decision`]); the reservation was counted in `counted`.
+fn write_figures(
+    out: &mut Out,
+    token: &mut Vec<u8>,
+    f: &Figures,
+    (feature, counted): (&str, impl IntoIterator<Item = CounterTag>),
+) -> i32 {
     if f.unlimited {
         return Status::Unlimited as i32;
     }
     match f.reservation {
-        Some((at_ms, amount, nonce, mac)) => {
-            reservation::write_token(token, feature, at_ms, amount, nonce, mac)
-        }
+        Some(fields) => reservation::write_token(token, feature, counted, fields),
         None => token.clear(),
     }
     use DecisionSlot as D;
@@ -681,8 +684,14 @@ impl QuotaCore {
         match figures {
             Ok(Some(f)) => {
                 let feature = self.core.limits().features().nth(feature as usize);
-                let name = feature.map_or("", |(name, _)| name);
-                Some(write_figures(&mut self.out, &mut self.token, &f, name))
+                let (name, policies) = feature.unwrap_or(("", &[]));
+                let counted = policies.iter().map(|p| p.counter_tag);
+                Some(write_figures(
+                    &mut self.out,
+                    &mut self.token,
+                    &f,
+                    (name, counted),
+                ))
             }
             Err(e) => Some(self.error(e.into())),
             Ok(None) => None,
@@ -799,8 +808,9 @@ impl QuotaCore {
     fn finish(&mut self, finished: Finished, id: u32) -> i32 {
         match finished {
             Finished::Decision { figures, replayed } => {
-                let feature = self.calls[id as usize].machine.feature();
-                let status = write_figures(&mut self.out, &mut self.token, &figures, feature);
+                let m = &self.calls[id as usize].machine;
+                let made = (m.feature(), m.counted_in());
+                let status = write_figures(&mut self.out, &mut self.token, &figures, made);
                 self.out[DecisionSlot::Replayed as usize] = f64::from(u8::from(replayed));
                 status
             }

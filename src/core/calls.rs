@@ -13,7 +13,7 @@ use super::idempotency::Once;
 use super::key::ProfileId;
 use super::keytable::CounterKey;
 use super::limits::{self, MAX_SAFE_INTEGER};
-use super::reservation::{MacStart, Reservation, Tokens};
+use super::reservation::{CounterTag, MacStart, Reservation, Tokens};
 use super::settle::Settling;
 use super::store::{self, Call, CountingOps, KeyRef, Step, Store, StoreOp, StoreReply, NO_KEY_ID};
 use super::window::{Bounds, WindowUnit};
@@ -27,6 +27,8 @@ pub struct Target {
     pub span: Bounds,
     /// The policy was given as an object, so decisions name it.
     pub named: bool,
+    /// The counter as a reservation token names it.
+    pub counter_tag: CounterTag,
 }
 
 /// How a call ended, as numbers (the binding turns them into JS values; [`BoxedCall`] into an
@@ -108,8 +110,6 @@ pub struct Machine {
     /// The MAC's state after the profile id when the host keeps one for the id (see
     /// [`MacStart`]); else the MAC starts from `profile`.
     pub(crate) mac_start: Option<MacStart>,
-    /// The MAC's input, its feature buffer kept.
-    reservation: Option<Reservation>,
     /// The keys an idempotency record may be under (`records_len` of them, their buffers kept
     /// from call to call; the first is where a new one is written), which one the call names
     /// now, and a new record's lifetime.
@@ -158,6 +158,11 @@ impl Machine {
     /// The feature of the call.
     pub fn feature(&self) -> &str {
         &self.feature
+    }
+
+    /// The counters the call counts in, as its reservation's token names them.
+    pub fn counted_in(&self) -> impl ExactSizeIterator<Item = CounterTag> + '_ {
+        self.targets.iter().map(|t| t.counter_tag)
     }
 
     /// The text of the key an operation names: the one place a [`KeyRef`] is resolved.
@@ -288,19 +293,13 @@ impl Machine {
         let signer = self.signer.take()?;
         let nonce = signer.tokens.next_nonce() & signer.nonce_mask;
         let key = signer.tokens.key();
-        let r = self.reservation.get_or_insert_with(|| Reservation {
-            feature: String::new(),
-            at_ms: 0,
-            amount: 0,
-            nonce: 0,
-            mac: 0,
-        });
-        r.feature.clear();
-        r.feature.push_str(&self.feature);
-        (r.at_ms, r.amount, r.nonce) = (self.now_ms, self.amount, nonce);
+        let counted = self.counted_in();
         let mac = match &self.mac_start {
-            Some(start) => start.mac(&r.feature, r.at_ms, r.amount, r.nonce),
-            None => r.mac(&key, &signer.prefix, self.profile.as_ref()?),
+            Some(start) => start.mac(&self.feature, counted, self.now_ms, self.amount, nonce),
+            None => {
+                let start = MacStart::new(&key, &signer.prefix, self.profile.as_ref()?);
+                start.mac(&self.feature, counted, self.now_ms, self.amount, nonce)
+            }
         };
         Some((self.now_ms, self.amount, nonce, mac))
     }
@@ -744,6 +743,7 @@ impl BoxedCall {
                             feature: feature.clone(),
                             at_ms,
                             amount,
+                            counted: Some(CounterTag::spell(self.machine.counted_in())),
                             nonce,
                             mac,
                         }),

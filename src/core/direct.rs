@@ -131,7 +131,8 @@ impl Engine {
         };
         let mut f = figures?;
         if kind == Counting::Reserve && f.allowed {
-            f.reservation = Some(self.admit((&profile.id, name), now_ms, amount, mac_start));
+            let made = (&profile.id, name, policies);
+            f.reservation = Some(self.admit(made, now_ms, amount, mac_start));
         }
         Ok(Some(f))
     }

@@ -88,13 +88,13 @@ impl Engine {
         Ok(self)
     }
 
-    /// The `(at_ms, amount, nonce, mac)` of a reservation admitted on the direct path, with a
-    /// fresh nonce (no feature text is copied: the caller writes the token).
-    /// `start` is the MAC's state after `id` that the caller keeps between calls of this
-    /// engine (made now if it is `None`), or `&mut None`.
+    /// The `(at_ms, amount, nonce, mac)` of a reservation admitted on the direct path, counted
+    /// in every one of `policies`, with a fresh nonce (no feature text is copied: the caller
+    /// writes the token). `start` is the MAC's state after `id` that the caller keeps between
+    /// calls of this engine (made now if it is `None`), or `&mut None`.
     pub(crate) fn admit(
         &self,
-        (id, feature): (&ProfileId, &str),
+        (id, feature, policies): (&ProfileId, &str, &[Policy]),
         at_ms: i64,
         amount: i64,
         start: &mut Option<MacStart>,
@@ -102,11 +102,12 @@ impl Engine {
         let nonce = self.tokens.next_nonce();
         let key = self.tokens.key();
         let start = start.get_or_insert_with(|| MacStart::new(&key, &self.key_prefix, id));
+        let counted = policies.iter().map(|p| p.counter_tag);
         (
             at_ms,
             amount,
             nonce,
-            start.mac(feature, at_ms, amount, nonce),
+            start.mac(feature, counted, at_ms, amount, nonce),
         )
     }
 
@@ -476,6 +477,8 @@ impl Engine {
         Reservation::verify(token, &self.tokens.key(), &self.key_prefix, &profile.id)
     }
 
+    /// Loads `m` with the correction of reservation `r` to `actual` (a release: to 0), in the
+    /// counters of the policies that counted it, each in the window the reservation was made in.
     fn finalize(
         &self,
         m: &mut Machine,
@@ -494,12 +497,28 @@ impl Engine {
             });
             return Ok(());
         }
-        self.load_targets(
-            m,
-            (&profile.id).into(),
-            (index, &r.feature, policies),
-            r.at_ms,
-        )?;
+        // Only the policies that counted the reservation are corrected: one added since never
+        // counted it (refunded, its window would admit that much more than its limit), and one
+        // removed since is not there to correct. The marker outlives every window the
+        // reservation may have counted in, whether corrected or not.
+        let (owner, feature) = ((&profile.id).into(), (index, &*r.feature));
+        let mut marker_ttl = 1;
+        for (p, policy) in policies.iter().enumerate() {
+            let ttl = self.bounds(policy, r.at_ms)?.seconds_to_reset(now_ms);
+            marker_ttl = marker_ttl.max(ttl);
+            if r.counted_in(policy.counter_tag) {
+                let t = self.target(owner, feature, p, policy, r.at_ms)?;
+                m.targets.push(t);
+            }
+        }
+        let mut delta = actual - r.amount;
+        if r.counted.is_none() {
+            // A token of the earlier format does not say which policies counted it: each
+            // policy is charged what was used beyond the estimate (work that happened), and
+            // none is refunded, as one added since would be — an over-count of at most the
+            // amount of a reservation made before the upgrade.
+            delta = delta.max(0);
+        }
         write_marker_key(
             &mut m.marker,
             &self.key_prefix,
@@ -508,8 +527,9 @@ impl Engine {
             r.nonce,
         );
         m.kind = Kind::Settle(Settling {
-            delta: actual - r.amount,
+            delta,
             as_release,
+            marker_ttl,
             state: SettleState::Start,
         });
         Ok(())
@@ -582,6 +602,7 @@ impl Engine {
             limit: policy.limit,
             span,
             named: !policy.plain,
+            counter_tag: policy.counter_tag,
         })
     }
 

@@ -1,6 +1,7 @@
 //! Per-feature limits: validated once, looked up on every call.
 
 use super::error::{QuotaError, Result};
+use super::reservation::CounterTag;
 use super::window::WindowUnit;
 
 /// Largest integer JS numbers hold exactly (`Number.MAX_SAFE_INTEGER`); every count and
@@ -77,6 +78,8 @@ pub struct Policy {
     /// Given as a plain number (the Django service's shape): decisions then keep the foundation's exact
     /// fields and do not name the policy.
     pub plain: bool,
+    /// Its counter's window and zone, as reservation tokens name it (made from the two above).
+    pub counter_tag: CounterTag,
 }
 
 impl Policy {
@@ -89,6 +92,7 @@ impl Policy {
             window: WindowUnit::Day,
             time_zone: None,
             plain: true,
+            counter_tag: CounterTag::new(WindowUnit::Day, None),
         })
     }
 
@@ -122,6 +126,7 @@ impl Policy {
             window,
             time_zone: time_zone.map(str::to_owned),
             plain: false,
+            counter_tag: CounterTag::new(window, time_zone),
         })
     }
 }

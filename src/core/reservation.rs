@@ -1,20 +1,31 @@
 //! Reservation tokens: what `reserve` hands out so that `release` and `settle` can take back
 //! exactly what was counted, from the window it was counted in — and nothing else.
 //!
-//! Format: `q3.{feature}.{reserved at, ms}.{amount}.{nonce}.{mac}`, nonce and MAC 16 lowercase
-//! hex digits each. The `.` can never appear in a feature name, so `release` tells a token
-//! from a feature name by looking at it. The nonce makes every reservation's token unique, so
-//! that settling or releasing it can leave a marker in the store that a second attempt finds
-//! (see `settle.rs`).
+//! Format: `q4.{feature}.{reserved at, ms}.{amount}.{counted in}.{nonce}.{mac}`, nonce and MAC
+//! 16 lowercase hex digits each, and "counted in" the [`CounterTag`] of each policy that
+//! counted the reservation (`hd`: a UTC hour and a UTC day), so that `release` and `settle`
+//! correct those counters and no other: a policy added by `setLimits` since never counted the
+//! reservation, and refunding it would let its window admit that much more than its limit.
+//! The `.` can never appear in a feature name, so `release` tells a token from a feature name
+//! by looking at it. The nonce makes every reservation's token unique, so that settling or
+//! releasing it can leave a marker in the store that a second attempt finds (see `settle.rs`).
 //!
 //! The MAC is SipHash-2-4 under the engine's [`TokenKey`] over the key prefix, the profile id,
-//! the feature, the instant, the amount and the nonce: a token edited in any part, presented
-//! for another profile or feature, or made up, is refused before anything is read or written.
+//! the feature, the counters, the instant, the amount and the nonce: a token edited in any
+//! part, presented for another profile or feature, or made up, is refused before anything is
+//! read or written.
+//!
+//! Tokens of the format before (`q3.{feature}.{ms}.{amount}.{nonce}.{mac}`, without the
+//! counters), made by an engine of an earlier release sharing the store, are still accepted:
+//! their MAC is checked as it was made. They do not say which policies counted them, so what
+//! they may undo is limited to what cannot give a count away (see `Reservation::counted`).
 
 use super::clock::{MAX_MS, MIN_MS};
+use super::direct::MAX_DIRECT_POLICIES;
 use super::error::{QuotaError, Result};
 use super::key::ProfileId;
 use super::limits::{is_feature_name, safe_from, MAX_FEATURE_LEN};
+use super::window::WindowUnit;
 use siphasher::sip::SipHasher24;
 use std::cell::Cell;
 use std::hash::Hasher;
@@ -126,34 +137,87 @@ impl Tokens {
     }
 }
 
-/// The reservation a reserve will hand out if admitted: its nonce is drawn and its MAC
-/// computed only then ([`PendingToken::admit`]).
-#[derive(Debug, Clone)]
-pub struct PendingToken {
-    pub tokens: Tokens,
-    pub prefix: Rc<str>,
-    pub id: ProfileId,
-    pub at_ms: i64,
-    pub amount: i64,
-    /// Bits of the nonce kept (idempotency records hold 52).
-    pub nonce_mask: u64,
+/// The counter a policy counts in, as a token names it: its window and its zone (a 32-bit
+/// digest of the zone's name). A policy's limit and name are not part of it: a policy whose
+/// limit changed (or that was renamed) still counts in the same counter, and is corrected.
+/// Written `h`, `d`, `w`, `m` for a UTC hour, day, week, month; a zoned window's letter is
+/// upper-case and followed by the digest in 8 lowercase hex digits (`D1a2b3c4d`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CounterTag {
+    window: WindowUnit,
+    zone: Option<u32>,
 }
 
-impl PendingToken {
-    /// The signed reservation of an admitted reserve of `feature`, with a fresh nonce.
-    pub fn admit(&self, feature: &str) -> Reservation {
-        let nonce = self.tokens.next_nonce() & self.nonce_mask;
-        let key = self.tokens.key();
-        Reservation::signed(
-            &key,
-            &self.prefix,
-            &self.id,
-            feature,
-            self.at_ms,
-            self.amount,
-            nonce,
-        )
+impl CounterTag {
+    pub fn new(window: WindowUnit, zone: Option<&str>) -> CounterTag {
+        let digest = |zone: &str| {
+            // Fixed keys: a digest of configuration, not a secret (the MAC covers the tag).
+            let mut h = SipHasher24::new_with_keys(0x7a6f_6e65, 0x7461_6773);
+            h.write(zone.as_bytes());
+            h.finish() as u32
+        };
+        CounterTag {
+            window,
+            zone: zone.map(digest),
+        }
     }
+
+    fn letter(self) -> u8 {
+        let letter = match self.window {
+            WindowUnit::Hour => b'h',
+            WindowUnit::Day => b'd',
+            WindowUnit::Week => b'w',
+            WindowUnit::Month => b'm',
+        };
+        match self.zone {
+            None => letter,
+            Some(_) => letter.to_ascii_uppercase(),
+        }
+    }
+
+    /// The tag's text, in the first `len` bytes.
+    fn text(self) -> ([u8; 9], usize) {
+        let mut text = [self.letter(), 0, 0, 0, 0, 0, 0, 0, 0];
+        match self.zone {
+            None => (text, 1),
+            Some(zone) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                for (i, digit) in text[1..].iter_mut().enumerate() {
+                    *digit = HEX[(zone >> (28 - 4 * i)) as usize & 15];
+                }
+                (text, 9)
+            }
+        }
+    }
+
+    /// The tags' text, one after another.
+    pub fn spell(tags: impl IntoIterator<Item = CounterTag>) -> String {
+        let mut out = Vec::new();
+        for tag in tags {
+            let (text, len) = tag.text();
+            out.extend_from_slice(&text[..len]);
+        }
+        // ASCII by construction.
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// The tags `text` spells, each as its text; `None` at the first byte that starts none
+/// (a letter other than `hdwm`/`HDWM`, or an upper-case one without 8 lowercase hex digits).
+fn tags_in(text: &str) -> impl Iterator<Item = Option<&[u8]>> {
+    let mut rest = text.as_bytes();
+    std::iter::from_fn(move || {
+        let &letter = rest.first()?;
+        let len = if letter.is_ascii_uppercase() { 9 } else { 1 };
+        let tag = rest.get(..len).filter(|tag| {
+            matches!(letter.to_ascii_lowercase(), b'h' | b'd' | b'w' | b'm')
+                && tag[1..]
+                    .iter()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        });
+        rest = if tag.is_some() { &rest[len..] } else { &[] };
+        Some(tag)
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,6 +225,10 @@ pub struct Reservation {
     pub feature: String,
     pub at_ms: i64,
     pub amount: i64,
+    /// The counters the reservation was counted in, one per policy of the feature when it
+    /// was made, as the token spells them ([`CounterTag::spell`]); `None` for a token of the
+    /// earlier format, which does not say.
+    pub counted: Option<String>,
     /// Random per reservation.
     pub nonce: u64,
     /// [`Reservation::mac`] of the fields above, for the profile it was made for.
@@ -168,29 +236,43 @@ pub struct Reservation {
 }
 
 impl Reservation {
-    /// A reservation of `profile` under `prefix`, signed with `key`.
+    /// A reservation of `profile` under `prefix`, counted in `counted`, signed with `key`.
     pub fn signed(
         key: &TokenKey,
-        prefix: &str,
-        profile: &ProfileId,
-        feature: &str,
-        at_ms: i64,
-        amount: i64,
-        nonce: u64,
+        (prefix, profile, feature): (&str, &ProfileId, &str),
+        counted: &[CounterTag],
+        (at_ms, amount, nonce): (i64, i64, u64),
     ) -> Reservation {
+        let start = MacStart::new(key, prefix, profile);
         Reservation {
             feature: feature.to_owned(),
             at_ms,
             amount,
+            counted: Some(CounterTag::spell(counted.iter().copied())),
             nonce,
-            mac: mac(key, (prefix, profile, feature), at_ms, amount, nonce),
+            mac: start.mac(feature, counted.iter().copied(), at_ms, amount, nonce),
         }
     }
 
-    /// [`mac`] of this reservation's fields.
+    /// The MAC of this reservation's fields for `profile` under `prefix` (see [`MacStart`]).
     pub fn mac(&self, key: &TokenKey, prefix: &str, profile: &ProfileId) -> u64 {
-        let (at_ms, amount, nonce) = (self.at_ms, self.amount, self.nonce);
-        mac(key, (prefix, profile, &self.feature), at_ms, amount, nonce)
+        let start = MacStart::new(key, prefix, profile);
+        let (feature, at_ms, amount, nonce) = (&self.feature, self.at_ms, self.amount, self.nonce);
+        let fields = (at_ms, amount, nonce);
+        match &self.counted {
+            Some(counted) => start.mac_spelled(feature, counted.as_bytes(), fields),
+            None => start.mac_unnamed(feature, at_ms, amount, nonce),
+        }
+    }
+
+    /// Whether the policy counting in `tag` counted this reservation. A token of the earlier
+    /// format does not say: every policy of the feature may have.
+    pub fn counted_in(&self, tag: CounterTag) -> bool {
+        let (text, len) = tag.text();
+        let Some(counted) = &self.counted else {
+            return true;
+        };
+        tags_in(counted).any(|t| t == Some(&text[..len]))
     }
 
     /// Decodes `token` and checks that it was made by an engine holding `key` for `profile`
@@ -206,16 +288,19 @@ impl Reservation {
         Ok(r)
     }
 
-    /// The token text (see [`write_token`]).
+    /// The token text (see [`write_token`]; a token of the earlier format as it was written).
     pub fn encode(&self) -> String {
         let mut text = Vec::with_capacity(MAX_TOKEN_LEN);
-        write_token(
+        let (at_ms, amount, nonce, mac) = (self.at_ms, self.amount, self.nonce, self.mac);
+        let counters = match &self.counted {
+            Some(counted) => Counters::Spelled(counted),
+            None => Counters::Unnamed,
+        };
+        write_token_of(
             &mut text,
             &self.feature,
-            self.at_ms,
-            self.amount,
-            self.nonce,
-            self.mac,
+            counters,
+            (at_ms, amount, nonce, mac),
         );
         // ASCII by construction: nothing is ever replaced.
         String::from_utf8_lossy(&text).into_owned()
@@ -230,41 +315,41 @@ impl Reservation {
     pub fn decode(token: &str) -> Result<Reservation> {
         let bad = || QuotaError::argument(format!("\"{token}\" is not a reservation token"));
         let mut parts = token.split('.');
-        if parts.next() != Some("q3") {
-            return Err(bad());
-        }
+        let named = match parts.next() {
+            Some("q4") => true,
+            Some("q3") => false,
+            _ => return Err(bad()),
+        };
         let feature = parts
             .next()
             .filter(|f| is_feature_name(f))
             .ok_or_else(bad)?;
         let at_ms = parse_int(parts.next()).filter(|t| (MIN_MS..=MAX_MS).contains(t));
         let amount = parse_int(parts.next()).filter(|&a| safe_from(1, a));
-        let nonce = parse_hex(parts.next());
-        let mac = parse_hex(parts.next());
+        let counted = match named {
+            true => {
+                let text = parts.next().filter(|t| !t.is_empty()).ok_or_else(bad)?;
+                if tags_in(text).any(|t| t.is_none()) {
+                    return Err(bad());
+                }
+                Some(text.to_owned())
+            }
+            false => None,
+        };
+        let nonce = parse_hex(parts.next(), 16);
+        let mac = parse_hex(parts.next(), 16);
         match (at_ms, amount, nonce, mac, parts.next()) {
             (Some(at_ms), Some(amount), Some(nonce), Some(mac), None) => Ok(Reservation {
                 feature: feature.to_owned(),
                 at_ms,
                 amount,
+                counted,
                 nonce,
                 mac,
             }),
             _ => Err(bad()),
         }
     }
-}
-
-/// SipHash-2-4 under `key` over every field that says what a token may undo — the key prefix,
-/// the profile id, the feature, the instant, the amount and the nonce — each length-prefixed
-/// so that no two different inputs feed the same bytes.
-pub fn mac(
-    key: &TokenKey,
-    (prefix, profile, feature): (&str, &ProfileId, &str),
-    at_ms: i64,
-    amount: i64,
-    nonce: u64,
-) -> u64 {
-    MacStart::new(key, prefix, profile).mac(feature, at_ms, amount, nonce)
 }
 
 /// The MAC's state once it has read the key prefix and the profile id (see [`mac`]): every
@@ -296,11 +381,64 @@ impl MacStart {
         MacStart(hasher)
     }
 
-    /// The MAC of a reservation of `feature` by this state's profile.
-    pub fn mac(&self, feature: &str, at_ms: i64, amount: i64, nonce: u64) -> u64 {
+    /// The MAC of a reservation of `feature` by this state's profile, counted in `counted`:
+    /// SipHash-2-4 under the engine's key over every field that says what a token may undo,
+    /// each length-prefixed or self-delimiting, so that no two different tokens feed the same
+    /// bytes (the counters are fed as the token spells them, then a `.`, which is in none).
+    pub fn mac(
+        &self,
+        feature: &str,
+        counted: impl IntoIterator<Item = CounterTag>,
+        at_ms: i64,
+        amount: i64,
+        nonce: u64,
+    ) -> u64 {
+        self.mac_of(feature, &mut counted.into_iter(), (at_ms, amount, nonce))
+    }
+
+    /// [`MacStart::mac`], one body for every kind of list of counters (the .wasm's size).
+    #[inline(never)]
+    fn mac_of(
+        &self,
+        feature: &str,
+        counted: &mut dyn Iterator<Item = CounterTag>,
+        (at_ms, amount, nonce): (i64, i64, u64),
+    ) -> u64 {
+        let mut h = self.feature(feature);
+        for tag in counted {
+            let (text, len) = tag.text();
+            h.write(&text[..len]);
+        }
+        h.write_u8(b'.');
+        Self::fixed(h, at_ms, amount, nonce)
+    }
+
+    /// [`MacStart::mac`] of counters as a token spells them.
+    fn mac_spelled(
+        &self,
+        feature: &str,
+        counted: &[u8],
+        (at_ms, amount, nonce): (i64, i64, u64),
+    ) -> u64 {
+        let mut h = self.feature(feature);
+        h.write(counted);
+        h.write_u8(b'.');
+        Self::fixed(h, at_ms, amount, nonce)
+    }
+
+    /// The MAC of a token of the earlier format, which names no counters.
+    fn mac_unnamed(&self, feature: &str, at_ms: i64, amount: i64, nonce: u64) -> u64 {
+        Self::fixed(self.feature(feature), at_ms, amount, nonce)
+    }
+
+    fn feature(&self, feature: &str) -> SipHasher24 {
         let mut h = self.0;
         h.write(&(feature.len() as u64).to_le_bytes());
         h.write(feature.as_bytes());
+        h
+    }
+
+    fn fixed(mut h: SipHasher24, at_ms: i64, amount: i64, nonce: u64) -> u64 {
         let mut fixed = [0u8; 24];
         fixed[..8].copy_from_slice(&at_ms.to_le_bytes());
         fixed[8..16].copy_from_slice(&amount.to_le_bytes());
@@ -310,33 +448,73 @@ impl MacStart {
     }
 }
 
-/// The longest token text, in bytes: `q3.` + a 64-byte feature + `.` + up to 16 digits twice
-/// (ms before year 10000, an amount up to 2^53 − 1) + `.` + 16 hex digits twice.
-pub const MAX_TOKEN_LEN: usize = 3 + MAX_FEATURE_LEN + 1 + 16 + 1 + 16 + 1 + 16 + 1 + 16;
+/// The longest token text of a feature of up to [`MAX_DIRECT_POLICIES`] zoned policies, in
+/// bytes (a capacity: more policies make longer tokens): `q4.` + a 64-byte feature + `.` + up
+/// to 16 digits twice (ms before year 10000, an amount up to 2^53 − 1) + `.` + 9 bytes per
+/// counter + `.` + 16 hex digits twice.
+pub const MAX_TOKEN_LEN: usize =
+    3 + MAX_FEATURE_LEN + 1 + 16 + 1 + 16 + 1 + 9 * MAX_DIRECT_POLICIES + 1 + 16 + 1 + 16;
 
-/// Writes the token text `q3.{feature}.{at_ms}.{amount}.{nonce}.{mac}` into `out` (cleared
-/// first; ASCII, as feature names are). The only place the format is written: `encode`, and
-/// the WASM binding, which leaves each admitted reservation's token in WASM memory for JS to
-/// decode — the JS half never spells a token.
+/// Writes the token text `q4.{feature}.{at_ms}.{amount}.{counted}.{nonce}.{mac}` into `out`
+/// (cleared first; ASCII, as feature names are). The only place the format is written:
+/// `encode`, and the WASM binding, which leaves each admitted reservation's token in WASM
+/// memory for JS to decode — the JS half never spells a token.
 pub fn write_token(
     out: &mut Vec<u8>,
     feature: &str,
-    at_ms: i64,
-    amount: i64,
-    nonce: u64,
-    mac: u64,
+    counted: impl IntoIterator<Item = CounterTag>,
+    fields: (i64, i64, u64, u64),
+) {
+    write_token_of(
+        out,
+        feature,
+        Counters::Tags(&mut counted.into_iter()),
+        fields,
+    );
+}
+
+/// The counters a token names, as [`write_token_of`] is given them.
+enum Counters<'a> {
+    Tags(&'a mut dyn Iterator<Item = CounterTag>),
+    Spelled(&'a str),
+    /// A token of the earlier format (`q3`), which names none.
+    Unnamed,
+}
+
+/// [`write_token`], one body for every kind of list of counters (the .wasm's size).
+#[inline(never)]
+fn write_token_of(
+    out: &mut Vec<u8>,
+    feature: &str,
+    counted: Counters,
+    (at_ms, amount, nonce, mac): (i64, i64, u64, u64),
 ) {
     out.clear();
-    out.extend_from_slice(b"q3.");
+    let unnamed = matches!(counted, Counters::Unnamed);
+    out.extend_from_slice(if unnamed { b"q3." } else { b"q4." });
     out.extend_from_slice(feature.as_bytes());
     out.push(b'.');
     push_decimal(out, at_ms as u64);
     out.push(b'.');
     push_decimal(out, amount as u64);
     out.push(b'.');
-    push_hex(out, nonce);
+    match counted {
+        Counters::Tags(tags) => {
+            for tag in tags {
+                let (text, len) = tag.text();
+                out.extend_from_slice(&text[..len]);
+            }
+            out.push(b'.');
+        }
+        Counters::Spelled(text) => {
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'.');
+        }
+        Counters::Unnamed => {}
+    }
+    push_hex(out, nonce, 16);
     out.push(b'.');
-    push_hex(out, mac);
+    push_hex(out, mac, 16);
 }
 
 /// `n` in decimal (callers pass only non-negative values: instants and amounts are checked).
@@ -354,19 +532,18 @@ fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[i..]);
 }
 
-/// `n` as 16 lowercase hex digits.
-fn push_hex(out: &mut Vec<u8>, n: u64) {
+/// The low `width` hex digits of `n` (16 at most), lowercase.
+fn push_hex(out: &mut Vec<u8>, n: u64, width: usize) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut digits = [0u8; 16];
-    for (i, d) in digits.iter_mut().enumerate() {
-        *d = HEX[(n >> (60 - 4 * i)) as usize & 15];
+    for i in (0..width).rev() {
+        out.push(HEX[(n >> (4 * i)) as usize & 15]);
     }
-    out.extend_from_slice(&digits);
 }
 
-/// Exactly 16 lowercase hex digits, so one value has one spelling.
-fn parse_hex(s: Option<&str>) -> Option<u64> {
-    s.filter(|n| n.len() == 16 && n.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+/// Exactly `width` lowercase hex digits, so one value has one spelling.
+fn parse_hex(s: Option<&str>, width: usize) -> Option<u64> {
+    let hex = |n: &&str| n.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    s.filter(|n| n.len() == width && hex(n))
         .and_then(|n| u64::from_str_radix(n, 16).ok())
 }
 
@@ -388,21 +565,68 @@ mod tests {
         TokenKey::from_secret("correct horse battery staple").unwrap()
     }
 
+    /// A UTC hour, a UTC day and a Paris day.
+    fn counters() -> [CounterTag; 3] {
+        [
+            CounterTag::new(WindowUnit::Hour, None),
+            CounterTag::new(WindowUnit::Day, None),
+            CounterTag::new(WindowUnit::Day, Some("Europe/Paris")),
+        ]
+    }
+
     fn r42() -> Reservation {
         let id = ProfileId::number(42).unwrap();
-        Reservation::signed(&key(), "ai_quota", &id, "remix", 1_795_737_600_123, 3, 0xab)
+        let fields = (1_795_737_600_123, 3, 0xab);
+        Reservation::signed(&key(), ("ai_quota", &id, "remix"), &counters(), fields)
     }
 
     #[test]
     fn round_trip() {
         let r = r42();
         let token = r.encode();
-        assert!(token.starts_with("q3.remix.1795737600123.3.00000000000000ab."));
+        let paris = format!("{:08x}", counters()[2].zone.unwrap());
+        let start = format!("q4.remix.1795737600123.3.hdD{paris}.00000000000000ab.");
+        assert!(token.starts_with(&start), "{token}");
         let id = ProfileId::number(42).unwrap();
         assert_eq!(
             Reservation::verify(&token, &key(), "ai_quota", &id).unwrap(),
             r
         );
+        let hour_only = Reservation::signed(
+            &key(),
+            ("ai_quota", &id, "remix"),
+            &counters()[..1],
+            (1_795_737_600_123, 3, 0xab),
+        );
+        assert!(hour_only.encode().contains(".3.h.00000000000000ab."));
+        assert!(r.counted_in(counters()[2]) && !hour_only.counted_in(counters()[1]));
+        let zones = [None, Some("Europe/Paris"), Some("Europe/Berlin")];
+        let tags: Vec<_> = zones.map(|z| CounterTag::new(WindowUnit::Day, z)).into();
+        assert!(tags[0] != tags[1] && tags[1] != tags[2], "{tags:?}");
+    }
+
+    #[test]
+    fn a_token_of_the_earlier_format_still_verifies_and_names_no_counters() {
+        // Made by the release before counters were named, with this key.
+        let old = "q3.remix.1795737600123.3.00000000000000ab.22112d2d899f5864";
+        let id = ProfileId::number(42).unwrap();
+        let r = Reservation::verify(old, &key(), "ai_quota", &id).unwrap();
+        assert_eq!((r.at_ms, r.amount, r.nonce), (1_795_737_600_123, 3, 0xab));
+        assert_eq!(r.counted, None);
+        assert!(counters().into_iter().all(|tag| r.counted_in(tag)));
+        assert_eq!(r.encode(), old);
+        // Neither format can be turned into the other: the MAC covers the counters' field.
+        let new = r42().encode();
+        let fields: Vec<&str> = new.split('.').collect();
+        let as_old = format!(
+            "q3.{}.{}.{}.{}.{}",
+            fields[1], fields[2], fields[3], fields[5], fields[6]
+        );
+        assert!(Reservation::verify(&as_old, &key(), "ai_quota", &id).is_err());
+        let (head, tail) = old.split_at("q3.remix.1795737600123.3.".len());
+        let as_new = format!("q4{}hd.{tail}", &head[2..]);
+        assert!(Reservation::decode(&as_new).is_ok(), "{as_new}");
+        assert!(Reservation::verify(&as_new, &key(), "ai_quota", &id).is_err());
     }
 
     #[test]
@@ -430,6 +654,10 @@ mod tests {
             token.replace(".3.", ".9007199254740991."),
             token.replace(".1795737600123.", ".1795737600124."),
             token.replace(".00000000000000ab.", ".00000000000000ac."),
+            token.replace(".hdD", ".hD"),
+            token.replace(".hdD", ".dhD"),
+            token.replace(".hdD", ".hdwD"),
+            token.replace(".hdD", ".D"),
         ] {
             assert!(Reservation::decode(&edited).is_ok(), "{edited}");
             assert!(!ok(&edited, &key(), "ai_quota", &n42), "{edited}");
@@ -454,10 +682,12 @@ mod tests {
                 0xfedc_ba98_7654_3210,
             ),
         ] {
+            let counted = "M00000000".repeat(MAX_DIRECT_POLICIES - 1) + "Mffffffff";
             let r = Reservation {
                 feature: feature.clone(),
                 at_ms,
                 amount,
+                counted: Some(counted.clone()),
                 nonce,
                 mac,
             };
@@ -465,7 +695,7 @@ mod tests {
             assert!(token.len() <= MAX_TOKEN_LEN, "{token}");
             assert_eq!(
                 token,
-                format!("q3.{feature}.{at_ms}.{amount}.{nonce:016x}.{mac:016x}")
+                format!("q4.{feature}.{at_ms}.{amount}.{counted}.{nonce:016x}.{mac:016x}")
             );
             assert_eq!(Reservation::decode(&token).unwrap(), r);
         }
@@ -501,6 +731,12 @@ mod tests {
             format!("q3.remix.x.1.0000000000000000.{mac}"),
             format!("q3..1.1.0000000000000000.{mac}"),
             format!("q3.remix.99999999999999999.1.0000000000000000.{mac}"),
+            format!("q4.remix.1.1.0000000000000000.{mac}"),
+            format!("q4.remix.1.1..0000000000000000.{mac}"),
+            format!("q4.remix.1.1.x.0000000000000000.{mac}"),
+            format!("q4.remix.1.1.hD1234567.0000000000000000.{mac}"),
+            format!("q4.remix.1.1.D1234567A.0000000000000000.{mac}"),
+            format!("q4.remix.1.1.d12345678.0000000000000000.{mac}"),
         ] {
             assert!(Reservation::decode(&bad).is_err(), "{bad:?}");
         }

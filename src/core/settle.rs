@@ -45,6 +45,8 @@ pub(crate) struct Settling {
     pub delta: i64,
     /// Finish with `Released` (a release) rather than `Settled`.
     pub as_release: bool,
+    /// The marker's TTL: it outlives every window the reservation may have counted in.
+    pub marker_ttl: u64,
     pub state: State,
 }
 
@@ -111,17 +113,12 @@ impl Machine {
                 key: KeyRef::Policy(i),
             });
         }
-        // Creates the marker; only the call that creates it moves the counters. The marker
-        // outlives every window the reservation counted in.
+        // Creates the marker; only the call that creates it moves the counters.
         s.state = State::Marking;
-        let ttl_secs = (0..self.targets.len())
-            .map(|i| self.ttl(i))
-            .max()
-            .unwrap_or(1);
         Next::Op(StoreOp::Add {
             key: KeyRef::Marker,
             value: if s.as_release { RELEASED } else { SETTLED },
-            ttl_secs,
+            ttl_secs: s.marker_ttl,
         })
     }
 

@@ -136,10 +136,10 @@ const rows = [
   ["release a token with a part too many", A, (w) => w.engine.release(P, w.token + ".1")],
   ["release a token with a negative time", A, (w) => w.engine.release(P, w.token.replace(/\.(\d+)\./, ".-$1."))],
   ["release a token with a bad feature", A, (w) => w.engine.release(P, w.token.replace("remix", "re mix"))],
-  ["release a token with amount 0", A, (w) => w.engine.release(P, w.token.replace(/^(q3\.remix\.\d+)\.1\./, "$1.0."))],
+  ["release a token with amount 0", A, (w) => w.engine.release(P, w.token.replace(/^(q4\.remix\.\d+)\.1\./, "$1.0."))],
   // A token renamed to another feature fails its MAC before the feature is looked up.
   ["release a token of an unknown feature", A, (w) => w.engine.release(P, w.token.replace("remix", "nope"))],
-  ["release a token of the wrong version", A, (w) => w.engine.release(P, w.token.replace(/^q3/, "q9"))],
+  ["release a token of the wrong version", A, (w) => w.engine.release(P, w.token.replace(/^q4/, "q9"))],
   ["release 'a.b'", A, (w) => w.engine.release(P, "a.b")],
   ["settle with actualAmount -1", A, (w) => w.engine.settle(P, w.token, -1)],
   ["settle with actualAmount 1.5", A, (w) => w.engine.settle(P, w.token, 1.5)],

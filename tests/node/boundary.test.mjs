@@ -13,7 +13,7 @@ test("the reservation token built in JS has the core's format and releases exact
   const engine = new QuotaEngine({ store, limits: { remix: 5 }, now });
   const fast = engine.reserve({ id: 7 }, "remix");
   const slow = engine.reserve({ id: 7 }, "remix", { amount: 3 });
-  const token = /^q3\.remix\.(\d+)\.(\d+)\.([0-9a-f]{16})\.([0-9a-f]{16})$/;
+  const token = /^q4\.remix\.(\d+)\.(\d+)\.d\.([0-9a-f]{16})\.([0-9a-f]{16})$/; // counted in a UTC day
   assert.deepEqual(fast.reservation.match(token).slice(1, 3), [String(NOON + 1234), "1"]);
   assert.deepEqual(slow.reservation.match(token).slice(1, 3), [String(NOON + 1234), "3"]);
   assert.notEqual(fast.reservation.match(token)[3], slow.reservation.match(token)[3]);
@@ -31,7 +31,7 @@ test("the reservation token built in JS has the core's format and releases exact
   assert.equal(engine.usage(7).remix, 2);
   assert.equal(engine.settle({ id: 7 }, fast.reservation, 1), false);
   now.t += 1; // a new instant: the cached instant text must not be reused
-  assert.match(engine.reserve({ id: 7 }, "remix").reservation, new RegExp(`^q3\\.remix\\.${NOON + 1235}\\.1\\.`));
+  assert.match(engine.reserve({ id: 7 }, "remix").reservation, new RegExp(`^q4\\.remix\\.${NOON + 1235}\\.1\\.`));
 });
 
 test("keys stay right past the key caches' capacity (70k counters)", () => {

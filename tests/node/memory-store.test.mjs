@@ -127,7 +127,7 @@ function runBoth(seed, calls) {
   }
   // Settle markers are named after the token's nonce, and idempotency records hold 2·nonce + 1:
   // the same marker or record has each engine's nonce.
-  const nonces = new Map(tokens[1].map((t, i) => [t.split(".")[4], tokens[0][i].split(".")[4]]));
+  const nonces = new Map(tokens[1].map((t, i) => [t.split(".").at(-2), tokens[0][i].split(".").at(-2)]));
   const memoryKey = (k) => k.replace(/:r([0-9a-f]{16})$/, (m, nonce) => ":r" + (nonces.get(nonce) ?? nonce));
   const memoryValue = (k, v) => {
     if (!/:i[^:]+:/.test(k) || typeof v !== "number") return v;

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine, QuotaError, MemoryStore } from "wasm-quota";
-import { fakeClock, delayedStore, NOON, HOUR } from "./helpers.mjs";
+import { fakeClock, delayedStore, mapStore, NOON, HOUR } from "./helpers.mjs";
 
 const me = { id: 42 };
 const SECRET = "settle-test-secret-0123";
@@ -87,4 +87,28 @@ test("bad settle arguments are INVALID_ARGUMENT and change nothing", () => {
   }
   assert.equal(engine.check(me, "chat").used, 2);
   assert.equal(engine.settle(me, d.reservation, 2), true);
+});
+
+test("a policy added between reserve and release or settle admits exactly its limit", async () => {
+  const stores = {
+    MemoryStore: (now) => new MemoryStore({ now }),
+    "a plain store": (now) => mapStore(now).store,
+    "an async store with incrOrCreate": (now) => mapStore(now, { upsert: true, async: true }).store,
+  };
+  for (const [name, makeStore] of Object.entries(stores)) {
+    for (const finish of ["release", "settle"]) {
+      const now = fakeClock(NOON);
+      const engine = new QuotaEngine({ store: makeStore(now), limits: { chat: [{ limit: 100 }] }, now, tokenSecret: SECRET });
+      const old = await engine.reserve(me, "chat", { amount: 4 });
+      engine.setLimits({ chat: [{ limit: 100 }, { limit: 5, window: "hour" }] });
+      let admitted = 0;
+      for (let i = 0; i < 5; i++) admitted += (await engine.reserve(me, "chat")).allowed;
+      if (finish === "release") await engine.release(me, old.reservation);
+      else assert.equal(await engine.settle(me, old.reservation, 1), true);
+      for (let i = 0; i < 10; i++) admitted += (await engine.reserve(me, "chat")).allowed;
+      assert.equal(admitted, 5, `${name}, ${finish}: the hour never counted the old reservation`);
+      const day = (await engine.usage(me.id)).chat; // the first policy's count: the day
+      assert.equal(day, finish === "release" ? 5 : 6, `${name}, ${finish}: the day took it back`);
+    }
+  }
 });

@@ -1,4 +1,5 @@
-// Reservation tokens carry a MAC over profile, feature, window, amount and nonce: an edited,
+// Reservation tokens carry a MAC over profile, feature, window, amount, the counters that
+// counted them and nonce: an edited,
 // foreign or made-up token is refused with INVALID_ARGUMENT and changes nothing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -23,13 +24,15 @@ function filled(engine) {
 
 const counts = (engine) => [42, 7].map((id) => engine.usage(id));
 
-test("a token edited to a huge amount, renamed to another feature, or moved to another window is refused", () => {
+test("a token edited to a huge amount, renamed to another feature, moved to another window or to other counters is refused", () => {
   const { engine } = setup();
   const token = filled(engine);
   const before = counts(engine);
   const edit = (field, value) => Object.assign(token.split("."), { [field]: value }).join(".");
   const at = Number(token.split(".")[2]);
-  for (const edited of [edit(3, "9007199254740991"), edit(1, "tips"), edit(2, String(at - 86_400_000))]) {
+  assert.equal(token.split(".")[4], "d", "counted in a UTC day");
+  const moved = [edit(4, "h"), edit(4, "hd"), edit(4, "D00000000")];
+  for (const edited of [edit(3, "9007199254740991"), edit(1, "tips"), edit(2, String(at - 86_400_000)), ...moved]) {
     assert.throws(() => engine.release({ id: 42 }, edited), refused, edited);
     assert.throws(() => engine.settle({ id: 42 }, edited, 0), refused, edited);
   }
@@ -126,7 +129,7 @@ test("a token made on any path is released and settled by every other path, at m
             const what = `${feature} of ${JSON.stringify(profile.id)} made on ${made}, ${op} by ${by}`;
             const before = usage(profile, feature);
             const d = await make(profile, feature);
-            assert.match(d.reservation, new RegExp(`^q3\\.${feature}\\.${NOON}\\.3\\.[0-9a-f]{16}\\.[0-9a-f]{16}$`), what);
+            assert.match(d.reservation, new RegExp(`^q4\\.${feature}\\.${NOON}\\.3\\.[hdwmHDWM0-9a-f]+\\.[0-9a-f]{16}\\.[0-9a-f]{16}$`), what);
             assert.equal(usage(profile, feature), before + 3, what);
             await undo(d.reservation);
             assert.equal(usage(profile, feature), before + left, what);
