@@ -208,8 +208,8 @@ test("resetsAt names each decision's own reset instant when many windows take tu
   }
 });
 
-test("a policy added while a reservation is open is refunded it on release: its window admits that much more", () => {
-  // README, settle: release corrects the feature's *current* policies at the reservation's instant.
+test("a policy added while a reservation is open is not refunded it on release: its window admits its limit", () => {
+  // README, settle: release corrects the policies that counted the reservation, as its token names them.
   const { engine, now } = setup({ chat: 100 }, "2026-11-28T10:00:00Z");
   const open = engine.reserve(me, "chat");
   now.t += 5 * 60_000;
@@ -217,8 +217,8 @@ test("a policy added while a reservation is open is refunded it on release: its 
   const admitted = () => Array.from({ length: 5 }, () => engine.reserve(me, "chat").allowed).filter(Boolean).length;
   assert.equal(admitted(), 3);
   assert.equal(engine.release(me, open.reservation), undefined);
-  // The hour never counted the open reservation; its release takes one off the hour anyway.
-  assert.equal(admitted(), 1);
+  // The hour never counted the open reservation: its release leaves the hour full.
+  assert.equal(admitted(), 0);
   assert.deepEqual(engine.usage(42), { chat: 3 });
 });
 
