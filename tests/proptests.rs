@@ -22,10 +22,21 @@
 //!   never erases a count made by a reserve or increment (the counter ends at least at
 //!   before + counted - released); reserves racing it may see a transiently negative counter
 //!   and refuse with CORRUPT_COUNTER, counting nothing.
+//! - reserves under idempotency keys (three keys, so that retries and collisions happen;
+//!   retries of an earlier request, alone or racing in one batch, in its window or after;
+//!   "release and retry" 1 to 20 times) do what README's Idempotency paragraph says
+//!   (`model::records`, checked in `once.rs`): a replay counts nothing and carries no
+//!   reservation; the work runs (admitted, not replayed) once per request and window, and
+//!   once more after each release, 16 times, then INVALID_ARGUMENT; of attempts racing in a
+//!   batch at most one is admitted; every record and marker in the store is the model's.
 
 mod model;
+#[path = "proptests/once.rs"]
+mod once;
 
+use model::records::Records;
 use model::{ttl_secs, Counter, Model, DAY_MS, HOUR_MS};
+use once::{Ident, Keyed};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use std::collections::{BTreeMap, BTreeSet};
@@ -139,9 +150,14 @@ enum Kind {
     ReleaseFeature,
     /// Release one of the outstanding reservations (index modulo their number).
     ReleaseToken(usize),
+    /// Reserve under the idempotency key `KEYS[i]`.
+    ReserveOnce(usize),
 }
 
-#[derive(Debug, Clone)]
+/// Idempotency keys: few, so that retries and collisions happen (`:` is escaped in keys).
+const KEYS: [&str; 3] = ["k0", "k1", "k:0"];
+
+#[derive(Debug, Clone, PartialEq)]
 struct Req {
     kind: Kind,
     p: usize,
@@ -160,6 +176,12 @@ enum Event {
     NearMidnight(i64),
     SetLimits([i64; 3]),
     Usage(usize),
+    /// A reserve under an idempotency key (the request), then this many rounds of "its
+    /// admitted reservation is released, and the request is retried", each call alone.
+    Churn(Req, usize),
+    /// Copies (1 to 3) of a request sent under an idempotency key earlier (index modulo
+    /// their number), concurrently, in the order of the schedule.
+    Retry(usize, usize, Vec<u8>),
 }
 
 fn req() -> impl Strategy<Value = Req> {
@@ -169,6 +191,7 @@ fn req() -> impl Strategy<Value = Req> {
         1 => Just(Kind::Increment),
         1 => Just(Kind::ReleaseFeature),
         2 => any::<usize>().prop_map(Kind::ReleaseToken),
+        3 => (0..KEYS.len()).prop_map(Kind::ReserveOnce),
     ];
     let amount = prop_oneof![6 => Just(1i64), 3 => 2..=3i64, 1 => 4..=8i64];
     let fault = prop_oneof![12 => Just(None), 1 => (0..5usize, any::<bool>()).prop_map(Some)];
@@ -195,6 +218,13 @@ fn event() -> impl Strategy<Value = Event> {
         1 => (-1_500..1_500i64).prop_map(Event::NearMidnight),
         1 => prop::array::uniform3(0..=6i64).prop_map(Event::SetLimits),
         1 => (0..PROFILES).prop_map(Event::Usage),
+        1 => (req(), 0..KEYS.len(), 1..=20usize).prop_map(|(mut r, key, rounds)| {
+            r.kind = Kind::ReserveOnce(key);
+            r.fault = None;
+            Event::Churn(r, rounds)
+        }),
+        3 => (any::<usize>(), 1..=3usize, prop::collection::vec(any::<u8>(), 0..40))
+            .prop_map(|(i, n, s)| Event::Retry(i, n, s)),
     ]
 }
 
@@ -214,6 +244,7 @@ struct Outstanding {
     counters: Vec<Counter>,
     amount: i64,
     token: String,
+    nonce: u64,
 }
 
 struct World {
@@ -228,6 +259,14 @@ struct World {
     shape: usize,
     policy: FaultPolicy,
     outstanding: Vec<Outstanding>,
+    /// Idempotency records and settle markers.
+    records: Records,
+    /// The current batch's reserves under each idempotency key, and its releases of
+    /// reservations (faulted or not).
+    keyed: BTreeMap<Ident, Keyed>,
+    releasing: Vec<(Outstanding, bool)>,
+    /// Every request sent under an idempotency key, for retries.
+    sent: Vec<Req>,
 }
 
 /// One call of a batch in flight.
@@ -236,6 +275,8 @@ struct Running {
     /// One per policy of the feature, in policy order.
     counters: Vec<Counter>,
     call: Box<dyn Call>,
+    /// The reservation a release by token gives back.
+    token: Option<Outstanding>,
     reply: Option<StoreReply>,
     ops: usize,
     faulted: bool,
@@ -318,6 +359,10 @@ impl World {
             shape,
             policy,
             outstanding: Vec::new(),
+            records: Records::default(),
+            keyed: BTreeMap::new(),
+            releasing: Vec::new(),
+            sent: Vec::new(),
         }
     }
 
@@ -384,6 +429,8 @@ impl World {
             }
             Event::Usage(p) => self.usage(*p)?,
             Event::Batch(reqs, schedule) => self.batch(reqs, schedule)?,
+            Event::Churn(req, rounds) => self.churn(req, *rounds)?,
+            Event::Retry(i, copies, schedule) => self.retry(*i, *copies, schedule)?,
         }
         Ok(())
     }
@@ -409,6 +456,8 @@ impl World {
     fn start(&mut self, reqs: &[Req]) -> (Vec<Running>, BTreeSet<Counter>) {
         let now = self.now();
         let alone = reqs.len() == 1;
+        self.keyed.clear();
+        self.releasing.clear();
         let mut budget: BTreeMap<Counter, i64> = BTreeMap::new();
         let mut running = Vec::new();
         let mut unpaired = BTreeSet::new();
@@ -459,12 +508,18 @@ impl World {
                         .engine()
                         .release(&pr, &token.as_ref().unwrap().token, None, now)
                 }
+                Kind::ReserveOnce(key) => self
+                    .quota
+                    .engine()
+                    .reserve_once(&pr, feature, req.amount, KEYS[key], now),
             }
             .expect("valid arguments are accepted");
+            self.expect_keyed(&req, now);
             running.push(Running {
                 req,
                 counters,
                 call,
+                token,
                 reply: None,
                 ops: 0,
                 faulted: false,
@@ -549,7 +604,7 @@ impl World {
         for c in negative {
             self.repair(c)?;
         }
-        Ok(())
+        self.check_records(alone)
     }
 
     /// Checks one finished call and records its effect on each of its counters.
@@ -573,16 +628,23 @@ impl World {
             prop_assert_eq!(result, Ok(want));
             return Ok(());
         }
+        let reserves = matches!(req.kind, Kind::Reserve | Kind::ReserveOnce(_));
+        if let Some(o) = &r.token {
+            self.releasing.push((o.clone(), r.faulted));
+        }
         if r.faulted {
             let amount = req.amount;
             each(tally, &r.counters, |t| {
                 match req.kind {
-                    Kind::Reserve | Kind::Increment => t.may_add += amount,
+                    Kind::Reserve | Kind::ReserveOnce(_) | Kind::Increment => t.may_add += amount,
                     Kind::ReleaseFeature | Kind::ReleaseToken(_) => t.may_take += amount,
                     Kind::Check => {}
                 }
                 t.other_calls |= req.kind != Kind::Reserve;
             });
+            if let Some(keyed) = self.keyed_mut(req) {
+                keyed.faulted = true;
+            }
             let degraded = !releases && self.policy != FaultPolicy::Throw;
             match result {
                 Ok(Outcome::Degraded(d)) if degraded => {
@@ -593,8 +655,8 @@ impl World {
                 // The store said "over the limit" before its rollback failed: a known denial
                 // stays a denial under every policy (the rollback is the over-count above).
                 // Likewise a count found corrupt (a racing release below zero) stays that error.
-                Err(e) if req.kind == Kind::Reserve && e.code == ErrorCode::CorruptCounter => {}
-                Ok(Outcome::Decision(d)) if req.kind == Kind::Reserve && !d.allowed => {
+                Err(e) if reserves && e.code == ErrorCode::CorruptCounter => {}
+                Ok(Outcome::Decision(d)) if reserves && !d.allowed => {
                     prop_assert!(d.reservation.is_none());
                     prop_assert!(d.used + amount > d.limit);
                 }
@@ -610,6 +672,11 @@ impl World {
                 if racing && e.code == ErrorCode::CorruptCounter && req.kind != Kind::Increment =>
             {
                 each(tally, &r.counters, |t| t.other_calls = true);
+                return Ok(());
+            }
+            // The key's chain of released attempts is full (checked in `check_records`).
+            Err(e) if e.code == ErrorCode::InvalidArgument && self.keyed_mut(req).is_some() => {
+                self.keyed_mut(req).unwrap().invalid = true;
                 return Ok(());
             }
             other => other.map_err(|e| TestCaseError::fail(format!("{req:?}: {e}")))?,
@@ -629,6 +696,10 @@ impl World {
         }
         let d = outcome.decision().expect("a decision");
         self.consistent(&d, req, racing)?;
+        if d.replayed {
+            each(tally, &r.counters, |t| t.other_calls = true);
+            return self.replayed(&d, r, alone);
+        }
         if alone {
             self.exactly(&d, r)?;
         }
@@ -636,9 +707,12 @@ impl World {
             Kind::Check => each(tally, &r.counters, |t| t.other_calls = true),
             Kind::Increment => each(tally, &r.counters, |t| t.incremented += req.amount),
             _ => {
+                // A concurrent attempt under the same key counts for a moment, then undoes it.
+                let once = matches!(req.kind, Kind::ReserveOnce(_));
                 each(tally, &r.counters, |t| {
                     t.reserves += 1;
                     t.unit_reserves &= req.amount == 1;
+                    t.other_calls |= once;
                     if d.allowed {
                         t.admitted += req.amount;
                     }
@@ -650,12 +724,14 @@ impl World {
                         (decoded.feature.as_str(), decoded.at_ms, decoded.amount),
                         (feature, now, req.amount)
                     );
+                    self.admitted(req, decoded.nonce, alone)?;
                     self.outstanding.push(Outstanding {
                         p: req.p,
                         f: req.f,
                         counters: r.counters.clone(),
                         amount: req.amount,
                         token,
+                        nonce: decoded.nonce,
                     });
                 }
             }
@@ -730,8 +806,13 @@ impl World {
         let named = policies.len() > 1;
         prop_assert_eq!(d.policy_name.is_some(), named);
         prop_assert!(d.used >= 0 || racing);
+        prop_assert!(!d.replayed || matches!(req.kind, Kind::ReserveOnce(_)));
         match req.kind {
-            Kind::Reserve => {
+            // A replay: the counters' current figures, allowed, no reservation.
+            Kind::ReserveOnce(_) if d.replayed => {
+                prop_assert!(d.allowed && d.reservation.is_none());
+            }
+            Kind::Reserve | Kind::ReserveOnce(_) => {
                 prop_assert_eq!(d.reservation.is_some(), d.allowed);
                 if d.allowed {
                     prop_assert!(req.amount <= d.used && d.used <= limit);

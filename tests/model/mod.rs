@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+pub mod records;
+
 pub const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 86_400_000;
 
