@@ -377,3 +377,77 @@ fn a_token_of_the_earlier_format_is_charged_everywhere_and_refunded_nowhere() {
     let err = w.settle(&me(), &edited, 0).unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidArgument);
 }
+
+/// 2026-11-27T23:59:59Z, a second before the day ends.
+const LAST_SECOND: i64 = NOON + DAY / 2 - 1_000;
+const NEXT_DAY: &str = "ai_quota:42:chat:2026-11-28";
+
+#[test]
+fn a_charge_after_the_reservations_window_ended_counts_in_the_current_window() {
+    for counting in [CountingOps::IncrAddSet, CountingOps::IncrOrCreate] {
+        let clock = FakeClock::at(LAST_SECOND);
+        let engine = Engine::new(Limits::daily([("chat", 100)]).unwrap()).with_counting(counting);
+        let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+        let token = w
+            .reserve(&me(), "chat", 1)
+            .unwrap()
+            .reservation_token()
+            .unwrap();
+        w.clock().advance(31_000); // 00:00:30: yesterday's counter is gone
+        assert!(w.settle(&me(), &token, 500).unwrap(), "{counting:?}");
+        // 499 beyond the estimate were used: today's window counts them.
+        assert_eq!(w.store_mut().peek(NEXT_DAY), Some(499), "{counting:?}");
+        let next = w.reserve(&me(), "chat", 1).unwrap();
+        assert!(!next.allowed, "{counting:?}: {next:?}");
+        assert!(!w.settle(&me(), &token, 900).unwrap(), "{counting:?}");
+        assert_eq!(w.store_mut().peek(NEXT_DAY), Some(499), "{counting:?}");
+        // Created with the window's TTL: it ends with the day.
+        w.clock().set(LAST_SECOND + DAY);
+        assert_eq!(w.store_mut().peek(NEXT_DAY), Some(499), "{counting:?}");
+        w.clock().set(LAST_SECOND + DAY + 1_000);
+        assert_eq!(w.store_mut().peek(NEXT_DAY), None, "{counting:?}");
+    }
+}
+
+#[test]
+fn a_refund_into_a_window_that_ended_is_dropped() {
+    let clock = FakeClock::at(LAST_SECOND);
+    let mut w = Quota::new(
+        Engine::new(Limits::daily([("chat", 100)]).unwrap()),
+        MemoryStore::new(clock.clone()),
+        clock,
+    );
+    let token = w
+        .reserve(&me(), "chat", 5)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    w.clock().advance(31_000);
+    w.reserve(&me(), "chat", 2).unwrap();
+    assert!(w.settle(&me(), &token, 1).unwrap());
+    // Today never counted the reservation: nothing of today's count is given back.
+    assert_eq!(w.store_mut().peek(NEXT_DAY), Some(2));
+}
+
+#[test]
+fn a_charge_goes_to_each_policys_own_window_the_ended_hour_to_the_current_one() {
+    let mut w = world(chat(&[(50, Hour), (1_000, Day)]));
+    w.clock().set(NOON + H - 1_000); // 12:59:59
+    let token = w
+        .reserve(&me(), "chat", 10)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    w.clock().set(NOON + H + 30_000); // 13:00:30
+    assert!(w.settle(&me(), &token, 60).unwrap());
+    assert_eq!(w.store_mut().peek(KEY), Some(60));
+    assert_eq!(
+        w.store_mut().peek("ai_quota:42:chat:2026-11-27T13"),
+        Some(50)
+    );
+    assert_eq!(
+        admitted(&mut w, 5),
+        0,
+        "the hour holds the 50 beyond the estimate"
+    );
+}

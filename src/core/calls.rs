@@ -649,13 +649,18 @@ pub(crate) enum CountStep {
     Set,
 }
 
-enum Counted {
+pub(crate) enum Counted {
     Next(CountStep, StoreOp),
     Value(i64),
 }
 
 impl CountStep {
-    fn start(ops: CountingOps, key: KeyRef, amount: i64, ttl_secs: u64) -> (CountStep, StoreOp) {
+    pub(crate) fn start(
+        ops: CountingOps,
+        key: KeyRef,
+        amount: i64,
+        ttl_secs: u64,
+    ) -> (CountStep, StoreOp) {
         match ops {
             CountingOps::IncrOrCreate => (
                 CountStep::IncrOrCreate,
@@ -669,7 +674,7 @@ impl CountStep {
         }
     }
 
-    fn on_reply(
+    pub(crate) fn on_reply(
         self,
         reply: Option<StoreReply>,
         key: KeyRef,

@@ -497,20 +497,6 @@ impl Engine {
             });
             return Ok(());
         }
-        // Only the policies that counted the reservation are corrected: one added since never
-        // counted it (refunded, its window would admit that much more than its limit), and one
-        // removed since is not there to correct. The marker outlives every window the
-        // reservation may have counted in, whether corrected or not.
-        let (owner, feature) = ((&profile.id).into(), (index, &*r.feature));
-        let mut marker_ttl = 1;
-        for (p, policy) in policies.iter().enumerate() {
-            let ttl = self.bounds(policy, r.at_ms)?.seconds_to_reset(now_ms);
-            marker_ttl = marker_ttl.max(ttl);
-            if r.counted_in(policy.counter_tag) {
-                let t = self.target(owner, feature, p, policy, r.at_ms)?;
-                m.targets.push(t);
-            }
-        }
         let mut delta = actual - r.amount;
         if r.counted.is_none() {
             // A token of the earlier format does not say which policies counted it: each
@@ -519,6 +505,25 @@ impl Engine {
             // amount of a reservation made before the upgrade.
             delta = delta.max(0);
         }
+        // Only the policies that counted the reservation are corrected: one added since never
+        // counted it (refunded, its window would admit that much more than its limit), and one
+        // removed since is not there to correct. A charge whose window has ended goes to the
+        // policy's current window (see `settle.rs`). The marker outlives every window the
+        // reservation may have counted in, and every window charged.
+        let (owner, feature) = ((&profile.id).into(), (index, &*r.feature));
+        let mut marker_ttl = 1;
+        for (p, policy) in policies.iter().enumerate() {
+            let made_in = self.bounds(policy, r.at_ms)?;
+            marker_ttl = marker_ttl.max(made_in.seconds_to_reset(now_ms));
+            if r.counted_in(policy.counter_tag) {
+                let ended = made_in.end_ms <= now_ms;
+                let at_ms = if delta > 0 && ended { now_ms } else { r.at_ms };
+                let t = self.target(owner, feature, p, policy, at_ms)?;
+                marker_ttl = marker_ttl.max(t.span.seconds_to_reset(now_ms));
+                m.targets.push(t);
+            }
+        }
+        m.counting = self.counting;
         write_marker_key(
             &mut m.marker,
             &self.key_prefix,

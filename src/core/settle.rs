@@ -3,7 +3,11 @@
 //! An LLM call's cost is known only afterwards: `reserve` counts an estimate, `settle` moves
 //! each of the reservation's counters (in the windows it was counted in) by `actual −
 //! reserved` — a refund, or an extra charge the next reserve sees. Releasing a reservation is
-//! settling it at 0.
+//! settling it at 0. A refund into a window that has ended is dropped (that window's count no
+//! longer limits anything, and the current one never counted the reservation); an extra
+//! charge is work that happened, so one whose window has ended is counted in the policy's
+//! current window instead, created with that window's TTL if absent — else a reserve of 1 in
+//! a day's last second settled at 500 after midnight would cost nothing.
 //!
 //! To make a second settle or release of the same reservation a no-op, the first one creates
 //! a marker with the store's `add` (create-if-absent): only the call that creates it touches
@@ -12,7 +16,7 @@
 //! written before the counters move, so a crash in between loses the correction rather than
 //! applying it twice (at most once).
 
-use super::calls::{unexpected, Finished, Machine, Next};
+use super::calls::{unexpected, CountStep, Counted, Finished, Machine, Next};
 use super::key::{push_feature_key_base, ProfileId};
 use super::limits;
 use super::store::{KeyRef, StoreOp, StoreReply};
@@ -57,8 +61,11 @@ pub(crate) enum State {
     /// reservation can still be settled with a real figure.
     Reading(usize),
     Marking,
+    /// A refund: `incr` of a live counter.
     Adjusting(usize),
     Clamping(usize),
+    /// A charge: counted as a reserve counts (the store's `incrOrCreate`, or the dance).
+    Charging(usize, CountStep),
 }
 
 impl Settling {
@@ -101,6 +108,17 @@ impl Machine {
             (&State::Adjusting(i) | &State::Clamping(i), Some(StoreReply::Count(_))) => {
                 self.adjust(s, i + 1)
             }
+            (&State::Charging(i, step), reply) => {
+                let (key, ttl) = (KeyRef::Policy(i), self.ttl(i));
+                match step.on_reply(reply, key, s.delta, ttl) {
+                    Ok(Counted::Next(step, op)) => {
+                        s.state = State::Charging(i, step);
+                        Next::Op(op)
+                    }
+                    Ok(Counted::Value(_)) => self.adjust(s, i + 1),
+                    Err(e) => Next::Done(Err(e)),
+                }
+            }
             (_, other) => Next::Done(Err(unexpected(other))),
         }
     }
@@ -126,6 +144,12 @@ impl Machine {
     fn adjust(&mut self, s: &mut Settling, i: usize) -> Next {
         if i == self.targets.len() || s.delta == 0 {
             return s.finish(true);
+        }
+        if s.delta > 0 {
+            let (step, op) =
+                CountStep::start(self.counting, KeyRef::Policy(i), s.delta, self.ttl(i));
+            s.state = State::Charging(i, step);
+            return Next::Op(op);
         }
         s.state = State::Adjusting(i);
         Next::Op(StoreOp::Incr {

@@ -112,3 +112,27 @@ test("a policy added between reserve and release or settle admits exactly its li
     }
   }
 });
+
+test("a charge after the reservation's window ended counts in the current window; a refund there is dropped", async () => {
+  const stores = {
+    MemoryStore: (now) => new MemoryStore({ now }),
+    "a plain store": (now) => mapStore(now).store,
+    "an async store with incrOrCreate": (now) => mapStore(now, { upsert: true, async: true }).store,
+  };
+  const LAST_SECOND = NOON + 12 * HOUR - 1000; // 23:59:59
+  for (const [name, makeStore] of Object.entries(stores)) {
+    const now = fakeClock(LAST_SECOND);
+    const engine = new QuotaEngine({ store: makeStore(now), limits: { chat: 100 }, now, tokenSecret: SECRET });
+    const small = await engine.reserve(me, "chat");
+    const big = await engine.reserve(me, "chat", { amount: 50 });
+    now.t += 31_000; // 00:00:30: yesterday's counter is gone
+    assert.equal(await engine.settle(me, small.reservation, 500), true, name);
+    assert.equal((await engine.usage(me.id)).chat, 499, `${name}: the 499 beyond the estimate count today`);
+    assert.equal((await engine.reserve(me, "chat")).allowed, false, name);
+    assert.equal(await engine.settle(me, small.reservation, 500), false, `${name}: charged once`);
+    assert.equal(await engine.settle(me, big.reservation, 0), true, name);
+    assert.equal((await engine.usage(me.id)).chat, 499, `${name}: today never counted the refunded reservation`);
+    now.t = LAST_SECOND + 24 * HOUR + 1000; // the next midnight: the charge ends with today's window
+    assert.equal((await engine.usage(me.id)).chat, 0, name);
+  }
+});
