@@ -52,7 +52,8 @@ extern "C" {
 }
 
 /// A JS value as an error message names it: a number as JS writes it (`1.5`, `NaN`), anything
-/// else by its type (`string`, `null`, `array`, `object`).
+/// else by its type (`string`, `null`, `array`, `object`). Not inlined: error messages only.
+#[inline(never)]
 pub fn describe(v: &JsValue) -> String {
     match v.as_f64() {
         Some(n) => number_text(n),

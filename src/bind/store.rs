@@ -43,7 +43,8 @@ pub fn fault_of(call: &mut Machine, error: QuotaError, cause: JsValue) -> Fault 
 }
 
 /// JS named a call that is not waiting for an answer: a bug in `engine.js`, reported rather
-/// than trapped.
+/// than trapped. Not inlined: an error path of every entry point.
+#[inline(never)]
 pub fn lost_call() -> Failure {
     QuotaError::store("internal: no such call in progress").into()
 }

@@ -626,6 +626,8 @@ impl Reserving {
     }
 }
 
+/// A store reply of the wrong kind. Not inlined: an error path, in every step that reads one.
+#[inline(never)]
 pub(crate) fn unexpected(reply: Option<StoreReply>) -> QuotaError {
     // Named by hand: a derived Debug would pull formatting machinery into the .wasm.
     let what = match reply {

@@ -70,6 +70,9 @@ impl QuotaError {
     pub fn is_store_fault(&self) -> bool {
         matches!(self.code, ErrorCode::StoreError | ErrorCode::StoreTimeout)
     }
+    /// A counter that holds something other than a count. Not inlined: an error path, and each
+    /// inlined copy of its formatting cost .wasm bytes in every path that reads a count.
+    #[inline(never)]
     pub fn corrupt(key: &str, what: impl fmt::Display) -> Self {
         Self::new(
             ErrorCode::CorruptCounter,
