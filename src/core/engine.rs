@@ -509,7 +509,9 @@ impl Engine {
         // counted it (refunded, its window would admit that much more than its limit), and one
         // removed since is not there to correct. A charge whose window has ended goes to the
         // policy's current window (see `settle.rs`). The marker outlives every window the
-        // reservation may have counted in, and every window charged.
+        // reservation may have counted in, and every window charged, and every counter of
+        // them: a counter's TTL is rounded up to a whole second, so it may live up to a second
+        // past its window's end, and a second attempt then would apply again.
         let (owner, feature) = ((&profile.id).into(), (index, &*r.feature));
         let mut marker_ttl = 1;
         for (p, policy) in policies.iter().enumerate() {
@@ -523,6 +525,7 @@ impl Engine {
                 m.targets.push(t);
             }
         }
+        let marker_ttl = marker_ttl + 1;
         m.counting = self.counting;
         write_marker_key(
             &mut m.marker,

@@ -11,7 +11,8 @@
 //!
 //! To make a second settle or release of the same reservation a no-op, the first one creates
 //! a marker with the store's `add` (create-if-absent): only the call that creates it touches
-//! the counters. The marker lives until the last of the reservation's windows ends; after
+//! the counters. The marker lives until a second after the last of the reservation's windows
+//! ends (a counter's TTL is rounded up to a whole second, so it may live that long); after
 //! that its counters are gone too, so a late retry has nothing to change. The marker is
 //! written before the counters move, so a crash in between loses the correction rather than
 //! applying it twice (at most once).

@@ -3,10 +3,11 @@
 //! phases, no add races). A record names the nonce of the reservation it admitted; a marker
 //! says that reservation was settled (1) or released (2).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// README: "A key may be retried after a release 16 times in its window".
 pub const RETRIES_AFTER_RELEASE: usize = 16;
+pub const SETTLED: i64 = 1;
 pub const RELEASED: i64 = 2;
 
 /// What a reserve under an idempotency key does, looked up in the model.
@@ -27,6 +28,9 @@ pub struct Records {
     records: HashMap<String, (u64, i64)>,
     /// marker key -> (SETTLED or RELEASED, expires at ms)
     markers: HashMap<String, (i64, i64)>,
+    /// Markers ever written: README says a reservation is settled or released at most once,
+    /// whenever the second attempt comes.
+    finalized: HashSet<String>,
 }
 
 /// `{base}r{nonce:016x}`: the marker of a reservation of the feature whose keys start `base`.
@@ -54,7 +58,12 @@ impl Records {
     }
 
     pub fn set_marker(&mut self, key: String, state: i64, expires: i64) {
+        self.finalized.insert(key.clone());
         self.markers.insert(key, (state, expires));
+    }
+
+    pub fn finalized(&self, key: &str) -> bool {
+        self.finalized.contains(key)
     }
 
     /// The lookup of a reserve whose record may be under each of `roots` (the feature's

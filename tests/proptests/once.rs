@@ -6,7 +6,7 @@
 
 use super::model::records::{marker_key, Lookup, RELEASED};
 use super::model::ttl_secs;
-use super::{owner, profile, Checked, Kind, Outstanding, Req, Running, World, FEATURES, KEYS};
+use super::{owner, profile, Checked, Kind, Req, Running, World, FEATURES, KEYS};
 use proptest::prelude::*;
 use wasm_quota::core::Decision;
 
@@ -44,7 +44,7 @@ fn ident(req: &Req) -> Option<Ident> {
 }
 
 /// `{prefix}:{id}:{feature}:`, where a feature's markers and records are.
-fn feature_base(owner: usize, f: usize) -> String {
+pub(super) fn feature_base(owner: usize, f: usize) -> String {
     let id = ["0", "7", "~a%3Ab"][owner];
     format!("ai_quota:{id}:{}:", FEATURES[f])
 }
@@ -148,31 +148,14 @@ impl World {
         Ok(())
     }
 
-    /// After a batch: the markers of the reservations it released, and each request's chain
+    /// After a batch: each request's chain
     /// of records, against the store; what the model said of each request against what its
     /// attempts did. A record the model could not know (a faulted attempt's, or the one
     /// admitted attempt of a batch) is adopted from the store.
     pub(super) fn check_records(&mut self, alone: bool) -> Checked {
         let now = self.now();
-        let releasing = std::mem::take(&mut self.releasing);
-        let released: Vec<u64> = releasing.iter().map(|(o, _)| o.nonce).collect();
-        for (o, faulted) in releasing {
-            let key = marker_key(&feature_base(owner(o.p), o.f), o.nonce);
-            let stored = self.quota.store_mut().peek(&key);
-            if faulted {
-                if let Some(state) = stored {
-                    let expires = self.marker_expiry(&o, now);
-                    self.records.set_marker(key, state, expires);
-                }
-                continue;
-            }
-            if self.records.marker(&key, now).is_none() {
-                let expires = self.marker_expiry(&o, now);
-                self.records.set_marker(key.clone(), RELEASED, expires);
-            }
-            prop_assert_eq!(stored, self.records.marker(&key, now), "marker {}", key);
-        }
         for (i, keyed) in std::mem::take(&mut self.keyed) {
+            let base = feature_base(i.owner, i.f);
             let mut new = Vec::new();
             for root in self.roots(i, now) {
                 let mut at = root;
@@ -195,7 +178,9 @@ impl World {
             // names an attempt not released (unless this batch released it).
             prop_assert!(keyed.admitted.len() <= 1, "{:?}: {:?}", i, keyed);
             match &keyed.before {
-                Lookup::Replay(n) if !released.contains(n) => {
+                Lookup::Replay(n)
+                    if self.records.marker(&marker_key(&base, *n), now) != Some(RELEASED) =>
+                {
                     prop_assert!(keyed.admitted.is_empty(), "{:?}: {:?}", i, keyed)
                 }
                 Lookup::Full => prop_assert!(keyed.admitted.is_empty(), "{:?}", keyed),
@@ -211,12 +196,6 @@ impl World {
             }
         }
         Ok(())
-    }
-
-    /// A marker written now for `o` expires at the end of the last of its windows.
-    fn marker_expiry(&self, o: &Outstanding, now: i64) -> i64 {
-        let end = o.counters.iter().map(|c| c.4).max().unwrap();
-        now + ttl_secs(now, end) * 1000
     }
 
     /// `copies` of the `i`-th request sent under a key, concurrently.

@@ -1,0 +1,125 @@
+//! Releases and settles of reservations in the model-based test: README's "a reservation is
+//! settled or released at most once, and whichever comes first wins" — also when they race
+//! in one batch, and however often they are sent again afterwards.
+
+use super::model::records::{marker_key, RELEASED, SETTLED};
+use super::model::ttl_secs;
+use super::once::feature_base;
+use super::{owner, Checked, Counter, Kind, Outstanding, Running, World};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use wasm_quota::core::Outcome;
+
+/// What a release or settle of a reservation did to its counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Effect {
+    /// Not a release or settle of a reservation.
+    #[default]
+    Other,
+    /// It applied: the first for its reservation.
+    Applied,
+    /// Nothing: the reservation was already settled or released.
+    Nothing,
+    /// Unknown: a call on the same reservation faulted, which may have applied first.
+    Maybe,
+    /// Nothing, though the reservation's marker has expired (its windows ended): the answer
+    /// is not the model's to say.
+    Late,
+}
+
+impl World {
+    fn marker_of(&self, o: &Outstanding) -> String {
+        marker_key(&feature_base(owner(o.p), o.f), o.nonce)
+    }
+
+    /// Whether `o` was settled or released before (ever: a marker's expiry does not let it
+    /// apply twice).
+    pub(super) fn finalized(&self, o: &Outstanding) -> bool {
+        self.records.finalized(&self.marker_of(o))
+    }
+
+    /// Decides, from the batch's answers, which release or settle of each reservation applied
+    /// (at most one: a settle answering `true`, else a release, when none was before) and
+    /// updates the model's markers; a faulted one's marker is adopted from the store.
+    pub(super) fn finalizers(&mut self, running: &mut [Running]) -> Checked {
+        let now = self.now();
+        let mut by_nonce: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        for (i, r) in running.iter().enumerate() {
+            if let (Some(o), Kind::ReleaseToken(_) | Kind::Settle(..)) = (&r.token, r.req.kind) {
+                by_nonce.entry(o.nonce).or_default().push(i);
+            }
+        }
+        for calls in by_nonce.values() {
+            let o = running[calls[0]].token.clone().unwrap();
+            let key = self.marker_of(&o);
+            let before = self.finalized(&o);
+            let late = before && self.records.marker(&key, now).is_none();
+            let settled = |r: &Running| matches!(r.result, Some(Ok(Outcome::Settled(true))));
+            let winners: Vec<usize> = calls
+                .iter()
+                .copied()
+                .filter(|&i| settled(&running[i]))
+                .collect();
+            prop_assert!(
+                winners.len() <= 1 && (late || !(before && winners.len() == 1)),
+                "{:?}",
+                o
+            );
+            // A call that faulted (or failed) may have applied before it stopped.
+            let unsure = |r: &Running| r.faulted || matches!(r.result, Some(Err(_)));
+            let faulted = calls.iter().any(|&i| unsure(&running[i]));
+            let release = calls.iter().copied().find(|&i| {
+                !unsure(&running[i]) && matches!(running[i].req.kind, Kind::ReleaseToken(_))
+            });
+            // The marker can be written by this batch: none was, or it has expired.
+            let fresh = !before || late;
+            let winner = match (fresh, winners.first(), faulted) {
+                (false, _, _) => None,
+                (true, Some(&w), _) => Some(w),
+                (true, None, false) => release,
+                (true, None, true) => None,
+            };
+            for &i in calls {
+                running[i].effect = match (winner, before || !faulted) {
+                    _ if late => Effect::Late,
+                    (Some(w), _) if w == i => Effect::Applied,
+                    (Some(_), _) | (None, true) => Effect::Nothing,
+                    (None, false) => Effect::Maybe,
+                };
+            }
+            if winner.is_none() && fresh && !faulted {
+                return Err(TestCaseError::fail(format!(
+                    "no release or settle of {o:?} applied"
+                )));
+            }
+            // The windows it corrected: a charge's may be the current ones.
+            let mut windows = o.counters.clone();
+            for &i in calls {
+                if winner.map_or(true, |w| w == i) {
+                    windows.extend(running[i].counters.iter().copied());
+                }
+            }
+            match winner.map(|w| running[w].req.kind) {
+                Some(Kind::Settle(..)) => self.mark(&windows, key.clone(), SETTLED, now),
+                Some(_) => self.mark(&windows, key.clone(), RELEASED, now),
+                None if fresh && faulted => {
+                    if let Some(state) = self.quota.store_mut().peek(&key) {
+                        self.mark(&windows, key.clone(), state, now);
+                    }
+                }
+                None => {}
+            }
+            let stored = self.quota.store_mut().peek(&key);
+            prop_assert_eq!(stored, self.records.marker(&key, now), "marker {}", key);
+        }
+        Ok(())
+    }
+
+    /// A marker written now: it expires a second after the end of the last of `windows`,
+    /// after every counter of them.
+    fn mark(&mut self, windows: &[Counter], key: String, state: i64, now: i64) {
+        let end = windows.iter().map(|c| c.4).max().unwrap();
+        let expires = now + (ttl_secs(now, end) + 1) * 1000;
+        self.records.set_marker(key, state, expires);
+    }
+}
