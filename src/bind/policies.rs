@@ -31,10 +31,14 @@ pub fn limits(v: &JsValue) -> Result<Limits> {
     for (feature, entry) in features {
         let policies = match entry {
             Entry::Daily(limit) => vec![Policy::daily(limit)?],
-            Entry::Policies(specs) => specs
-                .into_iter()
-                .map(PolicySpec::policy)
-                .collect::<Result<_>>()?,
+            // A loop: `collect::<Result<_>>()` makes the .wasm 0.5 KB larger here.
+            Entry::Policies(specs) => {
+                let mut policies = Vec::with_capacity(specs.len());
+                for spec in specs {
+                    policies.push(spec.policy()?);
+                }
+                policies
+            }
         };
         limits.insert(&feature, policies)?;
     }
