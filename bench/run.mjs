@@ -100,6 +100,10 @@ const allSuites = [
         const q = new TunedOverStore(DJANGO_LIMITS, mapStore());
         return count(DJANGO_OPS, (i) => q.reserve(who[i], what[i]));
       }],
+      p: ["tuned plain JS over the user's sync store, UUID string ids", () => {
+        const q = new TunedOverStore(DJANGO_LIMITS, mapStore());
+        return count(DJANGO_OPS, (i) => q.reserve(djangoUuid.who[i], djangoUuid.what[i]));
+      }],
       q: ["tuned plain JS over the user's async store", () => {
         const q = new TunedOverAsyncStore(DJANGO_LIMITS, asyncMapStore());
         return countAsync(DJANGO_OPS, (i) => q.reserve(who[i], what[i]));
@@ -108,7 +112,8 @@ const allSuites = [
         countAsync(DJANGO_OPS, (i) => q.reserve(who[i].id, what[i])))],
     },
     // s, t, u: other call shapes over the same user store, the same store operations as m.
-    targets: [["a/d", 1.5], ["a/e", 4.0], ["m/e", 1.3], ["b/e", 1.0], ["a/c"], ["a/f"], ["m/n"], ["b/q"], ["s/m", 0.8], ["t/m", 0.8], ["u/m", 0.8]],
+    // p/n: what UUID ids cost the store and plain JS alone, beside s/m.
+    targets: [["a/d", 1.5], ["a/e", 4.0], ["m/e", 1.3], ["b/e", 1.0], ["a/c"], ["a/f"], ["m/n"], ["b/q"], ["s/m", 0.8], ["p/n"], ["t/m", 0.8], ["u/m", 0.8]],
   },
   {
     name: "tokens",
