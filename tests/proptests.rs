@@ -33,7 +33,10 @@
 //!   again later or racing each other in a batch (`finalize.rs`): the first applies, exactly,
 //!   and `settle` answers `true` only for it; no other changes anything, except that once the
 //!   marker has expired (a second past the windows) a charge sent again counts again in the
-//!   current window (checked as a bound).
+//!   current window (checked as a bound);
+//! - the engine's clock may disagree with the store's (`Event::Skew`, up to five minutes either
+//!   way, also across midnight and back): windows and TTLs are the engine's, expiry the
+//!   store's, and everything above holds against that model.
 
 #[path = "proptests/finalize.rs"]
 mod finalize;
@@ -194,6 +197,10 @@ enum Event {
     /// Copies (1 to 3) of a request sent under an idempotency key earlier (index modulo
     /// their number), concurrently, in the order of the schedule.
     Retry(usize, usize, Vec<u8>),
+    /// The engine's clock is set this many ms behind the store's (ahead when negative): the
+    /// next calls come from a host whose clock disagrees, as a Worker on another machine.
+    /// From 0 (in time) to minutes; after `NearMidnight`, across midnight and back.
+    Skew(i64),
 }
 
 fn req() -> impl Strategy<Value = Req> {
@@ -238,6 +245,7 @@ fn event() -> impl Strategy<Value = Event> {
         }),
         3 => (any::<usize>(), 1..=3usize, prop::collection::vec(any::<u8>(), 0..40))
             .prop_map(|(i, n, s)| Event::Retry(i, n, s)),
+        2 => prop_oneof![Just(0), -5_000..5_000i64, -299_000..299_000i64].prop_map(Event::Skew),
         2 => (
             any::<usize>(),
             prop::collection::vec(prop::option::of(0..=8i64), 2..=3),
@@ -285,6 +293,8 @@ struct World {
     /// The native API over the in-process store: solo calls run through it; batches build
     /// their calls with its engine and interleave their steps over its store.
     quota: Quota<MemoryStore<FakeClock>, FakeClock>,
+    /// The store's clock (real time, never back); the engine's may be behind or ahead of it.
+    store_clock: FakeClock,
     model: Model,
     limits: [i64; 3],
     /// The limit of the first policy of "scale", which then has two: those of `SHAPES[shape]`
@@ -374,7 +384,7 @@ impl World {
         policy: FaultPolicy,
         upsert: bool,
     ) -> World {
-        let clock = FakeClock::at(start);
+        let (clock, store_clock) = (FakeClock::at(start), FakeClock::at(start));
         let counting = if upsert {
             CountingOps::IncrOrCreate
         } else {
@@ -385,7 +395,8 @@ impl World {
             .with_counting(counting)
             .with_time_zones(std::rc::Rc::new(FakeZones));
         World {
-            quota: Quota::new(engine, MemoryStore::new(clock.clone()), clock),
+            quota: Quota::new(engine, MemoryStore::new(store_clock.clone()), clock),
+            store_clock,
             model: Model::default(),
             limits,
             hourly,
@@ -442,16 +453,26 @@ impl World {
             .collect()
     }
 
+    /// Real time passes: both clocks move.
+    fn advance(&mut self, ms: i64) {
+        self.quota.clock().advance(ms);
+        self.store_clock.advance(ms);
+    }
+
     fn now(&self) -> i64 {
         self.quota.clock().now_ms()
     }
 
     fn run(&mut self, event: &Event) -> Checked {
         match event {
-            Event::Advance(ms) => self.quota.clock().advance(*ms),
+            Event::Advance(ms) => self.advance(*ms),
             Event::NearMidnight(off) => {
                 let t = (self.now().div_euclid(DAY_MS) + 1) * DAY_MS + off;
-                self.quota.clock().set(t.max(self.now()));
+                self.advance((t - self.now()).max(0));
+            }
+            Event::Skew(skew) => {
+                self.quota.clock().set(self.store_clock.now_ms() - skew);
+                (self.model.skew, self.records.skew) = (*skew, *skew);
             }
             Event::SetLimits(l) => {
                 self.quota
@@ -1083,5 +1104,34 @@ fn a_reservation_finalized_before_its_window_ends_is_not_finalized_again_after()
         quota.store_mut().peek(key),
         Some(3),
         "released after it was settled"
+    );
+}
+
+/// Found by the model: a host whose clock is behind the store's counts in a window that has
+/// ended by the store's clock, in a counter it creates anew; the marker of a reservation
+/// released before expired with its window, so the release sent again took its amount from
+/// that new counter, and the day admitted two against a limit of 1.
+#[test]
+fn a_release_sent_again_takes_nothing_from_a_host_behind_in_time() {
+    let midnight = START + 30 * DAY_MS;
+    let (store_clock, clock) = (
+        FakeClock::at(midnight - 60_000),
+        FakeClock::at(midnight - 60_000),
+    );
+    let limits = Limits::daily([("remix", 1)]).unwrap();
+    let store = MemoryStore::new(store_clock.clone());
+    let mut quota = Quota::new(Engine::new(limits), store, clock.clone());
+    let me = Profile::limited(ProfileId::number(42).unwrap());
+    let token = quota.reserve(&me, "remix", 1).unwrap().reservation_token();
+    let token = token.unwrap();
+    quota.release(&me, &token, None).unwrap();
+    // Two seconds after midnight, from a host three seconds behind: still the old day.
+    store_clock.set(midnight + 2_000);
+    clock.set(midnight - 1_000);
+    assert!(quota.reserve(&me, "remix", 1).unwrap().allowed);
+    quota.release(&me, &token, None).unwrap();
+    assert!(
+        !quota.reserve(&me, "remix", 1).unwrap().allowed,
+        "two admitted, limit 1"
     );
 }

@@ -12,7 +12,7 @@ use super::key::{counter_key, push_feature_key_base, Profile, ProfileId};
 use super::keytable::{CounterKey, KeyTable, Owner};
 use super::limits::{self, Limits, Policy};
 use super::reservation::{MacStart, Reservation, TokenKey, Tokens};
-use super::settle::{write_marker_key, Settling, State as SettleState};
+use super::settle::{write_marker_key, Settling, State as SettleState, MARKER_GRACE_SECS};
 use super::store::{Call, CountingOps};
 use super::window::{Bounds, SpanCache, WindowSpan};
 use super::zone::{TimeZones, UtcOnly};
@@ -525,7 +525,7 @@ impl Engine {
                 m.targets.push(t);
             }
         }
-        let marker_ttl = marker_ttl + 1;
+        let marker_ttl = marker_ttl + MARKER_GRACE_SECS;
         m.counting = self.counting;
         write_marker_key(
             &mut m.marker,

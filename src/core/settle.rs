@@ -11,9 +11,9 @@
 //!
 //! To make a second settle or release of the same reservation a no-op, the first one creates
 //! a marker with the store's `add` (create-if-absent): only the call that creates it touches
-//! the counters. The marker lives until a second after the last of the reservation's windows
-//! ends (a counter's TTL is rounded up to a whole second, so it may live that long); after
-//! that its counters are gone too, so a late retry has nothing to change. The marker is
+//! the counters. The marker lives until [`MARKER_GRACE_SECS`] after the last of the
+//! reservation's windows ends (and of a window a charge went to); after that its counters are
+//! gone too, so a late retry has nothing to change. The marker is
 //! written before the counters move, so a crash in between loses the correction rather than
 //! applying it twice (at most once).
 
@@ -22,6 +22,14 @@ use super::key::{push_feature_key_base, ProfileId};
 use super::limits;
 use super::store::{KeyRef, StoreOp, StoreReply};
 use std::fmt::Write;
+
+/// How long a marker outlives the reservation's windows. A counter's TTL is rounded up to a
+/// whole second, so it may live up to a second past its window's end; and a host whose clock
+/// is behind the store's still counts in a window that has ended by the store's clock, in a
+/// counter it creates anew. A release sent again after the marker expired would take its
+/// amount from that counter once more, so the marker outlives the windows by as much clock
+/// disagreement as hosts sharing a store may have (ten minutes).
+pub const MARKER_GRACE_SECS: u64 = 600;
 
 /// The marker's value when the reservation was settled.
 pub const SETTLED: i64 = 1;

@@ -15,8 +15,11 @@ pub type Counter = (usize, usize, usize, i64, i64);
 
 #[derive(Debug, Default, Clone)]
 pub struct Model {
-    /// counter -> (count, expires at ms)
+    /// counter -> (count, expires at ms of the store's clock)
     counts: HashMap<Counter, (i64, i64)>,
+    /// The store's clock minus the engine's: windows and TTLs are the engine's, expiry the
+    /// store's. Every `now` below is the engine's.
+    pub skew: i64,
 }
 
 /// Seconds from `now` to `end`, rounded up, at least 1 (the TTL written).
@@ -25,6 +28,11 @@ pub fn ttl_secs(now: i64, end: i64) -> i64 {
 }
 
 impl Model {
+    /// When a key written at `now` with the TTL to `end` expires, on the store's clock.
+    pub fn expiry(&self, now: i64, end: i64) -> i64 {
+        now + self.skew + ttl_secs(now, end) * 1000
+    }
+
     /// The live count (0 when absent or expired).
     pub fn count(&self, c: Counter, now: i64) -> i64 {
         self.live(c, now).unwrap_or(0)
@@ -32,7 +40,7 @@ impl Model {
 
     pub fn live(&self, c: Counter, now: i64) -> Option<i64> {
         match self.counts.get(&c) {
-            Some(&(n, exp)) if exp > now => Some(n),
+            Some(&(n, exp)) if exp > now + self.skew => Some(n),
             _ => None,
         }
     }
@@ -42,8 +50,7 @@ impl Model {
         match self.live(c, now) {
             Some(n) => self.counts.get_mut(&c).unwrap().0 = n + delta,
             None => {
-                self.counts
-                    .insert(c, (delta, now + ttl_secs(now, c.4) * 1000));
+                self.counts.insert(c, (delta, self.expiry(now, c.4)));
             }
         }
     }
@@ -65,7 +72,7 @@ impl Model {
             Some(n) => match self.live(c, now) {
                 Some(_) => self.counts.get_mut(&c).unwrap().0 = n,
                 None => {
-                    self.counts.insert(c, (n, now + ttl_secs(now, c.4) * 1000));
+                    self.counts.insert(c, (n, self.expiry(now, c.4)));
                 }
             },
         }

@@ -28,6 +28,8 @@ pub struct Records {
     records: HashMap<String, (u64, i64)>,
     /// marker key -> (SETTLED or RELEASED, expires at ms)
     markers: HashMap<String, (i64, i64)>,
+    /// The store's clock minus the engine's (see `Model::skew`).
+    pub skew: i64,
     /// Markers ever written: README says a reservation is settled or released at most once,
     /// whenever the second attempt comes.
     finalized: HashSet<String>,
@@ -41,14 +43,14 @@ pub fn marker_key(base: &str, nonce: u64) -> String {
 impl Records {
     pub fn record(&self, key: &str, now: i64) -> Option<u64> {
         match self.records.get(key) {
-            Some(&(nonce, exp)) if exp > now => Some(nonce),
+            Some(&(nonce, exp)) if exp > now + self.skew => Some(nonce),
             _ => None,
         }
     }
 
     pub fn marker(&self, key: &str, now: i64) -> Option<i64> {
         match self.markers.get(key) {
-            Some(&(state, exp)) if exp > now => Some(state),
+            Some(&(state, exp)) if exp > now + self.skew => Some(state),
             _ => None,
         }
     }

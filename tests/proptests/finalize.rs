@@ -3,11 +3,11 @@
 //! in one batch, and however often they are sent again afterwards.
 
 use super::model::records::{marker_key, RELEASED, SETTLED};
-use super::model::ttl_secs;
 use super::once::feature_base;
 use super::{owner, Checked, Counter, Kind, Outstanding, Running, World};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
+use wasm_quota::core::settle::MARKER_GRACE_SECS;
 use wasm_quota::core::Outcome;
 
 /// What a release or settle of a reservation did to its counters.
@@ -115,11 +115,11 @@ impl World {
         Ok(())
     }
 
-    /// A marker written now: it expires a second after the end of the last of `windows`,
-    /// after every counter of them.
+    /// A marker written now: it expires ten minutes after the end of the last of `windows`,
+    /// after every counter of them, even one a host behind in time counts in anew.
     fn mark(&mut self, windows: &[Counter], key: String, state: i64, now: i64) {
         let end = windows.iter().map(|c| c.4).max().unwrap();
-        let expires = now + (ttl_secs(now, end) + 1) * 1000;
+        let expires = self.model.expiry(now, end) + MARKER_GRACE_SECS as i64 * 1000;
         self.records.set_marker(key, state, expires);
     }
 }

@@ -5,7 +5,6 @@
 //! batch at most one is admitted.
 
 use super::model::records::{marker_key, Lookup, RELEASED};
-use super::model::ttl_secs;
 use super::{owner, profile, Checked, Kind, Req, Running, World, FEATURES, KEYS};
 use proptest::prelude::*;
 use wasm_quota::core::Decision;
@@ -73,7 +72,7 @@ impl World {
     /// When a record written now expires: at the end of the window that ends last.
     fn record_expiry(&self, f: usize, now: i64) -> i64 {
         let end = self.policies(f).iter().map(|(w, _)| w.span(now).1).max();
-        now + ttl_secs(now, end.unwrap()) * 1000
+        self.model.expiry(now, end.unwrap())
     }
 
     /// Notes what the model says of a request before its batch runs.
