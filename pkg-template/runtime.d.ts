@@ -4,7 +4,8 @@ export type QuotaErrorCode =
   | "UNKNOWN_FEATURE"
   | "STORE_ERROR"
   | "STORE_TIMEOUT"
-  | "CORRUPT_COUNTER";
+  | "CORRUPT_COUNTER"
+  | "IDEMPOTENCY_KEY_EXHAUSTED";
 
 /** Every error the engine throws (sync path) or rejects with (async path). */
 export class QuotaError extends Error {

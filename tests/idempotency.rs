@@ -384,7 +384,7 @@ fn a_key_is_refused_after_sixteen_retries_after_a_release_and_its_chain_is_its_o
             .unwrap();
     }
     let err = w.reserve_once(&me(), "chat", 1, "k").err().unwrap();
-    assert_eq!(err.code, ErrorCode::InvalidArgument);
+    assert_eq!(err.code, ErrorCode::IdempotencyKeyExhausted);
     assert_eq!(w.store_mut().peek(KEY), Some(0));
 }
 

@@ -27,7 +27,7 @@
 //!   "release and retry" 1 to 20 times) do what README's Idempotency paragraph says
 //!   (`model::records`, checked in `once.rs`): a replay counts nothing and carries no
 //!   reservation; the work runs (admitted, not replayed) once per request and window, and
-//!   once more after each release, 16 times, then INVALID_ARGUMENT; of attempts racing in a
+//!   once more after each release, 16 times, then IDEMPOTENCY_KEY_EXHAUSTED; of attempts racing in a
 //!   batch at most one is admitted; every record and marker in the store is the model's;
 //! - releases and settles (below, at and above the reserved amount) of a reservation, sent
 //!   again later or racing each other in a batch (`finalize.rs`): the first applies, exactly,
@@ -764,7 +764,10 @@ impl World {
                 return Ok(());
             }
             // The key's chain of released attempts is full (checked in `check_records`).
-            Err(e) if e.code == ErrorCode::InvalidArgument && self.keyed_mut(req).is_some() => {
+            Err(e)
+                if e.code == ErrorCode::IdempotencyKeyExhausted
+                    && self.keyed_mut(req).is_some() =>
+            {
                 self.keyed_mut(req).unwrap().invalid = true;
                 return Ok(());
             }

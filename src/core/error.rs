@@ -17,6 +17,9 @@ pub enum ErrorCode {
     StoreTimeout,
     /// A store returned something that is not a count where a count was expected.
     CorruptCounter,
+    /// An idempotency key was retried after a release more often than a window allows: the
+    /// client's key, refused — not a mistake in the server's arguments.
+    IdempotencyKeyExhausted,
 }
 
 impl ErrorCode {
@@ -29,6 +32,7 @@ impl ErrorCode {
             ErrorCode::StoreError => "STORE_ERROR",
             ErrorCode::StoreTimeout => "STORE_TIMEOUT",
             ErrorCode::CorruptCounter => "CORRUPT_COUNTER",
+            ErrorCode::IdempotencyKeyExhausted => "IDEMPOTENCY_KEY_EXHAUSTED",
         }
     }
 }

@@ -27,7 +27,7 @@
 //! refused, so that a lookup costs a bounded number of store calls.
 
 use super::calls::{unexpected, Finished, Machine, Next, Reserving};
-use super::error::{QuotaError, Result};
+use super::error::{ErrorCode, QuotaError, Result};
 use super::key::{escape_into, ProfileId};
 use super::settle::{push_marker_suffix, RELEASED};
 use super::store::{KeyRef, StoreOp, StoreReply};
@@ -37,7 +37,8 @@ use std::fmt::Write;
 pub const MAX_KEY_CHARS: usize = 256;
 
 /// Retries after a release one idempotency key may make in its window; the next is refused
-/// (`INVALID_ARGUMENT`): each released attempt adds two store calls to every later lookup.
+/// (`IDEMPOTENCY_KEY_EXHAUSTED`): each released attempt adds two store calls to every later
+/// lookup.
 pub const MAX_RETRIES_AFTER_RELEASE: u8 = 16;
 
 /// Nonces of reservations made under an idempotency key fit in 52 bits, so that `2·nonce + 1`
@@ -254,11 +255,14 @@ impl Machine {
     /// The recorded reservation was released: the record that may follow it is looked up.
     fn next_link(&mut self, once: &mut Once) -> Next {
         if once.released == MAX_RETRIES_AFTER_RELEASE {
-            return Next::Done(Err(QuotaError::argument(format!(
-                "idempotencyKey was released {} times in this window; \
-                 send the request under a new key",
-                MAX_RETRIES_AFTER_RELEASE + 1
-            ))));
+            return Next::Done(Err(QuotaError::new(
+                ErrorCode::IdempotencyKeyExhausted,
+                format!(
+                    "idempotencyKey was released {} times in this window; \
+                     send the request under a new key",
+                    MAX_RETRIES_AFTER_RELEASE + 1
+                ),
+            )));
         }
         once.released += 1;
         let _ = write!(self.records[self.record_at], ":{:016x}", once.recorded);

@@ -18,7 +18,7 @@ pub enum Lookup {
     /// No record, or the last one's reservation was released: reserve, and when admitted
     /// record at this key.
     Reserve(String),
-    /// The key was retried after a release too often in its window: INVALID_ARGUMENT.
+    /// The key was retried after a release too often in its window: IDEMPOTENCY_KEY_EXHAUSTED.
     Full,
 }
 

@@ -60,6 +60,20 @@ test("README 'Beyond the Django service': handle() answers 400 to an Idempotency
   assert.equal(printed.trimEnd().split("\n").at(-1), "400 400 200 1234");
 });
 
+test("README 'Beyond the Django service': handle() answers 429, running no work, to a key retried after too many failures", () => {
+  // The engine follows a key's failed (released) attempts 16 times in a window; the client's
+  // 18th attempt under one key is refused by the engine. A copy of handle() must answer that
+  // with a 4xx, not throw it at the server (a 500), and must not call the model.
+  const printed = runExample("## Beyond the Django service", "readme-beyond-spent-key", {
+    after:
+      'const failures = [];\n' +
+      'for (let i = 0; i < 17; i++) failures.push(await handle(post("fail", "spent"), { id: 9 }).catch((err) => err.message));\n' +
+      'const refused = await handle(post("fail", "spent"), { id: 9 }).catch((err) => `threw ${err.code}`);\n' +
+      'console.log(failures.every((m) => m === "the model failed"), refused.status ?? refused, engine.check({ id: 9 }, "chat").used);\n',
+  });
+  assert.equal(printed.trimEnd().split("\n").at(-1), "true 429 0");
+});
+
 test("README 'When the store fails' fragment runs with a store that is down", () => {
   // The fragment's store, limits and profile are the ones the sections before it declare; here
   // the store throws, so the fragment's degraded branch (the one copied code meets when the

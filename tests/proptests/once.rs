@@ -1,7 +1,7 @@
 //! Reserves under idempotency keys in the model-based test: what README's Idempotency
 //! paragraph promises, per (profile, feature, amount, key) — a replay counts nothing and
 //! carries no reservation; the work runs (admitted, not replayed) once per key and window, and
-//! once more after each release, 16 times, then INVALID_ARGUMENT; of attempts racing in one
+//! once more after each release, 16 times, then IDEMPOTENCY_KEY_EXHAUSTED; of attempts racing in one
 //! batch at most one is admitted.
 
 use super::model::records::{marker_key, Lookup, RELEASED};
@@ -26,7 +26,7 @@ pub struct Keyed {
     /// Nonces of the attempts admitted (not replayed).
     admitted: Vec<u64>,
     pub faulted: bool,
-    /// An attempt was refused with INVALID_ARGUMENT.
+    /// An attempt was refused with IDEMPOTENCY_KEY_EXHAUSTED.
     pub invalid: bool,
 }
 
