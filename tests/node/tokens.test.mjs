@@ -154,3 +154,18 @@ test("a token made on any path is released and settled by every other path, at m
   engines.host.release({ id: 9 }, first.reservation);
   assert.equal(usage({ id: 9 }, "remix"), 0);
 });
+
+test("a token of the earlier format, from an engine of the earlier release, is released once and refunds nothing", () => {
+  // Made by the release before tokens named their counters, for profile 42 under this secret,
+  // reserving 3 of remix at 2026-11-27T00:00:00.123Z.
+  const old = "q3.remix.1795737600123.3.00000000000000ab.22112d2d899f5864";
+  const now = fakeClock(Date.UTC(2026, 10, 27, 0, 5));
+  const engine = new QuotaEngine({ store: new MemoryStore({ now }), limits: { remix: 5 }, now, tokenSecret: "correct horse battery staple" });
+  engine.increment({ id: 42 }, "remix", { amount: 3 }); // what the earlier engine counted
+  assert.equal(engine.release({ id: 42 }, old), undefined);
+  // It does not say which policies counted it: nothing is refunded (an over-count), once.
+  assert.equal(engine.usage(42).remix, 3);
+  assert.equal(engine.settle({ id: 42 }, old, 0), false);
+  assert.throws(() => engine.release({ id: 42 }, old.replace(".3.", ".2.")), refused);
+  assert.throws(() => engine.release({ id: 7 }, old), refused);
+});
