@@ -5,7 +5,9 @@ export type QuotaErrorCode =
   | "STORE_ERROR"
   | "STORE_TIMEOUT"
   | "CORRUPT_COUNTER"
-  | "IDEMPOTENCY_KEY_EXHAUSTED";
+  | "IDEMPOTENCY_KEY_EXHAUSTED"
+  /** Any call on an engine after its `free()`. */
+  | "ENGINE_FREED";
 
 /** Every error the engine throws (sync path) or rejects with (async path). */
 export class QuotaError extends Error {

@@ -1,6 +1,6 @@
 // Compile-only check of the package's TypeScript types (`tsc -p tests/types`): the README's
 // API must type-check as written, and misuse must not.
-import { QuotaEngine, MemoryStore, QuotaError } from "wasm-quota";
+import { QuotaEngine, MemoryStore, QuotaError, type QuotaErrorCode } from "wasm-quota";
 import type { Decision, QuotaStore, Usage } from "wasm-quota";
 
 const store: QuotaStore = new MemoryStore({ now: () => Date.now() });
@@ -34,9 +34,29 @@ const noCount: QuotaStore = { ...asyncStore, incrOrCreate: () => null };
 try {
   engine.setLimits({ remix: 20 });
 } catch (e) {
-  if (e instanceof QuotaError) {
-    const code: "INVALID_CONFIG" | "INVALID_ARGUMENT" | "UNKNOWN_FEATURE" | "STORE_ERROR" | "CORRUPT_COUNTER" | string = e.code;
-    void code;
+  if (e instanceof QuotaError) void status(e.code);
+}
+
+// Every code README's Errors section lists, and no other: a code missing from QuotaErrorCode
+// fails its `case` ("not comparable"), one added without a `case` fails the `never`.
+function status(code: QuotaErrorCode): number {
+  switch (code) {
+    case "INVALID_CONFIG":
+    case "INVALID_ARGUMENT":
+    case "ENGINE_FREED":
+      return 500;
+    case "UNKNOWN_FEATURE":
+      return 404;
+    case "STORE_ERROR":
+    case "STORE_TIMEOUT":
+    case "CORRUPT_COUNTER":
+      return 503;
+    case "IDEMPOTENCY_KEY_EXHAUSTED":
+      return 429;
+    default: {
+      const unlisted: never = code;
+      return unlisted;
+    }
   }
 }
 
