@@ -33,8 +33,10 @@ export class QuotaEngine {
   release(profile: Profile, featureOrReservation: string, options?: AmountOptions): void | Promise<void>;
   /**
    * Settles a reservation with the amount actually used (an integer ≥ 0), in the windows it was
-   * counted in: refunds `reserved − actual`, or charges the extra. `true` when it corrected the
-   * counters, `false` when the reservation was already settled or released.
+   * counted in: refunds `reserved − actual`, or charges the extra (a charge whose window has
+   * ended counts in the window right after it, and is dropped after that one). `true` when it
+   * corrected the counters, `false` when the reservation was already settled or released, or
+   * when its charge came too late for every window (nothing written).
    */
   settle(profile: Profile, reservation: string, actualAmount: number): boolean | Promise<boolean>;
   /** The Django service's post-hoc count: adds `amount` with no limit check; the decision is always allowed. */

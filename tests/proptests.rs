@@ -31,9 +31,9 @@
 //!   batch at most one is admitted; every record and marker in the store is the model's;
 //! - releases and settles (below, at and above the reserved amount) of a reservation, sent
 //!   again later or racing each other in a batch (`finalize.rs`): the first applies, exactly,
-//!   and `settle` answers `true` only for it; no other changes anything, except that once the
-//!   marker has expired (a second past the windows) a charge sent again counts again in the
-//!   current window (checked as a bound);
+//!   and `settle` answers `true` only for it; no other changes anything, however late (a
+//!   charge whose window has ended counts in the next one, and is dropped after that; the
+//!   marker outlives the next windows by ten minutes);
 //! - the engine's clock may disagree with the store's (`Event::Skew`, up to five minutes either
 //!   way, also across midnight and back): windows and TTLs are the engine's, expiry the
 //!   store's, and everything above holds against that model.
@@ -453,6 +453,12 @@ impl World {
             .collect()
     }
 
+    /// The window of counter `c`'s policy right after `c`'s.
+    fn next_window(&self, c: Counter) -> Counter {
+        let (start, end) = self.policies(c.1)[c.2].0.span(c.4);
+        (c.0, c.1, c.2, start, end)
+    }
+
     /// Real time passes: both clocks move.
     fn advance(&mut self, ms: i64) {
         self.quota.clock().advance(ms);
@@ -532,18 +538,21 @@ impl World {
                 _ => req.amount,
             };
             // A charge is work that happened: one whose window has ended counts in the
-            // policy's current window, as a reserve would, created if absent.
+            // window right after it, as a reserve would, created if absent; sent later still,
+            // it is dropped. A settle with nothing left to charge writes nothing.
             let ended = counters.iter().any(|c| c.4 <= now);
             if take < 0 && ended {
                 if !alone {
                     continue;
                 }
-                let current = self.counters(req.p, req.f, now);
-                for (c, now_c) in counters.iter_mut().zip(current) {
-                    if c.4 <= now {
-                        *c = now_c;
-                    }
-                }
+                counters = counters
+                    .into_iter()
+                    .filter_map(|c| match self.next_window(c) {
+                        _ if c.4 > now => Some(c),
+                        next if now < next.4 => Some(next),
+                        _ => None,
+                    })
+                    .collect();
             }
             let limited_release = !profile(req.p).unlimited
                 && matches!(
@@ -788,8 +797,8 @@ impl World {
                     Effect::Applied | Effect::Other if take >= 0 => t.released += take,
                     Effect::Applied | Effect::Other => t.incremented -= take,
                     Effect::Nothing => {}
-                    // Its marker gone, a charge counts again (in the current window).
-                    Effect::Late => t.may_add += (-take).max(0),
+                    // A refund into windows long gone.
+                    Effect::Late => {}
                     Effect::Maybe => {
                         t.may_take += take.max(0);
                         t.may_add += (-take).max(0);

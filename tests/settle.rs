@@ -139,7 +139,7 @@ fn a_token_is_refused_by_an_engine_with_another_secret_and_changes_nothing() {
 }
 
 #[test]
-fn settle_writes_a_marker_that_lives_ten_minutes_past_the_window() {
+fn settle_writes_a_marker_that_lives_ten_minutes_past_the_next_window() {
     let mut w = daily(10);
     let token = w
         .reserve(&me(), "chat", 2)
@@ -152,12 +152,13 @@ fn settle_writes_a_marker_that_lives_ten_minutes_past_the_window() {
     let r = wasm_quota::core::reservation::Reservation::decode(&token).unwrap();
     let marker = format!("ai_quota:42:chat:r{:016x}", r.nonce);
     assert_eq!(w.store_mut().peek(&marker), Some(1));
-    // The window's counter, its TTL rounded up to a whole second, may live until a second
-    // past the window's end, and a host whose clock is behind may count in it anew: the
-    // marker outlives both by ten minutes (MARKER_GRACE_SECS).
-    w.clock().set(NOON + DAY / 2 + 599_999);
+    // A charge sent after the window ended counts in the next one, whose counter, its TTL
+    // rounded up to a whole second, may live until a second past its end, and a host whose
+    // clock is behind may count in it anew: the marker outlives both by ten minutes
+    // (MARKER_GRACE_SECS).
+    w.clock().set(NOON + DAY / 2 + DAY + 599_999);
     assert_eq!(w.store_mut().peek(&marker), Some(1));
-    w.clock().set(NOON + DAY / 2 + 600_000);
+    w.clock().set(NOON + DAY / 2 + DAY + 600_000);
     assert_eq!(w.store_mut().peek(&marker), None);
 }
 
@@ -452,5 +453,170 @@ fn a_charge_goes_to_each_policys_own_window_the_ended_hour_to_the_current_one() 
         admitted(&mut w, 5),
         0,
         "the hour holds the 50 beyond the estimate"
+    );
+}
+
+/// The day keys of `chat` from 2026-11-28 on, `days` of them.
+fn day_keys(days: u32) -> Vec<String> {
+    (28..28 + days)
+        .map(|d| match d {
+            28..=30 => format!("ai_quota:42:chat:2026-11-{d}"),
+            _ => format!("ai_quota:42:chat:2026-12-{:02}", d - 30),
+        })
+        .collect()
+}
+
+#[test]
+fn a_charge_sent_again_day_after_day_is_charged_once() {
+    for counting in [CountingOps::IncrAddSet, CountingOps::IncrOrCreate] {
+        let clock = FakeClock::at(LAST_SECOND);
+        let engine = Engine::new(Limits::daily([("chat", 1_000)]).unwrap()).with_counting(counting);
+        let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+        let token = w
+            .reserve(&me(), "chat", 1)
+            .unwrap()
+            .reservation_token()
+            .unwrap();
+        w.clock().advance(31_000); // 00:00:30, in the next day
+        assert!(w.settle(&me(), &token, 500).unwrap(), "{counting:?}");
+        assert_eq!(w.store_mut().peek(NEXT_DAY), Some(499), "{counting:?}");
+        // A retrying proxy or a replayed job queue sends the same settle at noon, day after day.
+        for day in 1..8 {
+            w.clock().set(NOON + day * DAY);
+            assert!(
+                !w.settle(&me(), &token, 500).unwrap(),
+                "{counting:?}: charged again {day} days later"
+            );
+            let today = if day == 1 { 499 } else { 0 };
+            assert_eq!(
+                w.usage(&me().id).unwrap(),
+                [("chat".into(), today)],
+                "{counting:?}"
+            );
+        }
+        let keys = day_keys(8);
+        let days: Vec<_> = keys.iter().map(|k| w.store_mut().peek(k)).collect();
+        assert_eq!(
+            days, [None; 8],
+            "{counting:?}: every day has expired or was never charged"
+        );
+    }
+}
+
+#[test]
+fn a_released_reservation_is_not_charged_in_the_next_window() {
+    for counting in [CountingOps::IncrAddSet, CountingOps::IncrOrCreate] {
+        let clock = FakeClock::at(LAST_SECOND);
+        let engine = Engine::new(Limits::daily([("chat", 1_000)]).unwrap()).with_counting(counting);
+        let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+        let token = w
+            .reserve(&me(), "chat", 4)
+            .unwrap()
+            .reservation_token()
+            .unwrap();
+        w.release(&me(), &token, None).unwrap();
+        // Hours later, in the next day, a settle of the same reservation arrives.
+        w.clock().set(NOON + DAY);
+        assert!(!w.settle(&me(), &token, 100).unwrap(), "{counting:?}");
+        assert_eq!(w.store_mut().peek(NEXT_DAY), None, "{counting:?}");
+    }
+}
+
+#[test]
+fn a_charge_first_sent_after_the_next_window_is_dropped_and_writes_nothing() {
+    for counting in [CountingOps::IncrAddSet, CountingOps::IncrOrCreate] {
+        let clock = FakeClock::at(LAST_SECOND);
+        let engine = Engine::new(Limits::daily([("chat", 1_000)]).unwrap()).with_counting(counting);
+        let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+        let [edge, late] = [(); 2].map(|_| {
+            w.reserve(&me(), "chat", 1)
+                .unwrap()
+                .reservation_token()
+                .unwrap()
+        });
+        // At the last millisecond of the next window a charge still counts there.
+        w.clock().set(LAST_SECOND + DAY + 999);
+        assert!(w.settle(&me(), &edge, 500).unwrap(), "{counting:?}");
+        assert_eq!(w.store_mut().peek(NEXT_DAY), Some(499), "{counting:?}");
+        w.clock().set(LAST_SECOND + DAY + 1_000); // the day after the next begins
+        let before = w.store_mut().len();
+        assert!(!w.settle(&me(), &late, 500).unwrap(), "{counting:?}");
+        assert_eq!(
+            w.store_mut().len(),
+            before,
+            "{counting:?}: no counter, no marker"
+        );
+        assert_eq!(
+            w.usage(&me().id).unwrap(),
+            [("chat".into(), 0)],
+            "{counting:?}"
+        );
+    }
+}
+
+#[test]
+fn a_late_charge_counts_in_each_policys_next_window_and_no_later() {
+    let mut w = world(chat(&[(50, Hour), (1_000, Day)]));
+    let token = w
+        .reserve(&me(), "chat", 10)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    w.clock().set(NOON + 2 * H + 30_000); // 14:00:30: the hour after the reservation's has ended
+    assert!(w.settle(&me(), &token, 60).unwrap());
+    // The day counted it and still runs: 50 more there; the hour's charge is dropped.
+    assert_eq!(w.store_mut().peek(KEY), Some(60));
+    assert_eq!(w.store_mut().peek("ai_quota:42:chat:2026-11-27T14"), None);
+    assert_eq!(w.store_mut().peek("ai_quota:42:chat:2026-11-27T13"), None);
+    assert!(!w.settle(&me(), &token, 60).unwrap());
+    assert_eq!(w.store_mut().peek(KEY), Some(60));
+}
+
+/// Counts the offsets asked of `FakeZones`.
+#[derive(Debug, Default)]
+struct CountingZones(std::cell::Cell<usize>);
+
+impl TimeZones for CountingZones {
+    fn offset_ms(&self, zone: &str, utc_ms: i64) -> Result<i64> {
+        self.0.set(self.0.get() + 1);
+        FakeZones.offset_ms(zone, utc_ms)
+    }
+}
+
+#[test]
+fn settles_and_releases_of_zoned_policies_ask_zone_offsets_once_per_window() {
+    // Each settle and release needs the window after its reservation's (where a late charge
+    // counts, and which its marker outlives): computed once, as the current one is.
+    let zones = std::rc::Rc::new(CountingZones::default());
+    let paris = |w| Policy::new(None, 1_000_000, w, Some("Europe/Paris")).unwrap();
+    let mut limits = Limits::default();
+    limits
+        .insert("chat", vec![paris(Hour), paris(Day)])
+        .unwrap();
+    let engine = Engine::new(limits).with_time_zones(zones.clone());
+    let clock = FakeClock::at(NOON);
+    let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+    let token = |w: &mut Q| {
+        w.reserve(&me(), "chat", 2)
+            .unwrap()
+            .reservation_token()
+            .unwrap()
+    };
+    let t = token(&mut w);
+    w.settle(&me(), &t, 3).unwrap();
+    let t = token(&mut w);
+    w.release(&me(), &t, None).unwrap();
+    let asked = zones.0.get();
+    for _ in 0..20 {
+        w.clock().advance(60_000); // within the hour and the day
+        let t = token(&mut w);
+        assert!(w.settle(&me(), &t, 5).unwrap());
+        let t = token(&mut w);
+        w.release(&me(), &t, None).unwrap();
+    }
+    assert_eq!(
+        zones.0.get(),
+        asked,
+        "offsets asked again inside the same windows"
     );
 }

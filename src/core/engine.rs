@@ -249,9 +249,10 @@ impl Engine {
     }
 
     /// Corrects a reservation to the amount actually used (0 ..= MAX_SAFE_INTEGER), in the
-    /// windows it was counted in: refunds `reserved − actual`, or charges the extra. Finishes
-    /// with `Outcome::Settled(false)` and changes nothing when the reservation was already
-    /// settled or released.
+    /// windows it was counted in: refunds `reserved − actual`, or charges the extra (in the
+    /// window right after one that has ended; not at all after that). Finishes with
+    /// `Outcome::Settled(false)` and changes nothing when the reservation was already settled
+    /// or released, or when its charge came too late for every policy.
     pub fn settle(
         &self,
         profile: &Profile,
@@ -508,22 +509,30 @@ impl Engine {
         // Only the policies that counted the reservation are corrected: one added since never
         // counted it (refunded, its window would admit that much more than its limit), and one
         // removed since is not there to correct. A charge whose window has ended goes to the
-        // policy's current window (see `settle.rs`). The marker outlives every window the
-        // reservation may have counted in, and every window charged, and every counter of
-        // them: a counter's TTL is rounded up to a whole second, so it may live up to a second
-        // past its window's end, and a second attempt then would apply again.
+        // window right after it, and is dropped once that one has ended too (see `settle.rs`).
+        // The marker outlives that next window of every policy, whatever this call does: a
+        // release now must still stop a settle that would charge there later.
         let (owner, feature) = ((&profile.id).into(), (index, &*r.feature));
         let mut marker_ttl = 1;
         for (p, policy) in policies.iter().enumerate() {
             let made_in = self.bounds(policy, r.at_ms)?;
-            marker_ttl = marker_ttl.max(made_in.seconds_to_reset(now_ms));
-            if r.counted_in(policy.counter_tag) {
-                let ended = made_in.end_ms <= now_ms;
-                let at_ms = if delta > 0 && ended { now_ms } else { r.at_ms };
-                let t = self.target(owner, feature, p, policy, at_ms)?;
-                marker_ttl = marker_ttl.max(t.span.seconds_to_reset(now_ms));
-                m.targets.push(t);
+            let next = self.bounds(policy, made_in.end_ms.min(MAX_MS))?;
+            marker_ttl = marker_ttl.max(next.seconds_to_reset(now_ms));
+            if !r.counted_in(policy.counter_tag) {
+                continue;
             }
+            let at_ms = match (delta > 0, made_in.end_ms <= now_ms) {
+                (true, true) if now_ms < next.end_ms => now_ms,
+                (true, true) => continue,
+                _ => r.at_ms,
+            };
+            m.targets
+                .push(self.target(owner, feature, p, policy, at_ms)?);
+        }
+        if delta > 0 && m.targets.is_empty() {
+            // Too late for every policy: nothing to correct, so nothing is written.
+            m.kind = Kind::Ready(Finished::Settled(false));
+            return Ok(());
         }
         let marker_ttl = marker_ttl + MARKER_GRACE_SECS;
         m.counting = self.counting;

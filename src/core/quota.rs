@@ -98,7 +98,8 @@ impl<S: Store, C: Clock> Quota<S, C> {
         }
     }
 
-    /// Corrects a reservation to `actual`; `false` when it was already settled or released.
+    /// Corrects a reservation to `actual`; `false` when it was already settled or released, or
+    /// its charge came too late for every window.
     pub fn settle(&mut self, profile: &Profile, token: &str, actual: i64) -> Result<bool> {
         let call = self.engine.settle(profile, token, actual, self.now())?;
         match self.call(call)? {

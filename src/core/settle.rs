@@ -4,16 +4,21 @@
 //! each of the reservation's counters (in the windows it was counted in) by `actual −
 //! reserved` — a refund, or an extra charge the next reserve sees. Releasing a reservation is
 //! settling it at 0. A refund into a window that has ended is dropped (that window's count no
-//! longer limits anything, and the current one never counted the reservation); an extra
-//! charge is work that happened, so one whose window has ended is counted in the policy's
-//! current window instead, created with that window's TTL if absent — else a reserve of 1 in
-//! a day's last second settled at 500 after midnight would cost nothing.
+//! longer limits anything, and the current one never counted the reservation). An extra
+//! charge is work that happened, so one whose window has ended is counted in the window right
+//! after it instead, created with that window's TTL if absent — else a reserve of 1 in a day's
+//! last second settled at 500 after midnight would cost nothing. Once that next window has
+//! ended too, the policy's charge is dropped as a refund is: every later charge could count in
+//! a window of its own, and a settle sent again once a day (a retrying proxy, a replayed job
+//! queue) would charge once a day without end. A settle with nothing left to charge anywhere
+//! writes nothing and answers `false`.
 //!
 //! To make a second settle or release of the same reservation a no-op, the first one creates
 //! a marker with the store's `add` (create-if-absent): only the call that creates it touches
-//! the counters. The marker lives until [`MARKER_GRACE_SECS`] after the last of the
-//! reservation's windows ends (and of a window a charge went to); after that its counters are
-//! gone too, so a late retry has nothing to change. The marker is
+//! the counters. The marker lives until [`MARKER_GRACE_SECS`] after the window right after
+//! each of the reservation's windows ends, whatever the first call was (a release must stop a
+//! charge sent later as much as a settle must); by then any charge is dropped and every
+//! counter it could refund has gone, so no attempt, however late, applies twice. The marker is
 //! written before the counters move, so a crash in between loses the correction rather than
 //! applying it twice (at most once).
 
@@ -23,12 +28,13 @@ use super::limits;
 use super::store::{KeyRef, StoreOp, StoreReply};
 use std::fmt::Write;
 
-/// How long a marker outlives the reservation's windows. A counter's TTL is rounded up to a
-/// whole second, so it may live up to a second past its window's end; and a host whose clock
-/// is behind the store's still counts in a window that has ended by the store's clock, in a
-/// counter it creates anew. A release sent again after the marker expired would take its
-/// amount from that counter once more, so the marker outlives the windows by as much clock
-/// disagreement as hosts sharing a store may have (ten minutes).
+/// How long a marker outlives the windows right after the reservation's (the last a charge
+/// counts in). A counter's TTL is rounded up to a whole second, so it may live up to a second
+/// past its window's end; and a host whose clock is behind the store's still counts in, and
+/// charges, a window that has ended by the store's clock, in a counter it creates anew. An
+/// attempt sent again after the marker expired would apply to that counter once more, so the
+/// marker outlives the windows by as much clock disagreement as hosts sharing a store may
+/// have (ten minutes).
 pub const MARKER_GRACE_SECS: u64 = 600;
 
 /// The marker's value when the reservation was settled.
@@ -58,7 +64,7 @@ pub(crate) struct Settling {
     pub delta: i64,
     /// Finish with `Released` (a release) rather than `Settled`.
     pub as_release: bool,
-    /// The marker's TTL: it outlives every window the reservation may have counted in.
+    /// The marker's TTL: it outlives every window the reservation may be corrected in.
     pub marker_ttl: u64,
     pub state: State,
 }

@@ -204,8 +204,10 @@ pub fn rfc3339_utc(ms: i64) -> String {
     utc(ms.div_euclid(MS_PER_SEC) * MS_PER_SEC).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Remembers the last span computed per (unit, zone), so a zoned window asks the host for
-/// offsets once per window instead of on every call.
+/// Remembers the last two spans computed per (unit, zone), so a zoned window asks the host
+/// for offsets once per window instead of on every call: the current window, and the one
+/// after it, which every settle and release needs (a late charge counts there, and the marker
+/// outlives it).
 #[derive(Debug, Clone, Default)]
 pub struct SpanCache {
     spans: Vec<(WindowUnit, String, WindowSpan)>,
@@ -230,7 +232,11 @@ impl SpanCache {
     }
 
     pub fn put(&mut self, unit: WindowUnit, zone: &str, span: WindowSpan) {
-        self.spans.retain(|(u, z, _)| !(*u == unit && z == zone));
+        let same = |(u, z, _): &(WindowUnit, String, WindowSpan)| *u == unit && z == zone;
+        if self.spans.iter().filter(|s| same(s)).count() >= 2 {
+            let oldest = self.spans.iter().position(same).unwrap();
+            self.spans.remove(oldest);
+        }
         if self.spans.len() >= Self::MAX {
             self.spans.remove(0);
         }

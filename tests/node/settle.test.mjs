@@ -136,3 +136,31 @@ test("a charge after the reservation's window ended counts in the current window
     assert.equal((await engine.usage(me.id)).chat, 0, name);
   }
 });
+
+test("a settle sent again day after day charges once; a charge later than the next day is dropped", async () => {
+  const stores = {
+    MemoryStore: (now) => new MemoryStore({ now }),
+    "a plain store": (now) => mapStore(now).store,
+    "an async store with incrOrCreate": (now) => mapStore(now, { upsert: true, async: true }).store,
+  };
+  const LAST_SECOND = NOON + 12 * HOUR - 1000; // 23:59:59
+  const DAY = 24 * HOUR;
+  for (const [name, makeStore] of Object.entries(stores)) {
+    const now = fakeClock(LAST_SECOND);
+    const engine = new QuotaEngine({ store: makeStore(now), limits: { chat: 1000 }, now, tokenSecret: SECRET });
+    const job = await engine.reserve(me, "chat");
+    const slow = await engine.reserve(me, "chat");
+    now.t += 31_000; // 00:00:30, the next day
+    assert.equal(await engine.settle(me, job.reservation, 500), true, name);
+    assert.equal((await engine.usage(me.id)).chat, 499, name);
+    // A replayed job queue settles the same reservation again at noon, day after day.
+    for (let day = 1; day < 8; day++) {
+      now.t = NOON + day * DAY;
+      assert.equal(await engine.settle(me, job.reservation, 500), false, `${name}: day ${day}`);
+      assert.equal((await engine.usage(me.id)).chat, day === 1 ? 499 : 0, `${name}: day ${day}`);
+    }
+    // A reservation first settled after the window following its own: its charge is dropped.
+    assert.equal(await engine.settle(me, slow.reservation, 500), false, name);
+    assert.equal((await engine.usage(me.id)).chat, 0, name);
+  }
+});

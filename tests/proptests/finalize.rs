@@ -4,7 +4,7 @@
 
 use super::model::records::{marker_key, RELEASED, SETTLED};
 use super::once::feature_base;
-use super::{owner, Checked, Counter, Kind, Outstanding, Running, World};
+use super::{owner, Checked, Kind, Outstanding, Running, World};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use wasm_quota::core::settle::MARKER_GRACE_SECS;
@@ -22,8 +22,9 @@ pub enum Effect {
     Nothing,
     /// Unknown: a call on the same reservation faulted, which may have applied first.
     Maybe,
-    /// Nothing, though the reservation's marker has expired (its windows ended): the answer
-    /// is not the model's to say.
+    /// Nothing, though the reservation's marker has expired (its windows, and the ones after
+    /// them, ended): a refund then writes the marker anew and its answer is not the model's
+    /// to say. (A charge then is dropped before the marker: `Nothing`.)
     Late,
 }
 
@@ -52,6 +53,18 @@ impl World {
         for calls in by_nonce.values() {
             let o = running[calls[0]].token.clone().unwrap();
             let key = self.marker_of(&o);
+            // A settle too late to charge any window counts nothing, writes nothing (not even
+            // the marker) and answers false.
+            let (dropped, calls): (Vec<usize>, Vec<usize>) =
+                calls.iter().partition(|&&i| running[i].counters.is_empty());
+            for &i in &dropped {
+                running[i].effect = Effect::Nothing;
+            }
+            if calls.is_empty() {
+                let stored = self.quota.store_mut().peek(&key);
+                prop_assert_eq!(stored, self.records.marker(&key, now), "marker {}", key);
+                continue;
+            }
             let before = self.finalized(&o);
             let late = before && self.records.marker(&key, now).is_none();
             let settled = |r: &Running| matches!(r.result, Some(Ok(Outcome::Settled(true))));
@@ -79,7 +92,7 @@ impl World {
                 (true, None, false) => release,
                 (true, None, true) => None,
             };
-            for &i in calls {
+            for &i in &calls {
                 running[i].effect = match (winner, before || !faulted) {
                     _ if late => Effect::Late,
                     (Some(w), _) if w == i => Effect::Applied,
@@ -92,19 +105,12 @@ impl World {
                     "no release or settle of {o:?} applied"
                 )));
             }
-            // The windows it corrected: a charge's may be the current ones.
-            let mut windows = o.counters.clone();
-            for &i in calls {
-                if winner.map_or(true, |w| w == i) {
-                    windows.extend(running[i].counters.iter().copied());
-                }
-            }
             match winner.map(|w| running[w].req.kind) {
-                Some(Kind::Settle(..)) => self.mark(&windows, key.clone(), SETTLED, now),
-                Some(_) => self.mark(&windows, key.clone(), RELEASED, now),
+                Some(Kind::Settle(..)) => self.mark(&o, key.clone(), SETTLED, now),
+                Some(_) => self.mark(&o, key.clone(), RELEASED, now),
                 None if fresh && faulted => {
                     if let Some(state) = self.quota.store_mut().peek(&key) {
-                        self.mark(&windows, key.clone(), state, now);
+                        self.mark(&o, key.clone(), state, now);
                     }
                 }
                 None => {}
@@ -115,11 +121,12 @@ impl World {
         Ok(())
     }
 
-    /// A marker written now: it expires ten minutes after the end of the last of `windows`,
-    /// after every counter of them, even one a host behind in time counts in anew.
-    fn mark(&mut self, windows: &[Counter], key: String, state: i64, now: i64) {
-        let end = windows.iter().map(|c| c.4).max().unwrap();
-        let expires = self.model.expiry(now, end) + MARKER_GRACE_SECS as i64 * 1000;
+    /// A marker written now: it expires ten minutes after the end of the last window right
+    /// after one of `o`'s (where a late charge counts), after every counter of them, even one
+    /// a host behind in time counts in anew.
+    fn mark(&mut self, o: &Outstanding, key: String, state: i64, now: i64) {
+        let next = o.counters.iter().map(|&c| self.next_window(c).4);
+        let expires = self.model.expiry(now, next.max().unwrap()) + MARKER_GRACE_SECS as i64 * 1000;
         self.records.set_marker(key, state, expires);
     }
 }
