@@ -431,6 +431,9 @@ fn a_refund_into_a_window_that_ended_is_dropped() {
     assert!(w.settle(&me(), &token, 1).unwrap());
     // Today never counted the reservation: nothing of today's count is given back.
     assert_eq!(w.store_mut().peek(NEXT_DAY), Some(2));
+    // It settled the reservation all the same: a charge sent afterwards changes nothing.
+    assert!(!w.settle(&me(), &token, 50).unwrap());
+    assert_eq!(w.store_mut().peek(NEXT_DAY), Some(2));
 }
 
 #[test]
