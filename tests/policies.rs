@@ -4,6 +4,9 @@
 use wasm_quota::core::window::WindowUnit::{Day, Hour, Month, Week};
 use wasm_quota::core::*;
 
+mod zones;
+use zones::CountingZones;
+
 use std::rc::Rc;
 
 /// The native API over the in-process store, on a clock the test moves.
@@ -280,17 +283,6 @@ fn a_two_hour_fall_back_does_not_reopen_an_hour() {
     assert_eq!(d.retry_after, Some(2 * 3600 + 28 * 60)); // from 00:32Z to 03:00Z
 }
 
-/// Counts the offsets asked of `FakeZones`.
-#[derive(Debug, Default)]
-struct CountingZones(std::cell::Cell<usize>);
-
-impl TimeZones for CountingZones {
-    fn offset_ms(&self, zone: &str, utc_ms: i64) -> Result<i64> {
-        self.0.set(self.0.get() + 1);
-        FakeZones.offset_ms(zone, utc_ms)
-    }
-}
-
 #[test]
 fn zone_offsets_are_asked_once_per_window() {
     // README Windows: offsets come from the host (Intl in JS), "computed once per window".
@@ -304,7 +296,7 @@ fn zone_offsets_are_asked_once_per_window() {
     let engine = Engine::new(limits).with_time_zones(zones.clone());
     let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
     w.reserve(&me(), "chat", 1).unwrap();
-    let first = zones.0.get();
+    let first = zones.asked();
     assert!(first > 0);
     for _ in 0..50 {
         w.clock().advance(60_000); // within the hour and the day
@@ -312,12 +304,12 @@ fn zone_offsets_are_asked_once_per_window() {
         w.check(&me(), "chat", 1).unwrap();
     }
     assert_eq!(
-        zones.0.get(),
+        zones.asked(),
         first,
         "offsets asked again inside the same windows"
     );
     w.clock().advance(3_600_000); // a new hour, the same day: only the hour's asked again
     w.reserve(&me(), "chat", 1).unwrap();
-    let next_hour = zones.0.get() - first;
+    let next_hour = zones.asked() - first;
     assert!(next_hour > 0 && next_hour < first, "{next_hour} of {first}");
 }

@@ -3,6 +3,9 @@
 use wasm_quota::core::window::WindowUnit::{Day, Hour};
 use wasm_quota::core::*;
 
+mod zones;
+use zones::CountingZones;
+
 /// The native API over the in-process store, on a clock the test moves.
 type Q = Quota<MemoryStore<FakeClock>, FakeClock>;
 
@@ -575,17 +578,6 @@ fn a_late_charge_counts_in_each_policys_next_window_and_no_later() {
     assert_eq!(w.store_mut().peek(KEY), Some(60));
 }
 
-/// Counts the offsets asked of `FakeZones`.
-#[derive(Debug, Default)]
-struct CountingZones(std::cell::Cell<usize>);
-
-impl TimeZones for CountingZones {
-    fn offset_ms(&self, zone: &str, utc_ms: i64) -> Result<i64> {
-        self.0.set(self.0.get() + 1);
-        FakeZones.offset_ms(zone, utc_ms)
-    }
-}
-
 #[test]
 fn settles_and_releases_of_zoned_policies_ask_zone_offsets_once_per_window() {
     // Each settle and release needs the window after its reservation's (where a late charge
@@ -609,7 +601,7 @@ fn settles_and_releases_of_zoned_policies_ask_zone_offsets_once_per_window() {
     w.settle(&me(), &t, 3).unwrap();
     let t = token(&mut w);
     w.release(&me(), &t, None).unwrap();
-    let asked = zones.0.get();
+    let asked = zones.asked();
     for _ in 0..20 {
         w.clock().advance(60_000); // within the hour and the day
         let t = token(&mut w);
@@ -618,7 +610,7 @@ fn settles_and_releases_of_zoned_policies_ask_zone_offsets_once_per_window() {
         w.release(&me(), &t, None).unwrap();
     }
     assert_eq!(
-        zones.0.get(),
+        zones.asked(),
         asked,
         "offsets asked again inside the same windows"
     );
