@@ -385,6 +385,40 @@ fn a_token_of_the_earlier_format_is_charged_everywhere_and_refunded_nowhere() {
     assert_eq!(err.code, ErrorCode::InvalidArgument);
 }
 
+#[test]
+fn a_token_of_the_earlier_format_finalized_by_the_earlier_release_is_not_charged_later() {
+    // The earlier release counted a charge only in the reservation's own windows, and kept
+    // the marker only until they ended. Its settle or release sent again the next day (a
+    // retrying proxy, a replayed job queue, a rolling deploy sending it to this release) finds
+    // no marker: it must find no window to charge in either.
+    const SECRET: &str = "shared by both releases";
+    for (first, marker) in [("settled", 1), ("released", 2)] {
+        let clock = FakeClock::at(NOON);
+        let engine = Engine::new(Limits::daily([("chat", 100)]).unwrap())
+            .with_token_secret(SECRET)
+            .unwrap();
+        let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+        let token = token_of_the_earlier_format(SECRET, NOON, 4, 9);
+        // What the earlier release wrote when it settled (at 10) or released the reservation.
+        w.increment(&me(), "chat", if marker == 1 { 10 } else { 1 })
+            .unwrap();
+        let until_midnight = (DAY / 2 / 1_000) as u64;
+        let marker_key = "ai_quota:42:chat:r0000000000000009";
+        assert!(w
+            .store_mut()
+            .add(marker_key, marker, until_midnight)
+            .unwrap());
+        for later in [H, DAY / 2 + 60_000, DAY + H] {
+            w.clock().set(NOON + later);
+            assert!(
+                !w.settle(&me(), &token, 10).unwrap(),
+                "{first} by the earlier release, charged again {later} ms later"
+            );
+            assert_eq!(w.store_mut().peek(NEXT_DAY), None, "{first}");
+        }
+    }
+}
+
 /// 2026-11-27T23:59:59Z, a second before the day ends.
 const LAST_SECOND: i64 = NOON + DAY / 2 - 1_000;
 const NEXT_DAY: &str = "ai_quota:42:chat:2026-11-28";

@@ -512,6 +512,10 @@ impl Engine {
         // window right after it, and is dropped once that one has ended too (see `settle.rs`).
         // The marker outlives that next window of every policy, whatever this call does: a
         // release now must still stop a settle that would charge there later.
+        // A token of the earlier format may have been settled or released by the earlier
+        // release, whose marker lived only until the reservation's windows ended (it charged
+        // nothing later): past them this call cannot know, so it charges nothing either.
+        let next_window_charged = r.counted.is_some();
         let (owner, feature) = ((&profile.id).into(), (index, &*r.feature));
         let mut marker_ttl = 1;
         for (p, policy) in policies.iter().enumerate() {
@@ -522,7 +526,7 @@ impl Engine {
                 continue;
             }
             let at_ms = match (delta > 0, made_in.end_ms <= now_ms) {
-                (true, true) if now_ms < next.end_ms => now_ms,
+                (true, true) if next_window_charged && now_ms < next.end_ms => now_ms,
                 (true, true) => continue,
                 _ => r.at_ms,
             };
