@@ -11,10 +11,15 @@ const root = new URL("../../", import.meta.url);
 
 /** Runs the first ```js block after `heading` as its own module; returns what it printed. */
 /** `before` and `after` wrap a fragment in what the surrounding sections declare. */
-function runExample(heading, name, { before = "", after = "" } = {}) {
+/** `edit` changes the block itself (each [from, to] must be found in it). */
+function runExample(heading, name, { before = "", after = "", edit = [] } = {}) {
   const readme = readFileSync(new URL("README.md", root), "utf8");
   const section = readme.slice(readme.indexOf(heading));
-  const code = section.match(/```js\n([\s\S]*?)```/)[1];
+  let code = section.match(/```js\n([\s\S]*?)```/)[1];
+  for (const [from, to] of edit) {
+    assert.ok(code.includes(from), `the ${heading} example no longer has ${from}`);
+    code = code.replace(from, to);
+  }
   mkdirSync(new URL("target/", root), { recursive: true });
   const file = new URL(`target/${name}.mjs`, root);
   writeFileSync(file, before + code + after);
@@ -23,6 +28,25 @@ function runExample(heading, name, { before = "", after = "" } = {}) {
 
 test("README 'Use it' example runs in Node as written", () => {
   assert.match(runExample("## Use it", "readme-example"), /remix: 1,\s+remix_suggestions: 0,/);
+});
+
+test("README 'Use it' example: a failed AI call of an unlimited profile throws its own error", () => {
+  // An unlimited profile's decision carries no reservation: the catch gives back only what was
+  // counted. Releasing `undefined` threw INVALID_ARGUMENT in place of the AI call's error.
+  for (const profile of ["{ id: 42 }", "{ id: 42, unlimited: true }"]) {
+    const run = () =>
+      runExample("## Use it", "readme-example-failing", {
+        edit: [
+          ["const profile = { id: 42 };", `const profile = ${profile};`],
+          ["// … the AI call …", 'throw new Error("the AI call failed");'],
+        ],
+      });
+    assert.throws(run, (err) => {
+      assert.match(err.stderr, /Error: the AI call failed/, profile);
+      assert.doesNotMatch(err.stderr, /INVALID_ARGUMENT/, profile);
+      return true;
+    });
+  }
 });
 
 test("README 'Beyond the Django service' example runs in Node as written", () => {
@@ -72,6 +96,21 @@ test("README 'Beyond the Django service': handle() answers 429, running no work,
       'console.log(failures.every((m) => m === "the model failed"), refused.status ?? refused, engine.check({ id: 9 }, "chat").used);\n',
   });
   assert.equal(printed.trimEnd().split("\n").at(-1), "true 429 0");
+});
+
+test("README 'Beyond the Django service': handle() serves an unlimited profile, which holds no reservation", () => {
+  // An unlimited profile's decision (and every decision in home mode) is allowed and carries no
+  // reservation. A copy of handle() that settled or released it anyway threw INVALID_ARGUMENT:
+  // after the model had run (its answer lost, a 500, and every retry ran the model again), and
+  // in place of the model's own error when the model failed.
+  const printed = runExample("## Beyond the Django service", "readme-beyond-unlimited", {
+    after:
+      'const vip = { id: 5, unlimited: true };\n' +
+      'const vipServed = await handle(post("hi", "u-1"), vip).then((r) => r.status, (err) => `threw ${err.code}`);\n' +
+      'const vipFailed = await handle(post("fail", "u-2"), vip).catch((err) => err.message);\n' +
+      'console.log(vipServed, vipFailed, engine.check({ id: 5 }, "chat").used);\n',
+  });
+  assert.equal(printed.trimEnd().split("\n").at(-1), "200 the model failed 0");
 });
 
 test("README 'When the store fails' fragment runs with a store that is down", () => {
