@@ -157,19 +157,27 @@ impl Default for Slot {
 
 /// String profile ids by handle: handles are handed out in sequence and never reused, so a
 /// handle names one id or (once forgotten) none — never another. The ids of handles
-/// `base..base + ids.len()` are held, each with the MAC's state after it once a reservation
-/// of it was signed (`mac_starts`, in step with `ids`).
+/// `base..base + ids.len()` are held, each beside the MAC's state after it once a reservation
+/// of it was signed: a call by handle reads both from one place (one entry, not one per
+/// vector: with 10,000 ids each vector's entry was a cache miss of its own).
 #[derive(Default)]
 struct IdHandles {
     base: u64,
-    ids: Vec<core::ProfileId>,
-    mac_starts: Vec<Option<MacStart>>,
+    ids: Vec<Interned>,
+}
+
+/// An interned id and the MAC's state after it (`None` until a reservation of it is signed).
+struct Interned {
+    mac_start: Option<MacStart>,
+    id: core::ProfileId,
 }
 
 impl IdHandles {
     fn push(&mut self, id: core::ProfileId) -> f64 {
-        self.ids.push(id);
-        self.mac_starts.push(None);
+        self.ids.push(Interned {
+            mac_start: None,
+            id,
+        });
         (self.base + self.ids.len() as u64 - 1) as f64
     }
 
@@ -186,27 +194,26 @@ impl IdHandles {
 
     /// The id held at `i` and its MAC state, moved out for a call (see `put_back`).
     fn take(&mut self, i: usize) -> (core::ProfileId, Option<MacStart>) {
-        let id = std::mem::replace(&mut self.ids[i], core::ProfileId::Number(0));
-        (id, self.mac_starts[i].take())
+        let entry = &mut self.ids[i];
+        let id = std::mem::replace(&mut entry.id, core::ProfileId::Number(0));
+        (id, entry.mac_start.take())
     }
 
     fn put_back(&mut self, i: usize, (id, mac_start): (core::ProfileId, Option<MacStart>)) {
-        if let (Some(slot), Some(start)) = (self.ids.get_mut(i), self.mac_starts.get_mut(i)) {
-            *slot = id;
-            *start = mac_start;
+        if let Some(entry) = self.ids.get_mut(i) {
+            *entry = Interned { mac_start, id };
         }
     }
 
     fn forget(&mut self) {
         self.base += self.ids.len() as u64;
         self.ids = Vec::new();
-        self.mac_starts = Vec::new();
     }
 }
 
 /// An interned id's handle and its MAC state (`IdHandles`), for `count`; `(None, &mut None)`
 /// for an id passed as a number or as text.
-type Interned<'a> = (Option<u64>, &'a mut Option<MacStart>);
+type ByHandle<'a> = (Option<u64>, &'a mut Option<MacStart>);
 
 /// What a call of `count` is.
 fn counting(kind: u32) -> Counting {
@@ -639,7 +646,7 @@ impl QuotaCore {
     /// `count` once its arguments are read.
     fn count_for(
         &mut self,
-        (kind, profile, interned): (u32, &core::Profile, Interned),
+        (kind, profile, interned): (u32, &core::Profile, ByHandle),
         feature: u32,
         amount: i64, // a safe integer ≥ 1 (engine.js checks)
         idempotency_key: Option<String>,
@@ -662,7 +669,7 @@ impl QuotaCore {
     /// call is built. `None` when the feature has more policies than that path holds.
     fn count_in_memory(
         &mut self,
-        (kind, profile, interned): (u32, &core::Profile, Interned),
+        (kind, profile, interned): (u32, &core::Profile, ByHandle),
         feature: u32,
         amount: i64,
         counters: &SharedCounters,
