@@ -137,6 +137,48 @@ test("engines with incrOrCreate and with incr → add race on one new counter an
   assert.equal(await client.get(`ai_quota:~race:remix:${DATE}`), "25");
 });
 
+test("settles and releases of one reservation racing from four engines over Redis: one applies, the marker outlives the next day", async () => {
+  // README Settle: "a second attempt — from any engine on the store, concurrently or however
+  // late — changes nothing"; over Redis the marker is one SET NX EX.
+  const options = { limits: { chat: 1_000 }, now: () => NOW, tokenSecret: "shared by four engines" };
+  const store = new RedisStore(client);
+  // Two engines count with the script, two with incr → add (a store without incrOrCreate).
+  const fourMethods = { get: (k) => store.get(k), incr: (k, d) => store.incr(k, d), add: (k, v, t) => store.add(k, v, t), set: (k, v, t) => store.set(k, v, t) };
+  const engines = [store, store, fourMethods, fourMethods].map((s) => new QuotaEngine({ store: s, ...options }));
+  const p = { id: 91 };
+  const counter = `ai_quota:91:chat:${DATE}`;
+  let expected = 0;
+  for (let round = 0; round < 20; round++) {
+    const d = await engines[round % 4].reserve(p, "chat", { amount: 4 });
+    expected += 4;
+    const attempts = [
+      () => engines[0].settle(p, d.reservation, 9),
+      () => engines[1].release(p, d.reservation).then(() => "released"),
+      () => engines[2].settle(p, d.reservation, 1),
+      () => engines[3].settle(p, d.reservation, 9),
+      () => engines[(round + 1) % 4].release(p, d.reservation).then(() => "released"),
+    ];
+    const answers = await Promise.all(attempts.map((a, i) => attempts[(i + round) % attempts.length]()));
+    const nonce = d.reservation.split(".").at(-2);
+    const marker = `ai_quota:91:chat:r${nonce}`;
+    const kept = Number(await client.get(marker));
+    assert.ok(answers.filter((a) => a === true).length === (kept === 1 ? 1 : 0), `round ${round}: ${answers} with marker ${kept}`);
+    const ttl = await client.ttl(marker);
+    assert.ok(ttl > HALF_DAY + 86_400 + 590 && ttl <= HALF_DAY + 86_400 + 600, `marker TTL ${ttl}`);
+    // Which one applied: the marker says settled or released; a settle that applied moved the
+    // counter to its actual amount, a release to 0.
+    const count = Number(await client.get(counter));
+    const applied = count - (expected - 4);
+    assert.ok(kept === 2 ? applied === 0 : applied === 9 || applied === 1, `round ${round}: applied ${applied}, marker ${kept}`);
+    expected += applied - 4;
+    // Sent again a day later, from an engine whose clock says so: nothing changes anywhere.
+    const later = new QuotaEngine({ store, ...options, now: () => NOW + 86_400_000 });
+    assert.equal(await later.settle(p, d.reservation, 50), false);
+  }
+  assert.equal(Number(await client.get(counter)), expected);
+  assert.equal(await client.exists(`ai_quota:91:chat:${new Date(NOW + 86_400_000).toISOString().slice(0, 10)}`), 0);
+});
+
 test("a counter Redis holds as something other than an integer is CORRUPT_COUNTER, not 0", async () => {
   await client.set(`ai_quota:9:remix:${DATE}`, "lots");
   const engine = new QuotaEngine({ store: new RedisStore(client), limits: { remix: 3 }, now: () => NOW });
