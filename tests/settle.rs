@@ -337,6 +337,26 @@ fn a_policy_removed_since_the_reserve_is_not_touched() {
     );
 }
 
+#[test]
+fn a_charge_that_no_current_policy_counted_writes_nothing_and_answers_false() {
+    // The day that counted the reservation was replaced by an hour that did not: the charge
+    // has nowhere to go, as one too late for every window, and the reservation stays open.
+    let mut w = world(chat(&[(100, Day)]));
+    let old = w
+        .reserve(&me(), "chat", 10)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    w.engine_mut().set_limits(chat(&[(50, Hour)]));
+    assert!(!w.settle(&me(), &old, 60).unwrap());
+    assert_eq!(w.store_mut().peek("ai_quota:42:chat:2026-11-27T12"), None);
+    assert_eq!(w.store_mut().peek(KEY), Some(10));
+    w.engine_mut().set_limits(chat(&[(100, Day)]));
+    assert!(w.settle(&me(), &old, 60).unwrap());
+    assert!(!w.settle(&me(), &old, 60).unwrap());
+    assert_eq!(w.store_mut().peek(KEY), Some(60));
+}
+
 /// A token of the format before counters were named (`q3`), as an engine of the earlier
 /// release sharing the store and the secret made it: it counted `amount` at `at_ms`.
 fn token_of_the_earlier_format(secret: &str, at_ms: i64, amount: i64, nonce: u64) -> String {
