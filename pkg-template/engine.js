@@ -1,7 +1,8 @@
 // QuotaEngine: the public class. The quota logic is in the WASM (`QuotaCore`, src/bind/engine.rs);
 // this half drives each call's store operations and builds the results, so that what crosses the
 // boundary is numbers: a status per step, the details in a shared Float64Array (`out`), key
-// strings once per key (cached here by the key's number), never a decision object.
+// texts decoded from WASM memory once per key (cached here by the key's number), never a
+// decision object.
 import { QuotaCore, wasmMemory, Status, OpSlot, DecisionSlot, Reply, CallKind } from "./wasm_quota.js";
 import { isThenable, withTimeout, QuotaError, decision } from "./runtime.js";
 import { memoryStoreInternals } from "./stores/memory.js";
@@ -11,7 +12,7 @@ import { memoryStoreInternals } from "./stores/memory.js";
 const { Get: GET, Incr: INCR, Add: ADD, Set: SET, IncrOrCreate: INCR_OR_CREATE } = Status;
 const { Decision: DECISION, Unlimited: UNLIMITED, Released: RELEASED, Value: VALUE, Pending: PENDING } = Status;
 const LAST_OP = INCR_OR_CREATE;
-const { Call: CALL_SLOT, Key: KEY_SLOT, Value: VALUE_SLOT, Ttl: TTL_SLOT } = OpSlot;
+const { Call: CALL_SLOT, Key: KEY_SLOT, Value: VALUE_SLOT, Ttl: TTL_SLOT, KeyAt: KEY_AT_SLOT, KeyLength: KEY_LENGTH_SLOT } = OpSlot;
 const { Count: REPLY_COUNT, Absent: REPLY_ABSENT, Added: REPLY_ADDED, Done: REPLY_DONE } = Reply;
 const { Check: CHECK, Reserve: RESERVE, Increment: INCREMENT, Release: RELEASE } = CallKind;
 const OUT_LEN = DecisionSlot.End;
@@ -43,6 +44,9 @@ const MAX_CACHED_KEY_CHARS = 96;
 
 // Reservation tokens arrive as their bytes in WASM memory (src/core/reservation.rs spells them).
 const TOKEN_TEXT = new TextDecoder();
+// So do keys (OpSlot.KeyAt). ignoreBOM: a key prefix may begin with U+FEFF, which the default
+// decoder would drop, naming another key.
+const KEY_TEXT = new TextDecoder("utf-8", { ignoreBOM: true });
 // The module's memory, asked for once (each wasmMemory() is a call into WASM).
 let memory;
 const wasmBuffer = () => (memory ??= wasmMemory()).buffer;
@@ -206,12 +210,13 @@ export class QuotaEngine {
     const store = this.#store;
     for (;;) {
       if (status > LAST_OP) return this.#result(status, feature, policies);
-      // Every number is read before #key, which may call into WASM (growing memory detaches `out`).
+      // Every number, and the key's text, is read before anything calls into WASM again
+      // (growing memory there detaches `out`).
       const out = this.#numbers();
       const call = out[CALL_SLOT];
-      const keyId = out[KEY_SLOT], a = out[VALUE_SLOT], b = out[TTL_SLOT];
+      const a = out[VALUE_SLOT], b = out[TTL_SLOT];
       const op = status;
-      const key = this.#key(call, keyId);
+      const key = this.#key(out);
       let raw;
       try {
         raw = callStore(store, op, key, a, b);
@@ -242,9 +247,9 @@ export class QuotaEngine {
         if (status > LAST_OP) return this.#result(status, feature, policies);
         const out = this.#numbers();
         call = out[CALL_SLOT];
-        const keyId = out[KEY_SLOT], a = out[VALUE_SLOT], b = out[TTL_SLOT];
+        const a = out[VALUE_SLOT], b = out[TTL_SLOT];
         op = status;
-        const key = this.#key(call, keyId);
+        const key = this.#key(out);
         try {
           pending = callStore(store, op, key, a, b);
         } catch (cause) {
@@ -338,17 +343,19 @@ export class QuotaEngine {
     return handle;
   }
 
-  #key(call, id) {
+  // The text of the key of the step in `out`: cached by the key's number, else decoded from
+  // WASM memory (where the step left it; nothing has called into WASM since).
+  #key(out) {
+    const id = out[KEY_SLOT];
     const ids = this.#keyIds;
     if (ids !== null && id >= 0) {
       const slot = id % ids.length;
       if (ids[slot] === id) return this.#keyTexts[slot];
     }
-    return this.#keyMiss(call, id);
+    return this.#keyMiss(id, KEY_TEXT.decode(new Uint8Array(out.buffer, out[KEY_AT_SLOT], out[KEY_LENGTH_SLOT])));
   }
 
-  #keyMiss(call, id) {
-    const key = this.#core.opKey(call);
+  #keyMiss(id, key) {
     if (id < 0 || key.length > MAX_CACHED_KEY_CHARS) return key; // read every time
     let ids = this.#keyIds;
     if (ids === null || (++this.#keyMisses > ids.length && ids.length < KEY_SLOTS)) {

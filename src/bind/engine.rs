@@ -4,8 +4,9 @@
 //! store method is an ordinary JS call (sync or async) and nothing is awaited in Rust. Every
 //! crossing carries numbers: a call starts and advances with a status code, and the details —
 //! the operation, its key's number, a decision's figures — are left in [`Out`], a few `f64`s in
-//! WASM memory that JS reads through a `Float64Array`. Key texts cross once per key (JS caches
-//! them by number), and JS builds the decision object itself.
+//! WASM memory that JS reads through a `Float64Array`. A key's text is decoded by JS from WASM
+//! memory once per key (JS caches it by number; no call, copy or allocation for it), and JS
+//! builds the decision object itself.
 
 use super::args;
 use super::error::Failure;
@@ -62,14 +63,19 @@ pub enum Status {
 #[wasm_bindgen]
 #[derive(Clone, Copy)]
 pub enum OpSlot {
-    /// The call's number, for `resume` / `resumeWith` / `fail` / `opKey`.
+    /// The call's number, for `resume` / `resumeWith` / `fail`.
     Call = 0,
-    /// The key's number (-1: none, read the key with `opKey` every time).
+    /// The key's number (-1: none, read the key's text every time).
     Key = 1,
     /// The delta (`incr`, `incrOrCreate`) or value (`add`, `set`).
     Value = 2,
     /// The TTL in seconds (`add`, `set`, `incrOrCreate`).
     Ttl = 3,
+    /// Where the key's text is in WASM memory (UTF-8), and its length in bytes: JS decodes
+    /// it in place when it has no copy under the key's number. The text belongs to the call,
+    /// which outlives the step; JS reads it before calling into WASM again.
+    KeyAt = 4,
+    KeyLength = 5,
 }
 
 /// Where a decision's figures are in the shared number buffer (`outPtr`).
@@ -536,15 +542,6 @@ impl QuotaCore {
         }
     }
 
-    /// The key text of call `id`'s pending operation (JS caches it by the key's number).
-    #[wasm_bindgen(js_name = opKey)]
-    pub fn op_key(&self, id: u32) -> String {
-        match self.running(id) {
-            Some(slot) => slot.machine.key(slot.op.key()).to_owned(),
-            None => String::new(),
-        }
-    }
-
     /// The JS value behind the last `Value` or `Error` status.
     pub fn take(&mut self) -> JsValue {
         std::mem::replace(&mut self.taken, JsValue::UNDEFINED)
@@ -770,6 +767,7 @@ impl QuotaCore {
             Next::Op(op) => {
                 slot.op = op;
                 let key = slot.machine.key_id(op.key());
+                let text = slot.machine.key(op.key());
                 let (status, a, b) = match op {
                     StoreOp::Get { .. } => (Status::Get, 0, 0),
                     StoreOp::Incr { delta, .. } => (Status::Incr, delta, 0),
@@ -788,6 +786,8 @@ impl QuotaCore {
                 out[OpSlot::Key as usize] = if key == NO_KEY_ID { -1.0 } else { key as f64 };
                 out[OpSlot::Value as usize] = a as f64;
                 out[OpSlot::Ttl as usize] = b as f64;
+                out[OpSlot::KeyAt as usize] = text.as_ptr() as usize as f64;
+                out[OpSlot::KeyLength as usize] = text.len() as f64;
                 status as i32
             }
             Next::Done(result) => {

@@ -47,6 +47,18 @@ test("keys and TTLs are the Django service's: prefix:id:feature:date, TTL to the
   assert.deepEqual(store.calls.at(-1), ["get", "q:~a%3Ab:remix:2026-11-27"]);
 });
 
+test("a key prefix that begins with U+FEFF reaches the store whole, on every operation and for idempotency records", () => {
+  const { engine, store } = setup({ remix: 1, tips: 5 }, { keyPrefix: "\uFEFFq" });
+  engine.reserve({ id: 7 }, "remix");
+  engine.reserve({ id: 7 }, "remix");
+  engine.reserve({ id: "\uFEFF" }, "tips", { idempotencyKey: "\uFEFFk" });
+  const keys = store.calls.map(([, key]) => key);
+  assert.deepEqual(keys.slice(0, 4), Array(4).fill("\uFEFFq:7:remix:2026-11-27"));
+  assert.ok(keys.length > 4 && keys.every((k) => k.startsWith("\uFEFFq:")), keys.join(" "));
+  // One counter, not two under different names: the second reserve was denied.
+  assert.equal(store.inner.get("\uFEFFq:7:remix:2026-11-27"), 1);
+});
+
 test("the Django service's six features with their default limits", () => {
   const { engine } = setup(DJANGO_LIMITS);
   assert.deepEqual(engine.usage(1), { remix: 0, remix_suggestions: 0, scale: 0, tips: 0, discover: 0, timer: 0 });
