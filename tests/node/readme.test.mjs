@@ -113,6 +113,43 @@ test("README 'Beyond the Django service': handle() serves an unlimited profile, 
   assert.equal(printed.trimEnd().split("\n").at(-1), "200 the model failed 0");
 });
 
+test("README 'Beyond the Django service': handle() answers with the model's output when settle fails, and a retry gets that answer", () => {
+  // The store fails after the model ran, so the settle cannot correct the estimate. The model's
+  // answer must still be the response (a 500 lost it, and the key's retries got 409 "already
+  // made" forever from the engine's record), kept for the key's retries, with the model run
+  // once and the estimate counted once. A store that fails on one call only is settled by the
+  // second try (settle applies at most once per reservation, so trying again is safe).
+  const store = `{
+    data: new Map(),
+    failures: 0, // store calls still to fail
+    op(fn) { if (this.failures > 0) { this.failures--; throw new Error("store down"); } return fn(); },
+    get(k) { return this.op(() => this.data.get(k) ?? null); },
+    set(k, v) { return this.op(() => void this.data.set(k, v)); },
+    incr(k, delta) { return this.op(() => (this.data.has(k) ? (this.data.set(k, this.data.get(k) + delta), this.data.get(k)) : null)); },
+    add(k, v) { return this.op(() => !this.data.has(k) && !!this.data.set(k, v)); },
+  }`;
+  const printed = runExample("## Beyond the Django service", "readme-beyond-settle-fails", {
+    edit: [
+      ["store: new MemoryStore(),", "store,"],
+      ["async function model(prompt) {", "let calls = 0;\nasync function model(prompt) {\n  calls++;\n  store.failures = failuresAfterModel;"],
+    ],
+    before: `const store = ${store};\nlet failuresAfterModel = 0;\n`,
+    after:
+      'const you = { id: 77 }; calls = 0;\n' +
+      'failuresAfterModel = Infinity;\n' +
+      'const down = await handle(post("hi", "s-1"), you).then((r) => r.text().then((t) => `${r.status} ${r.headers.get("Quota-Settle-Error")} ${t}`), (err) => `threw ${err.message}`);\n' +
+      'store.failures = 0; failuresAfterModel = 0;\n' +
+      'const again = await handle(post("hi", "s-1"), you).then((r) => r.text().then((t) => `${r.status} ${t}`), (err) => `threw ${err.message}`);\n' +
+      'console.log(down, "|", again, "|", calls, engine.check(you, "chat").used);\n' +
+      'const once = { id: 78 }; calls = 0; failuresAfterModel = 1;\n' +
+      'const blip = await handle(post("hi", "s-2"), once).then((r) => `${r.status} ${r.headers.get("Quota-Settle-Error")}`, (err) => `threw ${err.message}`);\n' +
+      'console.log(blip, calls, engine.check(once, "chat").used);\n',
+  });
+  const [down, blip] = printed.trimEnd().split("\n").slice(-2);
+  assert.equal(down, "200 STORE_ERROR an answer to hi | 200 an answer to hi | 1 4000");
+  assert.equal(blip, "200 null 1 1234");
+});
+
 test("README 'When the store fails' fragment runs with a store that is down", () => {
   // The fragment's store, limits and profile are the ones the sections before it declare; here
   // the store throws, so the fragment's degraded branch (the one copied code meets when the
