@@ -98,16 +98,14 @@ async function guardedAi(request, env, rawFeature) {
     await forget();
     return json(502, { error: "ai_failed", message: err.message, released });
   }
-  // The model reports what it used: correct the estimate (at most once per reservation).
-  let settled = false;
+  // The model reports what it used: correct the estimate. The model has run, so its output is
+  // the response (kept for the key's retries) whatever the correction does.
+  let info = quotaInfo(decision);
   if (decision.reservation !== undefined && result.used !== (ESTIMATE[feature] ?? 1)) {
-    try {
-      settled = await quota.settle(profile, decision.reservation, result.used);
-    } catch (err) {
-      return quotaErrorResponse(err);
-    }
+    const { settled, error } = await settleOrLog(quota, profile, decision.reservation, result.used);
+    if (error !== undefined) info = { ...info, settled: false, settle_error: error };
+    else if (settled) info = { ...info, settled: result.used };
   }
-  const info = { ...quotaInfo(decision), ...(settled ? { settled: result.used } : {}) };
   const response = { status: 200, body: { feature, output: result.output, quota: info }, headers: rateLimitHeaders(decision) };
   if (lease !== null) await quota.finishRequest(key, lease.owner, response);
   return respond(response);
@@ -160,6 +158,18 @@ async function releaseQuietly(quota, profile, reservation) {
   } catch (err) {
     console.error("quota release failed", err);
     return false;
+  }
+}
+
+// settle applies at most once per reservation, so a second try is safe. If that fails too, the
+// estimate stays counted (never a free call): logged, and named in `error` (a QuotaError's code).
+async function settleOrLog(quota, profile, reservation, used) {
+  const settle = () => quota.settle(profile, reservation, used);
+  try {
+    return { settled: await settle().catch(settle) };
+  } catch (err) {
+    console.error("quota settle failed; the estimate stays counted", err);
+    return { settled: false, error: err instanceof QuotaError ? err.code.toLowerCase() : "settle_failed" };
   }
 }
 
