@@ -219,8 +219,10 @@ test("the alarm deletes expired counters and re-arms for the next expiry", async
   const c = await probe("sweep", "raw", "c");
   assert.equal(await probe("sweep", "alarmAt"), c.expiresAt, "the next alarm is the next expiry");
 
-  // The real alarm, scheduled by the store and run by workerd.
-  await probe("real", "op", "set", "short", 1, 1);
+  // The real alarm, scheduled by the store and run by workerd. "short" lives 5 s, not 1: the
+  // two reads below must come before workerd's alarm deletes it, even on a loaded machine
+  // (with 1 s, a 2.5 s pause before them failed as a loaded run did: `short` was null).
+  await probe("real", "op", "set", "short", 1, 5);
   await probe("real", "op", "set", "long", 1, 3600);
   const short = await probe("real", "raw", "short");
   assert.equal(await probe("real", "alarmAt"), short.expiresAt, "armed for the earliest expiry");
