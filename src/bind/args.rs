@@ -118,9 +118,12 @@ pub fn profile(v: &JsValue, string_ids: StringIdKeys) -> Result<Profile> {
     Ok(Profile { id, unlimited })
 }
 
-pub fn feature(v: &JsValue) -> Result<String> {
+/// A call's string argument after the profile: a feature name, or a reservation token for
+/// `settle` and `release`. `what` names it in the error, so that `settle(profile, undefined)`
+/// (an unlimited profile's decision carries no token) does not say "feature".
+pub fn target(v: &JsValue, what: &str) -> Result<String> {
     v.as_string().ok_or_else(|| {
-        QuotaError::argument(format!("feature must be a string, got {}", describe(v))).into()
+        QuotaError::argument(format!("{what} must be a string, got {}", describe(v))).into()
     })
 }
 

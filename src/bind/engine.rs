@@ -352,9 +352,13 @@ impl QuotaCore {
         clock: Option<js_sys::Function>,
     ) -> i32 {
         let options = options.map(|o| (JsValue::from(o), kind == RESERVE));
+        let what = match kind {
+            RELEASE => "reservation or feature",
+            _ => "feature",
+        };
         let parsed = self.parse(
             &profile,
-            &target,
+            (&target, what),
             options.as_ref().map(|(o, k)| (o, *k)),
             clock,
         );
@@ -383,7 +387,11 @@ impl QuotaCore {
         actual: JsValue,
         clock: Option<js_sys::Function>,
     ) -> i32 {
-        let parsed = self.parse(&profile, &reservation, None, clock);
+        let reservation = (
+            &reservation,
+            "reservation (a decision's `reservation` token)",
+        );
+        let parsed = self.parse(&profile, reservation, None, clock);
         self.begin(|core, m| {
             let (profile, token, _, now) = parsed?;
             let actual = args::actual_amount(&actual)?;
@@ -625,12 +633,12 @@ impl QuotaCore {
     fn parse(
         &self,
         profile: &JsValue,
-        target: &JsValue,
+        (target, what): (&JsValue, &str),
         options: Option<(&JsValue, bool)>,
         clock: Option<js_sys::Function>,
     ) -> Result<(core::Profile, String, args::MethodOptions, i64), Failure> {
         let profile = args::profile(profile, self.string_ids)?;
-        let target = args::feature(target)?;
+        let target = args::target(target, what)?;
         let options = match options {
             Some((options, takes_key)) => args::method_options(options, takes_key)?,
             None => args::MethodOptions::default(),

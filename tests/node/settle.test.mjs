@@ -89,6 +89,15 @@ test("bad settle arguments are INVALID_ARGUMENT and change nothing", () => {
   assert.equal(engine.settle(me, d.reservation, 2), true);
 });
 
+test("a missing reservation is named as one, not as a feature", () => {
+  // An unlimited profile's decision carries no `reservation`: the error must say what is missing.
+  const { engine } = setup();
+  const refused = (message) => (e) => e instanceof QuotaError && e.code === "INVALID_ARGUMENT" && e.message === message;
+  assert.throws(() => engine.settle(me, undefined, 1), refused("reservation (a decision's `reservation` token) must be a string, got undefined"));
+  assert.throws(() => engine.release(me, undefined), refused("reservation or feature must be a string, got undefined"));
+  assert.throws(() => engine.reserve(me, undefined), refused("feature must be a string, got undefined"));
+});
+
 test("a policy added between reserve and release or settle admits exactly its limit", async () => {
   const stores = {
     MemoryStore: (now) => new MemoryStore({ now }),
