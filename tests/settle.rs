@@ -15,12 +15,13 @@ const H: i64 = 3_600_000;
 const NOON: i64 = 1_795_737_600_000 + DAY / 2;
 
 fn world(limits: Limits) -> Q {
-    let clock = FakeClock::at(NOON);
-    Quota::new(
-        Engine::new(limits).with_nonce_seed(7),
-        MemoryStore::new(clock.clone()),
-        clock,
-    )
+    quota_at(NOON, Engine::new(limits).with_nonce_seed(7))
+}
+
+/// `engine` over a fresh MemoryStore, both on one fake clock set to `ms`.
+fn quota_at(ms: i64, engine: Engine) -> Q {
+    let clock = FakeClock::at(ms);
+    Quota::new(engine, MemoryStore::new(clock.clone()), clock)
 }
 
 fn daily(limit: i64) -> Q {
@@ -377,11 +378,10 @@ fn token_of_the_earlier_format(secret: &str, at_ms: i64, amount: i64, nonce: u64
 #[test]
 fn a_token_of_the_earlier_format_is_charged_everywhere_and_refunded_nowhere() {
     const SECRET: &str = "shared by both releases";
-    let clock = FakeClock::at(NOON);
     let engine = Engine::new(chat(&[(100, Day), (5, Hour)]))
         .with_token_secret(SECRET)
         .unwrap();
-    let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+    let mut w = quota_at(NOON, engine);
     // The earlier engine counted 4 under a day-only configuration; this one added the hour.
     w.increment(&me(), "chat", 4).unwrap();
     let released = token_of_the_earlier_format(SECRET, NOON, 4, 1);
@@ -413,11 +413,10 @@ fn a_token_of_the_earlier_format_finalized_by_the_earlier_release_is_not_charged
     // no marker: it must find no window to charge in either.
     const SECRET: &str = "shared by both releases";
     for (first, marker) in [("settled", 1), ("released", 2)] {
-        let clock = FakeClock::at(NOON);
         let engine = Engine::new(Limits::daily([("chat", 100)]).unwrap())
             .with_token_secret(SECRET)
             .unwrap();
-        let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+        let mut w = quota_at(NOON, engine);
         let token = token_of_the_earlier_format(SECRET, NOON, 4, 9);
         // What the earlier release wrote when it settled (at 10) or released the reservation.
         w.increment(&me(), "chat", if marker == 1 { 10 } else { 1 })
@@ -446,9 +445,8 @@ const NEXT_DAY: &str = "ai_quota:42:chat:2026-11-28";
 #[test]
 fn a_charge_after_the_reservations_window_ended_counts_in_the_current_window() {
     for counting in [CountingOps::IncrAddSet, CountingOps::IncrOrCreate] {
-        let clock = FakeClock::at(LAST_SECOND);
         let engine = Engine::new(Limits::daily([("chat", 100)]).unwrap()).with_counting(counting);
-        let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+        let mut w = quota_at(LAST_SECOND, engine);
         let token = w
             .reserve(&me(), "chat", 1)
             .unwrap()
@@ -472,11 +470,9 @@ fn a_charge_after_the_reservations_window_ended_counts_in_the_current_window() {
 
 #[test]
 fn a_refund_into_a_window_that_ended_is_dropped() {
-    let clock = FakeClock::at(LAST_SECOND);
-    let mut w = Quota::new(
+    let mut w = quota_at(
+        LAST_SECOND,
         Engine::new(Limits::daily([("chat", 100)]).unwrap()),
-        MemoryStore::new(clock.clone()),
-        clock,
     );
     let token = w
         .reserve(&me(), "chat", 5)
@@ -529,9 +525,8 @@ fn day_keys(days: u32) -> Vec<String> {
 #[test]
 fn a_charge_sent_again_day_after_day_is_charged_once() {
     for counting in [CountingOps::IncrAddSet, CountingOps::IncrOrCreate] {
-        let clock = FakeClock::at(LAST_SECOND);
         let engine = Engine::new(Limits::daily([("chat", 1_000)]).unwrap()).with_counting(counting);
-        let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+        let mut w = quota_at(LAST_SECOND, engine);
         let token = w
             .reserve(&me(), "chat", 1)
             .unwrap()
@@ -566,9 +561,8 @@ fn a_charge_sent_again_day_after_day_is_charged_once() {
 #[test]
 fn a_released_reservation_is_not_charged_in_the_next_window() {
     for counting in [CountingOps::IncrAddSet, CountingOps::IncrOrCreate] {
-        let clock = FakeClock::at(LAST_SECOND);
         let engine = Engine::new(Limits::daily([("chat", 1_000)]).unwrap()).with_counting(counting);
-        let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+        let mut w = quota_at(LAST_SECOND, engine);
         let token = w
             .reserve(&me(), "chat", 4)
             .unwrap()
@@ -585,9 +579,8 @@ fn a_released_reservation_is_not_charged_in_the_next_window() {
 #[test]
 fn a_charge_first_sent_after_the_next_window_is_dropped_and_writes_nothing() {
     for counting in [CountingOps::IncrAddSet, CountingOps::IncrOrCreate] {
-        let clock = FakeClock::at(LAST_SECOND);
         let engine = Engine::new(Limits::daily([("chat", 1_000)]).unwrap()).with_counting(counting);
-        let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+        let mut w = quota_at(LAST_SECOND, engine);
         let [edge, late] = [(); 2].map(|_| {
             w.reserve(&me(), "chat", 1)
                 .unwrap()
@@ -643,8 +636,7 @@ fn settles_and_releases_of_zoned_policies_ask_zone_offsets_once_per_window() {
         .insert("chat", vec![paris(Hour), paris(Day)])
         .unwrap();
     let engine = Engine::new(limits).with_time_zones(zones.clone());
-    let clock = FakeClock::at(NOON);
-    let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+    let mut w = quota_at(NOON, engine);
     let token = |w: &mut Q| {
         w.reserve(&me(), "chat", 2)
             .unwrap()
