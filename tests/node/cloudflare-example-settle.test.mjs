@@ -1,4 +1,4 @@
-// The example worker when its settle fails after the model ran (tests/workerd/settle-fails.js
+// The example worker when its settle fails after the model ran (tests/workerd/rpc-fails.js
 // wraps its QUOTA binding; the worker's code is the example's own): the model's output is the
 // response, kept under the Idempotency-Key, and a retry neither runs the model nor counts again.
 import { test, before, after } from "node:test";
@@ -12,13 +12,13 @@ const SECRET = "test-secret-0123456789abcdef";
 let mf;
 before(async () => {
   await awayFromMidnight();
-  const toml = fileURLToPath(new URL("../workerd/settle-fails.toml", import.meta.url));
+  const toml = fileURLToPath(new URL("../workerd/rpc-fails.toml", import.meta.url));
   mf = await startWorker(toml, { bindings: { QUOTA_TOKEN_SECRET: SECRET } });
 });
 after(() => mf?.dispose());
 
 async function suggest(tok, key, settleFailures) {
-  const headers = { Authorization: `Bearer ${tok}`, "X-Settle-Failures": String(settleFailures) };
+  const headers = { Authorization: `Bearer ${tok}`, "X-Fail-settle": String(settleFailures) };
   if (key !== null) headers["Idempotency-Key"] = key;
   const res = await mf.dispatchFetch("http://example/ai/remix_suggestions", {
     method: "POST",

@@ -10,6 +10,12 @@
 // another body; an attempt holds its key under a lease (see records.js), so a worker that dies
 // mid-call blocks the key for the lease only. Responses carry the IETF RateLimit headers; a
 // denial is the package's 429.
+// A response whose key's record could not be written (each write is tried twice) is still the
+// answer — the model's output, the denial, the 502 — and carries `Idempotency-Record-Error`:
+// "finish" (this response is not kept for retries) or "forget" (the key was not freed). Either
+// way the record stays running until its lease ends: a retry meanwhile gets 409 and runs
+// nothing; a retry after it takes the key over and runs again (counted again). Forgetting the
+// record after a failed finish would only let that second run happen sooner.
 import { quotaObject, QuotaError, rateLimitHeaders, quotaExceededResponse } from "wasm-quota/cloudflare";
 import { verifyToken } from "./token.js";
 import { QuotaDurableObject, MAX_RESPONSE_CHARS } from "./requests.js";
@@ -71,7 +77,8 @@ async function guardedAi(request, env, rawFeature) {
     lease = seen;
   }
   // Only this attempt's own record: one that outlived its lease cannot free its successor's.
-  const forget = () => (lease === null ? undefined : quota.forgetRequest(key, lease.owner));
+  // Resolves to the failure to name (see recordOrLog), or undefined.
+  const forget = () => (lease === null ? undefined : recordOrLog("forget", () => quota.forgetRequest(key, lease.owner)));
 
   // No engine idempotencyKey: the object's record already runs a key once per attempt. An
   // attempt that takes over a dead one's key is counted again (the dead one's count stays:
@@ -80,12 +87,12 @@ async function guardedAi(request, env, rawFeature) {
   try {
     decision = await quota.reserve(profile, feature, { amount: ESTIMATE[feature] ?? 1 });
   } catch (err) {
-    await forget();
-    return quotaErrorResponse(err);
+    const recordError = await forget();
+    return withRecordError(quotaErrorResponse(err), recordError);
   }
   if (!decision.allowed) {
-    await forget(); // a denial is not kept: a retry after the reset is asked again
-    return quotaExceededResponse(decision);
+    const recordError = await forget(); // a denial is not kept: a retry after the reset is asked again
+    return withRecordError(quotaExceededResponse(decision), recordError);
   }
 
   let result;
@@ -95,8 +102,8 @@ async function guardedAi(request, env, rawFeature) {
   } catch (err) {
     // The model failed: give the slot back, so a failure costs the caller nothing.
     const released = decision.reservation !== undefined && (await releaseQuietly(quota, profile, decision.reservation));
-    await forget();
-    return json(502, { error: "ai_failed", message: err.message, released });
+    const recordError = await forget();
+    return withRecordError(json(502, { error: "ai_failed", message: err.message, released }), recordError);
   }
   // The model reports what it used: correct the estimate. The model has run, so its output is
   // the response (kept for the key's retries) whatever the correction does.
@@ -107,8 +114,9 @@ async function guardedAi(request, env, rawFeature) {
     else if (settled) info = { ...info, settled: result.used };
   }
   const response = { status: 200, body: { feature, output: result.output, quota: info }, headers: rateLimitHeaders(decision) };
-  if (lease !== null) await quota.finishRequest(key, lease.owner, response);
-  return respond(response);
+  if (lease === null) return respond(response);
+  const recordError = await recordOrLog("finish", () => quota.finishRequest(key, lease.owner, response));
+  return withRecordError(respond(response), recordError);
 }
 
 // IDEMPOTENCY_LEASE_SECONDS, a whole number of seconds from 1 to 3600 (default 60).
@@ -171,6 +179,25 @@ async function settleOrLog(quota, profile, reservation, used) {
     console.error("quota settle failed; the estimate stays counted", err);
     return { settled: false, error: err instanceof QuotaError ? err.code.toLowerCase() : "settle_failed" };
   }
+}
+
+// finishRequest and forgetRequest change the record only while `owner` holds it and it runs
+// (records.js): a second call after one that did its write (and only its answer was lost)
+// finds the record finished or gone and writes nothing, so a second try is safe. If that fails
+// too, the failure is logged and `step` returned, for the Idempotency-Record-Error header.
+async function recordOrLog(step, write) {
+  try {
+    await write().catch(write);
+    return undefined;
+  } catch (err) {
+    console.error(`idempotency record: ${step} failed; the key stays running until its lease ends`, err);
+    return step;
+  }
+}
+
+function withRecordError(response, recordError) {
+  if (recordError !== undefined) response.headers.set("Idempotency-Record-Error", recordError);
+  return response;
 }
 
 // Stand-in for the real model call: `simulateFailure: true` makes it fail, to show the release.
