@@ -43,6 +43,8 @@ mod finalize;
 mod model;
 #[path = "proptests/once.rs"]
 mod once;
+#[path = "proptests/shapes.rs"]
+mod shapes;
 
 use finalize::Effect;
 use model::records::Records;
@@ -50,6 +52,7 @@ use model::{ttl_secs, Counter, Model, DAY_MS, HOUR_MS};
 use once::{Ident, Keyed};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
+use shapes::{Change, Pol, SHAPES, WINDOWS};
 use std::collections::{BTreeMap, BTreeSet};
 use wasm_quota::core::reservation::Reservation;
 use wasm_quota::core::store::perform;
@@ -106,20 +109,6 @@ const fn win(unit: WindowUnit, len: i64, zone: Option<(&'static str, i64)>) -> W
 const UTC_HOUR: Win = win(WindowUnit::Hour, HOUR_MS, None);
 const UTC_DAY: Win = win(WindowUnit::Day, DAY_MS, None);
 
-/// The two policies of "scale" in each shape a case may draw: windows of different lengths,
-/// the longer first or second, zoned windows that start at other instants than UTC's (an
-/// hour at :30, a day that ends at 18:30 UTC), and a week against an hour.
-const SHAPES: [[Win; 2]; 5] = [
-    [UTC_HOUR, UTC_DAY],
-    [UTC_DAY, UTC_HOUR],
-    [win(WindowUnit::Hour, HOUR_MS, KOLKATA), UTC_DAY],
-    [win(WindowUnit::Day, DAY_MS, KOLKATA), UTC_DAY],
-    [
-        win(WindowUnit::Week, WEEK_MS, None),
-        win(WindowUnit::Hour, HOUR_MS, KOLKATA),
-    ],
-];
-
 impl Win {
     fn zone_ms(&self) -> i64 {
         self.zone.map_or(0, |z| z.1)
@@ -144,12 +133,6 @@ impl Win {
             Some((zone, _)) => format!("{label}@{zone}"),
             None => label.to_string(),
         }
-    }
-
-    fn policy(&self, i: usize, limit: i64) -> Policy {
-        let name = format!("p{i}");
-        let zone = self.zone.map(|z| z.0);
-        Policy::new(Some(&name), limit, self.unit, zone).unwrap()
     }
 }
 
@@ -189,7 +172,13 @@ enum Event {
     Advance(i64),
     /// To the next midnight plus this offset (ms, may be negative).
     NearMidnight(i64),
+    /// `setLimits` with every feature's numbers changed, shapes kept (the last policy's limit).
     SetLimits([i64; 3]),
+    /// `setLimits` with one feature's shape changed (`shapes.rs`).
+    Reshape(usize, Change),
+    /// To this many ms after the expiry of one of the markers in the store (index modulo
+    /// their number; may be negative), where the model and the engine could disagree.
+    NearExpiry(usize, i64),
     Usage(usize),
     /// A reserve under an idempotency key (the request), then this many rounds of "its
     /// admitted reservation is released, and the request is retried", each call alone.
@@ -285,6 +274,8 @@ struct Outstanding {
     f: usize,
     counters: Vec<Counter>,
     amount: i64,
+    /// When it was made.
+    at: i64,
     token: String,
     nonce: u64,
 }
@@ -296,11 +287,10 @@ struct World {
     /// The store's clock (real time, never back); the engine's may be behind or ahead of it.
     store_clock: FakeClock,
     model: Model,
-    limits: [i64; 3],
-    /// The limit of the first policy of "scale", which then has two: those of `SHAPES[shape]`
-    /// (the second's limit is `limits[2]`).
-    hourly: Option<i64>,
-    shape: usize,
+    /// Each feature's policies (`None`: not configured), as the engine has them.
+    config: Vec<Option<Vec<Pol>>>,
+    /// Policy names given so far (each new one is `n{names}`).
+    names: usize,
     policy: FaultPolicy,
     outstanding: Vec<Outstanding>,
     /// Idempotency records and settle markers.
@@ -310,6 +300,9 @@ struct World {
     /// Every request sent under an idempotency key, for retries.
     sent: Vec<Req>,
 }
+
+/// The calls of a batch, and the counters it releases more from than they hold.
+type Started = (Vec<Running>, BTreeSet<Counter>);
 
 /// One call of a batch in flight.
 struct Running {
@@ -390,72 +383,57 @@ impl World {
         } else {
             CountingOps::IncrAddSet
         };
-        let engine = Engine::new(Self::limits(limits, hourly, shape))
+        let config = shapes::config(limits, (hourly, shape));
+        let engine = Engine::new(Limits::default())
             .with_fault_policy(policy)
             .with_counting(counting)
             .with_time_zones(std::rc::Rc::new(FakeZones));
-        World {
+        let mut world = World {
             quota: Quota::new(engine, MemoryStore::new(store_clock.clone()), clock),
             store_clock,
             model: Model::default(),
-            limits,
-            hourly,
-            shape,
+            config,
+            names: 0,
             policy,
             outstanding: Vec::new(),
             records: Records::default(),
             keyed: BTreeMap::new(),
             sent: Vec::new(),
-        }
-    }
-
-    fn limits(l: [i64; 3], hourly: Option<i64>, shape: usize) -> Limits {
-        let mut limits = Limits::default();
-        for (f, name) in FEATURES.iter().enumerate() {
-            let policies = match hourly {
-                Some(h) if f == 2 => {
-                    let [a, b] = SHAPES[shape];
-                    vec![a.policy(0, h), b.policy(1, l[f])]
-                }
-                _ => vec![Policy::daily(l[f]).unwrap()],
-            };
-            limits.insert(name, policies).unwrap();
-        }
-        limits
+        };
+        let limits = world.engine_limits();
+        world.quota.engine_mut().set_limits(limits);
+        world
     }
 
     /// `(window, limit)` of each policy of feature `f`.
     fn policies(&self, f: usize) -> Vec<(Win, i64)> {
-        match self.hourly {
-            Some(h) if f == 2 => {
-                let [a, b] = SHAPES[self.shape];
-                vec![(a, h), (b, self.limits[f])]
-            }
-            _ => vec![(UTC_DAY, self.limits[f])],
-        }
+        self.pols(f)
+            .iter()
+            .map(|p| (WINDOWS[p.win], p.limit))
+            .collect()
     }
 
     /// The key of counter `c`.
     fn key(&self, c: Counter) -> String {
         let id = ["0", "7", "~a%3Ab"][c.0];
-        let label = self.policies(c.1)[c.2].0.label(c.3);
+        let label = WINDOWS[c.2].label(c.3);
         format!("ai_quota:{id}:{}:{label}", FEATURES[c.1])
     }
 
     /// The counters a call of profile `p` on feature `f` at `at` touches, in policy order.
     fn counters(&self, p: usize, f: usize, at: i64) -> Vec<Counter> {
-        let policies = self.policies(f);
-        (0..policies.len())
-            .map(|i| {
-                let (start, end) = policies[i].0.span(at);
-                (owner(p), f, i, start, end)
+        self.pols(f)
+            .iter()
+            .map(|pol| {
+                let (start, end) = WINDOWS[pol.win].span(at);
+                (owner(p), f, pol.win, start, end)
             })
             .collect()
     }
 
     /// The window of counter `c`'s policy right after `c`'s.
     fn next_window(&self, c: Counter) -> Counter {
-        let (start, end) = self.policies(c.1)[c.2].0.span(c.4);
+        let (start, end) = WINDOWS[c.2].span(c.4);
         (c.0, c.1, c.2, start, end)
     }
 
@@ -480,28 +458,32 @@ impl World {
                 self.quota.clock().set(self.store_clock.now_ms() - skew);
                 (self.model.skew, self.records.skew) = (*skew, *skew);
             }
-            Event::SetLimits(l) => {
-                self.quota
-                    .engine_mut()
-                    .set_limits(Self::limits(*l, self.hourly, self.shape));
-                self.limits = *l;
+            Event::SetLimits(l) => self.set_numbers(*l),
+            Event::Reshape(f, change) => self.reshape(*f, change),
+            Event::NearExpiry(i, off) => {
+                let mut ends: Vec<i64> = self.records.marker_expiries().collect();
+                ends.sort_unstable();
+                if let Some(end) = ends.get(i % ends.len().max(1)) {
+                    let t = end + off - self.store_clock.now_ms();
+                    self.advance(t.max(0));
+                }
             }
             Event::Usage(p) => self.usage(*p)?,
             Event::Batch(reqs, schedule) => self.batch(reqs, schedule)?,
             Event::Churn(req, rounds) => self.churn(req, *rounds)?,
             Event::Retry(i, copies, schedule) => self.retry(*i, *copies, schedule)?,
         }
-        Ok(())
+        self.check_markers()
     }
 
     fn usage(&mut self, p: usize) -> Checked {
         let now = self.now();
         let got = self.quota.usage(&profile(p).id).map(Outcome::Usage);
-        // Usage reports each feature's first policy.
+        // Usage reports each configured feature's first policy.
         let want: Vec<(String, i64)> = (0..FEATURES.len())
-            .map(|f| {
-                let first = self.counters(p, f, now)[0];
-                (FEATURES[f].to_owned(), self.model.count(first, now))
+            .filter_map(|f| {
+                let first = *self.counters(p, f, now).first()?;
+                Some((FEATURES[f].to_owned(), self.model.count(first, now)))
             })
             .collect();
         prop_assert_eq!(got, Ok(Outcome::Usage(want)));
@@ -512,7 +494,7 @@ impl World {
     /// within what their counter holds, so that the batch's outcome does not depend on the
     /// interleaving; releases by feature beyond it are kept too, and their counters returned
     /// as "unpaired" (checked against bounds, not exactly).
-    fn start(&mut self, reqs: &[Req]) -> (Vec<Running>, BTreeSet<Counter>) {
+    fn start(&mut self, reqs: &[Req]) -> std::result::Result<Started, TestCaseError> {
         let now = self.now();
         let alone = reqs.len() == 1;
         self.keyed.clear();
@@ -529,8 +511,18 @@ impl World {
                 }
                 let o = self.outstanding[i % self.outstanding.len()].clone();
                 (req.p, req.f, req.amount) = (o.p, o.f, o.amount);
+                // Corrected only where a current policy counts: not in the window of one
+                // removed since, nor of one added since (it never counted the reservation).
                 counters = o.counters.clone();
+                counters.retain(|&c| self.limit_of(c).is_some());
                 token = Some(o);
+            }
+            if self.config[req.f].is_none() {
+                // Not configured: refused before the store, a release or settle of one of its
+                // reservations too (nothing written: it can be finished once it is back).
+                let refused = self.call(&req, token.as_ref(), now).err().map(|e| e.code);
+                prop_assert_eq!(refused, Some(ErrorCode::UnknownFeature), "{:?}", req);
+                continue;
             }
             // What the call takes back from each counter (a settle's charge: below 0).
             let take = match req.kind {
@@ -576,32 +568,9 @@ impl World {
                     *left = (*left - take.max(0)).max(0);
                 }
             }
-            let (pr, feature) = (profile(req.p), FEATURES[req.f]);
-            let call = match req.kind {
-                Kind::Check => self.quota.engine().check(&pr, feature, req.amount, now),
-                Kind::Reserve => self.quota.engine().reserve(&pr, feature, req.amount, now),
-                Kind::Increment => self.quota.engine().increment(&pr, feature, req.amount, now),
-                Kind::ReleaseFeature => {
-                    self.quota
-                        .engine()
-                        .release(&pr, feature, Some(req.amount), now)
-                }
-                Kind::ReleaseToken(_) => {
-                    self.quota
-                        .engine()
-                        .release(&pr, &token.as_ref().unwrap().token, None, now)
-                }
-                Kind::Settle(_, actual) => {
-                    self.quota
-                        .engine()
-                        .settle(&pr, &token.as_ref().unwrap().token, actual, now)
-                }
-                Kind::ReserveOnce(key) => self
-                    .quota
-                    .engine()
-                    .reserve_once(&pr, feature, req.amount, KEYS[key], now),
-            }
-            .expect("valid arguments are accepted");
+            let call = self
+                .call(&req, token.as_ref(), now)
+                .expect("valid arguments are accepted");
             self.expect_keyed(&req, now);
             running.push(Running {
                 req,
@@ -615,12 +584,26 @@ impl World {
                 result: None,
             });
         }
-        (running, unpaired)
+        Ok((running, unpaired))
+    }
+
+    /// The engine's call for `req` (`token`: the reservation a release or settle finishes).
+    fn call(&self, req: &Req, token: Option<&Outstanding>, now: i64) -> Result<Box<dyn Call>> {
+        let (pr, feature, engine) = (profile(req.p), FEATURES[req.f], self.quota.engine());
+        match req.kind {
+            Kind::Check => engine.check(&pr, feature, req.amount, now),
+            Kind::Reserve => engine.reserve(&pr, feature, req.amount, now),
+            Kind::Increment => engine.increment(&pr, feature, req.amount, now),
+            Kind::ReleaseFeature => engine.release(&pr, feature, Some(req.amount), now),
+            Kind::ReleaseToken(_) => engine.release(&pr, &token.unwrap().token, None, now),
+            Kind::Settle(_, actual) => engine.settle(&pr, &token.unwrap().token, actual, now),
+            Kind::ReserveOnce(key) => engine.reserve_once(&pr, feature, req.amount, KEYS[key], now),
+        }
     }
 
     fn batch(&mut self, reqs: &[Req], schedule: &[u8]) -> Checked {
         let now = self.now();
-        let (mut running, unpaired) = self.start(reqs);
+        let (mut running, unpaired) = self.start(reqs)?;
         let mut k = 0;
         loop {
             let live: Vec<usize> = (0..running.len())
@@ -660,7 +643,9 @@ impl World {
 
         for (&c, t) in &tally {
             let c0 = before[&c];
-            let limit = self.policies(c.1)[c.2].1;
+            // A counter no current policy counts in (a reservation's, of a policy removed
+            // since) is never counted in by this batch.
+            let limit = self.limit_of(c).unwrap_or(i64::MAX);
             // Never over-admit: at the last admitting incr the counter held at least
             // c0 + admitted - released, and it was within the limit.
             prop_assert!(
@@ -853,6 +838,7 @@ impl World {
                         f: req.f,
                         counters: r.counters.clone(),
                         amount: req.amount,
+                        at: now,
                         token,
                         nonce: decoded.nonce,
                     });
@@ -926,8 +912,7 @@ impl World {
         };
         prop_assert_eq!(d.retry_after, retry);
         // A plain-number limit keeps the foundation's shape; a policy object names itself.
-        let named = policies.len() > 1;
-        prop_assert_eq!(d.policy_name.is_some(), named);
+        prop_assert_eq!(&d.policy_name, &self.pols(req.f)[d.policy].name);
         prop_assert!(d.used >= 0 || racing);
         prop_assert!(!d.replayed || matches!(req.kind, Kind::ReserveOnce(_)));
         match req.kind {
@@ -1087,6 +1072,47 @@ proptest! {
     }
 }
 
+/// `PROPTEST_CASES` when set (a long local run), else `default`.
+fn cases(default: u32) -> u32 {
+    let set = std::env::var("PROPTEST_CASES").ok();
+    set.and_then(|n| n.parse().ok()).unwrap_or(default)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(2_000),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/proptests-shapes.txt",
+        ))),
+        ..ProptestConfig::default()
+    })]
+
+    /// `setLimits` changes the features' shapes between the calls (`shapes.rs`): policies
+    /// join and leave, move to other windows and zones, are renamed; features go and come
+    /// back. Reservations, settles, releases and idempotency records made before a change are
+    /// finished after it, and everything above holds.
+    #[test]
+    fn changes_of_policy_shape_agree_with_the_model(
+        start in START..START + 365 * DAY_MS,
+        limits in prop::array::uniform3(0..=6i64),
+        hourly in prop::option::of(0..=4i64),
+        shape in 0..SHAPES.len(),
+        policy in fault_policy(),
+        events in prop::collection::vec(prop_oneof![
+            4 => event(),
+            1 => shapes::change().prop_map(|(f, c)| Event::Reshape(f, c)),
+            1 => (any::<usize>(), -1_500..1_500i64).prop_map(|(i, off)| Event::NearExpiry(i, off)),
+        ], 1..30),
+        upsert in any::<bool>(),
+    ) {
+        let mut world = World::new(start, limits, (hourly, shape), policy, upsert);
+        for event in &events {
+            world.run(event)?;
+        }
+        world.run(&Event::Usage(2))?;
+    }
+}
+
 /// Found by the model: a counter lives up to a second past its window's end (its TTL is the
 /// seconds to the reset rounded up), and the marker of a reservation settled a moment after
 /// the counter was written expired before it, so a second attempt in that moment applied
@@ -1146,4 +1172,51 @@ fn a_release_sent_again_takes_nothing_from_a_host_behind_in_time() {
         !quota.reserve(&me, "remix", 1).unwrap().allowed,
         "two admitted, limit 1"
     );
+}
+
+/// Found by the model: the marker of a reservation finished after `setLimits` replaced its
+/// window lived as long as the *current* policies' windows, not the reservation's. Here a
+/// request under an idempotency key is admitted by a weekly policy; the week is replaced by a
+/// day, the work fails and its reservation is released; the week comes back on Thursday. The
+/// marker had expired with Tuesday, so the key's retry found the week's record, took the
+/// reservation for one not released, and was replayed ("already made": the work never ran),
+/// and a settle of the released reservation was applied (answered true and charged).
+#[test]
+fn a_reservation_finished_while_its_window_was_replaced_stays_finished_when_it_is_back() {
+    let monday = 1_767_571_200_000; // 2026-01-05T00:00:00Z
+    let clock = FakeClock::at(monday + 10 * HOUR_MS);
+    let weekly = |limit| {
+        let mut limits = Limits::default();
+        let policy = Policy::new(Some("weekly"), limit, WindowUnit::Week, None).unwrap();
+        limits.insert("remix", vec![policy]).unwrap();
+        limits
+    };
+    let mut quota = Quota::new(
+        Engine::new(weekly(5)),
+        MemoryStore::new(clock.clone()),
+        clock.clone(),
+    );
+    let me = Profile::limited(ProfileId::number(42).unwrap());
+    let d = quota.reserve_once(&me, "remix", 1, "k").unwrap();
+    let token = d.reservation_token().unwrap();
+    quota
+        .engine_mut()
+        .set_limits(Limits::daily([("remix", 5)]).unwrap());
+    clock.advance(5 * 60_000);
+    quota.release(&me, &token, None).unwrap();
+    clock.set(monday + 3 * DAY_MS + 10 * HOUR_MS);
+    quota.engine_mut().set_limits(weekly(5));
+    let retry = quota.reserve_once(&me, "remix", 1, "k").unwrap();
+    assert!(
+        retry.allowed && !retry.replayed,
+        "the released request was replayed: {retry:?}"
+    );
+    assert_eq!(
+        quota.settle(&me, &token, 3),
+        Ok(false),
+        "settled after its release"
+    );
+    // The week was not a policy when the reservation was released, so it kept its 1 (README:
+    // a policy removed since is not touched): an over-count, never an under-count.
+    assert_eq!(quota.usage(&me.id), Ok(vec![("remix".to_owned(), 2)]));
 }

@@ -510,8 +510,11 @@ impl Engine {
         // counted it (refunded, its window would admit that much more than its limit), and one
         // removed since is not there to correct. A charge whose window has ended goes to the
         // window right after it, and is dropped once that one has ended too (see `settle.rs`).
-        // The marker outlives that next window of every policy, whatever this call does: a
-        // release now must still stop a settle that would charge there later.
+        // The marker outlives that next window of each of the reservation's policies,
+        // whatever this call does (a release now must still stop a settle that would charge
+        // there later) and whatever the policies are now: one removed since may be back before
+        // then, and a second attempt must not correct its counter, nor a retry under an
+        // idempotency key take a released reservation for one still counted.
         // A token of the earlier format may have been settled or released by the earlier
         // release, whose marker lived only until the reservation's windows ended (it charged
         // nothing later): past them this call cannot know, so it charges nothing either.
@@ -521,10 +524,10 @@ impl Engine {
         for (p, policy) in policies.iter().enumerate() {
             let made_in = self.bounds(policy, r.at_ms)?;
             let next = self.bounds(policy, made_in.end_ms.min(MAX_MS))?;
-            marker_ttl = marker_ttl.max(next.seconds_to_reset(now_ms));
             if !r.counted_in(policy.counter_tag) {
                 continue;
             }
+            marker_ttl = marker_ttl.max(next.seconds_to_reset(now_ms));
             let at_ms = match (delta > 0, made_in.end_ms <= now_ms) {
                 (true, true) if next_window_charged && now_ms < next.end_ms => now_ms,
                 (true, true) => continue,
@@ -532,6 +535,15 @@ impl Engine {
             };
             m.targets
                 .push(self.target(owner, feature, p, policy, at_ms)?);
+        }
+        for tag in r.tags() {
+            if policies.iter().all(|p| p.counter_tag != tag) {
+                let next = Bounds {
+                    start_ms: now_ms,
+                    end_ms: tag.latest_next_end(r.at_ms),
+                };
+                marker_ttl = marker_ttl.max(next.seconds_to_reset(now_ms));
+            }
         }
         if delta > 0 && m.targets.is_empty() {
             // Too late for every policy: nothing to correct, so nothing is written.

@@ -25,7 +25,7 @@ use super::direct::MAX_DIRECT_POLICIES;
 use super::error::{QuotaError, Result};
 use super::key::ProfileId;
 use super::limits::{is_feature_name, safe_from, MAX_FEATURE_LEN};
-use super::window::WindowUnit;
+use super::window::{WindowUnit, MS_PER_HOUR};
 use siphasher::sip::SipHasher24;
 use std::cell::Cell;
 use std::hash::Hasher;
@@ -190,6 +190,19 @@ impl CounterTag {
         }
     }
 
+    /// The latest instant at which the window right after the one holding `at_ms` ends, for
+    /// a policy counting in this tag: exact for a UTC window; for a zoned one, whose zone the
+    /// tag knows only by its digest, the UTC window's at `at_ms` + 14 h, plus 12 h (every
+    /// zone's offset lies within −12 h and +14 h, so no zone's window ends later).
+    pub fn latest_next_end(self, at_ms: i64) -> i64 {
+        let (ahead, behind) = match self.zone {
+            None => (0, 0),
+            Some(_) => (14 * MS_PER_HOUR, 12 * MS_PER_HOUR),
+        };
+        let made_in = self.window.bounds_at((at_ms + ahead).min(MAX_MS));
+        self.window.bounds_at(made_in.end_ms.min(MAX_MS)).end_ms + behind
+    }
+
     /// The tags' text, one after another.
     pub fn spell(tags: impl IntoIterator<Item = CounterTag>) -> String {
         let mut out = Vec::new();
@@ -273,6 +286,24 @@ impl Reservation {
             return true;
         };
         tags_in(counted).any(|t| t == Some(&text[..len]))
+    }
+
+    /// The counters the token names (none for a token of the earlier format).
+    pub fn tags(&self) -> impl Iterator<Item = CounterTag> + '_ {
+        let counted = self.counted.as_deref().unwrap_or("");
+        // Well formed: `decode` refused any other.
+        tags_in(counted).flatten().map(|text| CounterTag {
+            window: match text[0].to_ascii_lowercase() {
+                b'h' => WindowUnit::Hour,
+                b'd' => WindowUnit::Day,
+                b'w' => WindowUnit::Week,
+                _ => WindowUnit::Month,
+            },
+            zone: (text.len() == 9).then(|| {
+                let hex = std::str::from_utf8(&text[1..]).unwrap_or("0");
+                u32::from_str_radix(hex, 16).unwrap_or(0)
+            }),
+        })
     }
 
     /// Decodes `token` and checks that it was made by an engine holding `key` for `profile`
@@ -623,9 +654,39 @@ mod tests {
         );
         assert!(hour_only.encode().contains(".3.h.00000000000000ab."));
         assert!(r.counted_in(counters()[2]) && !hour_only.counted_in(counters()[1]));
+        assert_eq!(r.tags().collect::<Vec<_>>(), counters());
+        assert_eq!(hour_only.tags().collect::<Vec<_>>(), counters()[..1]);
         let zones = [None, Some("Europe/Paris"), Some("Europe/Berlin")];
         let tags: Vec<_> = zones.map(|z| CounterTag::new(WindowUnit::Day, z)).into();
         assert!(tags[0] != tags[1] && tags[1] != tags[2], "{tags:?}");
+    }
+
+    #[test]
+    fn the_window_after_a_reservations_ends_no_later_than_its_tag_says() {
+        let day = 86_400_000;
+        let monday_23h = 1_767_654_000_000; // 2026-01-05T23:00:00Z
+        let [hour, utc_day, paris_day] = counters();
+        assert_eq!(
+            hour.latest_next_end(monday_23h),
+            monday_23h + 2 * MS_PER_HOUR
+        );
+        assert_eq!(
+            utc_day.latest_next_end(monday_23h),
+            monday_23h + MS_PER_HOUR + day
+        );
+        // A zone 14 h ahead is in Tuesday, its next day ends Wednesday 10:00 UTC; 12 h behind,
+        // in Monday, its next day ends Wednesday 12:00 UTC.
+        let bound = paris_day.latest_next_end(monday_23h);
+        assert!(bound >= monday_23h + 37 * MS_PER_HOUR, "{bound}");
+        // Kiritimati (+14 h) is in the week of Monday 5 January from Sunday 10:00 UTC on: at
+        // Sunday 23:00 UTC its next week ends on Sunday the 18th, 10:00 UTC, a week after the
+        // UTC one's.
+        let sunday_23h = monday_23h - day;
+        let kiritimati_next_end = monday_23h - 23 * MS_PER_HOUR + 13 * day + 10 * MS_PER_HOUR;
+        let utc_week = CounterTag::new(WindowUnit::Week, None);
+        assert!(utc_week.latest_next_end(sunday_23h) < kiritimati_next_end);
+        let week = CounterTag::new(WindowUnit::Week, Some("Pacific/Kiritimati"));
+        assert!(week.latest_next_end(sunday_23h) >= kiritimati_next_end);
     }
 
     #[test]

@@ -64,6 +64,11 @@ impl Records {
         self.markers.insert(key, (state, expires));
     }
 
+    /// When each marker expires (on the store's clock), in no particular order.
+    pub fn marker_expiries(&self) -> impl Iterator<Item = i64> + '_ {
+        self.markers.values().map(|&(_, exp)| exp)
+    }
+
     pub fn finalized(&self, key: &str) -> bool {
         self.finalized.contains(key)
     }

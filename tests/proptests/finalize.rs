@@ -53,10 +53,13 @@ impl World {
         for calls in by_nonce.values() {
             let o = running[calls[0]].token.clone().unwrap();
             let key = self.marker_of(&o);
-            // A settle too late to charge any window counts nothing, writes nothing (not even
-            // the marker) and answers false.
-            let (dropped, calls): (Vec<usize>, Vec<usize>) =
-                calls.iter().partition(|&&i| running[i].counters.is_empty());
+            // A settle too late to charge any window, or whose windows no current policy counts
+            // in, counts nothing, writes nothing (not even the marker) and answers false. (A
+            // refund or release with no counter to correct still finishes the reservation.)
+            let charge = |r: &Running| matches!(r.req.kind, Kind::Settle(_, a) if a > r.req.amount);
+            let (dropped, calls): (Vec<usize>, Vec<usize>) = calls
+                .iter()
+                .partition(|&&i| running[i].counters.is_empty() && charge(&running[i]));
             for &i in &dropped {
                 running[i].effect = Effect::Nothing;
             }
@@ -121,11 +124,23 @@ impl World {
         Ok(())
     }
 
+    /// Every reservation's marker is in the store exactly while the model says it lives.
+    pub(super) fn check_markers(&mut self) -> Checked {
+        let now = self.now();
+        for o in self.outstanding.clone() {
+            let key = self.marker_of(&o);
+            let stored = self.quota.store_mut().peek(&key);
+            prop_assert_eq!(stored, self.records.marker(&key, now), "marker {}", key);
+        }
+        Ok(())
+    }
+
     /// A marker written now: it expires ten minutes after the end of the last window right
     /// after one of `o`'s (where a late charge counts), after every counter of them, even one
-    /// a host behind in time counts in anew.
+    /// a host behind in time counts in anew — also of a policy removed since, which may be
+    /// back before then (`World::marker_end`).
     fn mark(&mut self, o: &Outstanding, key: String, state: i64, now: i64) {
-        let next = o.counters.iter().map(|&c| self.next_window(c).4);
+        let next = o.counters.iter().map(|&c| self.marker_end(c, o.at));
         let expires = self.model.expiry(now, next.max().unwrap()) + MARKER_GRACE_SECS as i64 * 1000;
         self.records.set_marker(key, state, expires);
     }
