@@ -464,3 +464,33 @@ fn a_retry_sent_while_the_first_still_runs_replays_it_under_two_policies() {
     assert_eq!(decisions.iter().filter(|d| d.replayed).count(), 1);
     assert_eq!(w.store_mut().peek(KEY), Some(1));
 }
+
+/// README Idempotency: the record is named after the window that ends last, and a retry looks
+/// under the current policies' windows. A `setLimits` that keeps that window (an hour added
+/// beside the day, the day's limit changed, policies renamed) keeps replaying the retry; one
+/// that replaces it (the day by a week) starts the key afresh: the retry is a new request,
+/// admitted and counted under the new policies — and replayed again once the day is back.
+#[test]
+fn a_retry_after_set_limits_is_replayed_while_the_records_window_is_a_policy() {
+    let mut w = daily(5);
+    let policies = |list: &[(&str, i64, WindowUnit)]| {
+        let mut limits = Limits::default();
+        let list = list
+            .iter()
+            .map(|&(name, limit, window)| Policy::new(Some(name), limit, window, None).unwrap());
+        limits.insert("chat", list.collect()).unwrap();
+        limits
+    };
+    assert!(!w.reserve_once(&me(), "chat", 1, "k").unwrap().replayed);
+    w.engine_mut()
+        .set_limits(policies(&[("per-hour", 3, Hour), ("per-day", 10, Day)]));
+    let retry = w.reserve_once(&me(), "chat", 1, "k").unwrap();
+    assert!(retry.allowed && retry.replayed, "{retry:?}");
+    w.engine_mut()
+        .set_limits(policies(&[("per-week", 10, WindowUnit::Week)]));
+    let retry = w.reserve_once(&me(), "chat", 1, "k").unwrap();
+    assert!(retry.allowed && !retry.replayed && retry.reservation.is_some());
+    w.engine_mut()
+        .set_limits(Limits::daily([("chat", 5)]).unwrap());
+    assert!(w.reserve_once(&me(), "chat", 1, "k").unwrap().replayed);
+}
