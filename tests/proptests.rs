@@ -1080,7 +1080,7 @@ fn cases(default: u32) -> u32 {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: cases(2_000),
+        cases: cases(10_000),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             "proptest-regressions/proptests-shapes.txt",
         ))),
