@@ -299,9 +299,10 @@ impl Reservation {
                 b'w' => WindowUnit::Week,
                 _ => WindowUnit::Month,
             },
+            // Lowercase hex digits (`decode` refused any other).
             zone: (text.len() == 9).then(|| {
-                let hex = std::str::from_utf8(&text[1..]).unwrap_or("0");
-                u32::from_str_radix(hex, 16).unwrap_or(0)
+                let digit = |b: u8| u32::from(b - if b >= b'a' { b'a' - 10 } else { b'0' });
+                text[1..].iter().fold(0, |zone, &b| zone << 4 | digit(b))
             }),
         })
     }
