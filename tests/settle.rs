@@ -1,6 +1,6 @@
 //! Reserve → settle with the actual amount, and release, each at most once per reservation.
 
-use wasm_quota::core::window::WindowUnit::{Day, Hour};
+use wasm_quota::core::window::WindowUnit::{self, Day, Hour};
 use wasm_quota::core::*;
 
 mod zones;
@@ -659,5 +659,47 @@ fn settles_and_releases_of_zoned_policies_ask_zone_offsets_once_per_window() {
         zones.asked(),
         asked,
         "offsets asked again inside the same windows"
+    );
+}
+
+/// A zone at one fixed UTC offset, as workerd's and Chromium's `Intl` take `timeZone:
+/// "-23:59"` (ECMA-402 allows any offset within ±24 h; IANA zones lie within −12 h and +14 h).
+#[derive(Debug)]
+struct FixedOffset(i64);
+
+impl TimeZones for FixedOffset {
+    fn offset_ms(&self, _: &str, _: i64) -> Result<i64> {
+        Ok(self.0)
+    }
+}
+
+#[test]
+fn a_release_while_an_offset_zones_week_was_replaced_stays_final_through_its_next_week() {
+    // Tuesday 2026-01-06 00:07 UTC is Monday 00:08 at −23:59: its week ends Monday the 12th
+    // 23:59 UTC and the week after, where a late charge would count, the 19th 23:59 UTC.
+    let zones = std::rc::Rc::new(FixedOffset(-(23 * 60 + 59) * 60_000));
+    let weekly = || {
+        let mut limits = Limits::default();
+        let week = Policy::new(None, 10, WindowUnit::Week, Some("-23:59")).unwrap();
+        limits.insert("chat", vec![week]).unwrap();
+        limits
+    };
+    let at = 1_767_571_200_000 + DAY + 7 * 60_000;
+    let mut w = quota_at(at, Engine::new(weekly()).with_time_zones(zones));
+    let token = w
+        .reserve(&me(), "chat", 2)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    // The week is replaced by a day, the work fails and is released, the week comes back.
+    w.engine_mut()
+        .set_limits(Limits::daily([("chat", 10)]).unwrap());
+    w.release(&me(), &token, None).unwrap();
+    w.engine_mut().set_limits(weekly());
+    w.clock().set(1_767_571_200_000 + 14 * DAY + 13 * H); // Monday the 19th 13:00 UTC
+    assert_eq!(
+        w.settle(&me(), &token, 5),
+        Ok(false),
+        "settled after its release"
     );
 }

@@ -192,15 +192,17 @@ impl CounterTag {
 
     /// The latest instant at which the window right after the one holding `at_ms` ends, for
     /// a policy counting in this tag: exact for a UTC window; for a zoned one, whose zone the
-    /// tag knows only by its digest, the UTC window's at `at_ms` + 14 h, plus 12 h (every
-    /// zone's offset lies within −12 h and +14 h, so no zone's window ends later).
+    /// tag knows only by its digest, the UTC window's at `at_ms` + 24 h, plus 24 h. IANA zones'
+    /// offsets lie within −12 h and +14 h, but `Intl` in workerd and browsers also takes a
+    /// fixed offset (`"+20:00"`, `"-23:59"`), anything strictly within ±24 h.
     pub fn latest_next_end(self, at_ms: i64) -> i64 {
-        let (ahead, behind) = match self.zone {
-            None => (0, 0),
-            Some(_) => (14 * MS_PER_HOUR, 12 * MS_PER_HOUR),
+        let margin = if self.zone.is_some() {
+            24 * MS_PER_HOUR
+        } else {
+            0
         };
-        let made_in = self.window.bounds_at((at_ms + ahead).min(MAX_MS));
-        self.window.bounds_at(made_in.end_ms.min(MAX_MS)).end_ms + behind
+        let made_in = self.window.bounds_at((at_ms + margin).min(MAX_MS));
+        self.window.bounds_at(made_in.end_ms.min(MAX_MS)).end_ms + margin
     }
 
     /// The tags' text, one after another.
@@ -688,6 +690,55 @@ mod tests {
         assert!(utc_week.latest_next_end(sunday_23h) < kiritimati_next_end);
         let week = CounterTag::new(WindowUnit::Week, Some("Pacific/Kiritimati"));
         assert!(week.latest_next_end(sunday_23h) >= kiritimati_next_end);
+    }
+
+    /// A zone at a fixed offset, as workerd's and Chromium's `Intl` take `timeZone: "+20:00"`:
+    /// ECMA-402 allows any offset strictly within ±24 h, wider than the IANA zones' −12 h to +14 h.
+    #[derive(Debug)]
+    struct FixedOffset(i64);
+
+    impl crate::core::TimeZones for FixedOffset {
+        fn offset_ms(&self, _: &str, _: i64) -> Result<i64> {
+            Ok(self.0)
+        }
+    }
+
+    #[test]
+    fn the_bound_holds_for_every_offset_intl_takes() {
+        let minute = 60_000;
+        let offsets = [
+            -24 * 60 + 1,
+            -20 * 60,
+            -12 * 60,
+            0,
+            330,
+            14 * 60,
+            20 * 60,
+            24 * 60 - 1,
+        ];
+        let monday = 1_767_571_200_000; // 2026-01-05T00:00:00Z
+        for unit in [
+            WindowUnit::Hour,
+            WindowUnit::Day,
+            WindowUnit::Week,
+            WindowUnit::Month,
+        ] {
+            let tag = CounterTag::new(unit, Some("+20:00"));
+            for offset in offsets.map(|m| m * minute) {
+                let zones = FixedOffset(offset);
+                // Every hour of eight weeks, across a month's end.
+                for at_ms in (0..8 * 7 * 24).map(|h| monday + h * MS_PER_HOUR + 7 * minute) {
+                    let made_in = unit.span_in(Some("z"), &zones, at_ms).unwrap();
+                    let next = unit.span_in(Some("z"), &zones, made_in.end_ms).unwrap();
+                    let bound = tag.latest_next_end(at_ms);
+                    assert!(
+                        next.end_ms <= bound,
+                        "{unit:?} {offset} {at_ms}: {} > {bound}",
+                        next.end_ms
+                    );
+                }
+            }
+        }
     }
 
     #[test]

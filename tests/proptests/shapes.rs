@@ -202,15 +202,16 @@ impl World {
     /// When the window right after counter `c`'s ends, as the marker of a reservation made at
     /// `at` and counted in `c` reckons it at `now`: exactly, when a current policy of the
     /// feature has `c`'s window; else (the engine knows a zone only by a digest then) for a
-    /// zoned window, the UTC one's at `at` + 14 h, plus 12 h — zone offsets lie within −12 h
-    /// and +14 h, so no zone's window after the one holding `at` ends later.
+    /// zoned window, the UTC one's at `at` + 24 h, plus 24 h — zone offsets lie within ±24 h
+    /// (`Intl` takes fixed offsets up to `"+23:59"`), so no zone's window after the one
+    /// holding `at` ends later.
     pub(super) fn marker_end(&self, c: Counter, at: i64) -> i64 {
         let w = WINDOWS[c.2];
         if w.zone.is_none() || self.limit_of(c).is_some() {
             return self.next_window(c).4;
         }
         let utc = Win { zone: None, ..w };
-        let (_, end) = utc.span(at + 14 * HOUR_MS);
-        utc.span(end).1 + 12 * HOUR_MS
+        let (_, end) = utc.span(at + 24 * HOUR_MS);
+        utc.span(end).1 + 24 * HOUR_MS
     }
 }
