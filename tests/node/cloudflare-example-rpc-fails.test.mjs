@@ -1,9 +1,10 @@
-// The example worker when its Idempotency-Key record cannot be written (tests/workerd/rpc-fails.js
+// The example worker when a call to the profile's Durable Object fails (tests/workerd/rpc-fails.js
 // wraps its QUOTA binding; the worker's code is the example's own). Once the model has run, its
-// output is the response even if finishRequest fails; a denial, a failed model call or a failed
-// reserve is answered as such even if forgetRequest fails. Either failure is named in the
-// Idempotency-Record-Error header, and the key's record then stays running until its lease ends
-// (60 s here): a retry meanwhile gets 409 and runs nothing.
+// output is the response: if settle fails, the estimate stays counted and the failure is named
+// in the body (quota.settle_error); if finishRequest fails, it is named in the
+// Idempotency-Record-Error header. A denial, a failed model call or a failed reserve is answered
+// as such even if forgetRequest fails. A record that could not be written stays running until
+// its lease ends (60 s here): a retry meanwhile gets 409 and runs nothing.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -100,4 +101,29 @@ test("a forgetRequest that fails once is tried again: the key is free, and its r
   assert.deepEqual([failed.status, failed.recordError], [502, null]);
   const retry = await suggest(tok, "forget-blip", fail);
   assert.deepEqual([retry.status, retry.body.error], [502, "ai_failed"], "forgotten: run again, not 409");
+});
+
+test("a settle that keeps failing: 200 with the output, the failure named, and a retry gets that response without counting again", async () => {
+  const tok = await signToken(SECRET, { sub: 2001 });
+  const first = await suggest(tok, "settle-down", ONE, { settle: Infinity });
+  assert.equal(first.status, 200, JSON.stringify(first.body));
+  assert.deepEqual(first.body.output, ['a remix of "one"']);
+  assert.equal(first.body.quota.settled, false);
+  assert.equal(first.body.quota.settle_error, "store_error");
+  assert.equal(await used(tok), 3, "the estimate stays counted: never a free call");
+  // The retry, with settle working again: the first response, no second model call, no reserve.
+  const retry = await suggest(tok, "settle-down", ONE);
+  assert.deepEqual(retry, first);
+  assert.equal(await used(tok), 3);
+});
+
+test("a settle that fails once is tried again and corrects the estimate", async () => {
+  const tok = await signToken(SECRET, { sub: 2002 });
+  for (const key of ["settle-blip", null]) {
+    const r = await suggest(tok, key, ONE, { settle: 1 });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.quota.settled, 1);
+    assert.equal(r.body.quota.settle_error, undefined);
+  }
+  assert.equal(await used(tok), 2);
 });
