@@ -38,6 +38,17 @@ test("a worker that died mid-call holds its key for its lease only; then one ret
   assert.equal(begin(store, Date.UTC(2026, 10, 28), "D").state, "new");
 });
 
+test("a lease that runs past midnight holds its key to its end: no second attempt starts at 00:00", () => {
+  const store = kv();
+  const late = Date.UTC(2026, 10, 27, 23, 59, 30);
+  begin(store, late, "A");
+  assert.deepEqual(begin(store, late + 40_000, "B"), { state: "running" }, "00:00:10, inside A's lease");
+  assert.equal(finishRequest(store, "k", "A", ok), true, "A still holds its key after midnight");
+  assert.deepEqual(begin(store, late + LEASE - 1, "B"), { state: "done", response: ok });
+  // Kept until the lease's end, the record's day having ended.
+  assert.equal(begin(store, late + LEASE, "C").state, "new");
+});
+
 test("a denied or failed attempt is forgotten by its owner, so a retry runs", () => {
   const store = kv();
   begin(store, NOON, "A");

@@ -38,9 +38,11 @@ export function beginRequest(kv, key, fingerprint, { now, leaseMs, owner }) {
     if (seen.leaseUntil > now) return { state: "running" };
     // The lease has passed: the first attempt died (or gave up): this one takes over.
   }
-  // Until the end of the UTC day, as long as the engine's own record of a daily feature.
-  const expiresAt = (Math.floor(now / DAY_MS) + 1) * DAY_MS;
+  // Until the end of the UTC day, as long as the engine's own record of a daily feature, and
+  // never before the lease ends: a record that expired at midnight mid-lease would let a retry
+  // start the work a second time while the first attempt still runs.
   const leaseUntil = now + leaseMs;
+  const expiresAt = Math.max((Math.floor(now / DAY_MS) + 1) * DAY_MS, leaseUntil);
   kv.put(PREFIX + key, { fingerprint, response: null, owner, leaseUntil, expiresAt });
   return { state: "new", owner, leaseUntil };
 }

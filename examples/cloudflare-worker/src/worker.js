@@ -11,11 +11,12 @@
 // mid-call blocks the key for the lease only. Responses carry the IETF RateLimit headers; a
 // denial is the package's 429.
 // A response whose key's record could not be written (each write is tried twice) is still the
-// answer — the model's output, the denial, the 502 — and carries `Idempotency-Record-Error`:
-// "finish" (this response is not kept for retries) or "forget" (the key was not freed). Either
-// way the record stays running until its lease ends: a retry meanwhile gets 409 and runs
-// nothing; a retry after it takes the key over and runs again (counted again). Forgetting the
-// record after a failed finish would only let that second run happen sooner.
+// answer — the model's output, the denial, the 502, the reserve's error — and carries
+// `Idempotency-Record-Error`: "finish" (this response is not kept for retries) or "forget" (the
+// key was not freed). Either way the record stays running until its lease ends: a retry
+// meanwhile gets 409 and runs nothing; a retry after it takes the key over and runs again
+// (counted again). Forgetting the record after a failed finish would only let that second run
+// happen sooner.
 import { quotaObject, QuotaError, rateLimitHeaders, quotaExceededResponse } from "wasm-quota/cloudflare";
 import { verifyToken } from "./token.js";
 import { QuotaDurableObject, MAX_RESPONSE_CHARS } from "./requests.js";
