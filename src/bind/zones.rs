@@ -33,6 +33,14 @@ impl TimeZones for IntlZones {
 /// // counts in ai_quota:42:remix:2026-11-27@Europe/Paris
 /// ```
 pub fn checked(name: &str) -> Result<Option<String>> {
+    // A UTC offset ("+05:30", "-08"): workerd's and Chromium's Intl take one as a zone, Node
+    // 20's does not. Limits valid on one host must be valid on every host the package runs
+    // on (and name the same counters there), so only zone names are taken, everywhere.
+    if name.starts_with(['+', '-', '\u{2212}']) {
+        return Err(QuotaError::config(format!(
+            "timeZone \"{name}\" is a UTC offset, not a zone name: use an IANA zone name such as \"Asia/Kolkata\" (offsets are not taken by every host's Intl)"
+        )));
+    }
     let canonical = js::canonical_time_zone(name).map_err(|_| {
         QuotaError::config(format!(
             "timeZone \"{name}\" is not a time zone this host's Intl knows"

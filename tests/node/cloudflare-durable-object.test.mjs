@@ -26,6 +26,18 @@ test("the main import line works in workerd, sharing one engine with wasm-quota/
   });
 });
 
+// workerd's Intl takes UTC offsets as zones, Node 20's does not: limits must be valid on every
+// host, so the engine takes zone names only, here as in Node (config.test.mjs).
+test("a UTC offset is refused as a timeZone in workerd too, with the same error as in Node", async () => {
+  const OFFSETS = ["+05:30", "-08:00", "+0530", "-08", "\u221205:00"];
+  const answers = await ok(mf, "zones", { zones: [...OFFSETS, "Asia/Kolkata", "utc"] });
+  for (const { timeZone, code, message } of answers.slice(0, OFFSETS.length)) {
+    assert.equal(code, "INVALID_CONFIG", `${timeZone} taken`);
+    assert.match(message, /is a UTC offset, not a zone name/);
+  }
+  assert.deepEqual(answers.slice(OFFSETS.length).map((a) => a.code), [null, null]);
+});
+
 test("wasm-quota/cloudflare outside workerd fails with a clear message", async () => {
   await assert.rejects(import("wasm-quota/cloudflare"), /runs only in Cloudflare Workers/);
 });

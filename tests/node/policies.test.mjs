@@ -140,6 +140,16 @@ test("bad policies are INVALID_CONFIG and the old limits stay", () => {
   assert.equal(engine.reserve(me, "remix").policy, undefined);
 });
 
+test("a UTC offset is not a time zone: refused by name, on every host (workerd's Intl would take it)", () => {
+  for (const timeZone of ["+05:30", "-08:00", "+0530", "-08", "\u221205:00"]) {
+    assert.throws(
+      () => setup({ remix: { limit: 1, timeZone } }, "2026-11-27T10:00:00Z"),
+      (err) => err instanceof QuotaError && err.code === "INVALID_CONFIG" && err.message.includes(`timeZone "${timeZone}" is a UTC offset, not a zone name`),
+      timeZone,
+    );
+  }
+});
+
 test("real Intl: Paris hours across DST, and a zone whose midnight is skipped (America/Santiago)", () => {
   const limits = { h: { limit: 1, window: "hour", timeZone: "Europe/Paris" }, d: { limit: 1, timeZone: "America/Santiago" } };
   // 02:00-03:00 happens twice in Paris on 2026-10-25: one window of two hours.

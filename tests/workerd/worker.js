@@ -172,6 +172,18 @@ const routes = {
       cloudflareExports: ["DurableObjectStore", "KvStore", "QuotaDurableObject", "quotaObject"].every((n) => n in main),
     };
   },
+  // { zones }: per zone name, the code of the error an engine with a policy in it throws
+  // (null when it is taken) and its message.
+  zones(env, { zones }) {
+    return zones.map((timeZone) => {
+      try {
+        new main.QuotaEngine({ store: new main.MemoryStore(), limits: { remix: { limit: 1, timeZone } } });
+        return { timeZone, code: null };
+      } catch (err) {
+        return { timeZone, code: err.code, message: err.message };
+      }
+    });
+  },
   // { env }: quotaOptionsFromEnv over this worker's env with `env` laid over it.
   optionsFromEnv(env, { env: over }) {
     return quotaOptionsFromEnv({ ...env, ...over });
