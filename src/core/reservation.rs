@@ -193,8 +193,9 @@ impl CounterTag {
     /// The latest instant at which the window right after the one holding `at_ms` ends, for
     /// a policy counting in this tag: exact for a UTC window; for a zoned one, whose zone the
     /// tag knows only by its digest, the UTC window's at `at_ms` + 24 h, plus 24 h. IANA zones'
-    /// offsets lie within −12 h and +14 h, but `Intl` in workerd and browsers also takes a
-    /// fixed offset (`"+20:00"`, `"-23:59"`), anything strictly within ±24 h.
+    /// offsets lie within −12 h and +14 h; `Intl` in workerd and browsers also takes a fixed
+    /// offset (`"+20:00"`, `"-23:59"`), anything strictly within ±24 h, which limits no longer
+    /// take as a zone but an earlier release's reservations may still name.
     pub fn latest_next_end(self, at_ms: i64) -> i64 {
         let margin = if self.zone.is_some() {
             24 * MS_PER_HOUR
