@@ -113,13 +113,9 @@ test("README 'Beyond the Django service': handle() serves an unlimited profile, 
   assert.equal(printed.trimEnd().split("\n").at(-1), "200 the model failed 0");
 });
 
-test("README 'Beyond the Django service': handle() answers with the model's output when settle fails, and a retry gets that answer", () => {
-  // The store fails after the model ran, so the settle cannot correct the estimate. The model's
-  // answer must still be the response (a 500 lost it, and the key's retries got 409 "already
-  // made" forever from the engine's record), kept for the key's retries, with the model run
-  // once and the estimate counted once. A store that fails on one call only is settled by the
-  // second try (settle applies at most once per reservation, so trying again is safe).
-  const store = `{
+// handle() over a store whose calls fail from the model's call on: `failuresAfterModel` of them.
+const FAILING_STORE = {
+  before: `const store = {
     data: new Map(),
     failures: 0, // store calls still to fail
     op(fn) { if (this.failures > 0) { this.failures--; throw new Error("store down"); } return fn(); },
@@ -127,13 +123,21 @@ test("README 'Beyond the Django service': handle() answers with the model's outp
     set(k, v) { return this.op(() => void this.data.set(k, v)); },
     incr(k, delta) { return this.op(() => (this.data.has(k) ? (this.data.set(k, this.data.get(k) + delta), this.data.get(k)) : null)); },
     add(k, v) { return this.op(() => !this.data.has(k) && !!this.data.set(k, v)); },
-  }`;
+  };\nlet failuresAfterModel = 0;\n`,
+  edit: [
+    ["store: new MemoryStore(),", "store,"],
+    ["async function model(prompt) {", "let calls = 0;\nasync function model(prompt) {\n  calls++;\n  store.failures = failuresAfterModel;"],
+  ],
+};
+
+test("README 'Beyond the Django service': handle() answers with the model's output when settle fails, and a retry gets that answer", () => {
+  // The store fails after the model ran, so the settle cannot correct the estimate. The model's
+  // answer must still be the response (a 500 lost it, and the key's retries got 409 "already
+  // made" forever from the engine's record), kept for the key's retries, with the model run
+  // once and the estimate counted once. A store that fails on one call only is settled by the
+  // second try (settle applies at most once per reservation, so trying again is safe).
   const printed = runExample("## Beyond the Django service", "readme-beyond-settle-fails", {
-    edit: [
-      ["store: new MemoryStore(),", "store,"],
-      ["async function model(prompt) {", "let calls = 0;\nasync function model(prompt) {\n  calls++;\n  store.failures = failuresAfterModel;"],
-    ],
-    before: `const store = ${store};\nlet failuresAfterModel = 0;\n`,
+    ...FAILING_STORE,
     after:
       'const you = { id: 77 }; calls = 0;\n' +
       'failuresAfterModel = Infinity;\n' +
@@ -148,6 +152,27 @@ test("README 'Beyond the Django service': handle() answers with the model's outp
   const [down, blip] = printed.trimEnd().split("\n").slice(-2);
   assert.equal(down, "200 STORE_ERROR an answer to hi | 200 an answer to hi | 1 4000");
   assert.equal(blip, "200 null 1 1234");
+});
+
+test("README 'Beyond the Django service': handle() throws the model's own error when the release after it fails, and tries the release twice", () => {
+  // A release that failed once left the slots counted and its store error replaced the
+  // model's. A release applies at most once per reservation, so a second try is safe: the
+  // slots come back; when both fail they stay counted (never a free call) and the error the
+  // caller sees is still the model's.
+  const printed = runExample("## Beyond the Django service", "readme-beyond-release-fails", {
+    ...FAILING_STORE,
+    after:
+      'const once = { id: 79 }; failuresAfterModel = 1;\n' +
+      'const blip = await handle(post("fail", "f-1"), once).then((r) => `answered ${r.status}`, (err) => err.message);\n' +
+      'console.log(blip, engine.check(once, "chat").used);\n' +
+      'const down = { id: 80 }; failuresAfterModel = Infinity;\n' +
+      'const lost = await handle(post("fail", "f-2"), down).then((r) => `answered ${r.status}`, (err) => err.message);\n' +
+      'store.failures = 0; failuresAfterModel = 0;\n' +
+      'console.log(lost, engine.check(down, "chat").used);\n',
+  });
+  const [blip, down] = printed.trimEnd().split("\n").slice(-2);
+  assert.equal(blip, "the model failed 0");
+  assert.equal(down, "the model failed 4000");
 });
 
 test("README 'When the store fails' fragment runs with a store that is down", () => {
