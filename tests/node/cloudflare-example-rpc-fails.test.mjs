@@ -3,7 +3,7 @@
 // output is the response: if settle fails, the estimate stays counted and the failure is named
 // in the body (quota.settle_error); if finishRequest fails, it is named in the
 // Idempotency-Record-Error header. A denial, a failed model call or a failed reserve is answered
-// as such even if forgetRequest fails. A record that could not be written stays running until
+// as such even if forgetRequest fails, and a failed model call's release is tried twice. A record that could not be written stays running until
 // its lease ends (60 s here): a retry meanwhile gets 409 and runs nothing.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -126,4 +126,15 @@ test("a settle that fails once is tried again and corrects the estimate", async 
     assert.equal(r.body.quota.settle_error, undefined);
   }
   assert.equal(await used(tok), 2);
+});
+
+test("a release that fails once after the model failed is tried again: the slot comes back; failing twice, it stays counted", async () => {
+  const tok = await signToken(SECRET, { sub: 2003 });
+  const fail = { prompt: "x", simulateFailure: true };
+  const blip = await suggest(tok, null, fail, { release: 1 });
+  assert.deepEqual([blip.status, blip.body.released], [502, true], JSON.stringify(blip.body));
+  assert.equal(await used(tok), 0);
+  const down = await suggest(tok, null, fail, { release: 2 });
+  assert.deepEqual([down.status, down.body.error, down.body.released], [502, "ai_failed", false], JSON.stringify(down.body));
+  assert.equal(await used(tok), 3, "the estimate stays counted: never a free call");
 });

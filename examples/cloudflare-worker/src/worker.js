@@ -102,7 +102,8 @@ async function guardedAi(request, env, rawFeature) {
     result = await withDeadline(standInModel(feature, body), budget);
   } catch (err) {
     // The model failed: give the slot back, so a failure costs the caller nothing.
-    const released = decision.reservation !== undefined && (await releaseQuietly(quota, profile, decision.reservation));
+    // Whatever the release does, the error answered is the model's; a failed one leaves the slot counted.
+    const released = decision.reservation !== undefined && (await twiceOrLog("quota release", () => quota.release(profile, decision.reservation))).error === undefined;
     const recordError = await forget();
     return withRecordError(json(502, { error: "ai_failed", message: err.message, released }), recordError);
   }
@@ -110,8 +111,8 @@ async function guardedAi(request, env, rawFeature) {
   // the response (kept for the key's retries) whatever the correction does.
   let info = quotaInfo(decision);
   if (decision.reservation !== undefined && result.used !== (ESTIMATE[feature] ?? 1)) {
-    const { settled, error } = await settleOrLog(quota, profile, decision.reservation, result.used);
-    if (error !== undefined) info = { ...info, settled: false, settle_error: error };
+    const { value: settled, error } = await twiceOrLog("quota settle", () => quota.settle(profile, decision.reservation, result.used));
+    if (error !== undefined) info = { ...info, settled: false, settle_error: error instanceof QuotaError ? error.code.toLowerCase() : "settle_failed" };
     else if (settled) info = { ...info, settled: result.used };
   }
   const response = { status: 200, body: { feature, output: result.output, quota: info }, headers: rateLimitHeaders(decision) };
@@ -159,41 +160,26 @@ async function fingerprint(feature, text) {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// A failed release must not hide the model's error; the slot then stays counted.
-async function releaseQuietly(quota, profile, reservation) {
+// Every write to the profile's object after the reserve changes its state at most once: a
+// reservation is released or settled once, and a record is finished or forgotten only while
+// its owner holds it running (records.js), so a second write after one that went through (and
+// only its answer was lost) changes nothing, and a second try after a failure is safe. If that
+// fails too, it is logged and returned as `error`: the slot or the estimate stays counted
+// (never a free call), a record stays running until its lease ends.
+async function twiceOrLog(what, write) {
   try {
-    await quota.release(profile, reservation);
-    return true;
+    return { value: await write().catch(write) };
   } catch (err) {
-    console.error("quota release failed", err);
-    return false;
+    console.error(`${what} failed`, err);
+    return { error: err };
   }
 }
 
-// settle applies at most once per reservation, so a second try is safe. If that fails too, the
-// estimate stays counted (never a free call): logged, and named in `error` (a QuotaError's code).
-async function settleOrLog(quota, profile, reservation, used) {
-  const settle = () => quota.settle(profile, reservation, used);
-  try {
-    return { settled: await settle().catch(settle) };
-  } catch (err) {
-    console.error("quota settle failed; the estimate stays counted", err);
-    return { settled: false, error: err instanceof QuotaError ? err.code.toLowerCase() : "settle_failed" };
-  }
-}
-
-// finishRequest and forgetRequest change the record only while `owner` holds it and it runs
-// (records.js): a second call after one that did its write (and only its answer was lost)
-// finds the record finished or gone and writes nothing, so a second try is safe. If that fails
-// too, the failure is logged and `step` returned, for the Idempotency-Record-Error header.
+// The Idempotency-Record-Error to name when writing the key's record failed twice (`step`),
+// or undefined.
 async function recordOrLog(step, write) {
-  try {
-    await write().catch(write);
-    return undefined;
-  } catch (err) {
-    console.error(`idempotency record: ${step} failed; the key stays running until its lease ends`, err);
-    return step;
-  }
+  const { error } = await twiceOrLog(`idempotency record: ${step} (the key stays running until its lease ends)`, write);
+  return error === undefined ? undefined : step;
 }
 
 function withRecordError(response, recordError) {
