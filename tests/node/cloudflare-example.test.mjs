@@ -196,6 +196,14 @@ test("unknown feature and bad input get clear errors and count nothing", async (
     assert.equal(r.body.error, error);
     assert.match(r.body.message, pattern);
   }
+  // Names that plain objects inherit are no features either: the worker's table of estimates
+  // must not hand one its inherited function or prototype as an amount.
+  for (const name of ["__proto__", "constructor", "toString", "hasOwnProperty"]) {
+    const res = await mf.dispatchFetch(`http://example/ai/${name}`, { method: "POST", headers: { Authorization: `Bearer ${tok}` } });
+    const text = await res.text();
+    assert.equal(res.status, 404, `${name}: ${text}`);
+    assert.deepEqual(JSON.parse(text), { error: "unknown_feature", message: `Unknown quota feature: ${JSON.stringify(name)}` });
+  }
   assert.deepEqual(await usage(tok), { remix: 0, tips: 0, scale: 0, remix_suggestions: 0 });
 
   const wrongMethod = await mf.dispatchFetch("http://example/ai/tips", { headers: { Authorization: `Bearer ${tok}` } });

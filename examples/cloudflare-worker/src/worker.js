@@ -25,7 +25,10 @@ import { withDeadline } from "./records.js";
 export { QuotaDurableObject };
 
 // Units a call may use, reserved up front; the model reports what it used. One by default.
-const ESTIMATE = { remix_suggestions: 3 };
+// No prototype: the feature comes from the URL, and "constructor" or "__proto__" must find no
+// estimate here (an inherited function as the amount was a 400, an object a 500), only the
+// engine's 404 for an unknown feature.
+const ESTIMATE = { __proto__: null, remix_suggestions: 3 };
 const BODY_FIELDS = new Set(["prompt", "simulateFailure"]);
 // How long an attempt holds its Idempotency-Key: env IDEMPOTENCY_LEASE_SECONDS, 60 by default.
 // Its work gets the first three quarters and is abandoned past them (released, forgotten).
