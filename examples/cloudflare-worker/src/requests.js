@@ -17,9 +17,12 @@ export class QuotaDurableObject extends QuotaObject {
    * not: `{ state: "new", owner, leaseUntil }` (run it), `"running"` (409), `"mismatch"` (422) or
    * `{ state: "done", response }` (replay the first response).
    */
-  beginRequest(key, fingerprint, leaseMs) {
+  async beginRequest(key, fingerprint, leaseMs) {
     const owner = crypto.randomUUID();
-    return beginRequest(this.ctx.storage.kv, key, fingerprint, { now: Date.now(), leaseMs, owner });
+    const begun = beginRequest(this.ctx.storage.kv, key, fingerprint, { now: Date.now(), leaseMs, owner });
+    // Written after the one synchronous step above: the record is already this attempt's.
+    if (begun.state === "new") await this.#alarmBy(this.ctx.storage.kv.get(PREFIX + key).expiresAt);
+    return begun;
   }
 
   /** Keeps the first response of `key` for its retries, if `owner` still holds the key. */
@@ -37,14 +40,28 @@ export class QuotaDurableObject extends QuotaObject {
     await super.alarm();
     const now = Date.now();
     let deleted = 0;
+    let next = Infinity; // when this object's records next need a sweep
     for (const [key, record] of this.ctx.storage.kv.list({ prefix: PREFIX })) {
-      if (record.expiresAt > now) continue;
+      if (record.expiresAt > now) {
+        next = Math.min(next, record.expiresAt);
+        continue;
+      }
       if (deleted === SWEEP_BATCH) {
-        await this.ctx.storage.setAlarm(now + 1000); // more to do: soon, in another run
+        next = Math.min(next, now + 1000); // more to do: soon, in another run
         break;
       }
       this.ctx.storage.kv.delete(key);
       deleted++;
     }
+    if (next !== Infinity) await this.#alarmBy(next);
+  }
+
+  // Makes sure an alarm fires by `at`. The package's store sets one only for its counters, so
+  // without this a record outliving them (an unlimited profile's or home mode's, which write no
+  // counter; one whose lease runs past midnight) would stay in storage for good. Only ever moves
+  // the alarm earlier, so the counters' sweep is never put off.
+  async #alarmBy(at) {
+    const set = await this.ctx.storage.getAlarm();
+    if (set === null || set > at) await this.ctx.storage.setAlarm(at);
   }
 }
