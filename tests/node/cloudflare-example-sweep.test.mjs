@@ -32,10 +32,12 @@ async function tips(claims, key) {
 }
 
 test("an unlimited profile's record, which writes no counter, still has an alarm set by its expiry", async () => {
+  const sent = Date.now();
   assert.equal(await tips({ sub: 4001, unlimited: true }, "u-1"), 200);
   const obj = await object(4001);
   const { "request:u-1": record } = await obj.records();
   assert.ok(record?.response, "the response is kept under its key");
+  assert.ok(record.expiresAt >= sent + 86_400_000, "for 24 hours after it was sent");
   const alarm = await obj.alarmAt();
   assert.ok(alarm !== null && alarm <= record.expiresAt, `alarm ${alarm}, record expires ${record.expiresAt}`);
 });

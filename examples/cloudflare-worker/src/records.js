@@ -16,6 +16,10 @@ export const PREFIX = "request:";
 // request was made, but its response cannot be replayed.
 export const MAX_RESPONSE_CHARS = 16_384;
 const DAY_MS = 86_400_000;
+// A first response is kept this long after it was sent, however near midnight that was: a retry
+// just after midnight of a request answered just before it gets the response, rather than
+// running the work again (and counting it again, in the new day).
+export const KEEP_MS = DAY_MS;
 
 /** What a retry of a request whose response was too long to keep gets. */
 export const NOT_KEPT = {
@@ -38,9 +42,10 @@ export function beginRequest(kv, key, fingerprint, { now, leaseMs, owner }) {
     if (seen.leaseUntil > now) return { state: "running" };
     // The lease has passed: the first attempt died (or gave up): this one takes over.
   }
-  // Until the end of the UTC day, as long as the engine's own record of a daily feature, and
-  // never before the lease ends: a record that expired at midnight mid-lease would let a retry
-  // start the work a second time while the first attempt still runs.
+  // While it runs: until the end of the UTC day, as long as the engine's own record of a daily
+  // feature, and never before the lease ends: a record that expired at midnight mid-lease would
+  // let a retry start the work a second time while the first attempt still runs. Finished, it
+  // is kept KEEP_MS longer (finishRequest).
   const leaseUntil = now + leaseMs;
   const expiresAt = Math.max((Math.floor(now / DAY_MS) + 1) * DAY_MS, leaseUntil);
   kv.put(PREFIX + key, { fingerprint, response: null, owner, leaseUntil, expiresAt });
@@ -48,15 +53,15 @@ export function beginRequest(kv, key, fingerprint, { now, leaseMs, owner }) {
 }
 
 /**
- * Keeps the first response of `key` ({ status, body, headers }) for its retries, if `owner` still
- * holds the key; a response longer than MAX_RESPONSE_CHARS is kept as NOT_KEPT. Returns whether
- * this owner's record was finished.
+ * Keeps the first response of `key` ({ status, body, headers }) for its retries until KEEP_MS
+ * after `now`, if `owner` still holds the key; a response longer than MAX_RESPONSE_CHARS is kept
+ * as NOT_KEPT. Returns whether this owner's record was finished.
  */
-export function finishRequest(kv, key, owner, response) {
+export function finishRequest(kv, key, owner, response, now) {
   const seen = kv.get(PREFIX + key);
   if (seen === undefined || seen.owner !== owner || seen.response !== null) return false;
   const kept = JSON.stringify(response).length > MAX_RESPONSE_CHARS ? NOT_KEPT : response;
-  kv.put(PREFIX + key, { ...seen, response: kept });
+  kv.put(PREFIX + key, { ...seen, response: kept, expiresAt: Math.max(seen.expiresAt, now + KEEP_MS) });
   return true;
 }
 

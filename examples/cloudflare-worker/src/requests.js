@@ -25,9 +25,11 @@ export class QuotaDurableObject extends QuotaObject {
     return begun;
   }
 
-  /** Keeps the first response of `key` for its retries, if `owner` still holds the key. */
+  /** Keeps the first response of `key` for its retries (24 hours), if `owner` still holds the key. */
   finishRequest(key, owner, response) {
-    return finishRequest(this.ctx.storage.kv, key, owner, response);
+    // Kept longer than the record ran: the alarm set for its earlier expiry finds it live and
+    // sets the next one for it.
+    return finishRequest(this.ctx.storage.kv, key, owner, response, Date.now());
   }
 
   /** Forgets `key` if `owner` still holds it: the request was denied or failed. */
