@@ -350,6 +350,50 @@ test("a Redis crash and restart mid-traffic loses no committed count; while down
   assert.equal(d.used, usage + 1);
 });
 
+// README: without disableOfflineQueue the client holds the commands of an outage and runs them
+// on reconnect, after the engine answered them by onStoreError. The README once offered
+// storeTimeoutMs as an alternative to disableOfflineQueue; with it alone, reserves denied with
+// STORE_TIMEOUT while Redis was down were counted once it was back.
+test("while Redis is down, reserves the engine denied are counted on reconnect unless disableOfflineQueue is set", BOUND, async (t) => {
+  const own = new RedisServer();
+  await own.start();
+  t.after(() => own.stop());
+  const outage = async (disableOfflineQueue, id) => {
+    const c = createClient({ url: own.url, disableOfflineQueue, socket: { reconnectStrategy: () => 20 } });
+    c.on("error", () => {}); // the outage is expected; the engine sees it as rejections or timeouts
+    await c.connect();
+    t.after(() => c.isOpen && c.destroy());
+    const engine = new QuotaEngine({
+      store: new RedisStore(c), limits: { remix: 10 }, now: () => NOW, onStoreError: "deny", storeTimeoutMs: 250,
+    });
+    const key = `ai_quota:${id}:remix:${DATE}`;
+    assert.equal((await engine.reserve({ id }, "remix")).used, 1);
+    await own.crash();
+    await until(() => !c.isReady, () => "the client to notice the crash");
+    const codes = [];
+    for (let i = 0; i < 4; i++) {
+      const d = await engine.reserve({ id }, "remix");
+      assert.equal(d.allowed, false);
+      codes.push(d.error.code);
+    }
+    await own.start();
+    await until(() => c.isReady, () => "the client to reconnect");
+    return { codes, c, engine, key };
+  };
+  const queued = await outage(false, 21);
+  assert.deepEqual(queued.codes, Array(4).fill("STORE_TIMEOUT"));
+  // They land within a few round trips of the reconnect (EVALSHA, NOSCRIPT, EVAL).
+  const giveUp = Date.now() + 10_000;
+  let counted;
+  while ((counted = Number(await queued.c.get(queued.key))) < 5 && Date.now() < giveUp) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(counted, 5, "the 4 denied reserves were counted after all");
+  queued.c.destroy();
+  const refused = await outage(true, 22);
+  assert.deepEqual(refused.codes, Array(4).fill("STORE_ERROR"));
+  assert.equal((await refused.engine.reserve({ id: 22 }, "remix")).used, 2, "only the reserve admitted before the crash was counted");
+  refused.c.destroy();
+});
+
 // A SIGKILLed redis-server closes its clients' connections a moment before its listening
 // socket, so a client that reconnects at once can reach the dying listener, connect, and lose
 // the connection during its handshake (CLIENT SETINFO). redis 5.9.0 then called itself ready on
