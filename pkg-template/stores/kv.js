@@ -1,7 +1,8 @@
 // KvStore: the QuotaStore contract over Workers KV, as far as KV allows. KV has no atomic
 // increment and no create-if-absent, is eventually consistent (reads may be up to ~60 s stale
 // at another location), takes about one write per second per key, and keeps keys at least
-// 60 s. So: concurrent reserves can both pass (over-admission), a burst of writes to one key
+// 60 s. So: concurrent reserves can all pass and count once (over-admission with no bound but
+// the traffic; README "Workers KV"), a burst of writes to one key
 // can fail with STORE_ERROR, and a counter outlives its TTL in KV by up to 60 s. What it does
 // guarantee: sequential calls through one location count exactly, an expired counter reads as
 // absent at its own TTL (the expiry is kept in the key's metadata), and every write carries a

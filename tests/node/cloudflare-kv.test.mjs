@@ -1,6 +1,5 @@
-// KvStore over Miniflare's Workers KV, in workerd: what it guarantees. (What it does not —
-// atomicity under concurrency — is documented in the README, not tested: over-admission is a
-// race that may or may not happen.)
+// KvStore over Miniflare's Workers KV, in workerd: what it guarantees, and what it does not —
+// atomicity — shown by making the race happen (every racing call reads before any writes).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWorker } from "../../examples/cloudflare-worker/miniflare.mjs";
@@ -137,6 +136,45 @@ test("keys longer than KV's 512 bytes count like any other: a long string id, a 
     [false, 2, false, "counted"],
   ]);
   assert.deepEqual(results[7].result, { tips: 2 });
+});
+
+// README, Workers KV: "Not guaranteed". Each call reads, then writes what it read plus its own:
+// calls that read the same value write the same count, and all but one of them are lost.
+const atOnce = (body) => ok(mf, "kvAtOnce", { now: NOON, ...body });
+const decisions = (rs) => rs.map(({ result: d }) => [d.allowed, d.used]);
+
+test("not atomic: reserves that read the same count all pass and count once, so the window admits more later", async () => {
+  const p = { id: 2050 };
+  const race = await atOnce({ limits: { tips: 3 }, atOnce: Array(5).fill(["reserve", p, "tips"]), held: 5 });
+  assert.deepEqual(decisions(race.atOnce), Array(5).fill([true, 1]), "5 admitted against a limit of 3");
+  const after = await engine(NOON, { tips: 3 }, [["reserve", p, "tips"], ["reserve", p, "tips"], ["reserve", p, "tips"]]);
+  assert.deepEqual(decisions(after), [[true, 2], [true, 3], [false, 3]], "the counter says 1, so 2 more pass: 7 in all");
+});
+
+test("not atomic: with one slot left, every reserve that read the count passes", async () => {
+  const p = { id: 2051 };
+  const race = await atOnce({
+    limits: { tips: 3 }, before: [["reserve", p, "tips"], ["reserve", p, "tips"]], atOnce: Array(4).fill(["reserve", p, "tips"]), held: 4,
+  });
+  assert.deepEqual(decisions(race.atOnce), Array(4).fill([true, 3]), "4 admitted for the last slot");
+  assert.deepEqual((await engine(NOON, { tips: 3 }, [["usage", 2051]]))[0].result, { tips: 3 });
+});
+
+test("not atomic: two settles of one reservation at once both apply", async () => {
+  const p = { id: 2052 };
+  const race = await atOnce({
+    limits: { tips: 100 }, before: [["reserve", p, "tips", { amount: 4 }]], atOnce: [["settle", p, "$reservation", 1], ["settle", p, "$reservation", 1]], held: 2,
+  });
+  assert.deepEqual(race.atOnce.map((r) => r.result), [true, true], "the marker's add is a read, then a write");
+});
+
+test("not atomic: two retries under one idempotency key at once are both admitted, neither replayed", async () => {
+  const p = { id: 2053 };
+  const retry = ["reserve", p, "tips", { idempotencyKey: "job-1" }];
+  // Three reads each, in step: the record's lookup, the counter, the record's add.
+  const race = await atOnce({ limits: { tips: 10 }, atOnce: [retry, retry], held: 2, rounds: 3 });
+  const shape = ({ result: d }) => [d.allowed, d.used, d.replayed === true, typeof d.reservation];
+  assert.deepEqual(race.atOnce.map(shape), Array(2).fill([true, 1, false, "string"]));
 });
 
 test("the README's KvStore lines work as written, configured from env", async () => {

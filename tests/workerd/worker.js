@@ -246,6 +246,39 @@ const routes = {
     for (const [method, ...args] of calls) results.push(await settle(() => engine[method](...args)));
     return results;
   },
+  // KvStore's worst case under concurrency, made to happen: `before` runs one call after
+  // another, then `atOnce` all at once over a namespace that holds its first `held` reads until
+  // all of them are pending — every call has read before any has written, as calls racing
+  // from several requests or locations may. "$reservation" in an argument is the last `before`
+  // decision's reservation.
+  // With `rounds` > 1 the next `held` reads are held the same way, `rounds` times in all.
+  async kvAtOnce(env, { now, limits, before = [], atOnce, held, rounds = 1 }) {
+    let holding = 0;
+    let open;
+    let gate = new Promise((resolve) => (open = resolve));
+    const namespace = {
+      async getWithMetadata(key) {
+        if (holding > 0 && --holding === 0) {
+          open();
+          if (--rounds > 0) {
+            holding = held;
+            gate = new Promise((resolve) => (open = resolve));
+          }
+        } else if (holding > 0) await gate;
+        return env.QUOTA_KV.getWithMetadata(key);
+      },
+      put: (...args) => env.QUOTA_KV.put(...args),
+    };
+    const store = new KvStore(namespace, { now: () => now });
+    const engine = new QuotaEngine({ store, limits, now: () => now });
+    const results = { before: [], atOnce: [] };
+    for (const [method, ...args] of before) results.before.push(await settle(() => engine[method](...args)));
+    const reservation = results.before.at(-1)?.result?.reservation;
+    const fill = (args) => args.map((a) => (a === "$reservation" ? reservation : a));
+    holding = held;
+    results.atOnce = await Promise.all(atOnce.map(([method, ...args]) => settle(() => engine[method](...fill(args)))));
+    return results;
+  },
   // The README's KvStore lines, as written there, configured from this worker's env.
   async kvReadme(env, { profile }) {
     const engine = new QuotaEngine({ store: new KvStore(env.QUOTA_KV), ...quotaOptionsFromEnv(env) });
