@@ -7,6 +7,9 @@ same offset the test gives the engine's `now`, so both sides see the same instan
     {"op": "reserve", "pk": 42, "feature": "remix"}          -> {"ok": [true, {}]}
     {"op": "reserve", "pk": "3f2c…", "uuid": true, ...}      a UUID pk, as a UUIDField holds it
     {"op": "key", "pk": 42, "feature": "remix"}              -> the Redis key and its TTL in ms
+    {"op": "pause_before_set", "function": "increment_quota", "pk": 42, "feature": "remix"},
+    then {"op": "resume_set"} -> the function runs in a thread until its cache.set, which
+                                 waits for resume_set
     {"op": "arm", "pk": 42, "feature": "remix", "n": 80, "threads": 8, "start_at": ms},
     then {"op": "go"}   -> the tally of 80 reserves made by 8 threads from the instant start_at
                            (ms since the epoch, real time), each thread one reserve after another
@@ -105,6 +108,54 @@ def go(_request):
     }
 
 
+class PausedSet:
+    """The cache, except that `set` waits until `resume`: a moment to act between a quota
+    function's `incr` finding no key and its blind `set`."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.reached = threading.Event()
+        self.resume = threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def set(self, *args, **kwargs):
+        self.reached.set()
+        self.resume.wait()
+        return self.inner.set(*args, **kwargs)
+
+
+paused = None
+
+
+def pause_before_set(request):
+    """Runs quota.<op>(profile, feature) in a thread whose cache.set waits; answers whether it
+    reached the set (false: it ended without one)."""
+    global paused
+    cache_now = PausedSet(quota.cache)
+    quota.cache = cache_now
+    function = getattr(quota, request["function"])
+    thread = threading.Thread(target=function, args=(Profile(request), request["feature"]))
+    thread.start()
+    while not cache_now.reached.wait(0.01):
+        if not thread.is_alive():
+            break
+    paused = (cache_now, thread)
+    return cache_now.reached.is_set()
+
+
+def resume_set(_request):
+    """Lets the paused set run, waits for its function to end and restores the cache."""
+    global paused
+    cache_now, thread = paused
+    paused = None
+    cache_now.resume.set()
+    thread.join()
+    quota.cache = cache_now.inner
+    return True
+
+
 def set_clock(request):
     global clock_offset
     clock_offset = timedelta(milliseconds=request["offset_ms"])
@@ -134,6 +185,8 @@ OPS = {
     "clock": set_clock,
     "arm": arm,
     "go": go,
+    "pause_before_set": pause_before_set,
+    "resume_set": resume_set,
 }
 
 

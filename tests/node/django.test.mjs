@@ -351,6 +351,45 @@ test("after midnight Django's release by feature frees a slot of the new day; a 
   }
 });
 
+test("Django's increment_quota, counting a new day with a blind set, erases the count of a reserve made in between", BOUND, async () => {
+  const e = engine({ scale: 2 });
+  await djangoLimits(django, { scale: 2 });
+  const key = `:1:ai_quota:51:scale:${DATE}`;
+  // Django's incr finds no counter and its set(key, 1) waits; meanwhile the engine creates the
+  // counter with its reserve; then the set runs.
+  assert.equal(await django.call("pause_before_set", { function: "increment_quota", pk: 51, feature: "scale" }), true);
+  assert.deepEqual(await e.reserve({ id: 51 }, "scale").then((d) => [d.allowed, d.used]), [true, 1]);
+  await django.call("resume_set");
+  assert.equal(await client.get(key), "1", "two uses counted, one left");
+  assert.deepEqual(await e.reserve({ id: 51 }, "scale").then((d) => [d.allowed, d.used]), [true, 2], "a third use, limit 2");
+  assert.ok((await client.pTTL(key)) > 0, "the counter still ends with the day");
+});
+
+test("a counter Django created ends before midnight (its TTL rounded down): the engine counts the rest of the day from 0", BOUND, async () => {
+  await djangoLimits(django, { timer: 2 });
+  const key = `:1:ai_quota:52:timer:${DATE}`;
+  try {
+    // Django, 2.95 s before midnight, writes a TTL of int(2.95) = 2 s: its counter ends 0.95 s
+    // before midnight, and the engine, at 0.9 s before it (its own clock, fixed here so that
+    // the test does not race midnight), is still in that day.
+    await setClock(MIDNIGHT - 2950);
+    assert.equal(await djangoReserve(django, 52, "timer"), true);
+    assert.equal(await djangoReserve(django, 52, "timer"), true);
+    const late = new QuotaEngine({
+      store: new RedisStore(client), limits: { ...SERVICE_LIMITS, timer: 2 }, keyPrefix: ":1:ai_quota", now: () => MIDNIGHT - 900,
+    });
+    assert.equal((await late.reserve({ id: 52 }, "timer")).allowed, false, "full while Django's counter lives");
+    const giveUp = Date.now() + 10_000;
+    while ((await client.exists(key)) && Date.now() < giveUp) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await client.exists(key), 0, "Django's counter ended");
+    const decisions = [];
+    for (let i = 0; i < 3; i++) decisions.push(await late.reserve({ id: 52 }, "timer").then((d) => [d.allowed, d.used]));
+    assert.deepEqual(decisions, [[true, 1], [true, 2], [false, 2]], "the limit again, in the day's last second");
+  } finally {
+    await setClock(NOON);
+  }
+});
+
 test("the README's migration example counts on Django's counter", BOUND, async () => {
   const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
   const code = readme.slice(readme.indexOf("## Migrating from the Django service")).match(/```js\n([\s\S]*?)```/)[1];
