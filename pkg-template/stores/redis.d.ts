@@ -3,15 +3,15 @@ import type { QuotaStore } from "../types.js";
 /** The methods of a `redis` client (5.11 or later) that RedisStore calls (a connected `createClient()`). */
 export interface RedisClientLike {
   get(key: string): Promise<any>;
-  set(key: string, value: string, options?: any): Promise<any>;
   eval(script: string, options?: any): Promise<any>;
   evalSha(sha: string, options?: any): Promise<any>;
 }
 
 /**
  * The QuotaStore contract over Redis, shared by every process that uses the same Redis:
- * `incr` is a Lua script (increment only if the key exists), `add` is `SET NX EX`,
- * `incrOrCreate` one Lua script (`SET NX EX`, else `INCRBY`), Redis keeps the TTLs. Every
+ * `incr` is a Lua script (increment only if the key exists), `add` and `set` scripts of
+ * `SET NX EX` and `SET EX`, `incrOrCreate` one Lua script (`SET NX EX`, else `INCRBY`), Redis
+ * keeps the TTLs. Every
  * method returns a Promise; each is one round trip.
  *
  * ```js

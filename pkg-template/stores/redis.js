@@ -1,6 +1,6 @@
 // RedisStore: the QuotaStore contract over a connected client of the `redis` npm package
 // (5.11 or later), so that several Node processes share one quota. Each method is one round
-// trip and atomic in Redis; Redis keeps the TTLs. Every method returns a Promise, so engine
+// trip (GET, or EVALSHA of a script) and atomic in Redis; Redis keeps the TTLs. Every method returns a Promise, so engine
 // calls over it do too.
 // Keys and values are the Django service's (django-redis writes counts as plain integers).
 import { createHash } from "node:crypto";
@@ -23,9 +23,15 @@ const INCR_IF_EXISTS = "if redis.call('EXISTS', KEYS[1]) == 0 then return false 
 const INCR_OR_CREATE =
   "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return tonumber(ARGV[1]) end " + INCRBY_OR_VALUE;
 
+// add and set as scripts too: eval's call shape is the same in every `redis` release, SET's
+// options object is not (4.x ignores 5.x's { condition, expiration }: every add answered true
+// and wrote no TTL, so a reservation could be released twice and markers were kept for good).
+const ADD = "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end return 0";
+const SET = "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1";
+
 // Each script's SHA1, as EVALSHA names it: computed here, so no call waits on another's
 // SCRIPT LOAD (a load that never answered would otherwise hold every later call).
-const SHA1 = new Map([INCR_IF_EXISTS, INCR_OR_CREATE].map((s) => [s, createHash("sha1").update(s).digest("hex")]));
+const SHA1 = new Map([INCR_IF_EXISTS, INCR_OR_CREATE, ADD, SET].map((s) => [s, createHash("sha1").update(s).digest("hex")]));
 
 // A count as Redis stores it: a canonical decimal integer. Anything else is handed to the
 // engine as the raw string, which it reports as CORRUPT_COUNTER (never read as 0).
@@ -36,7 +42,7 @@ export class RedisStore {
 
   /** @param client a connected `redis` client, 5.11 or later (`await createClient({ url }).connect()`) */
   constructor(client) {
-    for (const m of ["get", "set", "eval", "evalSha"]) {
+    for (const m of ["get", "eval", "evalSha"]) {
       if (typeof client?.[m] !== "function") {
         throw new TypeError(`RedisStore: the client has no ${m}() method; pass a redis v5 client`);
       }
@@ -77,12 +83,13 @@ export class RedisStore {
     }
   }
 
+  /** `SET NX EX` in a script: true when it created the key. */
   async add(key, value, ttlSeconds) {
-    const options = { condition: "NX", expiration: { type: "EX", value: ttlSeconds } };
-    return (await this.#client.set(key, String(value), options)) === "OK";
+    return (await this.#run(ADD, { keys: [key], arguments: [String(value), String(ttlSeconds)] })) === 1;
   }
 
+  /** `SET EX` in a script. */
   async set(key, value, ttlSeconds) {
-    await this.#client.set(key, String(value), { expiration: { type: "EX", value: ttlSeconds } });
+    await this.#run(SET, { keys: [key], arguments: [String(value), String(ttlSeconds)] });
   }
 }
