@@ -26,11 +26,14 @@ import { quotaObjectName, quotaOptionsFromEnv, toRpcError } from "./rpc.js";
 // Where an object without QUOTA_RESERVATION_SECRET keeps the secret of its reservation tokens,
 // so that they survive eviction and restarts. Not a counter: the alarm never sweeps it.
 const TOKEN_SECRET_KEY = "wasm-quota:token-secret";
+// Where the object keeps the name it was reached by (see objectName). Not a counter either.
+const NAME_KEY = "wasm-quota:object-name";
 
 export class QuotaDurableObject extends DurableObject {
   #engine = null;
   #configError = null;
   #store;
+  #name; // the name it was reached by (quotaObject's), or undefined
 
   constructor(ctx, env) {
     super(ctx, env);
@@ -39,6 +42,7 @@ export class QuotaDurableObject extends DurableObject {
     ctx.blockConcurrencyWhile(async () => {
       await this.#store.loadAlarm();
       try {
+        this.#name = await objectName(ctx);
         const options = quotaOptionsFromEnv(env);
         options.tokenSecret ??= await tokenSecret(ctx.storage);
         this.#engine = new QuotaEngine({ store: this.#store, ...options });
@@ -102,8 +106,8 @@ export class QuotaDurableObject extends DurableObject {
   // run one at a time. So an object that knows its name (reached by idFromName or getByName)
   // refuses every other profile. An id the engine refuses is left for the engine to report.
   #ownProfileOnly(id) {
-    const name = this.ctx.id.name;
-    if (typeof name !== "string") return;
+    const name = this.#name;
+    if (name === undefined) return;
     let own;
     try {
       own = quotaObjectName(id);
@@ -118,6 +122,18 @@ export class QuotaDurableObject extends DurableObject {
       );
     }
   }
+}
+
+// The name the object was reached by (idFromName, getByName), or undefined. workerd gives an
+// instance that an alarm started no ctx.id.name, for as long as that instance lives (the
+// midnight sweep starts one whenever the object was idle), so the name is kept in storage the
+// first time it is seen: without it such an instance counted any profile.
+async function objectName(ctx) {
+  const kept = await ctx.storage.get(NAME_KEY);
+  const name = ctx.id.name;
+  if (typeof name !== "string") return typeof kept === "string" ? kept : undefined;
+  if (kept !== name) await ctx.storage.put(NAME_KEY, name);
+  return name;
 }
 
 // The object's own token secret: read from its storage, or made (256 random bits) and kept there.

@@ -253,8 +253,8 @@ test("a QuotaDurableObject arms its alarm for the reset instant, when its counte
   const resetsAt = Date.parse(d.resetsAt);
   assert.ok(alarmAt >= resetsAt && alarmAt < resetsAt + 1000, `alarm at ${alarmAt}, reset at ${resetsAt}`);
   const day = new Date(Date.parse(d.resetsAt) - 1).toISOString().slice(0, 10);
-  // The counter, and the secret the object signs its reservation tokens with (no env secret).
-  assert.deepEqual(await inspect("rawKeys"), [`ai_quota:800:remix:${day}`, "wasm-quota:token-secret"]);
+  // The counter, the object's name, and the secret it signs its reservation tokens with (no env secret).
+  assert.deepEqual(await inspect("rawKeys"), [`ai_quota:800:remix:${day}`, "wasm-quota:object-name", "wasm-quota:token-secret"]);
 });
 
 test("inside the object the engine answers synchronously (storage.kv), with no Promise in between", async () => {
@@ -280,6 +280,34 @@ test("counts survive disposing and recreating Miniflare with persistence on", as
     assert.deepEqual(await ok(second, "concurrent", { id: 900, feature: "remix", n: 30 }), { allowed: 17, denied: 13 });
     await ok(second, "rpc", { id: 900, method: "release", args: [{ id: 900 }, reservation] });
     assert.deepEqual(await ok(second, "rpc", { id: 900, method: "usage", args: [900] }), { remix: 37, tips: 0 });
+  } finally {
+    await second.dispose();
+  }
+});
+
+test("an object that its alarm woke after a restart still counts only its own profile", async (t) => {
+  // workerd gives an instance an alarm woke no ctx.id.name, for as long as that instance lives.
+  const dir = await mkdtemp(join(tmpdir(), "wasm-quota-persist-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const rpcIn = (m, method, ...args) => call(m, "rpc", { binding: "QUOTA_ALARMED", id: 920, method, args });
+  const first = await startWorker(TEST_WORKER_TOML, { persist: dir });
+  try {
+    assert.equal((await rpcIn(first, "reserve", { id: 920 }, "tips")).result?.allowed, true);
+    await rpcIn(first, "alarmIn", 2000); // after this Miniflare is gone
+  } finally {
+    await first.dispose();
+  }
+  const restarted = Date.now();
+  const second = await startWorker(TEST_WORKER_TOML, { persist: dir });
+  try {
+    // Wait for the alarm without a call to the object, which would start it first.
+    const kv = await second.getKVNamespace("QUOTA_KV");
+    assert.ok(await eventually(async () => (await kv.get("alarm-ran")) !== null), "the alarm ran");
+    const ran = JSON.parse(await kv.get("alarm-ran"));
+    assert.ok(ran.at >= restarted, "the alarm ran after the restart, starting the object");
+    const other = await rpcIn(second, "reserve", { id: 921 }, "tips");
+    assert.equal(other.error?.code, "INVALID_ARGUMENT", `profile 921 in the object of 920, alarm woken (ctx.id.name ${ran.name}): ${JSON.stringify(other)}`);
+    assert.deepEqual((await rpcIn(second, "usage", 920)).result, { remix: 0, tips: 1 });
   } finally {
     await second.dispose();
   }

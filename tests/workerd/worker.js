@@ -96,6 +96,19 @@ export class PlainCounterObject extends DurableObject {
   }
 }
 
+/** The real class, plus an alarm the test sets; a run of it is noted in QUOTA_KV ("alarm-ran"), so
+ *  a test can wait for it without a call, which would start the object first. One test uses it. */
+export class AlarmedQuotaObject extends QuotaDurableObject {
+  async alarmIn(ms) {
+    await this.ctx.storage.setAlarm(Date.now() + ms);
+    return null;
+  }
+  async alarm() {
+    await this.env.QUOTA_KV.put("alarm-ran", JSON.stringify({ at: Date.now(), name: this.ctx.id.name ?? null }));
+    await super.alarm();
+  }
+}
+
 /** The real class with QUOTA_STRING_ID_KEYS = "raw", and a look at its storage. */
 export class RawIdsQuotaObject extends InspectableQuotaObject {
   constructor(ctx, env) {
