@@ -115,7 +115,8 @@ chromium:
 	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 ## bench: reserve() throughput over the shapes users have (the Django service's workload; UUID ids with
-## token amounts and an hour + day policy; idempotency keys; a user's own sync and async store)
+## token amounts and an hour + day policy; idempotency keys; a user's own sync and async store;
+## 50,000 profiles)
 ## next to tuned plain JS and rate-limiter-flexible (one Node process, interleaved rounds,
 ## medians), start-up in Node and workerd, and the .wasm size. BENCH_ROUNDS / BENCH_OPS adjust it.
 bench: build

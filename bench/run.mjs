@@ -4,8 +4,8 @@
 // workerd) and the .wasm size. Fails when two contenders of a suite admit different numbers.
 //
 //   node bench/run.mjs     (BENCH_ROUNDS=7, BENCH_OPS=600000 for the Django service suite; the other
-//                           suites run a third of BENCH_OPS; BENCH_SUITES=django,tokens,idempotency
-//                           picks suites; BENCH_CONTENDERS=m,s,t,u picks contenders by id, and only
+//                           suites run a third of BENCH_OPS, but "many" all of it;
+//                           BENCH_SUITES=django,tokens,idempotency,many picks suites; BENCH_CONTENDERS=m,s,t,u picks contenders by id, and only
 //                           the ratios between those are printed; BENCH_STARTUP=0 skips start-up)
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -28,6 +28,10 @@ const django = djangoWorkload(DJANGO_OPS);
 const djangoUuid = withUuidIds(django);
 const ONE = { amount: 1 };
 const tokens = tokenWorkload(OPS);
+// More active profiles than the engine's id table (16,384 ids) and key table (65,536 keys) hold.
+const MANY_PROFILES = 50_000;
+const many = djangoWorkload(DJANGO_OPS, MANY_PROFILES);
+const manyUuid = withUuidIds(many);
 const idem = idempotentWorkload(OPS);
 
 /** Runs `reserve(i)` (true when admitted) for every request; a Promise when `reserve` is async. */
@@ -170,6 +174,31 @@ const allSuites = [
     targets: [["j/k"], ["j/l"], ["w/m"]],
   },
 ];
+allSuites.push({
+  name: "many",
+  title: `many profiles: ${DJANGO_OPS} reserves of the Django service's shape over ${MANY_PROFILES.toLocaleString("en")} profiles x 6 features`,
+  ops: DJANGO_OPS,
+  contenders: {
+    x: ["wasm-quota, the user's sync store, numeric ids", () => {
+      const engine = new QuotaEngine({ store: mapStore(), limits: DJANGO_LIMITS });
+      return count(DJANGO_OPS, (i) => engine.reserve(many.who[i], many.what[i]).allowed);
+    }],
+    y: ["wasm-quota, the user's sync store, UUID string ids", () => {
+      const engine = new QuotaEngine({ store: mapStore(), limits: DJANGO_LIMITS });
+      return count(DJANGO_OPS, (i) => engine.reserve(manyUuid.who[i], manyUuid.what[i]).allowed);
+    }],
+    o: ["tuned plain JS over the user's sync store, numeric ids", () => {
+      const q = new TunedOverStore(DJANGO_LIMITS, mapStore());
+      return count(DJANGO_OPS, (i) => q.reserve(many.who[i], many.what[i]));
+    }],
+    z: ["tuned plain JS over the user's sync store, UUID string ids", () => {
+      const q = new TunedOverStore(DJANGO_LIMITS, mapStore());
+      return count(DJANGO_OPS, (i) => q.reserve(manyUuid.who[i], manyUuid.what[i]));
+    }],
+  },
+  // y/x: UUID ids against numeric ids at this scale (s/m's rule); x/m: what the scale costs.
+  targets: [["y/x", 0.8], ["z/o"], ["x/o"], ["x/m"], ["y/s"]],
+});
 const pickedSuites = process.env.BENCH_SUITES?.split(",");
 const picked = process.env.BENCH_CONTENDERS?.split(",");
 const suites = allSuites
@@ -180,6 +209,9 @@ const suites = allSuites
     targets: s.targets.filter(([name]) => name.split("/").every((id) => picked.includes(id))),
   })
   .filter((s) => Object.keys(s.contenders).length > 0);
+// A ratio across suites (x/m) only when both suites run.
+const running = new Set(suites.flatMap((s) => Object.keys(s.contenders)));
+for (const s of suites) s.targets = s.targets.filter(([name]) => name.split("/").every((id) => running.has(id)));
 
 const median = (xs) => {
   const s = [...xs].sort((x, y) => x - y);
