@@ -12,8 +12,17 @@ export interface KVNamespaceLike {
 /**
  * The QuotaStore contract over Workers KV, best effort: not atomic (concurrent reserves can
  * over-admit), eventually consistent, about one write per second per key. For low-stakes
- * limits and showing usage; enforce with QuotaDurableObject. A key over KV's 512 bytes (a long
- * string id or idempotency key) is kept under `wasm-quota:sha256:` + its SHA-256 in hex.
+ * limits and showing usage; enforce with QuotaDurableObject. Calls at once can all read the same
+ * count and all pass, counting once: over-admission has no bound but the traffic, and
+ * settle, release and idempotency keys are not at-most-once (README, "Workers KV"). A key over
+ * KV's 512 bytes (a long string id or idempotency key) is kept under `wasm-quota:sha256:` +
+ * its SHA-256 in hex.
+ *
+ * ```js
+ * import { QuotaEngine, KvStore, quotaOptionsFromEnv } from "wasm-quota/cloudflare";
+ * const engine = new QuotaEngine({ store: new KvStore(env.QUOTA_KV), ...quotaOptionsFromEnv(env) });
+ * const d = await engine.reserve(profile, "tips");
+ * ```
  */
 export class KvStore implements QuotaStore {
   constructor(namespace: KVNamespaceLike, options?: { now?: () => number });
