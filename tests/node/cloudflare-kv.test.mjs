@@ -2,6 +2,7 @@
 // atomicity — shown by making the race happen (every racing call reads before any writes).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { startWorker } from "../../examples/cloudflare-worker/miniflare.mjs";
 import { TEST_WORKER_TOML, awayFromMidnight, call, ok } from "../workerd/helpers.mjs";
 
@@ -178,6 +179,14 @@ test("not atomic: two retries under one idempotency key at once are both admitte
 });
 
 test("the README's KvStore lines work as written, configured from env", async () => {
+  // The test worker runs them in kvReadme; each code line of the README's block is there as written.
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const block = readme.slice(readme.indexOf("### Workers KV")).match(/```js\n([\s\S]*?)```/)[1];
+  const worker = readFileSync(new URL("../workerd/worker.js", import.meta.url), "utf8");
+  const lines = block.split("\n").filter((l) => l.trim() && !l.startsWith("//") && !l.startsWith("import "));
+  assert.equal(lines.length, 2, lines.join("\n"));
+  for (const line of lines) assert.ok(worker.includes(line), `the test worker runs: ${line}`);
+  assert.match(block, /^import \{ QuotaEngine, KvStore, quotaOptionsFromEnv \} from "wasm-quota\/cloudflare";$/m);
   const { d, usage } = await ok(mf, "kvReadme", { profile: { id: 2004 } });
   assert.deepEqual([d.allowed, d.used, d.limit], [true, 1, 3]);
   assert.deepEqual(usage, { remix: 0, tips: 1 });
