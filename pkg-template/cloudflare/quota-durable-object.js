@@ -125,8 +125,8 @@ export class QuotaDurableObject extends DurableObject {
 }
 
 // The name the object was reached by (idFromName, getByName), or undefined. workerd gives an
-// instance that an alarm started no ctx.id.name, for as long as that instance lives (the
-// midnight sweep starts one whenever the object was idle), so the name is kept in storage the
+// instance that an alarm started after a restart no ctx.id.name, for as long as that instance
+// lives (the alarm at each window's end wakes the object), so the name is kept in storage the
 // first time it is seen: without it such an instance counted any profile.
 async function objectName(ctx) {
   const kept = await ctx.storage.get(NAME_KEY);
