@@ -106,14 +106,17 @@ impl ProfileId {
 }
 
 /// Appends `s` with `%` and `:` percent-escaped, so it cannot end or shift a key's part.
+/// Both are ASCII, so the text between them is copied as it is, in runs (no UTF-8 encoding
+/// per character: a key is built again whenever the key table dropped it).
 pub fn escape_into(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '%' => out.push_str("%25"),
-            ':' => out.push_str("%3A"),
-            c => out.push(c),
-        }
+    let mut run = 0;
+    for (at, separator) in s.match_indices(['%', ':']) {
+        // `get`, not indexing: the bounds are char boundaries, and no panic path is linked.
+        out.push_str(s.get(run..at).unwrap_or_default());
+        out.push_str(if separator == "%" { "%25" } else { "%3A" });
+        run = at + 1;
     }
+    out.push_str(s.get(run..).unwrap_or_default());
 }
 
 /// A caller of the engine: the Django service's `profile.pk` and `profile.unlimited_ai`.
@@ -235,6 +238,41 @@ mod tests {
             accepted.len(),
             "two accepted ids share a key: {keys:?}"
         );
+    }
+
+    #[test]
+    fn escaping_copies_runs_and_escapes_every_separator() {
+        // The rule, one character at a time, against the copy by runs.
+        let by_char = |s: &str| {
+            s.chars()
+                .map(|c| match c {
+                    '%' => "%25".to_owned(),
+                    ':' => "%3A".to_owned(),
+                    c => c.to_string(),
+                })
+                .collect::<String>()
+        };
+        for s in [
+            "",
+            "a",
+            ":",
+            "%",
+            "::",
+            "%%",
+            ":a",
+            "a:",
+            "a:b%c",
+            "é:🙂%ü",
+            "%3A",
+            "ab::cd%%ef",
+            "3f2c9a1e-8b4d-4c6e-9f00-1a2b3c4d5e6f",
+            "🙂",
+            ":🙂:",
+        ] {
+            let mut out = String::from("k:");
+            escape_into(s, &mut out);
+            assert_eq!(out, format!("k:{}", by_char(s)), "{s:?}");
+        }
     }
 
     #[test]
