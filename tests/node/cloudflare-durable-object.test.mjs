@@ -293,7 +293,7 @@ test("an object that its alarm woke after a restart still counts only its own pr
   const first = await startWorker(TEST_WORKER_TOML, { persist: dir });
   try {
     assert.equal((await rpcIn(first, "reserve", { id: 920 }, "tips")).result?.allowed, true);
-    await rpcIn(first, "alarmIn", 2000); // after this Miniflare is gone
+    await rpcIn(first, "alarmIn", 4000); // after this Miniflare is gone, even on a loaded machine
   } finally {
     await first.dispose();
   }
