@@ -22,9 +22,11 @@ before(async () => {
 after(() => mf?.dispose());
 
 // POST /ai/remix_suggestions (limit 9, 3 reserved per call, 1 used per word of the prompt);
-// `failures`: { method: how many of its calls fail }.
-async function suggest(tok, key, body, failures = {}) {
+// `failures`: { method: how many of its calls fail }; `failAs`: "reset" for a plain error, as
+// an object reset gives, rather than a [STORE_ERROR].
+async function suggest(tok, key, body, failures = {}, failAs = undefined) {
   const headers = { Authorization: `Bearer ${tok}` };
+  if (failAs !== undefined) headers["X-Fail-As"] = failAs;
   for (const [method, n] of Object.entries(failures)) headers[`X-Fail-${method}`] = String(n);
   if (key !== null) headers["Idempotency-Key"] = key;
   const res = await mf.dispatchFetch("http://example/ai/remix_suggestions", { method: "POST", headers, body: JSON.stringify(body) });
@@ -137,4 +139,17 @@ test("a release that fails once after the model failed is tried again: the slot 
   const down = await suggest(tok, null, fail, { release: 2 });
   assert.deepEqual([down.status, down.body.error, down.body.released], [502, "ai_failed", false], JSON.stringify(down.body));
   assert.equal(await used(tok), 3, "the estimate stays counted: never a free call");
+});
+
+test("a reserve or beginRequest that fails as an object reset does (no [CODE]) is a 503 JSON answer, and the key's retry runs", async () => {
+  const tok = await signToken(SECRET, { sub: 3008 });
+  for (const method of ["reserve", "beginRequest"]) {
+    const r = await suggest(tok, `reset-${method}`, ONE, { [method]: 1 }, "reset");
+    assert.equal(r.status, 503, `${method}: ${typeof r.body === "string" ? r.body : JSON.stringify(r.body)}`);
+    assert.equal(r.body.error, "quota_unavailable");
+    assert.equal(r.recordError, null);
+    const retry = await suggest(tok, `reset-${method}`, ONE);
+    assert.equal(retry.status, 200, `${method}: the key was not left running; its retry runs`);
+  }
+  assert.equal(await used(tok), 2, "each request counted once, by its retry");
 });

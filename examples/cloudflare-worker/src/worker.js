@@ -74,7 +74,13 @@ async function guardedAi(request, env, rawFeature) {
     if (key.length === 0 || key.length > 256 || !key.isWellFormed()) {
       return json(400, { error: "invalid_request", message: "Idempotency-Key must be 1 to 256 characters" });
     }
-    const seen = await quota.beginRequest(key, await fingerprint(feature, text), leaseMs);
+    let seen;
+    try {
+      seen = await quota.beginRequest(key, await fingerprint(feature, text), leaseMs);
+    } catch (err) {
+      // Nothing ran. Had the record been written before the answer was lost, it ends with its lease.
+      return quotaErrorResponse(err);
+    }
     if (seen.state === "mismatch") return json(422, { error: "idempotency_key_reused", message: "this Idempotency-Key was used with another request" });
     if (seen.state === "running") return json(409, { error: "request_in_progress", message: "the first request with this Idempotency-Key is still running" });
     if (seen.state === "done") return respond(seen.response);
@@ -209,8 +215,14 @@ function quotaInfo(d) {
   return d.unlimited ? { unlimited: true } : { limit: d.limit, used: d.used, remaining: d.remaining, resets_at: d.resetsAt };
 }
 
+// The answer to a failed call to the profile's object. One without a code (the object was reset,
+// by a deploy say, or the connection to it was lost) is the service's fault, not the request's:
+// a logged 503 the client may retry, not the runtime's error page for an uncaught exception.
 function quotaErrorResponse(err) {
-  if (!(err instanceof QuotaError)) throw err;
+  if (!(err instanceof QuotaError)) {
+    console.error("quota object call failed", err);
+    return json(503, { error: "quota_unavailable", message: "the quota service did not answer; try again" });
+  }
   const status = { UNKNOWN_FEATURE: 404, INVALID_ARGUMENT: 400 }[err.code] ?? 503;
   return json(status, { error: err.code.toLowerCase(), message: err.message });
 }
