@@ -3,7 +3,7 @@
 // boundary is numbers: a status per step, the details in a shared Float64Array (`out`), key
 // texts decoded from WASM memory once per key (cached here by the key's number), never a
 // decision object.
-import { QuotaCore, wasmMemory, Status, OpSlot, DecisionSlot, Reply, CallKind } from "./wasm_quota.js";
+import { QuotaCore, wasmMemory, Status, OpSlot, DecisionSlot, Reply, CallKind, IdTable } from "./wasm_quota.js";
 import { isThenable, withTimeout, QuotaError, decision } from "./runtime.js";
 import { memoryStoreInternals } from "./stores/memory.js";
 
@@ -53,10 +53,10 @@ const wasmBuffer = () => (memory ??= wasmMemory()).buffer;
 
 // String ids the core holds by number (`internId`), so that a call hands over a number, not the
 // string (copying it into WASM and checking it again cost more than the rest of a call over a
-// fast store). Ids up to MAX_INTERNED_ID_CHARS are interned, at most ID_HANDLES of them and
-// ID_HANDLE_CHARS characters in all; when either bound is reached, both sides forget every id
-// at once (`forgetIds`). Handles are never reused, so a handle names one id or none.
-const ID_HANDLES = 1 << 14;
+// fast store). Ids up to MAX_INTERNED_ID_CHARS are interned, at most IdTable.Slots of them and
+// ID_HANDLE_CHARS characters in all: to make room, the core empties the slot of an id no call
+// used lately (`evictId`, src/bind/ids.rs), and that id is dropped here too. A handle names one
+// id or none, never another.
 const ID_HANDLE_CHARS = 1 << 19;
 const MAX_INTERNED_ID_CHARS = 96;
 
@@ -79,6 +79,7 @@ export class QuotaEngine {
   #keyTexts = null;
   #keyMisses = 0;
   #idHandles = new Map(); // interned string id -> its handle
+  #idInSlot = []; // per slot of the core's id table: the id it holds, if any
   #idChars = 0;
   #resetsAtMs = new Array(RESETS_AT_SLOTS).fill(NaN);
   #resetsAtTexts = new Array(RESETS_AT_SLOTS).fill("");
@@ -330,13 +331,17 @@ export class QuotaEngine {
   // well-formed, or refused: `start` then reports why).
   #intern(id) {
     if (id.length > MAX_INTERNED_ID_CHARS || !id.isWellFormed()) return -1;
-    if (this.#idHandles.size >= ID_HANDLES || this.#idChars + id.length > ID_HANDLE_CHARS) {
-      this.#idHandles.clear();
-      this.#idChars = 0;
-      this.#core.forgetIds();
+    while (this.#idHandles.size >= IdTable.Slots || this.#idChars + id.length > ID_HANDLE_CHARS) {
+      const slot = this.#core.evictId();
+      if (slot < 0) break;
+      const evicted = this.#idInSlot[slot];
+      this.#idInSlot[slot] = undefined;
+      this.#idHandles.delete(evicted);
+      this.#idChars -= evicted.length;
     }
     const handle = this.#core.internId(id);
     if (handle >= 0) {
+      this.#idInSlot[handle % IdTable.Slots] = id;
       this.#idHandles.set(id, handle);
       this.#idChars += id.length;
     }

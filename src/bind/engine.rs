@@ -10,6 +10,7 @@
 
 use super::args;
 use super::error::Failure;
+use super::ids::IdHandles;
 use super::js;
 use super::memory::{MemoryCounters, SharedCounters};
 use super::policies;
@@ -158,62 +159,6 @@ impl Default for Slot {
             },
             busy: false,
         }
-    }
-}
-
-/// String profile ids by handle: handles are handed out in sequence and never reused, so a
-/// handle names one id or (once forgotten) none — never another. The ids of handles
-/// `base..base + ids.len()` are held, each beside the MAC's state after it once a reservation
-/// of it was signed: a call by handle reads both from one place (one entry, not one per
-/// vector: with 10,000 ids each vector's entry was a cache miss of its own).
-#[derive(Default)]
-struct IdHandles {
-    base: u64,
-    ids: Vec<Interned>,
-}
-
-/// An interned id and the MAC's state after it (`None` until a reservation of it is signed).
-struct Interned {
-    mac_start: Option<MacStart>,
-    id: core::ProfileId,
-}
-
-impl IdHandles {
-    fn push(&mut self, id: core::ProfileId) -> f64 {
-        self.ids.push(Interned {
-            mac_start: None,
-            id,
-        });
-        (self.base + self.ids.len() as u64 - 1) as f64
-    }
-
-    /// Where the id of `handle` is held, if it is.
-    fn index(&self, handle: f64) -> Option<usize> {
-        let i = handle - self.base as f64;
-        (i >= 0.0 && i < self.ids.len() as f64).then_some(i as usize)
-    }
-
-    /// The handle of the id held at `i`.
-    fn handle(&self, i: usize) -> u64 {
-        self.base + i as u64
-    }
-
-    /// The id held at `i` and its MAC state, moved out for a call (see `put_back`).
-    fn take(&mut self, i: usize) -> (core::ProfileId, Option<MacStart>) {
-        let entry = &mut self.ids[i];
-        let id = std::mem::replace(&mut entry.id, core::ProfileId::Number(0));
-        (id, entry.mac_start.take())
-    }
-
-    fn put_back(&mut self, i: usize, (id, mac_start): (core::ProfileId, Option<MacStart>)) {
-        if let Some(entry) = self.ids.get_mut(i) {
-            *entry = Interned { mac_start, id };
-        }
-    }
-
-    fn forget(&mut self) {
-        self.base += self.ids.len() as u64;
-        self.ids = Vec::new();
     }
 }
 
@@ -459,20 +404,28 @@ impl QuotaCore {
 
     /// Interns the string profile id `text` (well-formed UTF-16, checked by JS) for `count`:
     /// its handle, a number no other id of this engine ever gets; -1 when the id is refused
-    /// (`start` then reports why). JS keeps the handles in a bounded map, and calls
-    /// `forgetIds` whenever it starts that map over.
+    /// (`start` then reports why) or no slot is free (JS empties one first: `evictId`).
+    ///
+    /// ```js
+    /// const handle = core.internId("3f0c…"); // then core.count(kind, handle, undefined, true, …)
+    /// ```
     #[wasm_bindgen(js_name = internId)]
     pub fn intern_id(&mut self, text: &str) -> f64 {
         match args::string_profile_id(text, self.string_ids) {
-            Ok(id) => self.ids.push(id),
+            Ok(id) => self.ids.intern(id).unwrap_or(-1.0),
             Err(_) => -1.0,
         }
     }
 
-    /// Forgets every interned id: their handles name nothing from now on.
-    #[wasm_bindgen(js_name = forgetIds)]
-    pub fn forget_ids(&mut self) {
-        self.ids.forget();
+    /// Empties the slot of an interned id that no call used lately (see `ids.rs`) and returns
+    /// it, so that JS drops that id from its map; -1 when no id is held.
+    ///
+    /// ```js
+    /// const slot = core.evictId(); // the id in `slot` has no handle from now on
+    /// ```
+    #[wasm_bindgen(js_name = evictId)]
+    pub fn evict_id(&mut self) -> i32 {
+        self.ids.evict().map_or(-1, |slot| slot as i32)
     }
 
     /// Per configured feature, in order: its policies as `[name, window]`, so that JS names

@@ -5,6 +5,7 @@ mod args;
 mod config;
 mod engine;
 mod error;
+mod ids;
 mod js;
 mod memory;
 mod policies;

@@ -1,5 +1,5 @@
-// String profile ids pass from JS to the core as small numbers (handles) in a bounded table that
-// starts over when full, and the key table finds their keys by handle. Whatever that table, the
+// String profile ids pass from JS to the core as small numbers (handles) in a bounded table whose
+// slots go to new ids when it is full, and the key table finds their keys by handle. Whatever that table, the
 // key table and the JS key cache do, two ids never share a counter: every id ends with exactly
 // its own count.
 import { test } from "node:test";
@@ -14,7 +14,7 @@ const STORES = [
   ["MemoryStore", (now) => new MemoryStore({ now })],
 ];
 
-// More distinct ids than the handle table holds (16,384), in two features: more counters than
+// More distinct ids than the handle table holds (IdTable.Slots, 16,384), in two features: more counters than
 // the key table (65,536) and the JS key cache (65,536 slots) hold, so that handles, key numbers
 // and cache slots all wrap around and start over while the same ids come back.
 const IDS = 40_000;
@@ -42,6 +42,40 @@ test("string ids keep their own counters across handle, key table and key cache 
   for (let i = 0; i < IDS; i += 97) {
     const feature = i % 2 ? "remix" : "tips";
     assert.equal(engine.usage(idOf(i))[feature], expected.get(`${idOf(i)}|${feature}`), idOf(i));
+  }
+});
+
+test("an id in use keeps its handle while 40,000 other ids pass through the full table", async () => {
+  // Which ids JS hands the core to intern (the core's class is internal: patched here only).
+  const { QuotaCore } = await import(new URL("../../pkg/wasm_quota.js", import.meta.url));
+  const internId = QuotaCore.prototype.internId;
+  const interned = new Map();
+  QuotaCore.prototype.internId = function (id) {
+    interned.set(id, (interned.get(id) ?? 0) + 1);
+    return internId.call(this, id);
+  };
+  try {
+    // Short ids fill the table's slots; 90-character ones its characters first.
+    for (const [name, makeStore] of STORES) {
+      for (const pad of ["", "-".repeat(84)]) {
+        interned.clear();
+        const now = fakeClock();
+        const engine = new QuotaEngine({ store: makeStore(now), now, limits: { remix: 1_000_000 } });
+        const hot = "8d3e5c1a-6f0b-4e2d-9a7c-5b4f3e2d1c0a";
+        const other = (i) => pad + idOf(i);
+        for (let i = 0; i < IDS; i++) {
+          engine.reserve({ id: other(i) }, "remix");
+          assert.equal(engine.reserve({ id: hot }, "remix").used, i + 1, name);
+        }
+        // Interned once: its slot was never the one emptied for a new id.
+        assert.equal(interned.get(hot), 1, name);
+        // Every other id once too (each came once), and its own count.
+        assert.equal(interned.size, IDS + 1, name);
+        for (let i = 0; i < IDS; i += 997) assert.equal(engine.usage(other(i)).remix, 1, `${name}: ${other(i)}`);
+      }
+    }
+  } finally {
+    QuotaCore.prototype.internId = internId;
   }
 });
 
