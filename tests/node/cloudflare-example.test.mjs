@@ -238,6 +238,20 @@ test("a missing, forged, tampered or expired token gets 401 and counts nothing",
   assert.equal((await ai(good, "remix")).status, 200, "the genuine token works");
 });
 
+test("a signed token with a profile id the engine refuses is a 400 on every route, not a crash", async () => {
+  // The token is the server's own (a minting bug, say): its id still never reaches a counter.
+  for (const sub of [-1, 1.5, "", "x".repeat(300)]) {
+    const tok = await token({ sub });
+    for (const [name, res] of [
+      ["ai", await mf.dispatchFetch("http://example/ai/remix", { method: "POST", headers: { Authorization: `Bearer ${tok}` } })],
+      ["usage", await mf.dispatchFetch("http://example/usage", { headers: { Authorization: `Bearer ${tok}` } })],
+    ]) {
+      assert.equal(res.status, 400, `${name}, sub ${JSON.stringify(sub).slice(0, 20)}`);
+      assert.equal((await res.json()).error, "invalid_argument", name);
+    }
+  }
+});
+
 test("an unlimited profile (claim in its signed token) is allowed and counted nowhere", async () => {
   const tok = await token({ sub: 1007, unlimited: true });
   for (let i = 0; i < 4; i++) {

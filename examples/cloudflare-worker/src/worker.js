@@ -61,7 +61,12 @@ async function guardedAi(request, env, rawFeature) {
     return json(400, { error: "invalid_request", message: err.message });
   }
 
-  const quota = quotaObject(env.QUOTA, profile.id);
+  let quota;
+  try {
+    quota = quotaObject(env.QUOTA, profile.id);
+  } catch (err) {
+    return quotaErrorResponse(err); // an id the engine refuses: 400, as /usage answers it
+  }
   const key = request.headers.get("Idempotency-Key");
   let leaseMs;
   try {
