@@ -63,8 +63,25 @@ export interface DurableObjectNamespaceLike {
   get(id: any): any;
 }
 
-/** The profile's object in `namespace`; its calls reject with QuotaErrors (code restored). */
-export function quotaObject(namespace: DurableObjectNamespaceLike, profileId: ProfileId): QuotaObjectMethods;
+/**
+ * The methods of the object class `T` as `quotaObject` reaches them over RPC: each returns a
+ * Promise of its result. Fields and protected members (`ctx`, `env`) are not reachable.
+ */
+export type QuotaObjectClient<T> = {
+  [K in keyof T as T[K] extends (...args: any[]) => unknown ? K : never]: T[K] extends (...args: infer A) => infer R
+    ? (...args: A) => Promise<Awaited<R>>
+    : never;
+};
+
+/**
+ * The profile's object in `namespace`; its calls reject with QuotaErrors (code restored). Name
+ * your subclass to reach its own methods too:
+ *
+ * ```ts
+ * const seen = await quotaObject<MyQuotaObject>(env.QUOTA, profile.id).beginRequest(key, 60_000);
+ * ```
+ */
+export function quotaObject<T extends object = QuotaObjectMethods>(namespace: DurableObjectNamespaceLike, profileId: ProfileId): QuotaObjectClient<T>;
 /** The object name for a profile id: numbers as digits, strings as "~" + the string. */
 export function quotaObjectName(profileId: ProfileId): string;
 /** Engine options (minus `store`) from QUOTA_LIMITS, QUOTA_ENABLED, QUOTA_KEY_PREFIX, QUOTA_STRING_ID_KEYS, QUOTA_RESERVATION_SECRET; throws INVALID_CONFIG. */

@@ -52,3 +52,21 @@ export async function settled(profile: { id: number }, key: string): Promise<Res
   const applied: boolean = await quota.settle(profile, d.reservation!, 1);
   return new Response(String(applied), { headers: rateLimitHeaders(d) });
 }
+
+// A subclass's own methods through quotaObject, as the example's Idempotency-Key records are:
+// each reached as a Promise of its result.
+export class RecordsObject extends QuotaDurableObject {
+  beginRequest(key: string, leaseMs: number): { state: "new" | "running"; leaseUntil?: number } {
+    return key === "" ? { state: "running" } : { state: "new", leaseUntil: Date.now() + leaseMs };
+  }
+}
+export async function begin(profile: { id: number }, key: string): Promise<string> {
+  const quota = quotaObject<RecordsObject>(env.QUOTA, profile.id);
+  const seen: { state: "new" | "running"; leaseUntil?: number } = await quota.beginRequest(key, 1000);
+  const d: Decision = await quota.reserve(profile, "remix");
+  // @ts-expect-error not a method of the object
+  quota.finishRequest(key);
+  // @ts-expect-error ctx is the object's own, not reachable over RPC
+  quota.ctx;
+  return `${seen.state} ${d.allowed}`;
+}
