@@ -40,6 +40,8 @@ pub struct IdHandles {
     free: Vec<usize>,
     /// The clock's hand: the next slot it looks at for one to empty.
     hand: usize,
+    /// Slots holding an id (a slot out of handles is neither held nor free).
+    held: usize,
 }
 
 /// An interned id and the MAC's state after it (`None` until a reservation of it is signed):
@@ -81,6 +83,7 @@ impl IdHandles {
             Some(old) => *old = entry,
             None => self.slots.push(entry),
         }
+        self.held += 1;
         Some(handle as f64)
     }
 
@@ -88,7 +91,7 @@ impl IdHandles {
     /// last passed (those it passes lose their mark), and returns it; `None` when no slot is
     /// held. At most one turn and a slot: the turn clears every mark.
     pub fn evict(&mut self) -> Option<usize> {
-        if self.free.len() == self.slots.len() {
+        if self.held == 0 {
             return None;
         }
         loop {
@@ -99,6 +102,7 @@ impl IdHandles {
                 entry.held = false;
                 entry.mac_start = None;
                 entry.id = ProfileId::Number(0);
+                self.held -= 1;
                 self.free.push(slot);
                 return Some(slot);
             }
@@ -209,6 +213,19 @@ mod tests {
         assert_eq!(t.index(0.5), None);
         assert_eq!(t.index(-1.0), None);
         assert_eq!(t.index(f64::NAN), None);
+    }
+
+    #[test]
+    fn a_slot_out_of_handles_is_never_used_again_and_the_clock_still_stops() {
+        let mut t = IdHandles::default();
+        t.intern(id(1)).unwrap();
+        t.slots[0].handle = MAX_HANDLE - SLOTS + 1; // its last generation
+        assert_eq!(t.evict(), Some(0));
+        assert_eq!(t.intern(id(2)), None, "no handle left for slot 0");
+        // Nothing held, one slot neither held nor free: nothing to evict (it looped before).
+        assert_eq!(t.evict(), None);
+        let h = t.intern(id(3)).unwrap();
+        assert_eq!(h as u64, 1, "the next fresh slot");
     }
 
     #[test]
