@@ -4,6 +4,7 @@
 // Synchronous, so an engine over it answers synchronously. For one process (a page, a test, a
 // single Node server).
 import { MemoryCounters } from "../wasm_quota.js";
+import { QuotaError, typeName } from "../runtime.js";
 
 export class MemoryStore {
   #counters = new MemoryCounters();
@@ -16,24 +17,34 @@ export class MemoryStore {
   }
 
   get(key) {
-    return this.#counters.get(String(key), this.#now()) ?? null;
+    return this.#counters.get(String(key), this.#read()) ?? null;
   }
 
   incr(key, delta) {
-    return this.#counters.incr(String(key), delta, this.#now()) ?? null;
+    return this.#counters.incr(String(key), delta, this.#read()) ?? null;
   }
 
   add(key, value, ttlSeconds) {
-    return this.#counters.add(String(key), value, ttlSeconds, this.#now());
+    return this.#counters.add(String(key), value, ttlSeconds, this.#read());
   }
 
   set(key, value, ttlSeconds) {
-    this.#counters.set(String(key), value, ttlSeconds, this.#now());
+    this.#counters.set(String(key), value, ttlSeconds, this.#read());
+  }
+
+  // The clock's reading, checked as an engine over this store checks it (`clock_reading` in
+  // src/bind/memory.rs): a Date, a string or NaN names no instant, and read as one, every
+  // counter expired the moment it was written.
+  #read() {
+    const ms = this.#now();
+    if (typeof ms === "number" && Number.isFinite(ms)) return ms;
+    const got = typeof ms === "number" ? String(ms) : typeName(ms);
+    throw new QuotaError("INVALID_CONFIG", `MemoryStore's \`now\` clock returned ${got}, expected ms since the epoch`);
   }
 
   /** Drops every expired entry now. */
   sweep() {
-    this.#counters.sweep(this.#now());
+    this.#counters.sweep(this.#read());
   }
 
   /** Entries held, expired ones not yet swept included. */

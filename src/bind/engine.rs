@@ -12,7 +12,7 @@ use super::args;
 use super::error::Failure;
 use super::ids::IdHandles;
 use super::js;
-use super::memory::{MemoryCounters, SharedCounters};
+use super::memory::{self, MemoryCounters, SharedCounters};
 use super::policies;
 use super::store::{self, Fault};
 use super::zones::IntlZones;
@@ -698,7 +698,10 @@ impl QuotaCore {
         let now = match &self.memory_clock {
             None => self.call_now.get() as f64,
             Some(clock) => match clock.call0(&JsValue::UNDEFINED) {
-                Ok(v) => v.as_f64().unwrap_or(f64::NAN),
+                Ok(v) => match memory::clock_reading(&v) {
+                    Ok(ms) => ms,
+                    Err(f) => return self.error(f),
+                },
                 Err(cause) => {
                     let error = core::QuotaError::store("MemoryStore's clock threw");
                     return match store::fault_of(machine, error, cause) {

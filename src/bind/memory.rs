@@ -3,7 +3,10 @@
 //! store holds the same map and runs each whole call over it inside WASM, in one crossing
 //! (`QuotaCore::attach_memory`).
 
+use super::error::Failure;
+use super::js;
 use crate::core::memory::Counters;
+use crate::core::QuotaError;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -11,8 +14,8 @@ use wasm_bindgen::prelude::*;
 /// Shared by the store and every engine attached to it.
 pub type SharedCounters = Rc<RefCell<Counters>>;
 
-/// The map behind `MemoryStore` (`pkg-template/stores/memory.js`), which reads its clock and
-/// passes `now` (ms) to each method.
+/// The map behind `MemoryStore` (`pkg-template/stores/memory.js`), which reads its clock,
+/// checks the reading as [`clock_reading`] does, and passes it (`now`, ms) to each method.
 ///
 /// ```js
 /// const counters = new MemoryCounters();
@@ -65,6 +68,24 @@ impl MemoryCounters {
 
     pub fn clear(&self) {
         self.counters.borrow_mut().clear();
+    }
+}
+
+/// A `MemoryStore` clock's reading `v` as ms since the epoch, for an engine running its calls
+/// over the store's counters; `MemoryStore`'s own methods check theirs alike (`#read` in
+/// `stores/memory.js`). Anything but a finite number (a `Date`, a string, `NaN`) is
+/// `INVALID_CONFIG`, as the engine's own `now` is: read as a time it named no instant, every
+/// counter read as expired the moment it was written, and every reserve was admitted. Not
+/// inlined: an error path.
+#[inline(never)]
+pub fn clock_reading(v: &JsValue) -> Result<f64, Failure> {
+    match v.as_f64() {
+        Some(ms) if ms.is_finite() => Ok(ms),
+        _ => Err(QuotaError::config(format!(
+            "MemoryStore's `now` clock returned {}, expected ms since the epoch",
+            js::describe(v)
+        ))
+        .into()),
     }
 }
 

@@ -176,6 +176,33 @@ test("a MemoryStore expires counters on its own clock, also when the engine's cl
   assert.equal(engine.reserve({ id: 1 }, "remix").allowed, true);
 });
 
+// A clock that answers something other than a number (a Date, a string, NaN) named no instant:
+// every counter read as expired the moment it was written, and every reserve was admitted.
+test("a MemoryStore whose clock answers no number is refused, never read as an empty store", () => {
+  const engineNow = fakeClock();
+  const bad = [() => new Date(NOON), () => String(NOON), () => NaN, () => Infinity, () => undefined];
+  for (const now of bad) {
+    const message = /^MemoryStore's `now` clock returned .+, expected ms since the epoch$/;
+    const store = new MemoryStore({ now });
+    // Its own methods refuse the reading, as the engine's `now` option is refused.
+    for (const call of [() => store.get("k"), () => store.incr("k", 1), () => store.add("k", 1, 60), () => store.set("k", 1, 60), () => store.sweep()]) {
+      assert.throws(call, { name: "QuotaError", code: "INVALID_CONFIG", message });
+    }
+    // An engine over it (its calls run inside WASM) refuses every call under every policy,
+    // also with a clock of its own: nothing is admitted, nothing counted.
+    for (const onStoreError of ["throw", "deny", "allow"]) {
+      for (const options of [{}, { now: engineNow }]) {
+        const engine = new QuotaEngine({ store, limits: { remix: 2 }, onStoreError, ...options });
+        for (let i = 0; i < 3; i++) {
+          assert.throws(() => engine.reserve({ id: 1 }, "remix"), { code: "INVALID_CONFIG", message });
+        }
+        assert.throws(() => engine.usage(1), { code: "INVALID_CONFIG", message });
+      }
+    }
+    assert.equal(store.size, 0);
+  }
+});
+
 test("a MemoryStore with a method replaced, or a subclass, is called like any store", () => {
   const now = fakeClock();
   const logged = [];
