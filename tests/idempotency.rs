@@ -240,6 +240,31 @@ fn bad_keys_are_refused() {
         .is_ok());
 }
 
+/// Home mode and an unlimited profile are answered without the store; the key is checked
+/// first, so that a key refused once quotas apply is refused in development too.
+#[test]
+fn bad_keys_are_refused_in_home_mode_and_for_an_unlimited_profile() {
+    let limits = || Limits::daily([("chat", 5)]).unwrap();
+    let home = engine(limits(), 1).with_enabled(false);
+    let quotas = engine(limits(), 1);
+    let unlimited = Profile {
+        unlimited: true,
+        ..me()
+    };
+    for (engine, profile) in [(&home, &me()), (&quotas, &unlimited)] {
+        for key in ["".to_owned(), "x".repeat(257)] {
+            let err = engine
+                .reserve_once(profile, "chat", 1, &key, NOON)
+                .err()
+                .unwrap();
+            assert_eq!(err.code, ErrorCode::InvalidArgument);
+        }
+        assert!(engine
+            .reserve_once(profile, "chat", 1, &"é".repeat(256), NOON)
+            .is_ok());
+    }
+}
+
 #[test]
 fn a_corrupt_record_is_an_error_not_a_decision() {
     let mut w = daily(5);

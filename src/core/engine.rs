@@ -7,7 +7,7 @@ use super::clock::{MAX_MS, MIN_MS};
 use super::direct::Counting;
 use super::error::{QuotaError, Result};
 use super::fault::FaultPolicy;
-use super::idempotency::{write_record_key, Once, RECORD_NONCE_MASK};
+use super::idempotency::{check_key, write_record_key, Once, RECORD_NONCE_MASK};
 use super::key::{counter_key, push_feature_key_base, Profile, ProfileId};
 use super::keytable::{CounterKey, KeyTable, Owner};
 use super::limits::{self, Limits, Policy};
@@ -318,6 +318,9 @@ impl Engine {
         };
         m.reset(name, amount, now_ms);
         if !self.enabled || profile.unlimited {
+            if let Some(key) = idempotency_key {
+                check_key(key)?;
+            }
             m.kind = Kind::Ready(Finished::Unlimited);
             return Ok(());
         }

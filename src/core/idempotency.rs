@@ -45,6 +45,20 @@ pub const MAX_RETRIES_AFTER_RELEASE: u8 = 16;
 /// is a safe integer (a count the store can hold).
 pub const RECORD_NONCE_MASK: u64 = (1 << 52) - 1;
 
+/// `key` as an idempotency key: 1 to [`MAX_KEY_CHARS`] characters. Checked as a reserve is
+/// loaded, before home mode or an unlimited profile answers without the store, so that a key
+/// production would refuse is refused in development too (as an unknown feature is).
+pub fn check_key(key: &str) -> Result<()> {
+    let n = key.chars().count();
+    if (1..=MAX_KEY_CHARS).contains(&n) {
+        Ok(())
+    } else {
+        Err(QuotaError::argument(format!(
+            "idempotencyKey must be 1 to {MAX_KEY_CHARS} characters, got {n}"
+        )))
+    }
+}
+
 /// Where the admission under `key` is recorded, written into `out` (emptied first).
 pub fn write_record_key(
     out: &mut String,
@@ -53,12 +67,7 @@ pub fn write_record_key(
     (label, amount): (&str, i64),
     key: &str,
 ) -> Result<()> {
-    let n = key.chars().count();
-    if !(1..=MAX_KEY_CHARS).contains(&n) {
-        return Err(QuotaError::argument(format!(
-            "idempotencyKey must be 1 to {MAX_KEY_CHARS} characters, got {n}"
-        )));
-    }
+    check_key(key)?;
     out.clear();
     out.push_str(prefix);
     out.push(':');

@@ -97,6 +97,29 @@ test("bad idempotency keys are INVALID_ARGUMENT and count nothing", () => {
   assert.equal(engine.check(me, "chat").used, 0);
 });
 
+// Home mode and an unlimited profile answer without the store, and answered before the key was
+// read: a 300-character key passed there and was INVALID_ARGUMENT only once quotas applied.
+test("a key the engine refuses is refused in home mode and for an unlimited profile too, as an unknown feature is", () => {
+  const now = fakeClock(NOON);
+  for (const store of [new MemoryStore({ now }), mapStore(now).store, mapStore(now, { upsert: true, async: true }).store]) {
+    const home = new QuotaEngine({ store, limits: { chat: 3 }, now, enabled: false });
+    const quotas = new QuotaEngine({ store, limits: { chat: 3 }, now });
+    for (const idempotencyKey of ["", "x".repeat(257)]) {
+      for (const [engine, profile] of [[home, me], [quotas, { id: 42, unlimited: true }], [quotas, me]]) {
+        assert.throws(() => engine.reserve(profile, "chat", { idempotencyKey }), {
+          name: "QuotaError",
+          code: "INVALID_ARGUMENT",
+          message: /^idempotencyKey must be 1 to 256 characters, got (0|257)$/,
+        });
+      }
+    }
+    // Keys of 1 and 256 characters are taken there as before.
+    for (const idempotencyKey of ["k", "x".repeat(256)]) {
+      assert.deepEqual(home.reserve(me, "chat", { idempotencyKey }), { allowed: true, unlimited: true, feature: "chat" });
+    }
+  }
+});
+
 test("a retry after the reservation was released (the call failed) reserves again; after a settle it replays", () => {
   const { engine, now } = setup({ chat: 5 });
   const first = engine.reserve(me, "chat", { amount: 2, idempotencyKey: "job" });
