@@ -120,6 +120,27 @@ test("a key the engine refuses is refused in home mode and for an unlimited prof
   }
 });
 
+// What README's Idempotency says of them: nothing is counted, so nothing is recorded, and a
+// retry through another engine is admitted as the first was. Work that must run once for them
+// needs a record of its own (handle()'s table in one process, the example worker's records).
+test("home mode and an unlimited profile record nothing: a retry is admitted again, never replayed", () => {
+  const now = fakeClock(NOON);
+  const store = new MemoryStore({ now });
+  const engines = () => [0, 1].map(() => new QuotaEngine({ store, limits: { chat: 3 }, now, tokenSecret: SECRET }));
+  const [a, b] = engines();
+  const unlimited = { id: 42, unlimited: true };
+  const [homeA, homeB] = [0, 1].map(() => new QuotaEngine({ store, limits: { chat: 3 }, now, enabled: false }));
+  for (const [first, retry, profile] of [[a, b, unlimited], [homeA, homeB, me]]) {
+    for (const engine of [first, retry, first]) {
+      assert.deepEqual(engine.reserve(profile, "chat", { idempotencyKey: "req-1" }), { allowed: true, unlimited: true, feature: "chat" });
+    }
+  }
+  assert.equal(store.size, 0);
+  // Once the profile is limited, the key is a new request: admitted with a reservation, then replayed.
+  assert.ok(a.reserve(me, "chat", { idempotencyKey: "req-1" }).reservation);
+  assert.equal(b.reserve(me, "chat", { idempotencyKey: "req-1" }).replayed, true);
+});
+
 test("a retry after the reservation was released (the call failed) reserves again; after a settle it replays", () => {
   const { engine, now } = setup({ chat: 5 });
   const first = engine.reserve(me, "chat", { amount: 2, idempotencyKey: "job" });
