@@ -28,7 +28,8 @@ export class QuotaEngine {
   /**
    * Takes back a reservation (exactly its amount, from the window it was counted in) or, given a
    * feature name, `amount` (default 1) from today's counter as the Django service does. A counter that
-   * would go below zero is set to 0; a missing counter is a quiet no-op.
+   * would go below zero is brought back to 0 by adding back what it went below (never a blind
+   * write, which could erase a concurrent reserve's count); a missing counter is a quiet no-op.
    */
   release(profile: Profile, featureOrReservation: string, options?: AmountOptions): void | Promise<void>;
   /**
@@ -39,7 +40,10 @@ export class QuotaEngine {
    * when its charge came too late for every window (nothing written).
    */
   settle(profile: Profile, reservation: string, actualAmount: number): boolean | Promise<boolean>;
-  /** The Django service's post-hoc count: adds `amount` with no limit check; the decision is always allowed. */
+  /**
+   * The Django service's post-hoc count: adds `amount` with no limit check; the decision is
+   * allowed, unless the store failed and `onStoreError: "deny"` answered a degraded denial.
+   */
   increment(profile: Profile, feature: string, options?: AmountOptions): Decision | Promise<Decision>;
   /** `{ feature: count }` for every configured feature in the current window. */
   usage(profileId: ProfileId): Usage | Promise<Usage>;
