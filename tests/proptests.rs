@@ -17,7 +17,9 @@
 //!   every invariant above (`multi_policy_features_agree_with_the_model`). The two are drawn
 //!   from `SHAPES`: an hour and a day in either order, zoned windows (Asia/Kolkata, +05:30:
 //!   hours starting at :30, a day ending at 18:30 UTC), a week; a denial by both is the one
-//!   that ends last;
+//!   that ends last; and calendar months, whose length varies (a UTC month beside a day, a
+//!   Kolkata month beside an hour), from the last two days of a month of 2026 on, across its
+//!   end (`month_windows_agree_with_the_model`);
 //! - a release by feature of more than its counter holds ("unpaired"), racing other calls,
 //!   never erases a count made by a reserve or increment (the counter ends at least at
 //!   before + counted - released); reserves racing it may see a transiently negative counter
@@ -46,13 +48,14 @@ mod once;
 #[path = "proptests/shapes.rs"]
 mod shapes;
 
+use chrono::Datelike;
 use finalize::Effect;
 use model::records::Records;
 use model::{ttl_secs, Counter, Model, DAY_MS, HOUR_MS};
 use once::{Ident, Keyed};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use shapes::{Change, Pol, SHAPES, WINDOWS};
+use shapes::{Change, Pol, SHAPES, SHAPES_WITHOUT_MONTHS, WINDOWS, WITHOUT_MONTHS};
 use std::collections::{BTreeMap, BTreeSet};
 use wasm_quota::core::reservation::Reservation;
 use wasm_quota::core::store::perform;
@@ -90,10 +93,12 @@ fn owner(p: usize) -> usize {
 
 /// A policy's window as the model sees it, spelled out independently of `core::window`: a
 /// fixed length, starting where the wall time (`t + zone_ms`) is a multiple of it (a week's,
-/// where it is a Monday), and labelled with the wall time of its start.
+/// where it is a Monday), or a calendar month of the wall time, and labelled with the wall
+/// time of its start.
 #[derive(Debug, Clone, Copy)]
 struct Win {
     unit: WindowUnit,
+    /// The window's length; unused for a month, whose length varies.
     len: i64,
     /// The zone (`FakeZones`' Asia/Kolkata, +05:30 all year) or UTC.
     zone: Option<(&'static str, i64)>,
@@ -116,9 +121,21 @@ impl Win {
 
     /// `(start, end)` of the window holding `t`.
     fn span(&self, t: i64) -> (i64, i64) {
+        if let WindowUnit::Month = self.unit {
+            return self.month(t);
+        }
         let align = self.zone_ms() - if self.len == WEEK_MS { MONDAY_MS } else { 0 };
         let start = (t + align).div_euclid(self.len) * self.len - align;
         (start, start + self.len)
+    }
+
+    /// The calendar month of the wall time holding `t`, from its 1st at 00:00 to the next's.
+    fn month(&self, t: i64) -> (i64, i64) {
+        let wall = chrono::DateTime::from_timestamp_millis(t + self.zone_ms()).unwrap();
+        let first = wall.date_naive().with_day(1).unwrap();
+        let next = first.checked_add_months(chrono::Months::new(1)).unwrap();
+        let ms = |d: chrono::NaiveDate| d.and_time(Default::default()).and_utc().timestamp_millis();
+        (ms(first) - self.zone_ms(), ms(next) - self.zone_ms())
     }
 
     /// The key label of the window starting at `start`.
@@ -127,6 +144,7 @@ impl Win {
         let label = match self.unit {
             WindowUnit::Hour => wall.format("%Y-%m-%dT%H"),
             WindowUnit::Week => wall.format("%G-W%V"),
+            WindowUnit::Month => wall.format("%Y-%m"),
             _ => wall.format("%Y-%m-%d"),
         };
         match self.zone {
@@ -213,6 +231,44 @@ fn req() -> impl Strategy<Value = Req> {
             fault,
         }
     })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(3_000),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/proptests-months.txt",
+        ))),
+        ..ProptestConfig::default()
+    })]
+
+    /// Calendar months, whose length varies: "scale" has a UTC month and a day, or a Kolkata
+    /// month and a UTC hour, and the history starts in the last two days of a month of 2026,
+    /// so that it crosses the month's end; `setLimits` moves policies to and from months.
+    /// Everything the tests above check holds.
+    #[test]
+    fn month_windows_agree_with_the_model(
+        month in 1..=12u32,
+        before_end in 1..2 * DAY_MS,
+        limits in prop::array::uniform3(0..=6i64),
+        hourly in 0..=4i64,
+        shape in SHAPES_WITHOUT_MONTHS..SHAPES.len(),
+        policy in fault_policy(),
+        events in prop::collection::vec(prop_oneof![
+            4 => event(),
+            1 => shapes::change(WINDOWS.len()).prop_map(|(f, c)| Event::Reshape(f, c)),
+            1 => (any::<usize>(), -1_500..1_500i64).prop_map(|(i, off)| Event::NearExpiry(i, off)),
+        ], 1..30),
+        upsert in any::<bool>(),
+    ) {
+        let first = chrono::NaiveDate::from_ymd_opt(2026, month, 1).unwrap();
+        let (_, end) = WINDOWS[shapes::MONTH].month(first.and_time(Default::default()).and_utc().timestamp_millis());
+        let mut world = World::new(end - before_end, limits, (Some(hourly), shape), policy, upsert);
+        for event in &events {
+            world.run(event)?;
+        }
+        world.run(&Event::Usage(2))?;
+    }
 }
 
 fn event() -> impl Strategy<Value = Event> {
@@ -1059,7 +1115,7 @@ proptest! {
         start in START..START + 365 * DAY_MS,
         limits in prop::array::uniform3(0..=6i64),
         hourly in 0..=4i64,
-        shape in 0..SHAPES.len(),
+        shape in 0..SHAPES_WITHOUT_MONTHS,
         policy in fault_policy(),
         events in prop::collection::vec(event(), 1..30),
         upsert in any::<bool>(),
@@ -1096,11 +1152,11 @@ proptest! {
         start in START..START + 365 * DAY_MS,
         limits in prop::array::uniform3(0..=6i64),
         hourly in prop::option::of(0..=4i64),
-        shape in 0..SHAPES.len(),
+        shape in 0..SHAPES_WITHOUT_MONTHS,
         policy in fault_policy(),
         events in prop::collection::vec(prop_oneof![
             4 => event(),
-            1 => shapes::change().prop_map(|(f, c)| Event::Reshape(f, c)),
+            1 => shapes::change(WITHOUT_MONTHS).prop_map(|(f, c)| Event::Reshape(f, c)),
             1 => (any::<usize>(), -1_500..1_500i64).prop_map(|(i, off)| Event::NearExpiry(i, off)),
         ], 1..30),
         upsert in any::<bool>(),

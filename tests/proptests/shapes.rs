@@ -20,8 +20,10 @@ use super::{Win, World, FEATURES, KOLKATA, UTC_DAY, UTC_HOUR, WEEK_MS};
 use proptest::prelude::*;
 use wasm_quota::core::{Limits, Policy, WindowUnit};
 
-/// Every window a policy may have; a counter names its window by its index here.
-pub const WINDOWS: [Win; 5] = [
+/// Every window a policy may have; a counter names its window by its index here. The months
+/// come last: the tests that came before them draw from the first [`WITHOUT_MONTHS`], so that
+/// their kept regressions replay the cases they were found in.
+pub const WINDOWS: [Win; 7] = [
     UTC_HOUR,
     UTC_DAY,
     Win {
@@ -39,14 +41,28 @@ pub const WINDOWS: [Win; 5] = [
         len: WEEK_MS,
         zone: None,
     },
+    Win {
+        unit: WindowUnit::Month,
+        len: 0,
+        zone: None,
+    },
+    Win {
+        unit: WindowUnit::Month,
+        len: 0,
+        zone: KOLKATA,
+    },
 ];
+pub const WITHOUT_MONTHS: usize = 5;
 pub const DAY: usize = 1;
+pub const MONTH: usize = 5;
 
 /// The two policies of "scale" in each shape a case may draw (indices into `WINDOWS`):
 /// windows of different lengths, the longer first or second, zoned windows that start at
 /// other instants than UTC's (an hour at :30, a day that ends at 18:30 UTC), and a week
-/// against an hour.
-pub const SHAPES: [[usize; 2]; 5] = [[0, 1], [1, 0], [2, 1], [3, 1], [4, 2]];
+/// against an hour; then (drawn by the month test only, as [`WINDOWS`]' months) a UTC month
+/// and a day, a Kolkata month (ending at 18:30 UTC) and a UTC hour.
+pub const SHAPES: [[usize; 2]; 7] = [[0, 1], [1, 0], [2, 1], [3, 1], [4, 2], [5, 1], [6, 0]];
+pub const SHAPES_WITHOUT_MONTHS: usize = 5;
 
 /// One policy of a feature.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,11 +99,12 @@ pub enum Change {
     Plain(i64),
 }
 
-pub fn change() -> impl Strategy<Value = (usize, Change)> {
+/// A change among the first `windows` of [`WINDOWS`].
+pub fn change(windows: usize) -> impl Strategy<Value = (usize, Change)> {
     let change = prop_oneof![
-        (0..WINDOWS.len(), 0..=6i64).prop_map(|(w, l)| Change::Add(w, l)),
+        (0..windows, 0..=6i64).prop_map(|(w, l)| Change::Add(w, l)),
         any::<usize>().prop_map(Change::Drop),
-        (any::<usize>(), 0..WINDOWS.len()).prop_map(|(i, w)| Change::Move(i, w)),
+        (any::<usize>(), 0..windows).prop_map(|(i, w)| Change::Move(i, w)),
         any::<usize>().prop_map(Change::Rename),
         (0..=6i64).prop_map(Change::Plain),
     ];
