@@ -5,7 +5,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { AmountOptions, Decision, Limits, MaybePromise, Profile, ProfileId, QuotaEngineOptions, ReserveOptions, Usage } from "./types.js";
 export * from "./index.js";
 export { DurableObjectStore, type DurableObjectStorageLike } from "./stores/durable-object.js";
-export { KvStore, KV_MIN_TTL_SECONDS, type KVNamespaceLike } from "./stores/kv.js";
+export { KvStore, type KVNamespaceLike } from "./stores/kv.js";
 import { QuotaError } from "./runtime.js";
 
 /** The env a QuotaDurableObject reads. */
