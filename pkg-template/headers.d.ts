@@ -19,8 +19,9 @@ export interface ProblemOptions extends HeaderOptions {
   type?: string;
   title?: string;
   detail?: string;
-  /** More headers for the response. */
-  headers?: HeadersInit;
+  /** More headers for the response: what `new Headers()` takes. Written through the global
+   *  `Headers` (the DOM's, Node's or Cloudflare's), not the DOM-only `HeadersInit`. */
+  headers?: ConstructorParameters<typeof Headers>[0];
 }
 
 /** The RateLimit fields (and Retry-After on a denial that may fit later); `{}` for unlimited or

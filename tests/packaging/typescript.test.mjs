@@ -50,3 +50,17 @@ export const fromPackage = (s: PackageStore): QuotaStore => s;
   const { stdout } = await run(bin("tsc"), ["-p", "."], { cwd: dir }).catch((err) => assert.fail(err.stdout + err.stderr));
   assert.equal(stdout, "");
 });
+
+test("in a Node project (lib ES2022, @types/node, no DOM) the package's types check: tests/types as a Node user compiles it", async (t) => {
+  // The main entry's types name fetch's Response and Headers, which Node's types declare too;
+  // a name only the DOM library has (HeadersInit) failed there with skipLibCheck: false.
+  const tsconfig = JSON.parse(await readFile(new URL("../types/tsconfig.json", import.meta.url), "utf8"));
+  tsconfig.compilerOptions.lib = ["ES2022"];
+  tsconfig.compilerOptions.types = ["node"];
+  assert.equal(tsconfig.compilerOptions.skipLibCheck, false);
+  const files = {};
+  for (const name of tsconfig.files) files[name] = await readFile(new URL(`../types/${name}`, import.meta.url), "utf8");
+  const dir = await project(t, { "tsconfig.json": JSON.stringify(tsconfig), ...files }, { links: ["@types/node"] });
+  const { stdout } = await run(bin("tsc"), ["-p", "."], { cwd: dir }).catch((err) => assert.fail(err.stdout + err.stderr));
+  assert.equal(stdout, "");
+});
