@@ -102,7 +102,16 @@ export interface LimitedDecision {
   unlimited?: undefined;
   degraded?: undefined;
 }
-export interface UnlimitedDecision { allowed: true; unlimited: true; feature: string }
+/** Home mode or an unlimited profile: nothing counted, so no figures and no `reservation`
+ *  (`if (d.reservation)` reads `undefined`; release or settle only when one is there). */
+export interface UnlimitedDecision {
+  allowed: true;
+  unlimited: true;
+  feature: string;
+  reservation?: undefined;
+  replayed?: undefined;
+  degraded?: undefined;
+}
 /** Decided by `onStoreError` because the store failed: no figures, no reservation. */
 export interface DegradedDecision {
   allowed: boolean;
@@ -113,6 +122,7 @@ export interface DegradedDecision {
   /** Always 0: when the store comes back is unknown. */
   retryAfter: 0;
   reservation?: undefined;
+  replayed?: undefined;
   unlimited?: undefined;
 }
 export type Decision = LimitedDecision | UnlimitedDecision | DegradedDecision;

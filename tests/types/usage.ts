@@ -102,3 +102,15 @@ async function beyond(): Promise<Response | undefined> {
 void beyond;
 // @ts-expect-error windows are hour, day, week or month
 new QuotaEngine({ store, limits: { chat: { limit: 1, window: "fortnight" } } });
+
+// The fields the README's examples read on any decision, before narrowing it: `reservation`
+// (absent for unlimited, degraded and replayed decisions), `replayed`, `degraded`.
+async function anyDecision(): Promise<string> {
+  const d: Decision = await engine.reserve({ id: 1 }, "remix", { idempotencyKey: "k" });
+  if (d.replayed) return "409";
+  if (d.degraded) return d.error.code;
+  const reservation: string | undefined = d.reservation;
+  if (reservation) await engine.release({ id: 1 }, reservation);
+  return d.allowed ? "200" : "429";
+}
+void anyDecision;
