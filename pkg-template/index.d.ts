@@ -11,6 +11,8 @@ export type {
   Policy,
   ProfileId,
   QuotaEngineOptions,
+  SyncQuotaStore,
+  Answer,
   QuotaStore,
   ReserveOptions,
   UnlimitedDecision,

@@ -26,6 +26,29 @@ export interface QuotaStore {
   incrOrCreate?(key: string, delta: number, ttlSeconds: number): MaybePromise<number>;
 }
 
+/**
+ * A store whose every method answers with a plain value (`MemoryStore`, a plain object over a
+ * `Map`): an engine over it answers every call with a plain value too, never a Promise.
+ */
+export interface SyncQuotaStore extends QuotaStore {
+  get(key: string): number | null | undefined;
+  incr(key: string, delta: number): number | null;
+  add(key: string, value: number, ttlSeconds: number): boolean;
+  set(key: string, value: number, ttlSeconds: number): void;
+  incrOrCreate?(key: string, delta: number, ttlSeconds: number): number;
+}
+
+/**
+ * What an engine over a store of type `S` answers: `T` itself over a {@link SyncQuotaStore},
+ * else `T` or a Promise of it (`await` it). A `set` typed as returning a Promise counts as
+ * asynchronous, although `void` would accept it.
+ */
+export type Answer<S, T> = S extends SyncQuotaStore
+  ? S["set"] extends (...args: any[]) => PromiseLike<unknown>
+    ? MaybePromise<T>
+    : T
+  : MaybePromise<T>;
+
 /** A non-negative safe integer or a string of 1–256 characters. `42` and `"42"` differ. */
 export type ProfileId = number | string;
 export interface Profile { id: ProfileId; unlimited?: boolean }
@@ -47,8 +70,8 @@ export interface Policy {
  * several policies that must all pass (a reserve counts in all or none).
  */
 export type Limits = Record<string, number | Policy | Policy[]>;
-export interface QuotaEngineOptions {
-  store: QuotaStore;
+export interface QuotaEngineOptions<S extends QuotaStore = QuotaStore> {
+  store: S;
   limits: Limits;
   /** false = home mode: everything allowed, nothing counted. Default true. */
   enabled?: boolean;

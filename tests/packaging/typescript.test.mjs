@@ -64,3 +64,43 @@ test("in a Node project (lib ES2022, @types/node, no DOM) the package's types ch
   const { stdout } = await run(bin("tsc"), ["-p", "."], { cwd: dir }).catch((err) => assert.fail(err.stdout + err.stderr));
   assert.equal(stdout, "");
 });
+
+/** The first ```js block after `marker` in the README. */
+async function jsBlock(marker) {
+  const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+  const at = readme.indexOf(marker);
+  assert.ok(at >= 0, `README has no ${marker}`);
+  return readme.slice(at).match(/```js\n([\s\S]*?)```/)[1];
+}
+
+test("the README's JavaScript examples type-check as TypeScript, as written", async (t) => {
+  // A TypeScript user copies them: the decision's fields they read (`reservation`, `degraded`,
+  // `replayed`) on any decision, and, over MemoryStore, results without `await`, as the README
+  // says a synchronous store answers.
+  const node = JSON.parse(await readFile(new URL("../types/tsconfig.json", import.meta.url), "utf8"));
+  node.compilerOptions.lib = ["ES2022"];
+  node.compilerOptions.types = ["node"];
+  node.files = ["use.ts", "store-fails.ts"];
+  const storeFails =
+    'import { QuotaEngine, type Limits, type Profile, type QuotaStore } from "wasm-quota";\n' +
+    "declare const store: QuotaStore, limits: Limits, profile: Profile;\n" +
+    (await jsBlock("### When the store fails")) +
+    "export {};\n";
+  const workers = JSON.parse(await source("tsconfig.json"));
+  workers.files = ["worker.ts"];
+  const dir = await project(
+    t,
+    {
+      "tsconfig.json": JSON.stringify(node),
+      "tsconfig.worker.json": JSON.stringify(workers),
+      "use.ts": (await jsBlock("## Use it")) + "export {};\n",
+      "store-fails.ts": storeFails,
+      "worker.ts": await jsBlock("Make the engine once, at module scope"),
+    },
+    { links: ["@types/node", "@cloudflare/workers-types"] },
+  );
+  for (const config of ["tsconfig.json", "tsconfig.worker.json"]) {
+    const { stdout } = await run(bin("tsc"), ["-p", config], { cwd: dir }).catch((err) => assert.fail(`${config}:\n${err.stdout}${err.stderr}`));
+    assert.equal(stdout, "");
+  }
+});

@@ -114,3 +114,34 @@ async function anyDecision(): Promise<string> {
   return d.allowed ? "200" : "429";
 }
 void anyDecision;
+
+// Results follow the store: plain values over a synchronous one (MemoryStore, a plain object
+// over a Map), as the README's first example uses them without `await`; a value or a Promise
+// over any other.
+function syncResults(): number {
+  const memory = new QuotaEngine({ store: new MemoryStore(), limits: { remix: 2 } });
+  const d: Decision = memory.reserve({ id: 1 }, "remix");
+  if (d.reservation) memory.release({ id: 1 }, d.reservation);
+  const settled: boolean = memory.settle({ id: 1 }, "q4.x", 1);
+  const map = new Map<string, number>();
+  const plain = new QuotaEngine({
+    store: {
+      get: (k: string) => map.get(k),
+      incr: (k: string, delta: number) => (map.has(k) ? map.set(k, map.get(k)! + delta).get(k)! : null),
+      add: (k: string, v: number) => !map.has(k) && map.set(k, v).has(k),
+      set: (k: string, v: number) => void map.set(k, v),
+    },
+    limits: { remix: 2 },
+  });
+  const usage: Usage = plain.usage(1);
+  void settled;
+  return (d.allowed ? 1 : 0) + (usage.remix ?? 0) + (plain.check({ id: 1 }, "remix").allowed ? 1 : 0);
+}
+void syncResults;
+// @ts-expect-error over an async store a result may be a Promise: await it
+const notAwaited: Decision = new QuotaEngine({ store: asyncStore, limits: {} }).reserve({ id: 1 }, "remix");
+// @ts-expect-error a store typed QuotaStore may answer with Promises
+const untyped: Decision = engine.check({ id: 1 }, "remix");
+const lateSet = { get: () => null, incr: () => null, add: () => true, set: async () => {} };
+// @ts-expect-error a set that returns a Promise makes the store asynchronous
+const lateSetDecision: Decision = new QuotaEngine({ store: lateSet, limits: {} }).check({ id: 1 }, "remix");
