@@ -17,6 +17,9 @@ const { Count: REPLY_COUNT, Absent: REPLY_ABSENT, Added: REPLY_ADDED, Done: REPL
 const { Check: CHECK, Reserve: RESERVE, Increment: INCREMENT, Release: RELEASE } = CallKind;
 const OUT_LEN = DecisionSlot.End;
 
+// Whether a name is an object's own enumerable field (what `plainData` copies).
+const ownField = Object.prototype.propertyIsEnumerable;
+
 // Runs store operation `op` (a status up to LAST_OP) with the op's numbers.
 function callStore(store, op, key, a, b) {
   switch (op) {
@@ -177,8 +180,12 @@ export class QuotaEngine {
           if (options !== undefined) {
             if (typeof options !== "object" || options === null || Array.isArray(options)) throw options;
             amount = options.amount;
-            if (amount === undefined) amount = 1;
             if (kind === RESERVE) key = options.idempotencyKey;
+            // Only the object's own fields, as `start` reads them: one from its prototype
+            // (Object.create(defaults)) goes to `start`, which refuses it.
+            if (amount !== undefined && !ownField.call(options, "amount")) plain = false;
+            if (key !== undefined && !ownField.call(options, "idempotencyKey")) plain = false;
+            if (amount === undefined) amount = 1;
             // Any other name (a typo, or idempotencyKey where it is not taken): `start` refuses it.
             for (const name in options) if (name !== "amount" && (name !== "idempotencyKey" || kind !== RESERVE)) plain = false;
           }

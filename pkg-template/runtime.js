@@ -82,6 +82,13 @@ export function plainData(v, levels, path = "") {
   return copy;
 }
 
+/** Whether `o` shows a value under `name` that is not its own enumerable field (one from its
+ *  prototype, say), which `plainData` would not copy: a method option given that way is
+ *  refused, not silently left out (or, on the engine's fast path, taken). */
+export function fieldNotOwn(o, name) {
+  return o[name] !== undefined && !Object.prototype.propertyIsEnumerable.call(o, name);
+}
+
 class LoneSurrogate {
   constructor(path) {
     this.path = path;

@@ -94,6 +94,8 @@ export interface QuotaEngineOptions<S extends QuotaStore = QuotaStore> {
    *  share it to release or settle each other's reservations. Default: random per engine. */
   tokenSecret?: string;
 }
+/** A method's options are the object's own fields: an `amount` or `idempotencyKey` inherited
+ *  from its prototype is INVALID_ARGUMENT. */
 export interface AmountOptions { amount?: number }
 export interface ReserveOptions extends AmountOptions {
   /** A retry with the same key (and amount) in the same window is replayed: `replayed: true`,

@@ -77,7 +77,15 @@ async function compare(seed, calls, storeOptions) {
       const options = {};
       if (rand() < 0.5) options.amount = rand() < 0.9 ? pick(AMOUNTS.slice(0, 8)) : pick(AMOUNTS);
       if (kind !== "check" && rand() < 0.3) options.idempotencyKey = rand() < 0.9 ? pick(KEYS.slice(0, 4)) : pick(KEYS);
-      const args = [profile, feature, Object.keys(options).length === 0 && rand() < 0.5 ? undefined : options];
+      // Now and then some of them come from the object's prototype (Object.create(defaults)),
+      // with or without a name no method takes.
+      let given = options;
+      if (rand() < 0.1) {
+        const proto = rand() < 0.3 ? { extra: 1 } : {};
+        for (const k of Object.keys(options)) if (rand() < 0.6) [proto[k], options[k]] = [options[k], undefined];
+        given = Object.assign(Object.create(proto), Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)));
+      }
+      const args = [profile, feature, Object.keys(given).length === 0 && rand() < 0.5 ? undefined : given];
       const got = await outcome(() => numeric[kind](...args));
       const want = await onGeneralPath(() => outcome(() => general[kind](...args)));
       assert.deepEqual(got, want, `call ${i}: ${kind}(${JSON.stringify(args)}) at ${now.t}`);
@@ -102,4 +110,24 @@ test("… over a store with incrOrCreate, and over async stores", async () => {
   assert.ok((await compare(4, 2_000, { upsert: true })) > 1_300);
   assert.ok((await compare(5, 1_000, { async: true })) > 600);
   assert.ok((await compare(6, 1_000, { async: true, upsert: true })) > 600);
+});
+
+test("an amount or idempotencyKey the options object inherits is refused on both paths; other inherited names are left out", async () => {
+  for (const general of [false, true]) {
+    const { store, entries } = mapStore(fakeClock(NOON));
+    const engine = new QuotaEngine({ store, limits: { chat: 1_000 }, now: fakeClock(NOON) });
+    const call = (kind, options) => (general ? onGeneralPath(() => outcome(() => engine[kind]({ id: 1 }, "chat", options))) : outcome(() => engine[kind]({ id: 1 }, "chat", options)));
+    const refused = (name) => ({ error: { name: "QuotaError", code: "INVALID_ARGUMENT", message: `options.${name} is not a field of the options object itself (it is inherited, or not enumerable): pass it as a plain field` } });
+    // Before: the fast path counted the inherited 500, the general path 1.
+    assert.deepEqual(await call("reserve", Object.create({ amount: 500 })), refused("amount"));
+    assert.deepEqual(await call("check", Object.create({ amount: 500 })), refused("amount"));
+    assert.deepEqual(await call("increment", Object.create({ amount: 500, extra: 1 })), refused("amount"));
+    assert.deepEqual(await call("reserve", Object.defineProperty({}, "amount", { value: 500 })), refused("amount"));
+    assert.deepEqual(await call("reserve", Object.assign(Object.create({ idempotencyKey: "r-1" }), { amount: 2 })), refused("idempotencyKey"));
+    assert.equal(entries.size, 0, "a refused call counts nothing");
+    // Names no method takes, and a key where none is taken, are left out when inherited.
+    const ok = await call("reserve", Object.assign(Object.create({ extra: 1 }), { amount: 3 }));
+    assert.equal(ok.value.used, 3);
+    assert.equal((await call("increment", Object.assign(Object.create({ idempotencyKey: "r-1" }), { amount: 2 }))).value.used, 5);
+  }
 });
