@@ -2,7 +2,8 @@
 // licenses, and nothing from the build or the tests.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TARBALL, run, project } from "./helpers.mjs";
 
@@ -42,4 +43,24 @@ test("the public types are the hand-written ones: no wasm-bindgen declarations, 
     const { stdout } = await run("tar", ["-xzOf", TARBALL, `package/${file}`]);
     assert.doesNotMatch(stdout, /QuotaCore/, `${file} declares the internal QuotaCore`);
   }
+});
+
+test("the README's install command, run in a fresh project, installs the tarball `make pack` writes", async (t) => {
+  // The package is not on the npm registry: a new user builds the tarball and installs that
+  // file. The README gave no way to get the package into a project.
+  const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+  const line = readme.match(/^npm install (\S*)\/target\/wasm-quota\.tgz$/m);
+  assert.ok(line !== null, "README has no `npm install …/target/wasm-quota.tgz` line");
+  assert.match(readme, /`make pack`/, "README does not say which command writes the tarball");
+  const dir = await mkdtemp(join(tmpdir(), "wasm-quota-readme-install-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
+  // The README's command, with its placeholder for the repo's directory filled in.
+  const [, ...args] = line[0].replace(`${line[1]}/target/wasm-quota.tgz`, TARBALL).split(" ");
+  await run("npm", [...args, "--offline", "--no-audit", "--no-fund"], { cwd: dir });
+  const use = 'import { QuotaEngine, MemoryStore } from "wasm-quota";\n' +
+    'console.log(new QuotaEngine({ store: new MemoryStore(), limits: { remix: 1 } }).reserve({ id: 1 }, "remix").allowed);\n';
+  await writeFile(join(dir, "app.mjs"), use);
+  const { stdout } = await run(process.execPath, ["app.mjs"], { cwd: dir });
+  assert.equal(stdout, "true\n");
 });
