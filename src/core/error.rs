@@ -75,12 +75,14 @@ impl QuotaError {
         matches!(self.code, ErrorCode::StoreError | ErrorCode::StoreTimeout)
     }
     /// A counter that holds something other than a count. Not inlined: an error path, and each
-    /// inlined copy of its formatting cost .wasm bytes in every path that reads a count.
+    /// inlined copy of its formatting cost .wasm bytes in every path that reads a count. The
+    /// message says what a count is and nothing more: null (absent) is an answer of `get` and
+    /// `incr` only, never of `incrOrCreate`, which reaches this with a null it should not give.
     #[inline(never)]
     pub fn corrupt(key: &str, what: impl fmt::Display) -> Self {
         Self::new(
             ErrorCode::CorruptCounter,
-            format!("store returned {what} for counter \"{key}\"; expected a non-negative integer or null"),
+            format!("store returned {what} for counter \"{key}\"; expected a non-negative integer"),
         )
     }
 }
