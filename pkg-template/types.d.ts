@@ -12,9 +12,9 @@ export type MaybePromise<T> = T | Promise<T>;
 export interface QuotaStore {
   /** The live count, or null/undefined when absent or expired. */
   get(key: string): MaybePromise<number | null | undefined>;
-  /** Add `delta` (may be negative) to a live counter and return the new value; null when
-   *  absent or expired. Must never create the key. */
-  incr(key: string, delta: number): MaybePromise<number | null>;
+  /** Add `delta` (may be negative) to a live counter and return the new value; null (or
+   *  undefined) when absent or expired. Must never create the key. */
+  incr(key: string, delta: number): MaybePromise<number | null | undefined>;
   /** Create the key with `value`, expiring after `ttlSeconds`, only if absent; true if created. */
   add(key: string, value: number, ttlSeconds: number): MaybePromise<boolean>;
   /** Create or overwrite the key with `value`, expiring after `ttlSeconds`. */
@@ -32,7 +32,7 @@ export interface QuotaStore {
  */
 export interface SyncQuotaStore extends QuotaStore {
   get(key: string): number | null | undefined;
-  incr(key: string, delta: number): number | null;
+  incr(key: string, delta: number): number | null | undefined;
   add(key: string, value: number, ttlSeconds: number): boolean;
   set(key: string, value: number, ttlSeconds: number): void;
   incrOrCreate?(key: string, delta: number, ttlSeconds: number): number;

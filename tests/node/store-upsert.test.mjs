@@ -110,3 +110,14 @@ test("a store fault in incrOrCreate goes to onStoreError like any other", async 
   const strict = new QuotaEngine({ store, limits: { remix: 2 }, now });
   assert.throws(() => strict.reserve({ id: 42 }, "remix"), (e) => e.code === "STORE_ERROR" && e.cause.message === "down");
 });
+
+test("incr answering undefined for an absent counter is read as absent, as null is (the store contract's types say both)", () => {
+  const now = fakeClock();
+  const store = recordingStore(now);
+  const incr = store.incr.bind(store);
+  store.incr = (k, d) => incr(k, d) ?? undefined;
+  const engine = new QuotaEngine({ store, limits: { remix: 2 }, now });
+  const decisions = [1, 2, 3].map(() => engine.reserve({ id: 42 }, "remix"));
+  assert.deepEqual(decisions.map((d) => [d.allowed, d.used]), [[true, 1], [true, 2], [false, 2]]);
+  assert.equal(store.inner.get(KEY), 2);
+});

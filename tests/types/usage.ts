@@ -145,3 +145,15 @@ const untyped: Decision = engine.check({ id: 1 }, "remix");
 const lateSet = { get: () => null, incr: () => null, add: () => true, set: async () => {} };
 // @ts-expect-error a set that returns a Promise makes the store asynchronous
 const lateSetDecision: Decision = new QuotaEngine({ store: lateSet, limits: {} }).check({ id: 1 }, "remix");
+
+// incr may answer undefined for an absent counter, as get may: the engine reads both as absent
+// (a store over a Map answers map.get's undefined).
+const counts = new Map<string, number>();
+const undefinedWhenAbsent = {
+  get: (k: string) => counts.get(k),
+  incr: (k: string, delta: number) => (counts.has(k) ? counts.set(k, counts.get(k)! + delta).get(k) : undefined),
+  add: (k: string, v: number) => !counts.has(k) && counts.set(k, v).has(k),
+  set: (k: string, v: number) => void counts.set(k, v),
+};
+const absentAsUndefined: Decision = new QuotaEngine({ store: undefinedWhenAbsent, limits: { remix: 1 } }).reserve({ id: 1 }, "remix");
+void absentAsUndefined;
