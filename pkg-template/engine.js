@@ -17,9 +17,6 @@ const { Count: REPLY_COUNT, Absent: REPLY_ABSENT, Added: REPLY_ADDED, Done: REPL
 const { Check: CHECK, Reserve: RESERVE, Increment: INCREMENT, Release: RELEASE } = CallKind;
 const OUT_LEN = DecisionSlot.End;
 
-// Whether a name is an object's own enumerable field (what `plainData` copies).
-const ownField = Object.prototype.propertyIsEnumerable;
-
 // Runs store operation `op` (a status up to LAST_OP) with the op's numbers.
 function callStore(store, op, key, a, b) {
   switch (op) {
@@ -179,13 +176,11 @@ export class QuotaEngine {
           unlimited = profile.unlimited;
           if (options !== undefined) {
             if (typeof options !== "object" || options === null || Array.isArray(options)) throw options;
+            // Read as a Web API reads its options, inherited ones too (`start` reads them
+            // alike: `methodOptionsData`); an unknown name is looked for among own fields.
             amount = options.amount;
-            if (kind === RESERVE) key = options.idempotencyKey;
-            // Only the object's own fields, as `start` reads them: one from its prototype
-            // (Object.create(defaults)) goes to `start`, which refuses it.
-            if (amount !== undefined && !ownField.call(options, "amount")) plain = false;
-            if (key !== undefined && !ownField.call(options, "idempotencyKey")) plain = false;
             if (amount === undefined) amount = 1;
+            if (kind === RESERVE) key = options.idempotencyKey;
             // Any other name (a typo, or idempotencyKey where it is not taken): `start` refuses it.
             for (const name in options) if (name !== "amount" && (name !== "idempotencyKey" || kind !== RESERVE)) plain = false;
           }

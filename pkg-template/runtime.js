@@ -82,11 +82,18 @@ export function plainData(v, levels, path = "") {
   return copy;
 }
 
-/** Whether `o` shows a value under `name` that is not its own enumerable field (one from its
- *  prototype, say), which `plainData` would not copy: a method option given that way is
- *  refused, not silently left out (or, on the engine's fast path, taken). */
-export function fieldNotOwn(o, name) {
-  return o[name] !== undefined && !Object.prototype.propertyIsEnumerable.call(o, name);
+/** A method's options as `start` reads them: `o`'s own enumerable fields, each read once, and
+ *  `amount` (and `idempotencyKey` when `withKey`) read as `o.amount` reads them when they are
+ *  not among those (inherited from a prototype, or not enumerable), as a Web API reads its
+ *  options and as the engine's fast path does. Anything but a plain object is returned as it is. */
+export function methodOptionsData(o, withKey) {
+  if (o === null || typeof o !== "object" || Array.isArray(o)) return o;
+  const copy = Object.create(null);
+  for (const k of Object.keys(o)) copy[k] = o[k];
+  for (const k of withKey ? ["amount", "idempotencyKey"] : ["amount"]) {
+    if (!Object.hasOwn(copy, k) && o[k] !== undefined) copy[k] = o[k];
+  }
+  return copy;
 }
 
 class LoneSurrogate {

@@ -94,8 +94,8 @@ export interface QuotaEngineOptions<S extends QuotaStore = QuotaStore> {
    *  share it to release or settle each other's reservations. Default: random per engine. */
   tokenSecret?: string;
 }
-/** A method's options are the object's own fields: an `amount` or `idempotencyKey` inherited
- *  from its prototype is INVALID_ARGUMENT. */
+/** A method's options: `amount` and `idempotencyKey` are read as `options.amount` reads them
+ *  (inherited too, as a Web API reads its options); an unknown own field is INVALID_ARGUMENT. */
 export interface AmountOptions { amount?: number }
 export interface ReserveOptions extends AmountOptions {
   /** A retry with the same key (and amount) in the same window is replayed: `replayed: true`,

@@ -152,30 +152,12 @@ fn idempotency_key<'de, D: serde::Deserializer<'de>>(
 /// One struct serves every method (half the code of one per method): a method that takes no
 /// idempotency key refuses it as serde refuses any unknown name.
 pub fn method_options(options: &JsValue, takes_key: bool) -> Result<MethodOptions> {
-    // Options are the object's own fields (as `plainData` copies them). An amount or key from
-    // its prototype would be left out, counting 1 or running without a key: refused instead.
-    let names: &[&str] = if takes_key {
-        &["amount", "idempotencyKey"]
-    } else {
-        &["amount"]
-    };
-    for name in names.iter().filter(|_| options.is_object()) {
-        match js::field_not_own(options, name) {
-            Ok(false) => {}
-            Ok(true) => {
-                return Err(QuotaError::argument(format!(
-                    "options.{name} is not a field of the options object itself (it is \
-                     inherited, or not enumerable): pass it as a plain field"
-                ))
-                .into())
-            }
-            Err(thrown) => {
-                let read = QuotaError::argument("options could not be read");
-                return Err(Failure::with_cause(read, thrown));
-            }
-        }
-    }
-    let (Object(o), _) = options_object::<MethodOptions>(options, QuotaError::argument)?;
+    // `amount` and `idempotencyKey` are read as the fast path in engine.js reads them (and as
+    // a Web API reads its options): inherited ones too. Unknown names are own fields only.
+    let options = js::method_options_data(options, takes_key).map_err(|thrown| {
+        Failure::with_cause(QuotaError::argument("options could not be read"), thrown)
+    })?;
+    let (Object(o), _) = options_object::<MethodOptions>(&options, QuotaError::argument)?;
     if o.idempotency_key.is_some() && !takes_key {
         return Err(QuotaError::argument(
             "options: unknown option `idempotencyKey`, expected `amount`",

@@ -19,10 +19,10 @@ extern "C" {
     /// when `thrown` is what it threw for that.
     #[wasm_bindgen(js_name = loneSurrogateAt)]
     pub fn lone_surrogate_at(thrown: &JsValue) -> Option<String>;
-    /// Whether `o[name]` is a value that is not `o`'s own enumerable field (inherited, say).
-    /// Throws what a getter throws.
-    #[wasm_bindgen(js_name = fieldNotOwn, catch)]
-    pub fn field_not_own(o: &JsValue, name: &str) -> Result<bool, JsValue>;
+    /// A method's options with `amount` (and `idempotencyKey`) read as `o.amount` reads them,
+    /// inherited too; throws what a getter throws.
+    #[wasm_bindgen(js_name = methodOptionsData, catch)]
+    pub fn method_options_data(o: &JsValue, with_key: bool) -> Result<JsValue, JsValue>;
     /// Throws when a key getter throws (proxies).
     #[wasm_bindgen(js_name = ownKeys, catch)]
     pub fn own_keys(o: &JsValue) -> Result<Vec<String>, JsValue>;
