@@ -176,13 +176,17 @@ export class QuotaEngine {
           unlimited = profile.unlimited;
           if (options !== undefined) {
             if (typeof options !== "object" || options === null || Array.isArray(options)) throw options;
-            // Read as a Web API reads its options, inherited ones too (`start` reads them
-            // alike: `methodOptionsData`); an unknown name is looked for among own fields.
-            amount = options.amount;
-            if (amount === undefined) amount = 1;
-            if (kind === RESERVE) key = options.idempotencyKey;
-            // Any other name (a typo, or idempotencyKey where it is not taken): `start` refuses it.
+            // Any other name (a typo, or idempotencyKey where it is not taken): `start` reads
+            // the call (and refuses the name, unless inherited). Looked for before any option
+            // is read, so that a getter is read once, here or there.
             for (const name in options) if (name !== "amount" && (name !== "idempotencyKey" || kind !== RESERVE)) plain = false;
+            // Read as a Web API reads its options, inherited ones too (`start` reads them
+            // alike: `methodOptionsData`).
+            if (plain) {
+              amount = options.amount;
+              if (amount === undefined) amount = 1;
+              if (kind === RESERVE) key = options.idempotencyKey;
+            }
           }
           now = (0, this.#now)();
         } catch {

@@ -91,7 +91,9 @@ export function methodOptionsData(o, withKey) {
   const copy = Object.create(null);
   for (const k of Object.keys(o)) copy[k] = o[k];
   for (const k of withKey ? ["amount", "idempotencyKey"] : ["amount"]) {
-    if (!Object.hasOwn(copy, k) && o[k] !== undefined) copy[k] = o[k];
+    if (Object.hasOwn(copy, k)) continue;
+    const v = o[k]; // once: a getter is not asked twice
+    if (v !== undefined) copy[k] = v;
   }
   return copy;
 }

@@ -85,6 +85,16 @@ test("a getter that throws while options are read is reported with what it threw
   const shifty = { get amount() { reads += 1; return reads === 1 ? 1 : 1000; } };
   assert.equal(engine.reserve({ id: 1 }, "remix", shifty).used, 1);
   assert.equal(reads, 1);
+  // Also beside a name the options inherit (left out, so the call is read in Rust), and for
+  // an inherited getter: before, the first was read twice and the second three times.
+  reads = 0;
+  const beside = Object.defineProperty(Object.create({ extra: 1 }), "amount", { get() { reads += 1; return reads === 1 ? 1 : 1000; }, enumerable: true });
+  assert.equal(engine.reserve({ id: 2 }, "remix", beside).used, 1);
+  assert.equal(reads, 1);
+  reads = 0;
+  const inherited = Object.create(Object.defineProperty({ extra: 1 }, "amount", { get() { reads += 1; return reads === 1 ? 1 : 1000; }, enumerable: true }));
+  assert.equal(engine.reserve({ id: 3 }, "remix", inherited).used, 1);
+  assert.equal(reads, 1);
   let limitReads = 0;
   const limits = { get remix() { limitReads += 1; return limitReads === 1 ? 1 : 1000; } };
   const counted = new QuotaEngine({ store, limits, now, keyPrefix: "shifty" });
