@@ -233,44 +233,6 @@ fn req() -> impl Strategy<Value = Req> {
     })
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: cases(3_000),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/proptests-months.txt",
-        ))),
-        ..ProptestConfig::default()
-    })]
-
-    /// Calendar months, whose length varies: "scale" has a UTC month and a day, or a Kolkata
-    /// month and a UTC hour, and the history starts in the last two days of a month of 2026,
-    /// so that it crosses the month's end; `setLimits` moves policies to and from months.
-    /// Everything the tests above check holds.
-    #[test]
-    fn month_windows_agree_with_the_model(
-        month in 1..=12u32,
-        before_end in 1..2 * DAY_MS,
-        limits in prop::array::uniform3(0..=6i64),
-        hourly in 0..=4i64,
-        shape in SHAPES_WITHOUT_MONTHS..SHAPES.len(),
-        policy in fault_policy(),
-        events in prop::collection::vec(prop_oneof![
-            4 => event(),
-            1 => shapes::change(WINDOWS.len()).prop_map(|(f, c)| Event::Reshape(f, c)),
-            1 => (any::<usize>(), -1_500..1_500i64).prop_map(|(i, off)| Event::NearExpiry(i, off)),
-        ], 1..30),
-        upsert in any::<bool>(),
-    ) {
-        let first = chrono::NaiveDate::from_ymd_opt(2026, month, 1).unwrap();
-        let (_, end) = WINDOWS[shapes::MONTH].month(first.and_time(Default::default()).and_utc().timestamp_millis());
-        let mut world = World::new(end - before_end, limits, (Some(hourly), shape), policy, upsert);
-        for event in &events {
-            world.run(event)?;
-        }
-        world.run(&Event::Usage(2))?;
-    }
-}
-
 fn event() -> impl Strategy<Value = Event> {
     let batch = (
         prop::collection::vec(req(), 1..=4),
@@ -1154,11 +1116,7 @@ proptest! {
         hourly in prop::option::of(0..=4i64),
         shape in 0..SHAPES_WITHOUT_MONTHS,
         policy in fault_policy(),
-        events in prop::collection::vec(prop_oneof![
-            4 => event(),
-            1 => shapes::change(WITHOUT_MONTHS).prop_map(|(f, c)| Event::Reshape(f, c)),
-            1 => (any::<usize>(), -1_500..1_500i64).prop_map(|(i, off)| Event::NearExpiry(i, off)),
-        ], 1..30),
+        events in shape_events(WITHOUT_MONTHS),
         upsert in any::<bool>(),
     ) {
         let mut world = World::new(start, limits, (hourly, shape), policy, upsert);
@@ -1167,6 +1125,51 @@ proptest! {
         }
         world.run(&Event::Usage(2))?;
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(3_000),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/proptests-months.txt",
+        ))),
+        ..ProptestConfig::default()
+    })]
+
+    /// Calendar months, whose length varies: "scale" has a UTC month and a day, or a Kolkata
+    /// month and a UTC hour, and the history starts in the last two days of a month of 2026,
+    /// so that it crosses the month's end; `setLimits` moves policies to and from months.
+    /// Everything the tests above check holds.
+    #[test]
+    fn month_windows_agree_with_the_model(
+        month in 1..=12u32,
+        before_end in 1..2 * DAY_MS,
+        limits in prop::array::uniform3(0..=6i64),
+        hourly in 0..=4i64,
+        shape in SHAPES_WITHOUT_MONTHS..SHAPES.len(),
+        policy in fault_policy(),
+        events in shape_events(WINDOWS.len()),
+        upsert in any::<bool>(),
+    ) {
+        let first = chrono::NaiveDate::from_ymd_opt(2026, month, 1).unwrap();
+        let (_, end) = WINDOWS[shapes::MONTH].month(first.and_time(Default::default()).and_utc().timestamp_millis());
+        let mut world = World::new(end - before_end, limits, (Some(hourly), shape), policy, upsert);
+        for event in &events {
+            world.run(event)?;
+        }
+        world.run(&Event::Usage(2))?;
+    }
+}
+
+/// A history with `setLimits` changing shapes among the first `windows` of `WINDOWS`, and
+/// clock jumps to near a marker's expiry, between the events of `event()`.
+fn shape_events(windows: usize) -> impl Strategy<Value = Vec<Event>> {
+    let events = prop_oneof![
+        4 => event(),
+        1 => shapes::change(windows).prop_map(|(f, c)| Event::Reshape(f, c)),
+        1 => (any::<usize>(), -1_500..1_500i64).prop_map(|(i, off)| Event::NearExpiry(i, off)),
+    ];
+    prop::collection::vec(events, 1..30)
 }
 
 /// Found by the model: a counter lives up to a second past its window's end (its TTL is the
