@@ -82,6 +82,7 @@ test: lint test-rust test-node test-types test-browser test-packaging
 lint: tools
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 
 test-rust: tools
 	cargo test

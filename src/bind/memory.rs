@@ -15,7 +15,7 @@ use wasm_bindgen::prelude::*;
 pub type SharedCounters = Rc<RefCell<Counters>>;
 
 /// The map behind `MemoryStore` (`pkg-template/stores/memory.js`), which reads its clock,
-/// checks the reading as [`clock_reading`] does, and passes it (`now`, ms) to each method.
+/// checks the reading as `clock_reading` does, and passes it (`now`, ms) to each method.
 ///
 /// ```js
 /// const counters = new MemoryCounters();

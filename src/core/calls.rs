@@ -1,5 +1,5 @@
 //! The state machines behind each engine operation, as one type: a [`Machine`] holds any call
-//! in progress — which method and where it stands ([`Kind`]), the counters it touches, its
+//! in progress — which method and where it stands (`Kind`), the counters it touches, its
 //! feature, profile and record/marker keys — in buffers it keeps from one call to the next. A
 //! host that reuses its machines (the JS binding keeps a table of them) builds no box, vector
 //! or string per call once they are warm. `store.rs` says how a call is driven; `settle.rs` and

@@ -1,12 +1,12 @@
-//! `check`, `reserve` and `increment` run directly over in-process [`Counters`]: the same store
-//! operations, in the same order, with the same results as the state machines of `calls.rs`
-//! driven by [`super::store::run`], but without building a call — no boxed call, no vectors,
-//! no strings — once a counter's key has been built. The call reads its keys in the key table
-//! itself (no copy, so no touch of the key text's count), and once a counter has been found
-//! its key keeps where its entry is ([`super::memory::CellRef`]), so the call reaches it
-//! without hashing the key's text again: a known counter costs its key's entry and its own.
-//! The JS `MemoryStore` path runs on this.
-//! (`tests/direct.rs` checks it against the state machines over random calls.)
+//! `check`, `reserve` and `increment` run directly over in-process counters
+//! ([`super::memory::Counters`]): the same store operations, in the same order, with the same
+//! results as the state machines of `calls.rs` driven by [`super::store::run`], but without
+//! building a call — no boxed call, no vectors, no strings — once a counter's key has been built.
+//! The call reads its keys in the key table itself (no copy, so no touch of the key text's count),
+//! and once a counter has been found its key keeps where its entry is ([`super::memory::CellRef`]),
+//! so the call reaches it without hashing the key's text again: a known counter costs its key's
+//! entry and its own. The JS `MemoryStore` path runs on this. (`tests/direct.rs` checks it against
+//! the state machines over random calls.)
 
 use super::decision;
 use super::engine::Engine;

@@ -34,13 +34,43 @@ pub enum StringIdKeys {
 
 /// Who a quota belongs to: a non-negative safe integer or a string of 1–256 characters.
 /// `42` and `"42"` are different profiles.
+///
+/// Built only by [`ProfileId::number`], [`ProfileId::text`] and [`ProfileId::string`], which
+/// refuse the ids that break these rules or could share another profile's counter; outside
+/// this crate a variant can be matched (`ProfileId::Number { 0: n, .. }`) but not built, so
+/// neither can `ProfileId::Raw("42")`, which would count on numeric 42's key:
+///
+/// ```compile_fail
+/// let _shares_42s_counter = wasm_quota::core::ProfileId::Raw("42".to_owned());
+/// ```
+///
+/// ```compile_fail
+/// let _negative = wasm_quota::core::ProfileId::Number(-1);
+/// ```
+///
+/// ```compile_fail
+/// let _empty = wasm_quota::core::ProfileId::Text(String::new());
+/// ```
+///
+/// ```
+/// use wasm_quota::core::{ProfileId, StringIdKeys};
+/// assert!(ProfileId::string("42", StringIdKeys::Raw).is_err());
+/// let ProfileId::Number { 0: n, .. } = ProfileId::number(42)? else { unreachable!() };
+/// assert_eq!(n, 42);
+/// # Ok::<(), wasm_quota::core::QuotaError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ProfileId {
+    // `non_exhaustive` on each variant keeps its constructor inside the crate: the checks of
+    // the constructors below are the only way in.
+    #[non_exhaustive]
     Number(i64),
     /// A string id written escaped.
+    #[non_exhaustive]
     Text(String),
     /// A string id written raw; built only by [`ProfileId::string`], which refused every id
     /// that could share a key with another profile.
+    #[non_exhaustive]
     Raw(String),
 }
 

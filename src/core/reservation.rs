@@ -387,10 +387,10 @@ impl Reservation {
     }
 }
 
-/// The MAC's state once it has read the key prefix and the profile id (see [`mac`]): every
-/// MAC of that profile under that key and prefix goes on from it. A host keeps one per
-/// interned id, so that an admission hashes the id's bytes once, not once per token (an
-/// engine's key and prefix never change once its first reservation is signed).
+/// The MAC's state once it has read the key prefix and the profile id (see [`MacStart::mac`]):
+/// every MAC of that profile under that key and prefix goes on from it. A host keeps one per
+/// interned id, so that an admission hashes the id's bytes once, not once per token (an engine's
+/// key and prefix never change once its first reservation is signed).
 #[derive(Clone, Copy)]
 pub struct MacStart(SipHasher24);
 

@@ -111,11 +111,19 @@ pub trait Call {
     }
 }
 
-/// A synchronous store, for native hosts and tests.
+/// A synchronous store, for native hosts and tests: the JS store contract in Rust. Each method
+/// is one [`StoreOp`] and must be atomic; a counter whose TTL has run out reads as absent. A
+/// failure is an `Err` (`QuotaError::store`), which the engine's fault policy answers.
 pub trait Store {
+    /// The count, or `None` when absent or expired ([`StoreOp::Get`]).
     fn get(&mut self, key: &str) -> Result<Option<i64>>;
+    /// Adds `delta` (may be negative) to a live counter, keeping its TTL; `None` when absent,
+    /// and then nothing is created ([`StoreOp::Incr`]).
     fn incr(&mut self, key: &str, delta: i64) -> Result<Option<i64>>;
+    /// Creates the counter with `value`, expiring in `ttl_secs`, only if it is absent; `true`
+    /// when it created it ([`StoreOp::Add`]).
     fn add(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<bool>;
+    /// Creates or overwrites the counter with `value`, expiring in `ttl_secs` ([`StoreOp::Set`]).
     fn set(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<()>;
     /// [`StoreOp::IncrOrCreate`], asked only by an engine built with
     /// [`CountingOps::IncrOrCreate`]; a store without it is an error here.
