@@ -2,12 +2,14 @@
 // development token for profiles 42 and 43 printed first. Secrets come from .dev.vars (made by
 // mint-token.mjs when missing); more arguments go to wrangler, e.g. `--persist-to dir`.
 import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { devSecret } from "./mint-token.mjs";
 import { signToken } from "./src/token.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const wrangler = fileURLToPath(new URL("../../node_modules/.bin/wrangler", import.meta.url));
+// The wrangler Node finds from here: the repo's, or a copy's own node_modules.
+const wrangler = createRequire(import.meta.url).resolve("wrangler/bin/wrangler.js");
 const port = Number(process.env.PORT ?? 8787);
 const base = `http://127.0.0.1:${port}`;
 const secret = devSecret();
@@ -21,7 +23,7 @@ try:
   curl -i -X POST ${base}/ai/remix -H 'Authorization: Bearer ${token42}' -d '{"simulateFailure":true}'
   curl -i ${base}/usage -H 'Authorization: Bearer ${token42}'`);
 
-const child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", String(port), ...process.argv.slice(2)], {
+const child = spawn(process.execPath, [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), ...process.argv.slice(2)], {
   cwd: here,
   stdio: "inherit",
   env: { WRANGLER_SEND_METRICS: "false", ...process.env },
