@@ -39,7 +39,8 @@ export class QuotaEngine<S extends QuotaStore = QuotaStore> {
    * counted in: refunds `reserved − actual`, or charges the extra (a charge whose window has
    * ended counts in the window right after it, and is dropped after that one). `true` when it
    * corrected the counters, `false` when the reservation was already settled or released, or
-   * when its charge came too late for every window (nothing written).
+   * when its charge came too late for every window, or once the window after each of its
+   * windows has ended, whatever the amount (nothing written).
    */
   settle(profile: Profile, reservation: string, actualAmount: number): Answer<S, boolean>;
   /**

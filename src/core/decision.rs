@@ -137,8 +137,8 @@ pub enum Outcome {
     /// `release` finished (a missing counter is a quiet no-op, as in the Django service).
     Released,
     /// `settle` finished: `true` when it corrected the counters, `false` when the reservation
-    /// had already been settled or released, or its charge came too late for every window
-    /// (nothing changed).
+    /// had already been settled or released, or its charge came too late for every window, or
+    /// the window after each of its windows has ended (nothing changed).
     Settled(bool),
     /// The store failed and the fault policy decided (`onStoreError: "deny" | "allow"`).
     Degraded(Degraded),

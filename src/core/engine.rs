@@ -252,7 +252,8 @@ impl Engine {
     /// windows it was counted in: refunds `reserved − actual`, or charges the extra (in the
     /// window right after one that has ended; not at all after that). Finishes with
     /// `Outcome::Settled(false)` and changes nothing when the reservation was already settled
-    /// or released, or when its charge came too late for every policy.
+    /// or released, or when its charge came too late for every policy, or once the window
+    /// after each of its windows has ended, whatever the amount.
     pub fn settle(
         &self,
         profile: &Profile,
@@ -524,12 +525,19 @@ impl Engine {
         let next_window_charged = r.counted.is_some();
         let (owner, feature) = ((&profile.id).into(), (index, &*r.feature));
         let mut marker_ttl = 1;
+        // Whether the window right after one of the reservation's still runs. Once none does,
+        // no counter it could correct is left (a charge is dropped, a refund's counters are
+        // gone) and the marker of a first attempt has expired: this call cannot tell a first
+        // attempt from one sent again, so it corrects nothing, writes nothing and answers
+        // `false`, as a charge too late for every policy does.
+        let mut next_runs = false;
         for (p, policy) in policies.iter().enumerate() {
             let made_in = self.bounds(policy, r.at_ms)?;
             let next = self.bounds(policy, made_in.end_ms.min(MAX_MS))?;
             if !r.counted_in(policy.counter_tag) {
                 continue;
             }
+            next_runs |= now_ms < next.end_ms;
             marker_ttl = marker_ttl.max(next.seconds_to_reset(now_ms));
             let at_ms = match (delta > 0, made_in.end_ms <= now_ms) {
                 (true, true) if next_window_charged && now_ms < next.end_ms => now_ms,
@@ -545,12 +553,17 @@ impl Engine {
                     start_ms: now_ms,
                     end_ms: tag.latest_next_end(r.at_ms),
                 };
+                next_runs |= now_ms < next.end_ms;
                 marker_ttl = marker_ttl.max(next.seconds_to_reset(now_ms));
             }
         }
-        if delta > 0 && m.targets.is_empty() {
+        if !next_runs || delta > 0 && m.targets.is_empty() {
             // Too late for every policy: nothing to correct, so nothing is written.
-            m.kind = Kind::Ready(Finished::Settled(false));
+            m.kind = Kind::Ready(if as_release {
+                Finished::Released
+            } else {
+                Finished::Settled(false)
+            });
             return Ok(());
         }
         let marker_ttl = marker_ttl + MARKER_GRACE_SECS;

@@ -99,7 +99,8 @@ impl<S: Store, C: Clock> Quota<S, C> {
     }
 
     /// Corrects a reservation to `actual`; `false` when it was already settled or released, or
-    /// its charge came too late for every window.
+    /// its charge came too late for every window, or the window after each of its windows has
+    /// ended.
     pub fn settle(&mut self, profile: &Profile, token: &str, actual: i64) -> Result<bool> {
         let call = self.engine.settle(profile, token, actual, self.now())?;
         match self.call(call)? {

@@ -173,3 +173,39 @@ test("a settle sent again day after day charges once; a charge later than the ne
     assert.equal((await engine.usage(me.id)).chat, 0, name);
   }
 });
+
+test("a refund or release sent again after the window after its own ended answers false and writes nothing", async () => {
+  // A job queue replays a release and the settle behind it two days on, once every marker that
+  // could stop them has expired: each must say it corrected nothing (before, `true` each time,
+  // and a new marker), so a caller billing on `true` bills once.
+  const stores = {
+    MemoryStore: (now) => new MemoryStore({ now }),
+    "a plain store": (now) => mapStore(now).store,
+    "an async store with incrOrCreate": (now) => mapStore(now, { upsert: true, async: true }).store,
+  };
+  const DAY = 24 * HOUR;
+  for (const [name, makeStore] of Object.entries(stores)) {
+    const now = fakeClock(NOON);
+    const store = makeStore(now);
+    const engine = new QuotaEngine({ store, limits: { chat: [{ limit: 10 }, { limit: 5, window: "hour" }] }, now, tokenSecret: SECRET });
+    const released = await engine.reserve(me, "chat", { amount: 3 });
+    const settled = await engine.reserve(me, "chat", { amount: 2 });
+    await engine.release(me, released.reservation);
+    assert.equal(await engine.settle(me, settled.reservation, 1), true, name);
+    assert.equal((await engine.usage(me.id)).chat, 1, name);
+    now.t = NOON + 2 * DAY; // its day and the next have ended, and every marker with them
+    // The engine runs over a MemoryStore's counters inside WASM: its entries are counted instead.
+    const writes = [];
+    for (const method of ["add", "set", "incr", "incrOrCreate"]) {
+      const f = store[method];
+      if (typeof f === "function") store[method] = (...args) => (writes.push([method, ...args]), f.apply(store, args));
+    }
+    store.sweep?.();
+    const entries = store.size;
+    assert.equal(await engine.settle(me, settled.reservation, 1), false, `${name}: settled before`);
+    assert.equal(await engine.settle(me, released.reservation, 0), false, `${name}: released before`);
+    await engine.release(me, released.reservation);
+    assert.deepEqual(writes, [], `${name}: too late for every window: nothing written`);
+    assert.equal(store.size, entries, `${name}: no marker`);
+  }
+});

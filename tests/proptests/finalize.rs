@@ -4,7 +4,7 @@
 
 use super::model::records::{marker_key, RELEASED, SETTLED};
 use super::once::feature_base;
-use super::{owner, Checked, Kind, Outstanding, Running, World};
+use super::{owner, Checked, Counter, Kind, Outstanding, Running, World, WINDOWS};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use wasm_quota::core::settle::MARKER_GRACE_SECS;
@@ -22,9 +22,10 @@ pub enum Effect {
     Nothing,
     /// Unknown: a call on the same reservation faulted, which may have applied first.
     Maybe,
-    /// Nothing, though the reservation's marker has expired (its windows, and the ones after
-    /// them, ended): a refund then writes the marker anew and its answer is not the model's
-    /// to say. (A charge then is dropped before the marker: `Nothing`.)
+    /// Nothing, though the reservation's marker has expired: a zoned policy of it was removed
+    /// since the marker was written, and the engine, which knows that window's end only as a
+    /// bound, cannot yet tell that the window after it has ended. A refund then writes the
+    /// marker anew (its counters are gone) and its answer is not the model's to say.
     Late,
 }
 
@@ -56,10 +57,13 @@ impl World {
             // A settle too late to charge any window, or whose windows no current policy counts
             // in, counts nothing, writes nothing (not even the marker) and answers false. (A
             // refund or release with no counter to correct still finishes the reservation.)
+            // So does any release or settle once the window after each of the reservation's
+            // has ended: its marker may have expired, so it cannot tell whether it is the first.
             let charge = |r: &Running| matches!(r.req.kind, Kind::Settle(_, a) if a > r.req.amount);
+            let too_late = o.counters.iter().all(|&c| self.marker_end(c, o.at) <= now);
             let (dropped, calls): (Vec<usize>, Vec<usize>) = calls
                 .iter()
-                .partition(|&&i| running[i].counters.is_empty() && charge(&running[i]));
+                .partition(|&&i| too_late || running[i].counters.is_empty() && charge(&running[i]));
             for &i in &dropped {
                 running[i].effect = Effect::Nothing;
             }
@@ -69,7 +73,15 @@ impl World {
                 continue;
             }
             let before = self.finalized(&o);
+            // Its marker outlives the windows after the reservation's: while one runs, a call
+            // sent again finds it.
             let late = before && self.records.marker(&key, now).is_none();
+            let bounded = |&c: &Counter| WINDOWS[c.2].zone.is_some() && self.limit_of(c).is_none();
+            prop_assert!(
+                !late || o.counters.iter().any(bounded),
+                "{:?}: marker gone",
+                o
+            );
             let settled = |r: &Running| matches!(r.result, Some(Ok(Outcome::Settled(true))));
             let winners: Vec<usize> = calls
                 .iter()
