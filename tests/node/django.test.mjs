@@ -107,6 +107,10 @@ test("interleaved reserves from both sides admit exactly the limit, on Django's 
   assert.deepEqual([d.allowed, d.used], [false, 5]);
   assert.equal(Date.parse(info.resets_at), MIDNIGHT);
   assert.equal(Date.parse(d.resetsAt), MIDNIGHT);
+  // The same instant, spelled two ways under two names (README, What differs).
+  assert.equal(info.resets_at, new Date(MIDNIGHT).toISOString().replace(".000Z", "+00:00"));
+  assert.equal(d.resetsAt, new Date(MIDNIGHT).toISOString().replace(".000Z", "Z"));
+  assert.equal("resets_at" in d, false);
 });
 
 test("a release on either side frees a slot the other side then uses", BOUND, async () => {
@@ -363,6 +367,26 @@ test("Django's increment_quota, counting a new day with a blind set, erases the 
   assert.equal(await client.get(key), "1", "two uses counted, one left");
   assert.deepEqual(await e.reserve({ id: 51 }, "scale").then((d) => [d.allowed, d.used]), [true, 2], "a third use, limit 2");
   assert.ok((await client.pTTL(key)) > 0, "the counter still ends with the day");
+});
+
+test("quota.py leaves unchecked what the engine checks: increment_quota counts an unlimited profile, and an unknown feature passes", BOUND, async () => {
+  const e = engine({ tips: 5 });
+  await djangoLimits(django, { tips: 5 });
+  const unlimited = { id: 53, unlimited: true };
+  const key = `:1:ai_quota:53:tips:${DATE}`;
+  // increment_quota reads neither unlimited_ai nor AUTH_MODE: it counts; the engine does not.
+  await django.call("increment", { pk: 53, feature: "tips", unlimited: true });
+  assert.equal(await client.get(key), "1");
+  assert.deepEqual(await e.increment(unlimited, "tips"), { allowed: true, unlimited: true, feature: "tips" });
+  assert.equal(await client.get(key), "1", "the engine counted nothing");
+  // A feature no limit names: Django admits an unlimited profile without looking, and its
+  // increment_quota counts it for anyone; the engine refuses it for everyone.
+  assert.deepEqual(await django.call("reserve", { pk: 53, feature: "tipz", unlimited: true }), [true, {}]);
+  await django.call("increment", { pk: 54, feature: "tipz" });
+  assert.equal(await client.get(`:1:ai_quota:54:tipz:${DATE}`), "1");
+  for (const [profile, call] of [[unlimited, "reserve"], [{ id: 54 }, "increment"]]) {
+    await assert.rejects(async () => e[call](profile, "tipz"), { code: "UNKNOWN_FEATURE" }, call);
+  }
 });
 
 test("a counter Django created ends before midnight (its TTL rounded down): the engine counts the rest of the day from 0", BOUND, async () => {
