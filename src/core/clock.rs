@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, as the host sees them (`Date.now()` in JS).
 pub trait Clock {
@@ -28,6 +29,27 @@ impl FakeClock {
 impl Clock for FakeClock {
     fn now_ms(&self) -> i64 {
         self.0.get()
+    }
+}
+
+/// The host's wall clock, for native hosts: what `Date.now()` is to the JS engine. The engine
+/// refuses a reading before 1970 (`INVALID_CONFIG`), so a clock set before the epoch reads as
+/// -1 rather than as the epoch.
+///
+/// ```
+/// use wasm_quota::core::{Clock, SystemClock};
+/// let now = SystemClock.now_ms();
+/// assert!(now > 1_795_780_800_000, "after 2026-11-27"); // ms since the epoch
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
+            Err(_) => -1,
+        }
     }
 }
 

@@ -20,7 +20,7 @@ pub mod store;
 pub mod window;
 pub mod zone;
 
-pub use clock::{Clock, FakeClock};
+pub use clock::{Clock, FakeClock, SystemClock};
 pub use decision::{Decision, Outcome};
 pub use engine::Engine;
 pub use error::{ErrorCode, QuotaError, Result};

@@ -3,12 +3,12 @@
 //! call, one answer, no state machine to drive.
 //!
 //! ```
-//! use wasm_quota::core::{Engine, FakeClock, Limits, MemoryStore, Profile, ProfileId, Quota, QuotaError};
+//! use wasm_quota::core::{Engine, Limits, MemoryStore, Profile, ProfileId, Quota, QuotaError, SystemClock};
 //!
 //! fn main() -> Result<(), QuotaError> {
-//!     let clock = FakeClock::at(1_795_780_800_000); // 2026-11-27T12:00:00Z; any `Clock`
+//!     let clock = SystemClock; // the wall clock; in tests FakeClock::at(ms), which you move
 //!     let limits = Limits::daily([("remix", 2)])?;
-//!     let mut quota = Quota::new(Engine::new(limits), MemoryStore::new(clock.clone()), clock);
+//!     let mut quota = Quota::new(Engine::new(limits), MemoryStore::new(clock), clock);
 //!     let me = Profile::limited(ProfileId::number(42)?);
 //!     let d = quota.reserve(&me, "remix", 1)?; // Decision { allowed, used, remaining, retry_after, reservation, … }
 //!     if let Some(token) = d.reservation_token() {
