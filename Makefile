@@ -91,11 +91,13 @@ test-node: build redis venv
 	node --test tests/node/
 
 ## test-types: the package's TypeScript types, with skipLibCheck: false: Node and browser use
-## (tests/types, lib ES2022 + DOM) and Workers (tests/types/worker, lib ES2022 +
-## @cloudflare/workers-types).
+## (tests/types, lib ES2022 + DOM), Workers (tests/types/worker, lib ES2022 +
+## @cloudflare/workers-types) and RedisStore over real clients of redis 4.x, 5.x and 6.x
+## (tests/types/redis-clients, @types/node).
 test-types: build
 	tsc -p tests/types
 	tsc -p tests/types/worker
+	tsc -p tests/types/redis-clients
 
 ## test-browser: the demo page (www/) in real headless Chromium, driven by npm playwright-core;
 ## the tests start and stop their own server on a free port.

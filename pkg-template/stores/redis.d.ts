@@ -1,6 +1,6 @@
 import type { QuotaStore } from "../types.js";
 
-/** The methods of a `redis` client (5.11 or later) that RedisStore calls (a connected `createClient()`). */
+/** The methods of a `redis` client (4.7.1, 5.11 or later, or 6.x) that RedisStore calls (a connected `createClient()`). */
 export interface RedisClientLike {
   get(key: string): Promise<any>;
   eval(script: string, options?: any): Promise<any>;

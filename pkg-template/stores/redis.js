@@ -1,5 +1,5 @@
 // RedisStore: the QuotaStore contract over a connected client of the `redis` npm package
-// (5.11 or later), so that several Node processes share one quota. Each method is one round
+// (4.7.1, 5.11 or later, or 6.x: README, "RedisStore (Node)"), so that several Node processes share one quota. Each method is one round
 // trip (GET, or EVALSHA of a script) and atomic in Redis; Redis keeps the TTLs. Every method returns a Promise, so engine
 // calls over it do too.
 // Keys and values are the Django service's (django-redis writes counts as plain integers).
@@ -40,11 +40,11 @@ const COUNT = /^-?(0|[1-9][0-9]{0,15})$/;
 export class RedisStore {
   #client;
 
-  /** @param client a connected `redis` client, 5.11 or later (`await createClient({ url }).connect()`) */
+  /** @param client a connected `redis` client, 4.7.1, 5.11 or later, or 6.x (`await createClient({ url }).connect()`) */
   constructor(client) {
     for (const m of ["get", "eval", "evalSha"]) {
       if (typeof client?.[m] !== "function") {
-        throw new TypeError(`RedisStore: the client has no ${m}() method; pass a redis v5 client`);
+        throw new TypeError(`RedisStore: the client has no ${m}() method; pass a connected client of the redis package`);
       }
     }
     this.#client = client;

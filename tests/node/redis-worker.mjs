@@ -1,6 +1,6 @@
 // One process of the multi-process Redis test: connects, says "ready", waits for "go" on stdin,
 // fires its reserves all at once, and prints what it saw as one JSON line.
-import { createClient } from "redis";
+import { createClient, close } from "./redis-client.mjs";
 import { QuotaEngine } from "wasm-quota";
 import { RedisStore } from "wasm-quota/redis";
 
@@ -26,7 +26,7 @@ for (const r of results) {
   } else summary.denied++;
 }
 process.stdout.write(JSON.stringify(summary) + "\n");
-await client.close();
+await close(client);
 
 function once(stream, event) {
   return new Promise((resolve) => stream.once(event, resolve));

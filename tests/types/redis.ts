@@ -1,5 +1,5 @@
-// Compile-only: `wasm-quota/redis` resolves with its types. (A real `redis` client is not
-// imported: its types need @types/node; tests/node/redis.test.mjs runs the real thing.)
+// Compile-only: `wasm-quota/redis` resolves with its types. (Real `redis` clients, whose types
+// need @types/node, are checked in tests/types/redis-clients; tests/node/redis.test.mjs runs them.)
 import { QuotaEngine, type QuotaStore } from "wasm-quota";
 import { RedisStore, type RedisClientLike } from "wasm-quota/redis";
 
