@@ -27,7 +27,7 @@ const settings = {
 };
 const parsed = parseLimitsParam(params.get("limits"));
 let limits = parsed.limits; // the editable daily limits
-// Made in start(), not while the module loads: an engine draws randomness when it is built.
+// Made in start(), once the address has said which store to use.
 let store, engine, policyReaders;
 const cards = new Map(); // feature name -> FeatureCard
 const timeline = new Timeline($('[data-field="timeline"]'), ALL_FEATURES);
