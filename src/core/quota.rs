@@ -31,7 +31,14 @@ use super::error::{QuotaError, Result};
 use super::key::{Profile, ProfileId};
 use super::store::{run, Call, Store};
 
-/// An [`Engine`] over `store`, reading the time from `clock`.
+/// An [`Engine`] over `store`, reading the time from `clock`. Not `Send` (the engine keeps
+/// `Rc`s, as single-threaded WASM wants): one per thread, as the README says.
+///
+/// ```compile_fail
+/// use wasm_quota::core::{MemoryStore, Quota, SystemClock};
+/// fn one_for_all_threads<T: Send>() {}
+/// one_for_all_threads::<Quota<MemoryStore<SystemClock>, SystemClock>>();
+/// ```
 pub struct Quota<S: Store, C: Clock> {
     engine: Engine,
     store: S,
