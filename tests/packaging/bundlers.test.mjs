@@ -3,11 +3,11 @@
 // copy of its output folder (nothing left to find in node_modules).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { cp, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { REPO, bin, project, run, serveStatic } from "./helpers.mjs";
+import { REPO, TARBALL, bin, project, run, serveStatic } from "./helpers.mjs";
 
 // What a user writes: the package by its name, an engine, one reserve over the limit.
 const APP = `import { QuotaEngine, MemoryStore } from "wasm-quota";
@@ -63,6 +63,28 @@ test("esbuild --bundle --format=esm --platform=browser: the bundle runs in Chrom
   const dir = await project(t, { "src/app.js": APP, "index.html": PAGE("./dist/app.js") });
   const built = await run(bin("esbuild"), ["src/app.js", "--bundle", "--format=esm", "--platform=browser", "--outdir=dist", "--log-level=warning"], { cwd: dir });
   assert.equal(built.stdout + built.stderr, "", "esbuild printed warnings");
+  const { result, problems } = await load(t, dir, "index.html");
+  assert.deepEqual(problems, []);
+  assert.equal(result, EXPECTED);
+});
+
+test("the README's esbuild lines, run as written in a project `npm init -y` made: the bundle runs in Chromium", async (t) => {
+  // npm 11's `npm init -y` writes "type": "commonjs"; with it esbuild read app.js as CommonJS
+  // and emitted an `await` outside any async function: no warning, a page error at load.
+  const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+  const block = readme.slice(readme.indexOf("a bundler needs no plugin")).match(/```sh\n([\s\S]*?)```/)[1];
+  const lines = block.split("\n").map((l) => l.replace(/#.*/, "").trim()).filter(Boolean);
+  const dir = await mkdtemp(join(tmpdir(), "wasm-quota-npm-init-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await run("npm", ["init", "-y"], { cwd: dir });
+  await run("npm", ["install", "--offline", "--no-audit", "--no-fund", TARBALL], { cwd: dir });
+  await writeFile(join(dir, "app.js"), APP);
+  await writeFile(join(dir, "index.html"), PAGE("./dist/app.js"));
+  for (const line of lines) {
+    const [tool, ...args] = line.split(/\s+/);
+    assert.ok(["npm", "esbuild"].includes(tool), `README line: ${line}`);
+    await run(tool === "npm" ? "npm" : bin("esbuild"), args, { cwd: dir });
+  }
   const { result, problems } = await load(t, dir, "index.html");
   assert.deepEqual(problems, []);
   assert.equal(result, EXPECTED);
