@@ -54,6 +54,7 @@ build: tools npm
 	rm -rf pkg && mkdir -p pkg
 	cp target/wasm-pack/wasm_quota.js pkg/
 	node scripts/merge-glue-imports.mjs pkg/wasm_quota.js
+	node scripts/drop-default-wasm-url.mjs pkg/wasm_quota.js
 	wasm-opt -Oz --strip-debug --strip-producers --strip-target-features \
 	  target/wasm-pack/wasm_quota_bg.wasm -o pkg/wasm_quota_bg.wasm
 	node scripts/inline-wasm.mjs pkg/wasm_quota_bg.wasm pkg/wasm_inline.js

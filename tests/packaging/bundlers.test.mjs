@@ -94,6 +94,8 @@ test("vite build: the bundle runs in Chromium", async (t) => {
   const dir = await project(t, { "main.js": APP, "index.html": PAGE("/main.js") });
   const { stdout, stderr } = await run(bin("vite"), ["build", "--logLevel", "warn"], { cwd: dir });
   assert.equal((stdout + stderr).trim(), "", "vite build printed warnings");
+  // The .wasm is inline: no copy of it beside the bundle (README: "needs no file beside it").
+  assert.deepEqual((await readdir(join(dir, "dist", "assets"))).filter((f) => f.endsWith(".wasm")), []);
   const { result, problems } = await load(t, join(dir, "dist"), "index.html");
   assert.deepEqual(problems, []);
   assert.equal(result, EXPECTED);
@@ -120,6 +122,7 @@ test("webpack 5 (its Node API, production mode): the bundle runs in Chromium", a
   );
   const info = stats.toJson({ all: false, errors: true, warnings: true });
   assert.deepEqual([...info.errors, ...info.warnings].map((e) => e.message), []);
+  assert.deepEqual((await readdir(join(dir, "dist"))).filter((f) => f.endsWith(".wasm")), []);
   const { result, problems } = await load(t, dir, "index.html");
   assert.deepEqual(problems, []);
   assert.equal(result, EXPECTED);
