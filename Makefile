@@ -120,10 +120,10 @@ chromium:
 
 ## bench: reserve() throughput over the shapes users have (the Django service's workload; UUID ids with
 ## token amounts and an hour + day policy; idempotency keys; a user's own sync and async store;
-## 50,000 profiles)
+## 50,000 profiles; RedisStore on a redis-server of its own, next to RateLimiterRedis)
 ## next to tuned plain JS and rate-limiter-flexible (one Node process, interleaved rounds,
 ## medians), start-up in Node and workerd, and the .wasm size. BENCH_ROUNDS / BENCH_OPS adjust it.
-bench: build
+bench: build redis
 	node bench/run.mjs
 
 ## bench-do: reserves/s through one QuotaDurableObject in Miniflare next to a plain-JS counter

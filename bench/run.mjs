@@ -5,7 +5,7 @@
 //
 //   node bench/run.mjs     (BENCH_ROUNDS=7, BENCH_OPS=600000 for the Django service suite; the other
 //                           suites run a third of BENCH_OPS, but "many" all of it;
-//                           BENCH_SUITES=django,tokens,idempotency,many picks suites; BENCH_CONTENDERS=m,s,t,u picks contenders by id, and only
+//                           BENCH_SUITES=django,tokens,idempotency,many,redis picks suites; BENCH_CONTENDERS=m,s,t,u picks contenders by id, and only
 //                           the ratios between those are printed; BENCH_STARTUP=0 skips start-up)
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -18,6 +18,9 @@ import { RlfQuota } from "./rlf.mjs";
 import { mapStore, asyncMapStore } from "./user-stores.mjs";
 import { DJANGO_LIMITS, TOKEN_LIMITS, djangoWorkload, tokenWorkload, idempotentWorkload, withUuidIds, asPolicyObjects } from "./workloads.mjs";
 import { nodeStartup, workerdStartup } from "./startup.mjs";
+import { RedisStore } from "wasm-quota/redis";
+import { createClient } from "redis";
+import { benchRedis, TunedRedis, RlfRedis } from "./redis.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const DJANGO_OPS = Number(process.env.BENCH_OPS ?? 600_000);
@@ -43,6 +46,16 @@ function count(n, reserve) {
 async function countAsync(n, reserve) {
   let admitted = 0;
   for (let i = 0; i < n; i++) if (await reserve(i)) admitted++;
+  return admitted;
+}
+/** As a Node service serves requests: `width` calls in flight at once, each awaited. */
+async function countConcurrent(n, width, reserve) {
+  let next = 0;
+  let admitted = 0;
+  const worker = async () => {
+    while (next < n) if (await reserve(next++)) admitted++;
+  };
+  await Promise.all(Array.from({ length: width }, worker));
   return admitted;
 }
 function withRlf(limits, options, run) {
@@ -199,6 +212,38 @@ allSuites.push({
   // y/x: UUID ids against numeric ids at this scale (s/m's rule); x/m: what the scale costs.
   targets: [["y/x", 0.8], ["z/o"], ["x/o"], ["x/m"], ["y/s"]],
 });
+// Every call a round trip to a Redis of the bench's own on this machine, 64 calls in flight over
+// one connection (node-redis pipelines them), each contender on an emptied Redis.
+const REDIS_OPS = Math.round(DJANGO_OPS / 10);
+const REDIS_IN_FLIGHT = 64;
+const redisWork = djangoWorkload(REDIS_OPS, 1_000);
+let redis = null; // { server, client } once the suite runs
+const onRedis = (run) => async () => {
+  await redis.client.flushAll();
+  return run(redis.client);
+};
+allSuites.push({
+  name: "redis",
+  title: `Redis: ${REDIS_OPS} reserves of the Django service's shape over 1,000 profiles x 6 features, ${REDIS_IN_FLIGHT} in flight, one node-redis connection to a local redis-server`,
+  ops: REDIS_OPS,
+  contenders: {
+    r: ["wasm-quota, RedisStore", onRedis((client) => {
+      const engine = new QuotaEngine({ store: new RedisStore(client), limits: DJANGO_LIMITS });
+      return countConcurrent(REDIS_OPS, REDIS_IN_FLIGHT, async (i) => (await engine.reserve(redisWork.who[i], redisWork.what[i])).allowed);
+    })],
+    rt: ["tuned plain JS, one script per reserve", onRedis((client) => {
+      const q = new TunedRedis(DJANGO_LIMITS, client);
+      return countConcurrent(REDIS_OPS, REDIS_IN_FLIGHT, (i) => q.reserve(redisWork.who[i].id, redisWork.what[i]));
+    })],
+    rl: ["rate-limiter-flexible RateLimiterRedis", onRedis((client) => {
+      const q = new RlfRedis(DJANGO_LIMITS, client);
+      return countConcurrent(REDIS_OPS, REDIS_IN_FLIGHT, (i) => q.reserve(redisWork.who[i].id, redisWork.what[i]));
+    })],
+  },
+  // No targets: the round trip is most of every contender's call. A denial costs wasm-quota a
+  // second round trip (the rollback, as the store contract has it), the others none.
+  targets: [["r/rt"], ["r/rl"]],
+});
 const pickedSuites = process.env.BENCH_SUITES?.split(",");
 const picked = process.env.BENCH_CONTENDERS?.split(",");
 const suites = allSuites
@@ -231,6 +276,12 @@ async function timed(ops, run) {
   }
 }
 
+if (suites.some((s) => s.name === "redis")) {
+  const server = await benchRedis();
+  const client = createClient({ url: server.url });
+  client.on("error", (e) => console.error("redis:", e.message));
+  redis = { server, client: await client.connect() };
+}
 const samples = {};
 const admitted = {};
 for (let round = 0; round <= ROUNDS; round++) {
@@ -254,6 +305,10 @@ for (const suite of suites) {
     console.error(`${suite.title}: contenders disagree on the number admitted:`, Object.fromEntries(ids.map((id) => [id, [...admitted[id]]])));
     disagree = true;
   }
+}
+if (redis) {
+  await redis.client.close();
+  await redis.server.stop();
 }
 if (disagree) process.exit(1);
 

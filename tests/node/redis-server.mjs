@@ -25,6 +25,12 @@ export class RedisServer {
   dir = mkdtempSync(join(tmpdir(), "wasm-quota-redis-"));
   port = null;
   proc = null;
+  #durable;
+
+  /** `durable: false` (the bench) writes nothing to disk: a crash then loses every count. */
+  constructor({ durable = true } = {}) {
+    this.#durable = durable;
+  }
 
   get url() {
     return `redis://127.0.0.1:${this.port}`;
@@ -51,7 +57,7 @@ export class RedisServer {
   async #spawn() {
     // Options on the command line, so the machine's redis.conf plays no part.
     const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir,
-      "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"];
+      "--appendonly", this.#durable ? "yes" : "no", "--appendfsync", "always", "--save", "", "--daemonize", "no"];
     const proc = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
     this.proc = proc;
     let output = "";
