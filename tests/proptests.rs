@@ -551,6 +551,11 @@ impl World {
             // window right after it, as a reserve would, created if absent; sent later still,
             // it is dropped. A settle with nothing left to charge writes nothing.
             let ended = counters.iter().any(|c| c.4 <= now);
+            // A refund into a window that has ended is dropped: its counter is gone, or was
+            // made anew by a host whose clock is behind and holds none of the reservation.
+            if take >= 0 && token.is_some() {
+                counters.retain(|c| c.4 > now);
+            }
             if take < 0 && ended {
                 if !alone {
                     continue;

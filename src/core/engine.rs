@@ -539,9 +539,12 @@ impl Engine {
             }
             next_runs |= now_ms < next.end_ms;
             marker_ttl = marker_ttl.max(next.seconds_to_reset(now_ms));
+            // A refund into a window that has ended is dropped, not sent to its counter: that
+            // one is gone, or was made anew by a host whose clock is behind, and holds its
+            // counts, not the reservation.
             let at_ms = match (delta > 0, made_in.end_ms <= now_ms) {
                 (true, true) if next_window_charged && now_ms < next.end_ms => now_ms,
-                (true, true) => continue,
+                (_, true) => continue,
                 _ => r.at_ms,
             };
             m.targets
