@@ -65,21 +65,37 @@ pub fn safe_integer(n: f64) -> Option<i64> {
 /// Longest accepted feature name.
 pub const MAX_FEATURE_LEN: usize = 64;
 
-/// One limit over one kind of window.
+/// One limit over one kind of window, built only by [`Policy::daily`] or [`Policy::new`]:
+/// its fields are read through accessors, so its counter's tag (which reservation tokens
+/// name) always matches its window and zone. Changed by hand, a daily policy made hourly
+/// kept the tag of a day, and a release of a reservation counted in the day refunded the
+/// hour's counter, which then admitted one more than its limit.
+///
+/// ```compile_fail
+/// # use wasm_quota::core::{Policy, WindowUnit};
+/// let mut p = Policy::daily(1).unwrap();
+/// p.window = WindowUnit::Hour; // private: make `Policy::new(None, 1, WindowUnit::Hour, None)`
+/// ```
+///
+/// ```compile_fail
+/// # use wasm_quota::core::Policy;
+/// let mut p = Policy::daily(1).unwrap();
+/// p.limit = -1; // private: every limit is checked when the policy is made
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// Name used in headers and denials (`"daily"` for a plain number, as the Django service has).
-    pub name: String,
-    pub limit: i64,
-    pub window: WindowUnit,
+    pub(crate) name: String,
+    pub(crate) limit: i64,
+    pub(crate) window: WindowUnit,
     /// The zone whose wall clock the window follows (a name the host's zone source accepted);
     /// `None` is UTC.
-    pub time_zone: Option<String>,
+    pub(crate) time_zone: Option<String>,
     /// Given as a plain number (the Django service's shape): decisions then keep the foundation's exact
     /// fields and do not name the policy.
-    pub plain: bool,
+    pub(crate) plain: bool,
     /// Its counter's window and zone, as reservation tokens name it (made from the two above).
-    pub counter_tag: CounterTag,
+    pub(crate) counter_tag: CounterTag,
 }
 
 impl Policy {
@@ -128,6 +144,38 @@ impl Policy {
             plain: false,
             counter_tag: CounterTag::new(window, time_zone),
         })
+    }
+
+    /// Its name, as decisions give it (`"daily"` for [`Policy::daily`]).
+    ///
+    /// ```
+    /// # use wasm_quota::core::{Policy, WindowUnit};
+    /// let p = Policy::new(Some("paris"), 5, WindowUnit::Day, Some("Europe/Paris")).unwrap();
+    /// assert_eq!((p.name(), p.limit(), p.window(), p.time_zone()), ("paris", 5, WindowUnit::Day, Some("Europe/Paris")));
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its limit per window.
+    pub fn limit(&self) -> i64 {
+        self.limit
+    }
+
+    /// The kind of window it counts over.
+    pub fn window(&self) -> WindowUnit {
+        self.window
+    }
+
+    /// The zone whose wall clock its window follows; `None` is UTC.
+    pub fn time_zone(&self) -> Option<&str> {
+        self.time_zone.as_deref()
+    }
+
+    /// Whether it was given as a plain number (the Django service's shape), whose decisions
+    /// do not name it.
+    pub fn plain(&self) -> bool {
+        self.plain
     }
 }
 
