@@ -4,6 +4,7 @@
 //! ones too), amounts, corrupt values and time jumps; every figure, error and counter equal.
 //! Each side counts with `incr_or_create` or with incr → add → incr → set (every pairing).
 
+use std::cell::Cell;
 use std::rc::Rc;
 use wasm_quota::core::direct::{Counting, Figures};
 use wasm_quota::core::memory::Counters;
@@ -12,6 +13,17 @@ use wasm_quota::core::*;
 
 const H: i64 = 3_600_000;
 const START: i64 = 1_774_700_000_000; // 2026-03-28T12:13:20Z, a day before Paris springs forward
+
+thread_local! {
+    /// The nonce seed of the engines a test compares: both draw it (on their first reserve),
+    /// so both draw the same nonces and their tokens are equal.
+    static SEED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The entropy of those engines: [`SEED`], every time.
+fn seeded() -> u64 {
+    SEED.with(Cell::get)
+}
 
 /// The features in one order, or (`reordered`) in another: after `set_limits` each position
 /// names another feature.
@@ -68,6 +80,7 @@ fn describe(n: f64) -> String {
 #[test]
 fn direct_calls_match_the_state_machines() {
     for seed in 1..=6u64 {
+        SEED.with(|s| s.set(seed));
         let engine = |upsert: bool| {
             let counting = if upsert {
                 CountingOps::IncrOrCreate
@@ -76,7 +89,7 @@ fn direct_calls_match_the_state_machines() {
             };
             Engine::new(limits(false))
                 .with_time_zones(Rc::new(FakeZones))
-                .with_nonce_seed(seed)
+                .with_entropy(seeded)
                 .with_counting(counting)
                 .with_token_secret("one secret for both engines")
                 .unwrap()
@@ -181,9 +194,10 @@ fn direct_calls_match_the_state_machines() {
 #[test]
 fn a_key_table_starting_over_inside_a_call_keeps_every_count() {
     use wasm_quota::core::keytable::KEY_TABLE_CAPACITY;
+    SEED.with(|s| s.set(7));
     let engine = || {
         Engine::new(limits(false))
-            .with_nonce_seed(7)
+            .with_entropy(seeded)
             .with_token_secret("one secret for both engines")
             .unwrap()
     };

@@ -14,22 +14,19 @@ const H: i64 = 3_600_000;
 const NOON: i64 = 1_795_737_600_000 + DAY / 2;
 const KEY: &str = "ai_quota:42:chat:2026-11-27";
 
-fn world(limits: Limits, seed: u64) -> Q {
+fn world(limits: Limits) -> Q {
     let clock = FakeClock::at(NOON);
-    Quota::new(engine(limits, seed), MemoryStore::new(clock.clone()), clock)
+    Quota::new(engine(limits), MemoryStore::new(clock.clone()), clock)
 }
 
 const SECRET: &str = "a secret of 16+ characters";
 
-fn engine(limits: Limits, seed: u64) -> Engine {
-    Engine::new(limits)
-        .with_nonce_seed(seed)
-        .with_token_secret(SECRET)
-        .unwrap()
+fn engine(limits: Limits) -> Engine {
+    Engine::new(limits).with_token_secret(SECRET).unwrap()
 }
 
 fn daily(limit: i64) -> Q {
-    world(Limits::daily([("chat", limit)]).unwrap(), 1)
+    world(Limits::daily([("chat", limit)]).unwrap())
 }
 
 fn me() -> Profile {
@@ -82,7 +79,7 @@ fn the_record_is_one_number_under_its_own_key() {
 #[test]
 fn engines_sharing_a_store_replay_each_others_admissions() {
     let mut a = daily(5);
-    let b = engine(Limits::daily([("chat", 5)]).unwrap(), 99);
+    let b = engine(Limits::daily([("chat", 5)]).unwrap());
     let first = a.reserve_once(&me(), "chat", 1, "k").unwrap();
     let call = b.reserve_once(&me(), "chat", 1, "k", NOON + 1000).unwrap();
     let replay = run(call, a.store_mut()).unwrap().decision().unwrap();
@@ -144,7 +141,7 @@ fn the_record_lives_in_the_longest_window() {
     let mut limits = Limits::default();
     let p = |limit, w| Policy::new(None, limit, w, None).unwrap();
     limits.insert("chat", vec![p(2, Hour), p(10, Day)]).unwrap();
-    let mut w = world(limits, 3);
+    let mut w = world(limits);
     w.reserve_once(&me(), "chat", 1, "k").unwrap();
     w.clock().advance(H); // a new hour, the same day
     let retry = w.reserve_once(&me(), "chat", 1, "k").unwrap();
@@ -175,7 +172,7 @@ fn a_retry_is_replayed_while_a_window_of_the_original_lasts_though_another_now_e
         let mut limits = Limits::default();
         limits.insert("chat", policies).unwrap();
         let clock = FakeClock::at(at);
-        let engine = engine(limits, 5).with_time_zones(Rc::new(FakeZones));
+        let engine = engine(limits).with_time_zones(Rc::new(FakeZones));
         let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
         let first = w.reserve_once(&me(), "chat", 1, "k").unwrap();
         assert!(first.allowed);
@@ -245,8 +242,8 @@ fn bad_keys_are_refused() {
 #[test]
 fn bad_keys_are_refused_in_home_mode_and_for_an_unlimited_profile() {
     let limits = || Limits::daily([("chat", 5)]).unwrap();
-    let home = engine(limits(), 1).with_enabled(false);
-    let quotas = engine(limits(), 1);
+    let home = engine(limits()).with_enabled(false);
+    let quotas = engine(limits());
     let unlimited = Profile {
         unlimited: true,
         ..me()
@@ -473,7 +470,7 @@ fn a_retry_sent_while_the_first_still_runs_replays_it_under_two_policies() {
     let mut limits = Limits::default();
     let p = |limit, w| Policy::new(None, limit, w, None).unwrap();
     limits.insert("chat", vec![p(1, Hour), p(10, Day)]).unwrap();
-    let mut w = world(limits, 7);
+    let mut w = world(limits);
     let calls = (0..2)
         .map(|_| {
             w.engine()

@@ -15,7 +15,7 @@ const H: i64 = 3_600_000;
 const NOON: i64 = 1_795_737_600_000 + DAY / 2;
 
 fn world(limits: Limits) -> Q {
-    quota_at(NOON, Engine::new(limits).with_nonce_seed(7))
+    quota_at(NOON, Engine::new(limits))
 }
 
 /// `engine` over a fresh MemoryStore, both on one fake clock set to `ms`.
@@ -112,8 +112,8 @@ fn tokens_are_unique_per_reservation() {
     tokens.sort();
     tokens.dedup();
     assert_eq!(tokens.len(), 50);
-    // A second engine with another seed over the same store: other tokens again.
-    let other = Engine::new(Limits::daily([("chat", 100)]).unwrap()).with_nonce_seed(8);
+    // A second engine over the same store draws its own nonces: other tokens again.
+    let other = Engine::new(Limits::daily([("chat", 100)]).unwrap());
     let call = other.reserve(&me(), "chat", 1, NOON).unwrap();
     let t = run(call, w.store_mut())
         .unwrap()

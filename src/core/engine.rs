@@ -67,17 +67,20 @@ impl Engine {
         }
     }
 
-    /// The source of the random nonce seed and of the token key when no secret is given.
-    /// Called lazily, on the first reserve, release or settle.
+    /// The source of the random nonce seed and of the token key when no secret is given
+    /// (by default std's random hash keys; the WASM binding uses `crypto.getRandomValues`).
+    /// Called lazily, on the first reserve, release or settle. It must be random: a settle
+    /// or release marks a reservation done by its nonce, so two engines over one store whose
+    /// sources repeat draw the same nonces, and one's settle makes the other's answer `false`
+    /// and drop its charge. (There is no fixed nonce seed for that reason.)
+    ///
+    /// ```compile_fail
+    /// # use wasm_quota::core::{Engine, Limits};
+    /// let engine = Engine::new(Limits::daily([("remix", 2)]).unwrap()).with_nonce_seed(7);
+    /// ```
     pub fn with_entropy(self, entropy: fn() -> u64) -> Engine {
         let tokens = self.tokens.with_entropy(entropy);
         Engine { tokens, ..self }
-    }
-
-    /// Seeds the reservation nonces with a constant (tests); hosts rely on the entropy source.
-    pub fn with_nonce_seed(self, seed: u64) -> Engine {
-        self.tokens.set_nonce_seed(seed);
-        self
     }
 
     /// The key of the tokens' MAC comes from `secret` (at least 16 characters). Engines that

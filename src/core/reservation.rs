@@ -106,10 +106,6 @@ impl Tokens {
         }))
     }
 
-    pub fn set_nonce_seed(&self, seed: u64) {
-        self.0.nonces.set(Some(seed));
-    }
-
     pub fn set_key(&self, key: TokenKey) {
         self.0.key.set(Some(key));
     }
