@@ -703,3 +703,33 @@ fn a_release_while_an_offset_zones_week_was_replaced_stays_final_through_its_nex
         "settled after its release"
     );
 }
+
+/// An engine cloned from one that has reserved, given its own entropy source, draws nonces of
+/// its own: two engines over one store must never share one (a settle or release marks a
+/// reservation done by its nonce; see `Engine::with_entropy`).
+#[test]
+fn an_engine_cloned_with_its_own_entropy_draws_other_nonces() {
+    fn other_entropy() -> u64 {
+        0x5eed
+    }
+    let mut w = world(Limits::daily([("chat", 10)]).unwrap());
+    w.reserve(&me(), "chat", 1).unwrap();
+    let a = w.engine().clone();
+    let b = w.engine().clone().with_entropy(other_entropy);
+    let token = |engine: &Engine, w: &mut Q| {
+        let call = engine.reserve(&me(), "chat", 1, NOON).unwrap();
+        let d = run(call, w.store_mut()).unwrap().decision().unwrap();
+        d.reservation_token().unwrap()
+    };
+    let (ta, tb) = (token(&a, &mut w), token(&b, &mut w));
+    // Both are settled to 5: each charges 4 more.
+    for (engine, t) in [(&a, &ta), (&b, &tb)] {
+        let call = engine.settle(&me(), t, 5, NOON).unwrap();
+        assert_eq!(
+            run(call, w.store_mut()).unwrap(),
+            Outcome::Settled(true),
+            "{ta} {tb}"
+        );
+    }
+    assert_eq!(w.store_mut().peek(KEY), Some(11));
+}

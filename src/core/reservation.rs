@@ -97,11 +97,14 @@ impl Tokens {
         }))
     }
 
-    /// The same source drawing from `entropy` (what was drawn so far is kept).
+    /// The same source drawing from `entropy`: a key drawn so far is kept (its tokens stay
+    /// valid), but the nonces start again from a seed `entropy` gives. Kept, their state would
+    /// be shared with an engine cloned before (`Engine` is `Clone`), which would then draw the
+    /// same nonces as this one: one's settle would pass for the other's.
     pub fn with_entropy(&self, entropy: fn() -> u64) -> Tokens {
         Tokens(Rc::new(TokenSource {
             entropy,
-            nonces: self.0.nonces.clone(),
+            nonces: Cell::new(None),
             key: self.0.key.clone(),
         }))
     }
