@@ -176,3 +176,15 @@ test("each reservation is signed for its own id, across handle-table start-overs
     }
   }
 });
+
+// README Keys: engines that count one quota on one store need one `keyPrefix` and one
+// `stringIdKeys`. A string id is written differently under "raw" and "escaped", so engines
+// that differ count it in two counters, each up to the limit.
+test("engines on one store with different stringIdKeys count a string id twice over; the same configuration once", () => {
+  const store = new MemoryStore();
+  const engine = (stringIdKeys) => new QuotaEngine({ store, limits: { remix: 2 }, stringIdKeys });
+  const admitted = (engines, id) => Array.from({ length: 6 }, (_, i) => engines[i % 2].reserve({ id }, "remix").allowed).filter(Boolean).length;
+  assert.equal(admitted([engine("raw"), engine("escaped")], "user-7"), 4, "two counters: twice the limit");
+  assert.equal(admitted([engine("raw"), engine("raw")], "user-8"), 2, "one counter");
+  assert.equal(admitted([engine("escaped"), engine("escaped")], "user-9"), 2, "one counter");
+});
