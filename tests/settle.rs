@@ -733,3 +733,26 @@ fn an_engine_cloned_with_its_own_entropy_draws_other_nonces() {
     }
     assert_eq!(w.store_mut().peek(KEY), Some(11));
 }
+
+/// Engines cloned from one engine, each then given a secret of its own, sign with their own:
+/// an engine elsewhere holding one's secret takes back that one's reservations.
+#[test]
+fn engines_cloned_with_their_own_secrets_sign_with_them() {
+    let limits = || Limits::daily([("chat", 10)]).unwrap();
+    let base = Engine::new(limits());
+    let a = base
+        .clone()
+        .with_token_secret("the secret of engine a")
+        .unwrap();
+    let _b = base
+        .clone()
+        .with_token_secret("the secret of engine b")
+        .unwrap();
+    let elsewhere = Engine::new(limits()).with_token_secret("the secret of engine a");
+    let mut w = quota_at(NOON, elsewhere.unwrap());
+    let call = a.reserve(&me(), "chat", 1, NOON).unwrap();
+    let d = run(call, w.store_mut()).unwrap().decision().unwrap();
+    w.release(&me(), &d.reservation_token().unwrap(), None)
+        .unwrap();
+    assert_eq!(w.store_mut().peek(KEY), Some(0));
+}

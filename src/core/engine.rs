@@ -33,7 +33,7 @@ pub enum FeatureRef<'a> {
 }
 
 /// Per-profile, per-feature quotas over a host-supplied store.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Engine {
     limits: Limits,
     enabled: bool,
@@ -49,6 +49,25 @@ pub struct Engine {
     tokens: Tokens,
     /// Keys built so far (an engine call only reads the configuration; this is its memo).
     keys: RefCell<KeyTable>,
+}
+
+/// A clone has a token source of its own (see [`Tokens::fork`]): sharing one, a secret or
+/// entropy source given to one of them later would be the other's too, and of two clones
+/// each given its own secret, both would sign with the last one.
+impl Clone for Engine {
+    fn clone(&self) -> Engine {
+        Engine {
+            limits: self.limits.clone(),
+            enabled: self.enabled,
+            key_prefix: Rc::clone(&self.key_prefix),
+            fault_policy: self.fault_policy,
+            counting: self.counting,
+            zones: Rc::clone(&self.zones),
+            spans: self.spans.clone(),
+            tokens: self.tokens.fork(),
+            keys: self.keys.clone(),
+        }
+    }
 }
 
 impl Engine {
@@ -85,7 +104,8 @@ impl Engine {
 
     /// The key of the tokens' MAC comes from `secret` (at least 16 characters). Engines that
     /// share a store and release each other's reservations must share it; without it an
-    /// engine draws a random key, and only that engine accepts its tokens.
+    /// engine draws a random key, and only that engine accepts its tokens. It is this
+    /// engine's alone: an engine it was cloned from keeps its own key.
     pub fn with_token_secret(self, secret: &str) -> Result<Engine> {
         self.tokens.set_key(TokenKey::from_secret(secret)?);
         Ok(self)

@@ -113,6 +113,14 @@ impl Tokens {
         self.0.key.set(Some(key));
     }
 
+    /// A source of its own for an engine's clone: the same MAC key (drawn now if none was
+    /// yet, so that each accepts the other's tokens) and nonces from a seed of its own.
+    pub fn fork(&self) -> Tokens {
+        let tokens = Tokens::new(self.0.entropy);
+        tokens.set_key(self.key());
+        tokens
+    }
+
     /// The MAC key, drawn now if no secret gave it and none was drawn yet.
     pub fn key(&self) -> TokenKey {
         let s = &self.0;
