@@ -4,6 +4,8 @@
 // RateLimiterRedis, each over the same node-redis client and the Django service's keys.
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
+import { QuotaEngine } from "wasm-quota";
+import { RedisStore } from "wasm-quota/redis";
 import { RedisServer } from "../tests/node/redis-server.mjs";
 
 const { RateLimiterRedis } = createRequire(import.meta.url)("rate-limiter-flexible");
@@ -14,6 +16,27 @@ export async function benchRedis() {
   const server = new RedisServer({ durable: false });
   await server.start();
   return server;
+}
+
+/** Calls in flight at once over the one connection (node-redis pipelines them). */
+export const REDIS_IN_FLIGHT = 64;
+
+/** Runs `reserve(i)` (resolving to true when admitted) for i < n as a Node service serves
+ *  requests: REDIS_IN_FLIGHT calls in flight at once, each awaited. */
+export async function countConcurrent(n, reserve) {
+  let next = 0;
+  let admitted = 0;
+  const worker = async () => {
+    while (next < n) if (await reserve(next++)) admitted++;
+  };
+  await Promise.all(Array.from({ length: REDIS_IN_FLIGHT }, worker));
+  return admitted;
+}
+
+/** (r) wasm-quota over RedisStore: reserve(profile, feature) resolving to whether it was admitted. */
+export function engineOverRedis(limits, client) {
+  const engine = new QuotaEngine({ store: new RedisStore(client), limits });
+  return async (profile, feature) => (await engine.reserve(profile, feature)).allowed;
 }
 
 // Count, give a new counter its TTL, and take the count back over the limit: one round trip.
@@ -39,7 +62,10 @@ export class TunedRedis {
   async reserve(id, feature) {
     const now = Date.now();
     const day = Math.floor(now / DAY_MS);
-    if (day !== this.#day) this.#date = new Date(((this.#day = day)) * DAY_MS).toISOString().slice(0, 10);
+    if (day !== this.#day) {
+      this.#day = day;
+      this.#date = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    }
     const ttl = Math.max(1, Math.ceil(((day + 1) * DAY_MS - now) / 1000));
     const args = { keys: [`ai_quota:${id}:${feature}:${this.#date}`], arguments: ["1", String(this.#limits[feature]), String(ttl)] };
     let r;

@@ -18,9 +18,8 @@ import { RlfQuota } from "./rlf.mjs";
 import { mapStore, asyncMapStore } from "./user-stores.mjs";
 import { DJANGO_LIMITS, TOKEN_LIMITS, djangoWorkload, tokenWorkload, idempotentWorkload, withUuidIds, asPolicyObjects } from "./workloads.mjs";
 import { nodeStartup, workerdStartup } from "./startup.mjs";
-import { RedisStore } from "wasm-quota/redis";
 import { createClient } from "redis";
-import { benchRedis, TunedRedis, RlfRedis } from "./redis.mjs";
+import { benchRedis, countConcurrent, engineOverRedis, REDIS_IN_FLIGHT, TunedRedis, RlfRedis } from "./redis.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const DJANGO_OPS = Number(process.env.BENCH_OPS ?? 600_000);
@@ -46,16 +45,6 @@ function count(n, reserve) {
 async function countAsync(n, reserve) {
   let admitted = 0;
   for (let i = 0; i < n; i++) if (await reserve(i)) admitted++;
-  return admitted;
-}
-/** As a Node service serves requests: `width` calls in flight at once, each awaited. */
-async function countConcurrent(n, width, reserve) {
-  let next = 0;
-  let admitted = 0;
-  const worker = async () => {
-    while (next < n) if (await reserve(next++)) admitted++;
-  };
-  await Promise.all(Array.from({ length: width }, worker));
   return admitted;
 }
 function withRlf(limits, options, run) {
@@ -215,7 +204,6 @@ allSuites.push({
 // Every call a round trip to a Redis of the bench's own on this machine, 64 calls in flight over
 // one connection (node-redis pipelines them), each contender on an emptied Redis.
 const REDIS_OPS = Math.round(DJANGO_OPS / 10);
-const REDIS_IN_FLIGHT = 64;
 const redisWork = djangoWorkload(REDIS_OPS, 1_000);
 let redis = null; // { server, client } once the suite runs
 const onRedis = (run) => async () => {
@@ -228,16 +216,16 @@ allSuites.push({
   ops: REDIS_OPS,
   contenders: {
     r: ["wasm-quota, RedisStore", onRedis((client) => {
-      const engine = new QuotaEngine({ store: new RedisStore(client), limits: DJANGO_LIMITS });
-      return countConcurrent(REDIS_OPS, REDIS_IN_FLIGHT, async (i) => (await engine.reserve(redisWork.who[i], redisWork.what[i])).allowed);
+      const reserve = engineOverRedis(DJANGO_LIMITS, client);
+      return countConcurrent(REDIS_OPS, (i) => reserve(redisWork.who[i], redisWork.what[i]));
     })],
     rt: ["tuned plain JS, one script per reserve", onRedis((client) => {
       const q = new TunedRedis(DJANGO_LIMITS, client);
-      return countConcurrent(REDIS_OPS, REDIS_IN_FLIGHT, (i) => q.reserve(redisWork.who[i].id, redisWork.what[i]));
+      return countConcurrent(REDIS_OPS, (i) => q.reserve(redisWork.who[i].id, redisWork.what[i]));
     })],
     rl: ["rate-limiter-flexible RateLimiterRedis", onRedis((client) => {
       const q = new RlfRedis(DJANGO_LIMITS, client);
-      return countConcurrent(REDIS_OPS, REDIS_IN_FLIGHT, (i) => q.reserve(redisWork.who[i].id, redisWork.what[i]));
+      return countConcurrent(REDIS_OPS, (i) => q.reserve(redisWork.who[i].id, redisWork.what[i]));
     })],
   },
   // No targets: the round trip is most of every contender's call. A denial costs wasm-quota a
