@@ -9,21 +9,23 @@ import { memoryStoreInternals } from "./stores/memory.js";
 
 // Statuses, slots, reply kinds and call kinds are defined in src/bind/engine.rs. Store
 // operations are the statuses up to LAST_OP.
-const { Get: GET, Incr: INCR, Add: ADD, Set: SET, IncrOrCreate: INCR_OR_CREATE } = Status;
+const { Get: GET, Incr: INCR, Add: ADD, Set: SET, IncrOrCreate: INCR_OR_CREATE, IncrOrCreateWithin: INCR_OR_CREATE_WITHIN } = Status;
 const { Decision: DECISION, Unlimited: UNLIMITED, Released: RELEASED, Value: VALUE, Pending: PENDING } = Status;
-const LAST_OP = INCR_OR_CREATE;
-const { Call: CALL_SLOT, Key: KEY_SLOT, Value: VALUE_SLOT, Ttl: TTL_SLOT, KeyAt: KEY_AT_SLOT, KeyLength: KEY_LENGTH_SLOT } = OpSlot;
+const LAST_OP = INCR_OR_CREATE_WITHIN;
+const { Call: CALL_SLOT, Key: KEY_SLOT, Value: VALUE_SLOT, Ttl: TTL_SLOT, KeyAt: KEY_AT_SLOT, KeyLength: KEY_LENGTH_SLOT, Limit: LIMIT_SLOT } = OpSlot;
 const { Count: REPLY_COUNT, Absent: REPLY_ABSENT, Added: REPLY_ADDED, Done: REPLY_DONE } = Reply;
 const { Check: CHECK, Reserve: RESERVE, Increment: INCREMENT, Release: RELEASE } = CallKind;
 const OUT_LEN = DecisionSlot.End;
 
 // Runs store operation `op` (a status up to LAST_OP) with the op's numbers.
-function callStore(store, op, key, a, b) {
+function callStore(store, op, key, a, b, limit) {
   switch (op) {
     case INCR:
       return store.incr(key, a);
     case INCR_OR_CREATE:
       return store.incrOrCreate(key, a, b);
+    case INCR_OR_CREATE_WITHIN:
+      return store.incrOrCreateWithin(key, a, b, limit);
     case GET:
       return store.get(key);
     case ADD:
@@ -221,12 +223,12 @@ export class QuotaEngine {
       // (growing memory there detaches `out`).
       const out = this.#numbers();
       const call = out[CALL_SLOT];
-      const a = out[VALUE_SLOT], b = out[TTL_SLOT];
+      const a = out[VALUE_SLOT], b = out[TTL_SLOT], limit = out[LIMIT_SLOT];
       const op = status;
       const key = this.#key(out);
       let raw;
       try {
-        raw = callStore(store, op, key, a, b);
+        raw = callStore(store, op, key, a, b, limit);
       } catch (cause) {
         status = core.fail(call, cause);
         continue;
@@ -254,11 +256,11 @@ export class QuotaEngine {
         if (status > LAST_OP) return this.#result(status, feature, policies);
         const out = this.#numbers();
         call = out[CALL_SLOT];
-        const a = out[VALUE_SLOT], b = out[TTL_SLOT];
+        const a = out[VALUE_SLOT], b = out[TTL_SLOT], limit = out[LIMIT_SLOT];
         op = status;
         const key = this.#key(out);
         try {
-          pending = callStore(store, op, key, a, b);
+          pending = callStore(store, op, key, a, b, limit);
         } catch (cause) {
           status = core.fail(call, cause);
           continue;
@@ -276,7 +278,7 @@ export class QuotaEngine {
     if (op === INCR || op === GET) {
       if (typeof raw === "number") return core.resume(call, REPLY_COUNT, raw);
       if (raw === null || raw === undefined) return core.resume(call, REPLY_ABSENT, 0);
-    } else if (op === INCR_OR_CREATE) {
+    } else if (op === INCR_OR_CREATE || op === INCR_OR_CREATE_WITHIN) {
       if (typeof raw === "number") return core.resume(call, REPLY_COUNT, raw);
     } else if (op === ADD) {
       if (typeof raw === "boolean") return core.resume(call, REPLY_ADDED, raw ? 1 : 0);

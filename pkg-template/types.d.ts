@@ -24,6 +24,12 @@ export interface QuotaStore {
    *  counter keeps its expiry. With it a reserve is one store call even when a window starts;
    *  without it the engine uses incr → add → incr → set. */
   incrOrCreate?(key: string, delta: number, ttlSeconds: number): MaybePromise<number>;
+  /** Optional, atomic when given, and taken only beside incrOrCreate: as incrOrCreate, but
+   *  when the new value would pass `limit` write nothing; return the new value either way (a
+   *  value above `limit` says nothing was written). With it a denied reserve is one store call
+   *  and no write, where incrOrCreate counts and then takes the count back; and it never
+   *  counts past the limit, even for a moment, so a concurrent reserve that fits is admitted. */
+  incrOrCreateWithin?(key: string, delta: number, ttlSeconds: number, limit: number): MaybePromise<number>;
 }
 
 /**
@@ -36,6 +42,7 @@ export interface SyncQuotaStore extends QuotaStore {
   add(key: string, value: number, ttlSeconds: number): boolean;
   set(key: string, value: number, ttlSeconds: number): void;
   incrOrCreate?(key: string, delta: number, ttlSeconds: number): number;
+  incrOrCreateWithin?(key: string, delta: number, ttlSeconds: number, limit: number): number;
 }
 
 /**

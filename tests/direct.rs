@@ -2,7 +2,8 @@
 //! the JS `MemoryStore` path) against the state machines driven by `run` over the same kind of
 //! counters: random calls over several profiles, features with one to three policies (zoned
 //! ones too), amounts, corrupt values and time jumps; every figure, error and counter equal.
-//! Each side counts with `incr_or_create` or with incr → add → incr → set (every pairing).
+//! Each side counts with `incr_or_create`, with `incr_or_create_within` too, or with incr → add
+//! → incr → set (every pairing).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -79,14 +80,14 @@ fn describe(n: f64) -> String {
 
 #[test]
 fn direct_calls_match_the_state_machines() {
-    for seed in 1..=6u64 {
+    for seed in 1..=9u64 {
         SEED.with(|s| s.set(seed));
-        let engine = |upsert: bool| {
-            let counting = if upsert {
-                CountingOps::IncrOrCreate
-            } else {
-                CountingOps::IncrAddSet
-            };
+        let engine = |counting: usize| {
+            let counting = [
+                CountingOps::IncrAddSet,
+                CountingOps::IncrOrCreate,
+                CountingOps::IncrOrCreateWithin,
+            ][counting % 3];
             Engine::new(limits(false))
                 .with_time_zones(Rc::new(FakeZones))
                 .with_entropy(seeded)
@@ -94,7 +95,7 @@ fn direct_calls_match_the_state_machines() {
                 .with_token_secret("one secret for both engines")
                 .unwrap()
         };
-        let (mut direct, mut machines) = (engine(seed % 2 == 1), engine(seed % 3 == 0));
+        let (mut direct, mut machines) = (engine(seed as usize), engine(seed as usize / 3));
         let (mut a, mut b) = (Counters::default(), Counters::default());
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let names =

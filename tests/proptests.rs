@@ -3,12 +3,14 @@
 //! A case is a random history: batches of calls (check, reserve, increment, release by feature
 //! and by reservation) over four profiles and three features, clock jumps (some landing a
 //! moment before or after midnight), `setLimits`, `usage`, and injected store faults, over a
-//! store counting with its atomic `incr_or_create` or with incr → add → incr → set. The calls
+//! store counting with its atomic `incr_or_create` (and reserves with `incr_or_create_within`,
+//! or not) or with incr → add → incr → set. The calls
 //! of a batch run concurrently: a random schedule interleaves their store steps over one shared
 //! store, the way an async store interleaves them in a host. Checked against `model::Model`:
 //! - a call alone agrees with the model exactly (every decision field, every counter);
 //! - in a batch, never more admitted than the limit (plus what the batch released), and with
-//!   unit amounts and nothing else going on, exactly as many as fit;
+//!   unit amounts and nothing else going on, exactly as many as fit; counting within the
+//!   limit, with any amounts, no reserve denied that fits even after the batch;
 //! - every decision's fields agree with each other;
 //! - counters equal the model after every batch and are never negative, except that a store
 //!   fault leaves at most the faulted calls' amounts too many (reserve, increment) or too few
@@ -277,6 +279,16 @@ fn race(i: usize, calls: &[Option<i64>]) -> Vec<Req> {
         .collect()
 }
 
+/// How the engine counts: the store's `incr_or_create`, with `incr_or_create_within` for
+/// reserves too, or incr → add → incr → set.
+fn counting(upsert: bool, within: bool) -> CountingOps {
+    match (upsert, within) {
+        (true, true) => CountingOps::IncrOrCreateWithin,
+        (true, false) => CountingOps::IncrOrCreate,
+        (false, _) => CountingOps::IncrAddSet,
+    }
+}
+
 fn fault_policy() -> impl Strategy<Value = FaultPolicy> {
     prop_oneof![
         Just(FaultPolicy::Throw),
@@ -374,6 +386,8 @@ fn each(tally: &mut BTreeMap<Counter, Tally>, counters: &[Counter], mut f: impl 
 struct Tally {
     reserves: usize,
     unit_reserves: bool,
+    /// The least amount of a plain reserve denied.
+    least_denied: Option<i64>,
     admitted: i64,
     incremented: i64,
     released: i64,
@@ -393,14 +407,9 @@ impl World {
         limits: [i64; 3],
         (hourly, shape): (Option<i64>, usize),
         policy: FaultPolicy,
-        upsert: bool,
+        counting: CountingOps,
     ) -> World {
         let (clock, store_clock) = (FakeClock::at(start), FakeClock::at(start));
-        let counting = if upsert {
-            CountingOps::IncrOrCreate
-        } else {
-            CountingOps::IncrAddSet
-        };
         let config = shapes::config(limits, (hourly, shape));
         let engine = Engine::new(Limits::default())
             .with_fault_policy(policy)
@@ -688,6 +697,22 @@ impl World {
                     "admitted as many as fit"
                 );
             }
+            // Counting within the limit, a denied reserve wrote nothing, so it denied no
+            // other: reserves alone end as if they ran one after another, and what was denied
+            // does not fit even now (counting and undoing, a reserve over the limit can deny a
+            // concurrent one that fits).
+            let within = self.quota.engine().counting_ops() == CountingOps::IncrOrCreateWithin;
+            if quiet && within && t.may_take == 0 && !t.shared {
+                if let Some(denied) = t.least_denied {
+                    prop_assert!(
+                        c0 + t.admitted + denied > limit,
+                        "denied {} with {} of {} used after the batch",
+                        denied,
+                        c0 + t.admitted,
+                        limit
+                    );
+                }
+            }
             if !alone {
                 let counted = t.admitted + t.incremented - t.released;
                 if counted != 0 || self.model.live(c, now).is_some() {
@@ -846,6 +871,9 @@ impl World {
                     t.other_calls |= once;
                     if d.allowed {
                         t.admitted += req.amount;
+                    } else if !once {
+                        t.least_denied =
+                            Some(t.least_denied.map_or(req.amount, |a| a.min(req.amount)));
                     }
                 });
                 if d.allowed {
@@ -1057,8 +1085,9 @@ proptest! {
         policy in fault_policy(),
         events in prop::collection::vec(event(), 1..30),
         upsert in any::<bool>(),
+        within in any::<bool>(),
     ) {
-        let mut world = World::new(start, limits, (None, 0), policy, upsert);
+        let mut world = World::new(start, limits, (None, 0), policy, counting(upsert, within));
         for event in &events {
             world.run(event)?;
         }
@@ -1086,8 +1115,9 @@ proptest! {
         policy in fault_policy(),
         events in prop::collection::vec(event(), 1..30),
         upsert in any::<bool>(),
+        within in any::<bool>(),
     ) {
-        let mut world = World::new(start, limits, (Some(hourly), shape), policy, upsert);
+        let mut world = World::new(start, limits, (Some(hourly), shape), policy, counting(upsert, within));
         for event in &events {
             world.run(event)?;
         }
@@ -1123,8 +1153,9 @@ proptest! {
         policy in fault_policy(),
         events in shape_events(WITHOUT_MONTHS),
         upsert in any::<bool>(),
+        within in any::<bool>(),
     ) {
-        let mut world = World::new(start, limits, (hourly, shape), policy, upsert);
+        let mut world = World::new(start, limits, (hourly, shape), policy, counting(upsert, within));
         for event in &events {
             world.run(event)?;
         }
@@ -1155,10 +1186,11 @@ proptest! {
         policy in fault_policy(),
         events in shape_events(WINDOWS.len()),
         upsert in any::<bool>(),
+        within in any::<bool>(),
     ) {
         let first = chrono::NaiveDate::from_ymd_opt(2026, month, 1).unwrap();
         let (_, end) = WINDOWS[shapes::MONTH].month(first.and_time(Default::default()).and_utc().timestamp_millis());
-        let mut world = World::new(end - before_end, limits, (Some(hourly), shape), policy, upsert);
+        let mut world = World::new(end - before_end, limits, (Some(hourly), shape), policy, counting(upsert, within));
         for event in &events {
             world.run(event)?;
         }

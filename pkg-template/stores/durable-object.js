@@ -93,6 +93,17 @@ export class DurableObjectStore {
     });
   }
 
+  /** incrOrCreate that writes nothing when the new count would pass `limit` (a denied
+   *  reserve then costs a read, no write); answers that count either way. */
+  incrOrCreateWithin(key, delta, ttlSeconds, limit) {
+    return then(this.#read(key), (e) => {
+      if (e === undefined) return delta > limit ? delta : then(this.set(key, delta, ttlSeconds), () => delta);
+      if (typeof e.count !== "number") return e.count;
+      const count = e.count + delta;
+      return count > limit ? count : then(this.#write(key, count, e.expiresAt), () => count);
+    });
+  }
+
   add(key, value, ttlSeconds) {
     return then(this.#read(key), (e) =>
       e === undefined ? then(this.set(key, value, ttlSeconds), () => true) : false,

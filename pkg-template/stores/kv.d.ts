@@ -32,4 +32,6 @@ export class KvStore implements QuotaStore {
   set(key: string, value: number, ttlSeconds: number): Promise<void>;
   /** A read, then a write: best effort, not atomic (see above). */
   incrOrCreate(key: string, delta: number, ttlSeconds: number): Promise<number>;
+  /** A read, then a write only within the limit: best effort, not atomic. */
+  incrOrCreateWithin(key: string, delta: number, ttlSeconds: number, limit: number): Promise<number>;
 }

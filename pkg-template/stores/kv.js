@@ -79,6 +79,21 @@ export class KvStore {
     return count;
   }
 
+  /** incrOrCreate that writes nothing when the new count would pass `limit` (a denied
+   *  reserve then costs one read, no write); answers that count either way. Best effort, as
+   *  incrOrCreate is. */
+  async incrOrCreateWithin(key, delta, ttlSeconds, limit) {
+    const e = await this.#read(key);
+    if (e === undefined) {
+      if (delta <= limit) await this.set(key, delta, ttlSeconds);
+      return delta;
+    }
+    if (typeof e.count !== "number") return e.count;
+    const count = e.count + delta;
+    if (count <= limit) await this.#write(key, count, e.expiresAt ?? this.#now() + ttlSeconds * 1000);
+    return count;
+  }
+
   /** Read, then write: two concurrent adds can both return true. */
   async add(key, value, ttlSeconds) {
     if ((await this.#read(key)) !== undefined) return false;

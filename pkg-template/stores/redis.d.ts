@@ -10,7 +10,8 @@ export interface RedisClientLike {
 /**
  * The QuotaStore contract over Redis, shared by every process that uses the same Redis:
  * `incr` is a Lua script (increment only if the key exists), `add` and `set` scripts of
- * `SET NX EX` and `SET EX`, `incrOrCreate` one Lua script (`SET NX EX`, else `INCRBY`), Redis
+ * `SET NX EX` and `SET EX`, `incrOrCreate` one Lua script (`SET NX EX`, else `INCRBY`),
+ * `incrOrCreateWithin` one more (`GET`, then `SET EX` or `INCRBY` only within the limit), Redis
  * keeps the TTLs. Every method returns a Promise; each is one round trip. Pass the client
  * `disableOfflineQueue: true` (else commands queued while disconnected run on reconnect, after
  * the engine answered them: an over-count) and give it an "error" listener (else a lost
@@ -36,4 +37,5 @@ export class RedisStore implements QuotaStore {
   add(key: string, value: number, ttlSeconds: number): Promise<boolean>;
   set(key: string, value: number, ttlSeconds: number): Promise<void>;
   incrOrCreate(key: string, delta: number, ttlSeconds: number): Promise<number>;
+  incrOrCreateWithin(key: string, delta: number, ttlSeconds: number, limit: number): Promise<number>;
 }

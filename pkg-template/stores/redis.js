@@ -22,6 +22,18 @@ const INCR_IF_EXISTS = "if redis.call('EXISTS', KEYS[1]) == 0 then return false 
 // Create with the TTL when absent, else INCRBY (which keeps the TTL): one script, atomic.
 const INCR_OR_CREATE =
   "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return tonumber(ARGV[1]) end " + INCRBY_OR_VALUE;
+// incrOrCreate that writes nothing when the new count would pass ARGV[3]; answers that count
+// either way. An integer of more than 16 characters is no count (2^53 has 16 digits): handed
+// back as read, CORRUPT_COUNTER. A value that is no integer, or a key of another type (GET
+// fails), is left to INCRBY_OR_VALUE, as in incrOrCreate.
+const INCR_OR_CREATE_WITHIN =
+  "local d, limit = tonumber(ARGV[1]), tonumber(ARGV[3]) " +
+  "local v = redis.pcall('GET', KEYS[1]) " +
+  "if v == false then if d <= limit then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end return d end " +
+  "if type(v) == 'string' and (v == '0' or v:match('^-?[1-9]%d*$')) then " +
+  "if #v > 16 then return v end " +
+  "if tonumber(v) + d > limit then return tonumber(v) + d end end " +
+  INCRBY_OR_VALUE;
 
 // add and set as scripts too: eval's call shape is the same in every `redis` release, SET's
 // options object is not (4.x ignores 5.x's { condition, expiration }: every add answered true
@@ -31,7 +43,7 @@ const SET = "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1";
 
 // Each script's SHA1, as EVALSHA names it: computed here, so no call waits on another's
 // SCRIPT LOAD (a load that never answered would otherwise hold every later call).
-const SHA1 = new Map([INCR_IF_EXISTS, INCR_OR_CREATE, ADD, SET].map((s) => [s, createHash("sha1").update(s).digest("hex")]));
+const SHA1 = new Map([INCR_IF_EXISTS, INCR_OR_CREATE, INCR_OR_CREATE_WITHIN, ADD, SET].map((s) => [s, createHash("sha1").update(s).digest("hex")]));
 
 // A count as Redis stores it: a canonical decimal integer. Anything else is handed to the
 // engine as the raw string, which it reports as CORRUPT_COUNTER (never read as 0).
@@ -69,6 +81,12 @@ export class RedisStore {
   /** One script call: INCRBY a live key (its TTL kept), or create it with `delta` and the TTL. */
   incrOrCreate(key, delta, ttlSeconds) {
     return this.#run(INCR_OR_CREATE, { keys: [key], arguments: [String(delta), String(ttlSeconds)] });
+  }
+
+  /** One script call: incrOrCreate unless the new count would pass `limit`; then nothing is
+   *  written. Answers the count with `delta` added either way. */
+  incrOrCreateWithin(key, delta, ttlSeconds, limit) {
+    return this.#run(INCR_OR_CREATE_WITHIN, { keys: [key], arguments: [String(delta), String(ttlSeconds), String(limit)] });
   }
 
   // EVALSHA of `script`: one round trip once Redis has the script cached.

@@ -46,18 +46,19 @@ pub enum Status {
     Add = 2,
     Set = 3,
     IncrOrCreate = 4,
+    IncrOrCreateWithin = 5,
     /// A decision, its figures in [`DecisionSlot`]s.
-    Decision = 5,
+    Decision = 6,
     /// `{ allowed: true, unlimited: true, feature }`.
-    Unlimited = 6,
+    Unlimited = 7,
     /// `release` finished.
-    Released = 7,
+    Released = 8,
     /// The result is a JS value: `take()` it (usage, degraded decision).
-    Value = 8,
+    Value = 9,
     /// The call failed: `take()` the `QuotaError` and throw it.
-    Error = 9,
+    Error = 10,
     /// The store answered with a thenable: await it, then `resumeWith(call, value, true)`.
-    Pending = 10,
+    Pending = 11,
 }
 
 /// Where a store operation's details are in the shared number buffer (`outPtr`).
@@ -68,15 +69,17 @@ pub enum OpSlot {
     Call = 0,
     /// The key's number (-1: none, read the key's text every time).
     Key = 1,
-    /// The delta (`incr`, `incrOrCreate`) or value (`add`, `set`).
+    /// The delta (`incr`, `incrOrCreate`, `incrOrCreateWithin`) or value (`add`, `set`).
     Value = 2,
-    /// The TTL in seconds (`add`, `set`, `incrOrCreate`).
+    /// The TTL in seconds (`add`, `set`, `incrOrCreate`, `incrOrCreateWithin`).
     Ttl = 3,
     /// Where the key's text is in WASM memory (UTF-8), and its length in bytes: JS decodes
     /// it in place when it has no copy under the key's number. The text belongs to the call,
     /// which outlives the step; JS reads it before calling into WASM again.
     KeyAt = 4,
     KeyLength = 5,
+    /// The limit (`incrOrCreateWithin`).
+    Limit = 6,
 }
 
 /// Where a decision's figures are in the shared number buffer (`outPtr`).
@@ -250,8 +253,8 @@ impl QuotaCore {
     /// store's clock when it is not the engine's (`undefined` when it is).
     #[wasm_bindgen(js_name = attachMemory)]
     pub fn attach_memory(&mut self, counters: &MemoryCounters, clock: Option<js_sys::Function>) {
-        // Its counters have the upsert natively (`Counters::incr_or_create`).
-        self.core.set_counting(CountingOps::IncrOrCreate);
+        // Its counters have both upserts natively (`Counters::incr_or_create_within`).
+        self.core.set_counting(CountingOps::IncrOrCreateWithin);
         self.memory = Some(counters.shared());
         self.memory_clock = clock;
     }
@@ -523,16 +526,26 @@ impl QuotaCore {
 }
 
 /// How the engine counts over `store`, decided once: with its `incrOrCreate` when it has one
-/// (optional in the store contract), else with `incr` → `add` → `incr` → `set`.
+/// (optional in the store contract) and a reserve with its `incrOrCreateWithin` when it has
+/// that too, else with `incr` → `add` → `incr` → `set`.
 fn store_counting(store: &JsValue) -> Result<CountingOps, Failure> {
-    let upsert = args::field(store, "incrOrCreate", QuotaError::config)?;
-    if upsert.is_function() {
-        Ok(CountingOps::IncrOrCreate)
-    } else if upsert.is_undefined() {
-        Ok(CountingOps::IncrAddSet)
-    } else {
-        let msg = "store.incrOrCreate must be a method when present (see QuotaStore)";
+    let method = |name: &str| -> Result<bool, Failure> {
+        let m = args::field(store, name, QuotaError::config)?;
+        if m.is_function() || m.is_undefined() {
+            return Ok(m.is_function());
+        }
+        let msg = format!("store.{name} must be a method when present (see QuotaStore)");
         Err(QuotaError::config(msg).into())
+    };
+    match (method("incrOrCreate")?, method("incrOrCreateWithin")?) {
+        (true, true) => Ok(CountingOps::IncrOrCreateWithin),
+        (true, false) => Ok(CountingOps::IncrOrCreate),
+        (false, false) => Ok(CountingOps::IncrAddSet),
+        // Increments and settles count past limits: they need the plain upsert.
+        (false, true) => Err(QuotaError::config(
+            "store.incrOrCreateWithin needs store.incrOrCreate too (see QuotaStore)",
+        )
+        .into()),
     }
 }
 
@@ -732,18 +745,24 @@ impl QuotaCore {
                 slot.op = op;
                 let key = slot.machine.key_id(op.key());
                 let text = slot.machine.key(op.key());
-                let (status, a, b) = match op {
-                    StoreOp::Get { .. } => (Status::Get, 0, 0),
-                    StoreOp::Incr { delta, .. } => (Status::Incr, delta, 0),
+                let (status, a, b, limit) = match op {
+                    StoreOp::Get { .. } => (Status::Get, 0, 0, 0),
+                    StoreOp::Incr { delta, .. } => (Status::Incr, delta, 0, 0),
                     StoreOp::Add {
                         value, ttl_secs, ..
-                    } => (Status::Add, value, ttl_secs),
+                    } => (Status::Add, value, ttl_secs, 0),
                     StoreOp::Set {
                         value, ttl_secs, ..
-                    } => (Status::Set, value, ttl_secs),
+                    } => (Status::Set, value, ttl_secs, 0),
                     StoreOp::IncrOrCreate {
                         delta, ttl_secs, ..
-                    } => (Status::IncrOrCreate, delta, ttl_secs),
+                    } => (Status::IncrOrCreate, delta, ttl_secs, 0),
+                    StoreOp::IncrOrCreateWithin {
+                        delta,
+                        ttl_secs,
+                        limit,
+                        ..
+                    } => (Status::IncrOrCreateWithin, delta, ttl_secs, limit),
                 };
                 let out = &mut self.out;
                 out[OpSlot::Call as usize] = id as f64;
@@ -752,6 +771,7 @@ impl QuotaCore {
                 out[OpSlot::Ttl as usize] = b as f64;
                 out[OpSlot::KeyAt as usize] = text.as_ptr() as usize as f64;
                 out[OpSlot::KeyLength as usize] = text.len() as f64;
+                out[OpSlot::Limit as usize] = limit as f64;
                 status as i32
             }
             Next::Done(result) => {

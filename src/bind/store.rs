@@ -69,6 +69,7 @@ fn op_name(op: StoreOp) -> &'static str {
         StoreOp::Add { .. } => "add",
         StoreOp::Set { .. } => "set",
         StoreOp::IncrOrCreate { .. } => "incrOrCreate",
+        StoreOp::IncrOrCreateWithin { .. } => "incrOrCreateWithin",
     }
 }
 
@@ -81,12 +82,16 @@ pub fn interpret(
     settled: bool,
 ) -> Result<Option<StoreReply>, Failure> {
     match op {
-        StoreOp::Get { .. } | StoreOp::Incr { .. } | StoreOp::IncrOrCreate { .. } => {
+        StoreOp::Get { .. }
+        | StoreOp::Incr { .. }
+        | StoreOp::IncrOrCreate { .. }
+        | StoreOp::IncrOrCreateWithin { .. } => {
             if let Some(n) = raw.as_f64() {
                 return count(call.key(op.key()), n).map(|n| Some(StoreReply::Count(Some(n))));
             }
             let absent = raw.is_null() || raw.is_undefined();
-            if absent && !matches!(op, StoreOp::IncrOrCreate { .. }) {
+            // The upserts always have a count.
+            if absent && matches!(op, StoreOp::Get { .. } | StoreOp::Incr { .. }) {
                 return Ok(Some(StoreReply::Count(None)));
             }
         }

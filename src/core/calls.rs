@@ -337,7 +337,8 @@ impl Machine {
     }
 
     /// `reserve`: count in each policy in turn; on the first over its limit, roll back every
-    /// count made so far (newest first) and deny. An amount larger than a limit is denied
+    /// count made so far (newest first; that policy's own only when the store wrote it, not
+    /// with `IncrOrCreateWithin`) and deny. An amount larger than a limit is denied
     /// without writing. The token of an admitted reserve is signed on admission.
     pub(crate) fn reserve(&mut self, state: &mut Reserving, reply: Option<StoreReply>) -> Next {
         match state {
@@ -358,12 +359,13 @@ impl Machine {
             ),
             Reserving::Counting(step) => {
                 let i = self.counts.len();
+                let within = *step == CountStep::IncrOrCreateWithin;
                 match step.on_reply(reply, KeyRef::Policy(i), self.amount, self.ttl(i)) {
                     Ok(Counted::Next(next, op)) => {
                         *step = next;
                         Next::Op(op)
                     }
-                    Ok(Counted::Value(n)) => self.counted(state, i, n),
+                    Ok(Counted::Value(n)) => self.counted(state, i, n, within),
                     // The store answered nonsense mid-count: undo this policy's count too, in
                     // case it happened.
                     Err(e) => roll_back(state, i + 1, Err(e), self.amount),
@@ -432,16 +434,22 @@ impl Machine {
         }
     }
 
-    /// The first operation of counting in policy `i`.
+    /// The first operation of counting in policy `i`: within its limit when the store can.
     fn start_counting(&mut self, state: &mut Reserving, i: usize) -> Next {
-        let (step, op) =
-            CountStep::start(self.counting, KeyRef::Policy(i), self.amount, self.ttl(i));
+        let (key, limit) = (KeyRef::Policy(i), self.targets[i].limit);
+        let (step, op) = match self.counting {
+            CountingOps::IncrOrCreateWithin => {
+                CountStep::within(key, self.amount, self.ttl(i), limit)
+            }
+            ops => CountStep::start(ops, key, self.amount, self.ttl(i)),
+        };
         *state = Reserving::Counting(step);
         Next::Op(op)
     }
 
-    /// The counter of policy `i` now holds `n`, including this reserve's amount.
-    fn counted(&mut self, state: &mut Reserving, i: usize, n: i64) -> Next {
+    /// The counter of policy `i` holds `n` with this reserve's amount added; `within`: the
+    /// store wrote it only if `n` is within the limit (`IncrOrCreateWithin`).
+    fn counted(&mut self, state: &mut Reserving, i: usize, n: i64, within: bool) -> Next {
         let t = &self.targets[i];
         if n < self.amount {
             let err = QuotaError::corrupt(&t.key, format!("{n} after adding {}", self.amount));
@@ -451,7 +459,12 @@ impl Machine {
             // Past 2^53 the store's answer may be rounded: what it held is at most MAX_SAFE.
             let used = (n - self.amount).min(MAX_SAFE_INTEGER);
             let denial = self.figures(i, used, false);
-            return roll_back(state, i + 1, Ok(denial), self.amount);
+            let written = if within { i } else { i + 1 };
+            return match roll_back(state, written, Ok(denial), self.amount) {
+                // Nothing to undo: a policy after the one that denied may deny longer.
+                Next::Done(Ok(denial)) => self.read_later(state, denial, None),
+                next => next,
+            };
         }
         self.counts.push(n);
         if i + 1 < self.targets.len() {
@@ -645,6 +658,7 @@ pub(crate) fn unexpected(reply: Option<StoreReply>) -> QuotaError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CountStep {
     IncrOrCreate,
+    IncrOrCreateWithin,
     Incr,
     Add,
     IncrAgain,
@@ -664,7 +678,7 @@ impl CountStep {
         ttl_secs: u64,
     ) -> (CountStep, StoreOp) {
         match ops {
-            CountingOps::IncrOrCreate => (
+            CountingOps::IncrOrCreate | CountingOps::IncrOrCreateWithin => (
                 CountStep::IncrOrCreate,
                 StoreOp::IncrOrCreate {
                     key,
@@ -676,6 +690,22 @@ impl CountStep {
         }
     }
 
+    /// A reserve's count in a store with `IncrOrCreateWithin`.
+    pub(crate) fn within(
+        key: KeyRef,
+        amount: i64,
+        ttl_secs: u64,
+        limit: i64,
+    ) -> (CountStep, StoreOp) {
+        let op = StoreOp::IncrOrCreateWithin {
+            key,
+            delta: amount,
+            ttl_secs,
+            limit,
+        };
+        (CountStep::IncrOrCreateWithin, op)
+    }
+
     pub(crate) fn on_reply(
         self,
         reply: Option<StoreReply>,
@@ -685,9 +715,10 @@ impl CountStep {
     ) -> Result<Counted> {
         use CountStep::*;
         Ok(match (self, reply) {
-            (IncrOrCreate | Incr | IncrAgain, Some(StoreReply::Count(Some(n)))) => {
-                Counted::Value(n)
-            }
+            (
+                IncrOrCreate | IncrOrCreateWithin | Incr | IncrAgain,
+                Some(StoreReply::Count(Some(n))),
+            ) => Counted::Value(n),
             (Incr, Some(StoreReply::Count(None))) => Counted::Next(
                 Add,
                 StoreOp::Add {

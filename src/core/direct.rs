@@ -241,7 +241,7 @@ fn check(cs: Counters, amount: i64, now_ms: i64, store: &mut CountersAt) -> Resu
 
 /// `reserve` (`ReserveCall`): an amount over some limit reads that counter and is denied;
 /// else count in each policy in turn, and on the first over its limit (or corrupt) undo every
-/// count made so far, newest first.
+/// count made so far, newest first (not the denying one's when counted within the limit).
 fn reserve(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Result<Figures> {
     let (store, ops) = store;
     if let Some(i) = cs.denying(&[], amount) {
@@ -250,8 +250,14 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Resu
         return Ok(cs.figures(i, used, (amount, false), now_ms));
     }
     let mut counts = [0i64; MAX_DIRECT_POLICIES];
+    let within = ops == CountingOps::IncrOrCreateWithin;
     for (i, (count, c)) in counts.iter_mut().zip(cs.iter()).enumerate() {
-        let n = count_up((store, ops), c, amount, now_ms)?;
+        let n = if within {
+            let ttl = c.span.seconds_to_reset(now_ms);
+            store.incr_or_create_within_key(c.key, amount, ttl, c.limit)?
+        } else {
+            count_up((store, ops), c, amount, now_ms)?
+        };
         let over = if n < amount {
             Err(QuotaError::corrupt(
                 c.key,
@@ -265,7 +271,9 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Resu
             *count = n;
             continue;
         };
-        for j in (0..=i).rev() {
+        // `IncrOrCreateWithin` wrote nothing past the limit.
+        let written = if within && over.is_ok() { i } else { i + 1 };
+        for j in (0..written).rev() {
             let key = cs.get(j).key;
             // Back at most to MAX_SAFE (see `ReserveCall`'s rollback).
             if let Some(left) = store
@@ -338,7 +346,7 @@ type CountingStore<'s, 'a> = (&'s mut CountersAt<'a>, CountingOps);
 /// race `incr` again; if that finds the key gone, `set`.
 fn count_up((store, ops): CountingStore, c: &Counter, amount: i64, now_ms: i64) -> Result<i64> {
     let ttl = c.span.seconds_to_reset(now_ms);
-    if ops == CountingOps::IncrOrCreate {
+    if ops != CountingOps::IncrAddSet {
         return store.incr_or_create_key(c.key, amount, ttl);
     }
     if let Some(n) = store.incr(c.key, amount)? {

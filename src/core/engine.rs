@@ -169,8 +169,10 @@ impl Engine {
     }
 
     /// How reserves and increments count: [`CountingOps::IncrOrCreate`] for a store that has
-    /// the atomic upsert (one operation per counter, even when a window starts), else the
-    /// Django service's dance (the default). Decided once, for the store the engine runs over.
+    /// the atomic upsert (one operation per counter, even when a window starts),
+    /// [`CountingOps::IncrOrCreateWithin`] for one that also has the upsert within a limit (a
+    /// reserve's denial is then one operation and no write), else the Django service's dance
+    /// (the default). Decided once, for the store the engine runs over.
     pub fn with_counting(mut self, counting: CountingOps) -> Engine {
         self.counting = counting;
         self

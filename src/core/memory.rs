@@ -174,6 +174,53 @@ impl Counters {
         delta
     }
 
+    /// [`Counters::incr_or_create`] that writes nothing when the new value would pass `limit`
+    /// (the store contract's `IncrOrCreateWithin`); answers the value with `delta` added either way.
+    pub fn incr_or_create_within(
+        &mut self,
+        key: &str,
+        (delta, ttl_secs): (f64, f64),
+        limit: f64,
+        now_ms: f64,
+    ) -> f64 {
+        let mut hint = CellRef::default();
+        self.incr_or_create_within_by(key, None, &mut hint, (delta, ttl_secs), limit, now_ms)
+    }
+
+    /// [`Counters::incr_or_create_within`] of a key whose text an engine holds, through `hint`.
+    pub fn incr_or_create_within_cell(
+        &mut self,
+        key: &Rc<str>,
+        hint: &mut CellRef,
+        change: (f64, f64),
+        limit: f64,
+        now_ms: f64,
+    ) -> f64 {
+        self.incr_or_create_within_by(key, Some(key), hint, change, limit, now_ms)
+    }
+
+    fn incr_or_create_within_by(
+        &mut self,
+        key: &str,
+        shared: Option<&Rc<str>>,
+        hint: &mut CellRef,
+        (delta, ttl_secs): (f64, f64),
+        limit: f64,
+        now_ms: f64,
+    ) -> f64 {
+        if let Some(e) = self.live_by(key, hint, now_ms) {
+            let n = e.value + delta;
+            if n <= limit {
+                e.value = n;
+            }
+            return n;
+        }
+        if delta <= limit {
+            *hint = self.put(key, shared, delta, ttl_secs, now_ms);
+        }
+        delta
+    }
+
     /// Creates the entry only if absent; `true` when created.
     pub fn add(&mut self, key: &str, value: f64, ttl_secs: f64, now_ms: f64) -> bool {
         if self.get(key, now_ms).is_some() {
@@ -332,6 +379,27 @@ impl CountersAt<'_> {
         key.cell.set(cell);
         count(key, n, self.describe)
     }
+
+    /// [`Store::incr_or_create_within`] of a key from an engine's key table, through its cell.
+    pub fn incr_or_create_within_key(
+        &mut self,
+        key: &CounterKey,
+        delta: i64,
+        ttl_secs: u64,
+        limit: i64,
+    ) -> Result<i64> {
+        let mut cell = key.cell.get();
+        let change = (delta as f64, ttl_secs as f64);
+        let n = self.counters.incr_or_create_within_cell(
+            &key.text,
+            &mut cell,
+            change,
+            limit as f64,
+            self.now_ms,
+        );
+        key.cell.set(cell);
+        count(key, n, self.describe)
+    }
 }
 
 impl Store for CountersAt<'_> {
@@ -357,6 +425,19 @@ impl Store for CountersAt<'_> {
         let n = self
             .counters
             .incr_or_create(key, delta as f64, ttl_secs as f64, self.now_ms);
+        count(key, n, self.describe)
+    }
+    fn incr_or_create_within(
+        &mut self,
+        key: &str,
+        delta: i64,
+        ttl_secs: u64,
+        limit: i64,
+    ) -> Result<i64> {
+        let change = (delta as f64, ttl_secs as f64);
+        let n = self
+            .counters
+            .incr_or_create_within(key, change, limit as f64, self.now_ms);
         count(key, n, self.describe)
     }
 }
@@ -417,6 +498,15 @@ impl<C: Clock> Store for MemoryStore<C> {
     }
     fn incr_or_create(&mut self, key: &str, delta: i64, ttl_secs: u64) -> Result<i64> {
         self.at().incr_or_create(key, delta, ttl_secs)
+    }
+    fn incr_or_create_within(
+        &mut self,
+        key: &str,
+        delta: i64,
+        ttl_secs: u64,
+        limit: i64,
+    ) -> Result<i64> {
+        self.at().incr_or_create_within(key, delta, ttl_secs, limit)
     }
 }
 

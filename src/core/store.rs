@@ -50,16 +50,31 @@ pub enum StoreOp {
         delta: i64,
         ttl_secs: u64,
     },
+    /// [`StoreOp::IncrOrCreate`] that writes nothing when the new count would pass `limit`,
+    /// in one atomic operation; answered with the count the counter holds with `delta` added
+    /// either way, so an answer above `limit` says nothing was written. A reserve's denial
+    /// is then one operation, not a count and its undo, and never counts past the limit,
+    /// even for a moment (a concurrent reserve that fits is not denied by it). Asked only of
+    /// stores that have it (see [`CountingOps`]), and only by `reserve`.
+    IncrOrCreateWithin {
+        key: KeyRef,
+        delta: i64,
+        ttl_secs: u64,
+        limit: i64,
+    },
 }
 
 /// How a call counts in a counter that may not exist yet, decided once per store: with the
-/// store's own atomic [`StoreOp::IncrOrCreate`] (one operation), or, for stores with only
+/// store's own atomic [`StoreOp::IncrOrCreate`] (one operation), and a reserve with its
+/// [`StoreOp::IncrOrCreateWithin`] when it has that too; or, for stores with only
 /// `get`/`incr`/`add`/`set`, with the Django service's `incr` → `add` → `incr` → `set`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum CountingOps {
     #[default]
     IncrAddSet,
     IncrOrCreate,
+    /// Both upserts: `reserve` counts with `IncrOrCreateWithin`, the rest with `IncrOrCreate`.
+    IncrOrCreateWithin,
 }
 
 impl StoreOp {
@@ -69,7 +84,8 @@ impl StoreOp {
             | StoreOp::Incr { key, .. }
             | StoreOp::Add { key, .. }
             | StoreOp::Set { key, .. }
-            | StoreOp::IncrOrCreate { key, .. } => key,
+            | StoreOp::IncrOrCreate { key, .. }
+            | StoreOp::IncrOrCreateWithin { key, .. } => key,
         }
     }
 }
@@ -77,7 +93,8 @@ impl StoreOp {
 /// The store's answer to the last [`StoreOp`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreReply {
-    /// Answer to `Get`, `Incr` and `IncrOrCreate` (which always has a count).
+    /// Answer to `Get`, `Incr`, `IncrOrCreate` and `IncrOrCreateWithin` (the upserts always
+    /// have a count).
     Count(Option<i64>),
     /// Answer to `Add`.
     Added(bool),
@@ -132,6 +149,19 @@ pub trait Store {
             "store.incr_or_create(\"{key}\"): this store has no such operation"
         )))
     }
+    /// [`StoreOp::IncrOrCreateWithin`], asked only by an engine built with
+    /// [`CountingOps::IncrOrCreateWithin`]; a store without it is an error here.
+    fn incr_or_create_within(
+        &mut self,
+        key: &str,
+        _delta: i64,
+        _ttl_secs: u64,
+        _limit: i64,
+    ) -> Result<i64> {
+        Err(QuotaError::store(format!(
+            "store.incr_or_create_within(\"{key}\"): this store has no such operation"
+        )))
+    }
 }
 
 /// Performs one operation of `call` on `store`.
@@ -156,6 +186,14 @@ pub fn perform_on(key: &str, op: StoreOp, store: &mut dyn Store) -> Result<Store
         StoreOp::IncrOrCreate {
             delta, ttl_secs, ..
         } => StoreReply::Count(Some(store.incr_or_create(key, delta, ttl_secs)?)),
+        StoreOp::IncrOrCreateWithin {
+            delta,
+            ttl_secs,
+            limit,
+            ..
+        } => StoreReply::Count(Some(
+            store.incr_or_create_within(key, delta, ttl_secs, limit)?,
+        )),
     })
 }
 

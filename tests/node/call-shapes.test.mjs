@@ -106,8 +106,10 @@ test("every call shape's numeric entry decides exactly as the general path (sync
   }
 });
 
-test("… over a store with incrOrCreate, and over async stores", async () => {
+test("… over a store with incrOrCreate (and incrOrCreateWithin), and over async stores", async () => {
   assert.ok((await compare(4, 2_000, { upsert: true })) > 1_300);
+  assert.ok((await compare(7, 2_000, { within: true })) > 1_300);
+  assert.ok((await compare(8, 1_000, { async: true, within: true })) > 600);
   assert.ok((await compare(5, 1_000, { async: true })) > 600);
   assert.ok((await compare(6, 1_000, { async: true, upsert: true })) > 600);
 });

@@ -207,9 +207,14 @@ test("DurableObjectStore keeps the store contract over the synchronous storage.k
   await probe("advanceClock", 1_000);
   assert.equal(await op("get", "u"), null, "with the TTL of its creation");
   assert.equal(await op("incrOrCreate", "u", 1, 60), 1, "an expired key is created again");
+  assert.equal(await op("incrOrCreateWithin", "w", 4, 60, 3), 4, "over the limit");
+  assert.equal(await probe("raw", "w"), null, "nothing created");
+  assert.equal(await op("incrOrCreateWithin", "w", 3, 60, 3), 3);
+  assert.equal(await op("incrOrCreateWithin", "w", 1, 60, 3), 4, "over the limit");
+  assert.equal(await op("get", "w"), 3, "nothing written");
 
   await probe("putRaw", "foreign", 5);
-  for (const [method, ...args] of [["get"], ["incr", 1], ["incrOrCreate", 1, 60]]) {
+  for (const [method, ...args] of [["get"], ["incr", 1], ["incrOrCreate", 1, 60], ["incrOrCreateWithin", 1, 60, 10]]) {
     assert.equal(await op(method, "foreign", ...args), "a value DurableObjectStore did not write", method);
   }
   assert.equal(await op("add", "foreign", 1, 60), false, "not absent");

@@ -79,6 +79,28 @@ test("a counter written without KvStore's expiry gets the window's at its next c
   assert.ok(Math.abs(key.expiration - (now / 1000 + 7200)) <= 1);
 });
 
+test("incrOrCreateWithin writes only within the limit; a denied reserve writes nothing to KV", async () => {
+  const now = Date.now();
+  const rs = await store(now, [
+    ["incrOrCreateWithin", "within:a", 3, 7200, 2],
+    ["get", "within:a"],
+    ["incrOrCreateWithin", "within:a", 2, 7200, 2],
+    ["incrOrCreateWithin", "within:a", 1, 7200, 2],
+    ["get", "within:a"],
+  ]);
+  assert.deepEqual(rs.map((r) => r.result), [3, null, 2, 3, 2]);
+  const [key] = await ok(mf, "kvList", { prefix: "within:" });
+  assert.equal(key.metadata.expiresAt, now + 7200 * 1000, "created with the window's expiry");
+  // A denial leaves the value as it was: the engine counts with incrOrCreateWithin.
+  const p = { id: 2010 };
+  await engine(NOON, { tips: 1 }, [["reserve", p, "tips"]]);
+  await call(mf, "kvPutRaw", { key: "ai_quota:2010:tips:2026-11-27", value: "1" }); // no metadata: a write would add some
+  const [denied] = await engine(NOON, { tips: 1 }, [["reserve", p, "tips"]]);
+  assert.equal(denied.result.allowed, false);
+  const [written] = await ok(mf, "kvList", { prefix: "ai_quota:2010:" });
+  assert.equal(written.metadata, undefined, "not written");
+});
+
 test("the engine's keys and windows are the Django service's; the next day starts from zero", async () => {
   const p = { id: 2002 };
   await engine(NOON, { tips: 2 }, [["reserve", p, "tips"], ["reserve", p, "tips"]]);

@@ -1,6 +1,7 @@
 // DurableObjectStore over keys holding values it did not write (the object's own code, a
 // migration, a hand edit): such a value is not a count. Reported as a store fault, it was
 // answered by onStoreError, and "allow" admitted every reserve on the counter uncounted.
+// And what a denial writes to the object's storage (each write is billed): nothing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine, QuotaError } from "wasm-quota";
@@ -12,9 +13,10 @@ const KEY = "ai_quota:1:remix:2026-11-27";
 // ctx.storage of a SQLite-backed object (its synchronous kv), or of an older one (kv throws).
 function fakeStorage({ synchronous }) {
   const data = new Map();
+  const puts = [];
   const kv = {
     get: (k) => data.get(k),
-    put: (k, v) => void data.set(k, v),
+    put: (k, v) => void (puts.push(k), data.set(k, v)),
     delete: (k) => data.delete(k),
     *list() {},
   };
@@ -23,9 +25,10 @@ function fakeStorage({ synchronous }) {
   };
   return {
     data,
+    puts,
     kv: synchronous ? kv : { get: refused, put: refused, delete: refused, list: refused },
     get: async (k) => data.get(k),
-    put: async (k, v) => void data.set(k, v),
+    put: async (k, v) => void (puts.push(k), data.set(k, v)),
     getAlarm: async () => null,
     setAlarm: async () => {},
   };
@@ -55,5 +58,25 @@ test("a value DurableObjectStore did not write is CORRUPT_COUNTER under every on
       assert.deepEqual(storage.data.get(KEY), foreign, "nothing was written over it");
       assert.equal(await store.add(KEY, 1, 60), false, "add does not take it for absent");
     }
+  }
+});
+
+test("a denied reserve writes nothing to the object's storage (incrOrCreateWithin), over storage.kv and the async API", async () => {
+  for (const synchronous of [true, false]) {
+    const storage = fakeStorage({ synchronous });
+    const store = new DurableObjectStore(storage, { now: () => NOW });
+    const engine = new QuotaEngine({ store, limits: { remix: 2 }, now: () => NOW });
+    const reserve = async () => (await engine.reserve({ id: 1 }, "remix")).allowed;
+    assert.deepEqual([await reserve(), await reserve()], [true, true]);
+    storage.puts.length = 0;
+    assert.deepEqual([await reserve(), await reserve()], [false, false]);
+    assert.deepEqual(storage.puts, [], synchronous ? "storage.kv" : "async storage");
+    assert.equal(storage.data.get(KEY).count, 2);
+    // The store's own method: over the limit it answers the count it would have made.
+    assert.equal(await store.incrOrCreateWithin(KEY, 1, 60, 2), 3);
+    assert.equal(await store.incrOrCreateWithin("ai_quota:1:new", 3, 60, 2), 3);
+    assert.deepEqual(storage.puts, [], "nothing created over the limit either");
+    assert.equal(await store.incrOrCreateWithin("ai_quota:1:new", 2, 60, 2), 2);
+    assert.deepEqual(storage.puts, ["ai_quota:1:new"]);
   }
 });

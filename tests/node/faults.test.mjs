@@ -180,7 +180,49 @@ const scenarios = [
       ["incr", LIMIT + 1, LIMIT - 1],
     ],
   },
+  // Stores with the optional upserts (`upserts`: the methods the store has beyond the four).
+  {
+    name: "incrOrCreate, fits",
+    upserts: ["incrOrCreate"],
+    setup: (s) => s.set(KEY, 1, 3600),
+    committed: 1,
+    steps: [["incrOrCreate", 1, 3]],
+  },
+  {
+    name: "incrOrCreate, over the limit: the rollback",
+    upserts: ["incrOrCreate"],
+    setup: (s) => s.set(KEY, LIMIT - 1, 3600),
+    committed: LIMIT - 1,
+    knownDenialFrom: 1,
+    steps: [
+      ["incrOrCreate", LIMIT - 1, LIMIT + 1],
+      ["incr", LIMIT + 1, LIMIT - 1],
+    ],
+  },
+  {
+    name: "incrOrCreateWithin, fits",
+    upserts: ["incrOrCreate", "incrOrCreateWithin"],
+    setup: (s) => s.set(KEY, 1, 3600),
+    committed: 1,
+    steps: [["incrOrCreateWithin", 1, 3]],
+  },
+  {
+    name: "incrOrCreateWithin, over the limit: nothing to roll back",
+    upserts: ["incrOrCreate", "incrOrCreateWithin"],
+    setup: (s) => s.set(KEY, LIMIT - 1, 3600),
+    committed: LIMIT - 1,
+    steps: [["incrOrCreateWithin", LIMIT - 1, LIMIT - 1]],
+  },
 ];
+
+// The upserts over a MemoryStore's four methods, each atomic (one synchronous step).
+const UPSERTS = {
+  incrOrCreate: (s, key, delta, ttl) => s.incr(key, delta) ?? (s.set(key, delta, ttl), delta),
+  incrOrCreateWithin: (s, key, delta, ttl, limit) => {
+    const n = (s.get(key) ?? 0) + delta;
+    return n > limit ? n : UPSERTS.incrOrCreate(s, key, delta, ttl);
+  },
+};
 
 for (const sc of scenarios) {
   for (const async of [false, true]) {
@@ -219,7 +261,7 @@ function scripted(sc, failAt, mode, async) {
   const ops = [];
   let committed = sc.committed;
   const store = {};
-  for (const m of ["get", "incr", "add", "set"]) {
+  for (const m of ["get", "incr", "add", "set", ...(sc.upserts ?? [])]) {
     store[m] = (...args) => {
       const step = ops.length;
       ops.push(m);
@@ -234,7 +276,7 @@ function scripted(sc, failAt, mode, async) {
       let value;
       if (step === failAt && mode === "before") value = { fault: true };
       else {
-        value = inner[m](...args);
+        value = m in UPSERTS ? UPSERTS[m](inner, ...args) : inner[m](...args);
         if (step === failAt) value = { fault: true };
       }
       if (value?.fault) {

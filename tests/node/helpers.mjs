@@ -41,8 +41,9 @@ export function delayedStore(now, maxMs = 3) {
   };
 }
 
-/** A plain QuotaStore over a Map with TTLs; `upsert` adds incrOrCreate; `async` answers Promises. */
-export function mapStore(now, { upsert = false, async = false } = {}) {
+/** A plain QuotaStore over a Map with TTLs; `upsert` adds incrOrCreate, `within` incrOrCreate
+ *  and incrOrCreateWithin; `async` answers Promises. */
+export function mapStore(now, { upsert = false, within = false, async = false } = {}) {
   const entries = new Map();
   const live = (key) => {
     const e = entries.get(key);
@@ -60,7 +61,13 @@ export function mapStore(now, { upsert = false, async = false } = {}) {
     add: (key, value, ttl) => (live(key) === undefined ? (set(key, value, ttl), true) : false),
     set,
   };
-  if (upsert) methods.incrOrCreate = (key, delta, ttl) => methods.incr(key, delta) ?? (set(key, delta, ttl), delta);
+  if (upsert || within) methods.incrOrCreate = (key, delta, ttl) => methods.incr(key, delta) ?? (set(key, delta, ttl), delta);
+  if (within) {
+    methods.incrOrCreateWithin = (key, delta, ttl, limit) => {
+      const n = (live(key)?.value ?? 0) + delta;
+      return n > limit ? n : methods.incrOrCreate(key, delta, ttl);
+    };
+  }
   const store = async ? Object.fromEntries(Object.entries(methods).map(([m, f]) => [m, async (...a) => f(...a)])) : methods;
   return { store, entries };
 }

@@ -52,12 +52,16 @@ function windowEnd(p, at) {
 }
 const counterKey = (id, f, p, ms) => `ai_quota:${typeof id === "number" ? id : "~" + id.replaceAll("%", "%25").replaceAll(":", "%3A")}:${f}:${label(p, ms)}`;
 
+// A map store counting with incr → add, with incrOrCreate, or with incrOrCreateWithin too
+// (`u`, a random number, picks).
+const upsertStore = (now, u, kind) => mapStore(now, { upsert: u < 0.5, within: u < 0.25, async: kind === "async" });
+
 async function history(number, kind) {
   const random = generator(number);
   const pick = (a) => a[Math.floor(random() * a.length)];
   const clock = { t: pick(STARTS) };
   const now = () => clock.t;
-  const { store, entries } = kind === "MemoryStore" ? { store: new MemoryStore({ now }) } : mapStore(now, { upsert: random() < 0.5, async: kind === "async" });
+  const { store, entries } = kind === "MemoryStore" ? { store: new MemoryStore({ now }) } : upsertStore(now, random(), kind);
   const engines = [LIMITS, LIMITS, ...OTHERS].map((limits) => ({ limits, engine: new QuotaEngine({ store, limits, now, tokenSecret: "lifecycle-test-secret" }) }));
   const reservations = [];
   for (let batch = 0; batch < 25; batch++) {

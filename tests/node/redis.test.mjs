@@ -62,6 +62,28 @@ test("incrOrCreate: one script call creates with the TTL, or increments keeping 
   assert.equal(await client.get(k), "0", "the Django service's value format: a plain integer");
 });
 
+test("incrOrCreateWithin: one script call that writes only within the limit, and answers the count either way", async () => {
+  const store = new RedisStore(client);
+  const k = "contract:within";
+  assert.equal(await store.incrOrCreateWithin(k, 4, 100, 3), 4, "over the limit");
+  assert.equal(await client.exists(k), 0, "nothing created");
+  assert.equal(await store.incrOrCreateWithin(k, 3, 100, 3), 3);
+  const ttl = await client.ttl(k);
+  assert.ok(ttl > 90 && ttl <= 100, `created with the TTL (${ttl})`);
+  assert.equal(await store.incrOrCreateWithin(k, 1, 5000, 3), 4, "over the limit");
+  assert.equal(await client.get(k), "3", "nothing written");
+  assert.equal(await store.incrOrCreateWithin(k, 2, 5000, 5), 5);
+  assert.equal(await client.get(k), "5");
+  assert.ok((await client.ttl(k)) <= 100, "a live counter keeps its TTL");
+  // Past 2^53 the answer is rounded as INCRBY's would be read; the counter is left alone.
+  await client.set(k, "9007199254740991");
+  assert.equal(await store.incrOrCreateWithin(k, 1, 100, 5), 9007199254740992);
+  assert.equal(await client.get(k), "9007199254740991");
+  await client.set(k, "12345678901234567");
+  assert.equal(await store.incrOrCreateWithin(k, 1, 100, 5), "12345678901234567", "no count: handed back as read");
+  assert.equal(await client.get(k), "12345678901234567");
+});
+
 /** `client` with a count of the commands it sends to Redis (each is one round trip). */
 function recording(inner) {
   const sent = [];
@@ -72,7 +94,7 @@ function recording(inner) {
   return { client, sent };
 }
 
-test("a reserve over RedisStore is one round trip, also when its window starts; a rollback is one more", async () => {
+test("a reserve over RedisStore is one round trip, also when its window starts or it is denied", async () => {
   const { client: rec, sent } = recording(client);
   const limits = { remix: 2, tips: 5 };
   const store = new RedisStore(rec);
@@ -89,10 +111,20 @@ test("a reserve over RedisStore is one round trip, also when its window starts; 
   const reserve = () => engine.reserve({ id: 71 }, "remix");
   assert.deepEqual(await trips(reserve), [true, ["evalSha"]], "the window's first reserve");
   assert.deepEqual(await trips(reserve), [true, ["evalSha"]]);
-  assert.deepEqual(await trips(reserve), [false, ["evalSha", "evalSha"]], "over the limit: rolled back");
+  assert.deepEqual(await trips(reserve), [false, ["evalSha"]], "over the limit: nothing written");
   assert.equal(await client.get(`ai_quota:71:remix:${DATE}`), "2");
   const ttl = await client.ttl(`ai_quota:71:remix:${DATE}`);
   assert.ok(ttl > HALF_DAY - 120 && ttl <= HALF_DAY, `TTL ${ttl}s is the time to the engine's next midnight`);
+
+  // A store with incrOrCreate only counts, then takes the count back: one more round trip.
+  const upsertOnly = Object.fromEntries(["get", "incr", "add", "set", "incrOrCreate"].map((m) => [m, store[m].bind(store)]));
+  const undoing = new QuotaEngine({ store: upsertOnly, limits, now: () => NOW });
+  await undoing.reserve({ id: 70 }, "tips");
+  const reserveUndoing = () => undoing.reserve({ id: 74 }, "remix");
+  assert.deepEqual(await trips(reserveUndoing), [true, ["evalSha"]]);
+  assert.deepEqual(await trips(reserveUndoing), [true, ["evalSha"]]);
+  assert.deepEqual(await trips(reserveUndoing), [false, ["evalSha", "evalSha"]], "over the limit: rolled back");
+  assert.equal(await client.get(`ai_quota:74:remix:${DATE}`), "2");
 
   // A store with only get / incr / add / set still works, through incr → add.
   const plain = new RedisStore(rec);
@@ -206,6 +238,8 @@ test("counting on a counter that is not an integer is CORRUPT_COUNTER under ever
     }
     // The same through each counting method of the store itself: the value comes back as read.
     assert.equal(typeof (await store.incrOrCreate(key, 1, 100)), "string", `${type} ${value}`);
+    assert.equal(typeof (await store.incrOrCreateWithin(key, 1, 100, 10)), "string", `${type} ${value}`);
+    assert.equal(typeof (await store.incrOrCreateWithin(key, 1, 100, 0)), "string", `${type} ${value}, over the limit`);
     assert.equal(typeof (await store.incr(key, 1)), "string", `${type} ${value}`);
     if (type === "hash") assert.equal(await client.hGet(key, "count"), "1", "nothing was written");
     else assert.equal(await client.get(key), value, "nothing was written");

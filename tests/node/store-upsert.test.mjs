@@ -1,6 +1,7 @@
-// The store contract's optional `incrOrCreate`: with it a reserve counts with one store call,
-// also when its window starts; without it the engine keeps the incr → add → incr → set dance.
-// Which one is decided once, when the engine is made.
+// The store contract's optional upserts. With `incrOrCreate` a reserve counts with one store
+// call, also when its window starts; with `incrOrCreateWithin` beside it, a denied reserve is
+// one call too and writes nothing; without either the engine keeps the incr → add → incr →
+// set dance. Which one is decided once, when the engine is made.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine } from "wasm-quota";
@@ -39,6 +40,107 @@ test("with incrOrCreate a reserve is one store call, also when the window starts
   store.calls.length = 0;
   engine.increment({ id: 42 }, "remix", { amount: 3 });
   assert.deepEqual(store.calls, [["get", KEY], ["incrOrCreate", KEY, 3, TTL]]);
+});
+
+/** upsertStore plus an atomic incrOrCreateWithin over the same counters, also recorded. */
+function withinStore(now) {
+  const store = upsertStore(now);
+  store.incrOrCreateWithin = (k, d, t, limit) => {
+    store.calls.push(["incrOrCreateWithin", k, d, t, limit]);
+    const n = (store.inner.get(k) ?? 0) + d;
+    if (n > limit) return n;
+    if (store.inner.incr(k, d) === null) store.inner.set(k, d, t);
+    return n;
+  };
+  return store;
+}
+
+test("with incrOrCreateWithin a denied reserve is one store call and writes nothing; increments count with incrOrCreate", () => {
+  const now = fakeClock();
+  const store = withinStore(now);
+  const engine = new QuotaEngine({ store, limits: { remix: 2 }, now });
+  const reserve = (amount) => {
+    store.calls.length = 0;
+    const d = engine.reserve({ id: 42 }, "remix", { amount });
+    return [d.allowed, d.used, store.calls.map((c) => c.slice())];
+  };
+  assert.deepEqual(reserve(1), [true, 1, [["incrOrCreateWithin", KEY, 1, TTL, 2]]]);
+  assert.deepEqual(reserve(1), [true, 2, [["incrOrCreateWithin", KEY, 1, TTL, 2]]]);
+  assert.deepEqual(reserve(1), [false, 2, [["incrOrCreateWithin", KEY, 1, TTL, 2]]]);
+  assert.equal(store.inner.get(KEY), 2);
+  store.calls.length = 0;
+  engine.increment({ id: 42 }, "remix", { amount: 3 });
+  assert.deepEqual(store.calls, [["get", KEY], ["incrOrCreate", KEY, 3, TTL]], "past the limit: increment has no limit");
+  assert.equal(store.inner.get(KEY), 5);
+});
+
+test("with incrOrCreateWithin, a feature with two policies undoes only the counts the store made", () => {
+  const now = fakeClock();
+  const store = withinStore(now);
+  const limits = { scale: [{ name: "hourly", limit: 3, window: "hour" }, { name: "daily", limit: 4, window: "day" }] };
+  const engine = new QuotaEngine({ store, limits, now });
+  const [hour, nextHour, day] = ["ai_quota:42:scale:2026-11-27T12", "ai_quota:42:scale:2026-11-27T13", "ai_quota:42:scale:2026-11-27"];
+  const reserve = (amount) => {
+    store.calls.length = 0;
+    const d = engine.reserve({ id: 42 }, "scale", { amount });
+    return [d.allowed, d.policy, store.calls.map((c) => c.slice(0, 3))];
+  };
+  assert.deepEqual(reserve(3), [true, "hourly", [["incrOrCreateWithin", hour, 3], ["incrOrCreateWithin", day, 3]]]);
+  // The hour denies: nothing was written, and the day (which ends later) is read, not counted.
+  assert.deepEqual(reserve(1), [false, "hourly", [["incrOrCreateWithin", hour, 1], ["get", day]]]);
+  now.t += 3_600_000; // the next hour
+  // The day denies after the hour counted: only the hour's count is undone.
+  assert.deepEqual(reserve(2), [false, "daily", [["incrOrCreateWithin", nextHour, 2], ["incrOrCreateWithin", day, 2], ["incr", nextHour, -2]]]);
+  assert.deepEqual([store.inner.get(nextHour), store.inner.get(day)], [0, 3]);
+});
+
+test("reserves racing over an async store: with incrOrCreateWithin one over the limit denies no other that fits", async () => {
+  // 2 of 3 used; a reserve of 2 and one of 1 at once. Counting and undoing, the 2 counts to 4
+  // for a moment and the 1 sees 5: both denied although the 1 fits. Within the limit, the 2
+  // writes nothing and the 1 is admitted.
+  const race = async (store) => {
+    const now = fakeClock();
+    const slow = {};
+    for (const m of ["get", "incr", "add", "set", "incrOrCreate", "incrOrCreateWithin"]) {
+      // Each call is atomic when it runs; the answer comes back later (as over a network).
+      if (typeof store[m] === "function") slow[m] = (...args) => {
+        const answer = store[m](...args);
+        return new Promise((resolve) => setTimeout(() => resolve(answer), 5));
+      };
+    }
+    const engine = new QuotaEngine({ store: slow, limits: { remix: 3 }, now });
+    await engine.reserve({ id: 42 }, "remix", { amount: 2 });
+    const [two, one] = await Promise.all([2, 1].map((amount) => engine.reserve({ id: 42 }, "remix", { amount })));
+    return [two.allowed, one.allowed, store.inner.get(KEY)];
+  };
+  const now = fakeClock();
+  assert.deepEqual(await race(withinStore(now)), [false, true, 3]);
+  assert.deepEqual(await race(upsertStore(now)), [false, false, 2], "counting and undoing (why within exists)");
+});
+
+test("incrOrCreateWithin needs incrOrCreate beside it, and must be a method; what it answers is checked as a count", async () => {
+  const now = fakeClock();
+  const lone = recordingStore(now);
+  lone.incrOrCreateWithin = () => 1;
+  assert.throws(() => new QuotaEngine({ store: lone, limits: { remix: 2 }, now }), { code: "INVALID_CONFIG", message: /incrOrCreateWithin needs store.incrOrCreate/ });
+  for (const bad of [1, "incr", {}, null]) {
+    const store = upsertStore(now);
+    store.incrOrCreateWithin = bad;
+    assert.throws(() => new QuotaEngine({ store, limits: { remix: 2 }, now }), { code: "INVALID_CONFIG" }, String(bad));
+  }
+  for (const answer of [null, undefined, "3", 1.5, -1]) {
+    const store = withinStore(now);
+    store.incrOrCreateWithin = () => answer;
+    const engine = new QuotaEngine({ store, limits: { remix: 2 }, now });
+    assert.throws(() => engine.reserve({ id: 42 }, "remix"), { code: "CORRUPT_COUNTER" }, String(answer));
+  }
+  const store = withinStore(now);
+  store.incrOrCreateWithin = () => {
+    throw new Error("down");
+  };
+  const d = new QuotaEngine({ store, limits: { remix: 2 }, now, onStoreError: "deny" }).reserve({ id: 42 }, "remix");
+  assert.deepEqual([d.allowed, d.error.code], [false, "STORE_ERROR"]);
+  assert.match(d.error.message, /incrOrCreateWithin/);
 });
 
 test("without incrOrCreate the engine uses incr → add, as before", () => {

@@ -30,6 +30,13 @@ const upsertStore: QuotaStore = { ...asyncStore, incrOrCreate: async (_key, delt
 new QuotaEngine({ store: upsertStore, limits: {} });
 // @ts-expect-error incrOrCreate answers the new count, never null
 const noCount: QuotaStore = { ...asyncStore, incrOrCreate: () => null };
+const withinStore: QuotaStore = {
+  ...upsertStore,
+  incrOrCreateWithin: async (_key, delta, _ttlSeconds, _limit) => delta,
+};
+new QuotaEngine({ store: withinStore, limits: {} });
+// @ts-expect-error incrOrCreateWithin answers the count, never whether it wrote
+const withinFlag: QuotaStore = { ...upsertStore, incrOrCreateWithin: () => true };
 
 try {
   engine.setLimits({ remix: 20 });
