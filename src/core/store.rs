@@ -143,14 +143,16 @@ pub trait Store {
     /// Creates or overwrites the counter with `value`, expiring in `ttl_secs` ([`StoreOp::Set`]).
     fn set(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<()>;
     /// [`StoreOp::IncrOrCreate`], asked only by an engine built with
-    /// [`CountingOps::IncrOrCreate`]; a store without it is an error here.
+    /// [`CountingOps::IncrOrCreate`] or [`CountingOps::IncrOrCreateWithin`]. A store without
+    /// it answers `INVALID_CONFIG`: the engine was built for another store, a mistake no fault
+    /// policy may answer (as a store fault, `FaultPolicy::Allow` admitted every reserve
+    /// uncounted).
     fn incr_or_create(&mut self, key: &str, _delta: i64, _ttl_secs: u64) -> Result<i64> {
-        Err(QuotaError::store(format!(
-            "store.incr_or_create(\"{key}\"): this store has no such operation"
-        )))
+        Err(missing("incr_or_create", key))
     }
     /// [`StoreOp::IncrOrCreateWithin`], asked only by an engine built with
-    /// [`CountingOps::IncrOrCreateWithin`]; a store without it is an error here.
+    /// [`CountingOps::IncrOrCreateWithin`]; a store without it answers `INVALID_CONFIG`, as
+    /// for [`Store::incr_or_create`].
     fn incr_or_create_within(
         &mut self,
         key: &str,
@@ -158,10 +160,16 @@ pub trait Store {
         _ttl_secs: u64,
         _limit: i64,
     ) -> Result<i64> {
-        Err(QuotaError::store(format!(
-            "store.incr_or_create_within(\"{key}\"): this store has no such operation"
-        )))
+        Err(missing("incr_or_create_within", key))
     }
+}
+
+/// The error of an operation a store does not have.
+fn missing(op: &str, key: &str) -> QuotaError {
+    QuotaError::config(format!(
+        "store.{op}(\"{key}\"): this store has no such operation; build the engine with \
+         the CountingOps the store has (Engine::with_counting)"
+    ))
 }
 
 /// Performs one operation of `call` on `store`.
@@ -235,4 +243,58 @@ pub fn run_interleaved(
         }
     }
     outcomes.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Engine, FakeClock, FaultPolicy, Limits, MemoryStore, Profile, ProfileId};
+    use crate::core::{ErrorCode, Quota};
+
+    /// A store with the four methods only (the upserts left to the trait's defaults).
+    struct FourMethods(MemoryStore<FakeClock>);
+
+    impl Store for FourMethods {
+        fn get(&mut self, key: &str) -> Result<Option<i64>> {
+            self.0.get(key)
+        }
+        fn incr(&mut self, key: &str, delta: i64) -> Result<Option<i64>> {
+            self.0.incr(key, delta)
+        }
+        fn add(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<bool> {
+            self.0.add(key, value, ttl_secs)
+        }
+        fn set(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<()> {
+            self.0.set(key, value, ttl_secs)
+        }
+    }
+
+    /// An engine told to count with an upsert its store lacks is a mistake in the program, not
+    /// a store that is down: under `FaultPolicy::Allow` it admitted every reserve uncounted.
+    #[test]
+    fn an_upsert_the_store_lacks_is_invalid_config_under_every_fault_policy() {
+        let clock = FakeClock::at(1_795_780_800_000);
+        let me = Profile::limited(ProfileId::number(42).unwrap());
+        for counting in [CountingOps::IncrOrCreate, CountingOps::IncrOrCreateWithin] {
+            for policy in [FaultPolicy::Throw, FaultPolicy::Deny, FaultPolicy::Allow] {
+                let engine = Engine::new(Limits::daily([("remix", 1)]).unwrap())
+                    .with_counting(counting)
+                    .with_fault_policy(policy);
+                let store = FourMethods(MemoryStore::new(clock.clone()));
+                let mut quota = Quota::new(engine, store, clock.clone());
+                for _ in 0..2 {
+                    let call = quota
+                        .engine()
+                        .reserve(&me, "remix", 1, quota.now())
+                        .unwrap();
+                    let err = quota.call(call).unwrap_err();
+                    assert_eq!(
+                        err.code,
+                        ErrorCode::InvalidConfig,
+                        "{counting:?} {policy:?}"
+                    );
+                }
+            }
+        }
+    }
 }
