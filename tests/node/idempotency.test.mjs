@@ -249,3 +249,21 @@ test("a fault while a denial reads the record again leaves it a denial, under on
   assert.deepEqual([d.allowed, d.degraded, d.used], [false, undefined, 1]);
   assert.equal(engine.check(me, "chat").used, 1);
 });
+
+test("while the store is down, onStoreError decides each retry afresh: 'allow' admits every one (nothing can be recorded), 'deny' none", () => {
+  for (const [onStoreError, allowed] of [["allow", true], ["deny", false]]) {
+    const now = fakeClock(NOON);
+    const { store } = mapStore(now, { within: true });
+    const engine = new QuotaEngine({ store, limits: { chat: 5 }, now, onStoreError });
+    const up = { ...store };
+    for (const m of Object.keys(store)) store[m] = () => {
+      throw new Error("store down");
+    };
+    const retries = [1, 2, 3].map(() => engine.reserve(me, "chat", { idempotencyKey: "k" }));
+    assert.deepEqual(retries.map((d) => [d.allowed, d.degraded, d.replayed, d.reservation]), Array(3).fill([allowed, "store-error", undefined, undefined]), onStoreError);
+    Object.assign(store, up);
+    // Back up: nothing was recorded, so the next retry is a new request.
+    const d = engine.reserve(me, "chat", { idempotencyKey: "k" });
+    assert.deepEqual([d.allowed, d.replayed === true, d.used], [true, false, 1], onStoreError);
+  }
+});
