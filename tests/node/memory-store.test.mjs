@@ -158,6 +158,11 @@ test("MemoryStore's own methods see the engine's counters, and the engine sees t
   assert.equal(store.get("ai_quota:42:remix:2026-11-27"), 3);
   store.set("ai_quota:42:remix:2026-11-27", 9, 60);
   assert.equal(engine.check({ id: 42 }, "remix").used, 9);
+  // set's TTL is its own: the value set for 60 s is gone after them (the engine counts anew).
+  now.t += 60_000;
+  assert.equal(store.get("ai_quota:42:remix:2026-11-27"), null);
+  now.t -= 60_000;
+  store.set("ai_quota:42:remix:2026-11-27", 9, 60);
   assert.equal(engine.reserve({ id: 42 }, "remix", { amount: 2 }).allowed, false);
   assert.equal(store.incr("ai_quota:42:remix:2026-11-27", 1), 10);
   // A value that is not a count is CORRUPT_COUNTER, as from any store.
@@ -222,6 +227,22 @@ test("a MemoryStore with a method replaced, or a subclass, is called like any st
     engine.reserve({ id: 7 }, "remix");
     assert.deepEqual(logged, ["ai_quota:7:remix:2026-11-27", "ai_quota:7:remix:2026-11-27"]);
     assert.equal(store.get("ai_quota:7:remix:2026-11-27"), 2);
+  }
+  // A method replaced on MemoryStore.prototype itself (instrumentation does this) runs too.
+  const original = MemoryStore.prototype.incr;
+  MemoryStore.prototype.incr = function (k, d) {
+    logged.push(k);
+    return original.call(this, k, d);
+  };
+  try {
+    const store = new MemoryStore({ now });
+    const engine = new QuotaEngine({ store, limits: { remix: 2 }, now });
+    logged.length = 0;
+    engine.reserve({ id: 8 }, "remix");
+    engine.reserve({ id: 8 }, "remix");
+    assert.deepEqual(logged, ["ai_quota:8:remix:2026-11-27", "ai_quota:8:remix:2026-11-27"]);
+  } finally {
+    MemoryStore.prototype.incr = original;
   }
 });
 

@@ -46,7 +46,9 @@ test("RedisStore keeps the QuotaStore contract; Redis keeps the TTLs", async () 
   assert.ok(ttl > 90 && ttl <= 100, `incr kept the TTL (${ttl})`);
   await store.set(k, 7, 50);
   assert.equal(await store.get(k), 7);
-  assert.ok((await client.ttl(k)) <= 50);
+  // -1 (no TTL) is also <= 50: the lower bound is what says set wrote one.
+  const setTtl = await client.ttl(k);
+  assert.ok(setTtl > 40 && setTtl <= 50, `set wrote the TTL (${setTtl})`);
   assert.throws(() => new RedisStore({}), TypeError);
 });
 
@@ -155,6 +157,27 @@ test("no call waits on a SCRIPT LOAD: one that never answers holds nothing, and 
   assert.equal(await client.get(`ai_quota:73:remix:${DATE}`), "2");
 });
 
+// Only NOSCRIPT means the script did not run. Any other EVALSHA error (a lost reply, a replica
+// refusing writes) may come from a script that ran, and sent again as EVAL it would count twice.
+test("an EVALSHA that fails other than with NOSCRIPT is a store fault, never sent again as EVAL", async () => {
+  const evals = [];
+  const failing = {
+    get: (k) => client.get(k),
+    evalSha: async () => {
+      throw new Error("READONLY You can't write against a read only replica.");
+    },
+    eval: (...args) => (evals.push(args), client.eval(...args)),
+  };
+  const store = new RedisStore(failing);
+  for (const call of [() => store.incr("k", 1), () => store.incrOrCreate("k", 1, 60), () => store.add("k", 1, 60), () => store.set("k", 1, 60)]) {
+    await assert.rejects(call(), /^Error: READONLY/);
+  }
+  const engine = new QuotaEngine({ store, limits: { remix: 2 }, now: () => NOW });
+  await assert.rejects(engine.reserve({ id: 74 }, "remix"), (e) => e instanceof QuotaError && e.code === "STORE_ERROR");
+  assert.deepEqual(evals, []);
+  assert.equal(await client.exists("k", `ai_quota:74:remix:${DATE}`), 0);
+});
+
 test("engines with incrOrCreate and with incr → add race on one new counter and admit exactly the limit", { timeout: 120_000 }, async () => {
   const plain = new RedisStore(client);
   const fourMethods = Object.fromEntries(["get", "incr", "add", "set"].map((m) => [m, plain[m].bind(plain)]));
@@ -214,9 +237,12 @@ test("settles and releases of one reservation racing from four engines over Redi
 });
 
 test("a counter Redis holds as something other than an integer is CORRUPT_COUNTER, not 0", async () => {
-  await client.set(`ai_quota:9:remix:${DATE}`, "lots");
   const engine = new QuotaEngine({ store: new RedisStore(client), limits: { remix: 3 }, now: () => NOW });
-  await assert.rejects(engine.check({ id: 9 }, "remix"), (e) => e instanceof QuotaError && e.code === "CORRUPT_COUNTER");
+  // Number() reads "" and " " as 0, " 1" as 1 and "0x10" as 16: each is handed over as read.
+  for (const value of ["lots", "", " ", " 1", "0x10", "1e1", "2.0"]) {
+    await client.set(`ai_quota:9:remix:${DATE}`, value);
+    await assert.rejects(engine.check({ id: 9 }, "remix"), (e) => e instanceof QuotaError && e.code === "CORRUPT_COUNTER", JSON.stringify(value));
+  }
 });
 
 // INCRBY refuses such a value with an error; reported as a store fault, it was answered by
@@ -244,6 +270,35 @@ test("counting on a counter that is not an integer is CORRUPT_COUNTER under ever
     if (type === "hash") assert.equal(await client.hGet(key, "count"), "1", "nothing was written");
     else assert.equal(await client.get(key), value, "nothing was written");
   }
+});
+
+// A counter is below zero while a release clamps it (INCRBY of the release, then SET 0): an
+// increment reading it then still counts, as over any store (a read for a decision refuses it).
+test("an increment on a counter a release left below zero counts; a check refuses it", async () => {
+  const key = `ai_quota:12:remix:${DATE}`;
+  await client.set(key, "-2", { EX: 600 });
+  const engine = new QuotaEngine({ store: new RedisStore(client), limits: { remix: 3 }, now: () => NOW });
+  await engine.increment({ id: 12 }, "remix");
+  assert.equal(await client.get(key), "-1");
+  await assert.rejects(engine.check({ id: 12 }, "remix"), (e) => e instanceof QuotaError && e.code === "CORRUPT_COUNTER");
+});
+
+// INCRBY refuses to go past 2^63 - 1 with an error ("would overflow") as it refuses a value
+// that is not an integer: the same CORRUPT_COUNTER, not a store fault "allow" admits uncounted.
+test("counting past Redis's largest integer is CORRUPT_COUNTER under every onStoreError, and writes nothing", async () => {
+  const store = new RedisStore(client);
+  const key = `ai_quota:11:remix:${DATE}`;
+  const largest = "9223372036854775807";
+  await client.set(key, largest);
+  for (const onStoreError of ["throw", "deny", "allow"]) {
+    const engine = new QuotaEngine({ store, limits: { remix: 3 }, now: () => NOW, onStoreError });
+    for (const call of [() => engine.reserve({ id: 11 }, "remix"), () => engine.increment({ id: 11 }, "remix")]) {
+      await assert.rejects(call(), (e) => e instanceof QuotaError && e.code === "CORRUPT_COUNTER", onStoreError);
+    }
+  }
+  assert.equal(await store.incrOrCreate(key, 1, 100), largest);
+  assert.equal(await store.incr(key, 1), largest);
+  assert.equal(await client.get(key), largest, "nothing was written");
 });
 
 // A bound on the whole test, so that a server or client that never comes back fails the test
