@@ -67,3 +67,43 @@ test("a sweep that fails still sets the alarm again", async () => {
   storage.failList = false;
   assert.equal(await store.alarm(), 1);
 });
+
+test("a sweep reads on past batches of live counters, and the alarm waits for the earliest expiry of any batch", async () => {
+  const storage = fakeStorage();
+  // Batch one: 1,000 live counters, the first of them expiring soonest. Batch two: 500 more
+  // live ones, then 500 expired.
+  for (let i = 0; i < 1500; i++) storage.data.set(`ai_quota:a${String(i).padStart(4, "0")}:remix:d`, { count: 1, expiresAt: NOW + (i === 0 ? 1000 : 5000) });
+  for (let i = 0; i < 500; i++) storage.data.set(`ai_quota:b${String(i).padStart(4, "0")}:remix:d`, { count: 1, expiresAt: NOW - 1 });
+  const store = new DurableObjectStore(storage, { now: () => NOW });
+  let runs = 0;
+  let deleted = 0;
+  do {
+    deleted += await store.alarm();
+    runs++;
+  } while (storage.alarms.at(-1) === NOW && runs < 10);
+  assert.deepEqual([runs, deleted, storage.data.size], [2, 500, 1500]);
+  assert.equal(storage.alarms.at(-1), NOW + 1000, "the earliest expiry, seen in the first batch");
+});
+
+test("a counter is swept at its expiry instant", async () => {
+  const storage = fakeStorage();
+  storage.data.set("ai_quota:1:remix:d", { count: 1, expiresAt: NOW });
+  const store = new DurableObjectStore(storage, { now: () => NOW });
+  assert.equal(await store.alarm(), 1);
+  assert.equal(storage.data.size, 0);
+});
+
+test("an alarm that could not be set is set by the next write", async () => {
+  const storage = fakeStorage();
+  const setAlarm = storage.setAlarm;
+  storage.setAlarm = async () => {
+    throw new Error("storage is down");
+  };
+  const store = new DurableObjectStore(storage, { now: () => NOW });
+  store.set("ai_quota:1:remix:d", 1, 60); // synchronous: the alarm's failure arrives later
+  await new Promise((resolve) => setImmediate(resolve));
+  storage.setAlarm = setAlarm;
+  store.set("ai_quota:2:remix:d", 1, 120);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(storage.alarms, [NOW + 120_000]);
+});

@@ -80,3 +80,24 @@ test("a denied reserve writes nothing to the object's storage (incrOrCreateWithi
     assert.deepEqual(storage.puts, ["ai_quota:1:new"]);
   }
 });
+
+// The TTLs DurableObjectStore emulates, as Redis keeps them: incr and incrOrCreate keep the
+// expiry a counter was created with (a write that moved it on would keep a busy counter for
+// good), and an entry is gone from its expiry instant on, for reads and for the sweep.
+test("DurableObjectStore keeps each counter's expiry through incr and incrOrCreate, and drops it at that instant", async () => {
+  for (const synchronous of [true, false]) {
+    const storage = fakeStorage({ synchronous });
+    let now = NOW;
+    const store = new DurableObjectStore(storage, { now: () => now });
+    assert.equal(await store.add("a", 1, 60), true);
+    assert.equal(await store.incrOrCreate("b", 1, 60), 1);
+    now += 30_000;
+    assert.equal(await store.incr("a", 1), 2);
+    assert.equal(await store.incrOrCreate("b", 1, 60), 2);
+    now += 29_999;
+    assert.deepEqual([await store.get("a"), await store.get("b")], [2, 2]);
+    now += 1; // 60 s after each was created
+    assert.deepEqual([await store.get("a"), await store.get("b")], [null, null], synchronous ? "storage.kv" : "async storage");
+    assert.equal(await store.incr("a", 1), null);
+  }
+});
