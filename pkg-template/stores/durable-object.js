@@ -210,10 +210,13 @@ export class DurableObjectStore {
   #sweepBy(expiresAt) {
     if (this.#alarmAt != null && this.#alarmAt <= expiresAt) return;
     this.#alarmAt = expiresAt;
-    const p = this.#storage.setAlarm(expiresAt);
+    // On failure forget the time, so the next write tries again.
+    const p = this.#storage.setAlarm(expiresAt)?.catch?.((err) => {
+      this.#alarmAt = undefined;
+      throw err;
+    });
     if (this.#kv === null) return p;
-    // Sync path: the output gate makes the write durable before any reply leaves the object;
-    // on failure forget the time, so the next write tries again.
-    p?.catch?.(() => (this.#alarmAt = undefined));
+    // Sync path: the output gate makes the write durable before any reply leaves the object.
+    p?.catch?.(() => {});
   }
 }

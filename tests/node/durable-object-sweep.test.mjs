@@ -83,6 +83,9 @@ test("a sweep reads on past batches of live counters, and the alarm waits for th
   } while (storage.alarms.at(-1) === NOW && runs < 10);
   assert.deepEqual([runs, deleted, storage.data.size], [2, 500, 1500]);
   assert.equal(storage.alarms.at(-1), NOW + 1000, "the earliest expiry, seen in the first batch");
+  // A sweep that read every key is done: the next one starts from the first key again.
+  storage.data.set("ai_quota:a0000:remix:d", { count: 1, expiresAt: NOW - 1 });
+  assert.equal(await store.alarm(), 1);
 });
 
 test("a counter is swept at its expiry instant", async () => {
@@ -93,17 +96,37 @@ test("a counter is swept at its expiry instant", async () => {
   assert.equal(storage.data.size, 0);
 });
 
-test("an alarm that could not be set is set by the next write", async () => {
+// Over storage.kv a write does not wait for its alarm; over the async API set() rejects with
+// the alarm's error. Either way the time is forgotten, so that the next write sets the alarm:
+// kept, it stopped every later write from setting one, and expired counters were never swept.
+for (const synchronous of [true, false]) {
+  test(`an alarm that could not be set is set by the next write (${synchronous ? "storage.kv" : "async storage"})`, async () => {
+    const storage = fakeStorage();
+    if (!synchronous) {
+      delete storage.kv;
+      storage.put = async (k, v) => void storage.data.set(k, v);
+    }
+    const setAlarm = storage.setAlarm;
+    storage.setAlarm = async () => {
+      throw new Error("storage is down");
+    };
+    const store = new DurableObjectStore(storage, { now: () => NOW });
+    const first = store.set("ai_quota:1:remix:d", 1, 60);
+    if (synchronous) await new Promise((resolve) => setImmediate(resolve));
+    else await assert.rejects(first, /storage is down/);
+    storage.setAlarm = setAlarm;
+    await store.set("ai_quota:2:remix:d", 1, 120);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(storage.alarms, [NOW + 120_000]);
+  });
+}
+
+test("loadAlarm: the first write of a fresh instance leaves an earlier alarm where it is", async () => {
   const storage = fakeStorage();
-  const setAlarm = storage.setAlarm;
-  storage.setAlarm = async () => {
-    throw new Error("storage is down");
-  };
+  storage.alarms.push(NOW + 1000); // set by the instance before
   const store = new DurableObjectStore(storage, { now: () => NOW });
-  store.set("ai_quota:1:remix:d", 1, 60); // synchronous: the alarm's failure arrives later
+  await store.loadAlarm();
+  store.set("ai_quota:1:remix:d", 1, 60);
   await new Promise((resolve) => setImmediate(resolve));
-  storage.setAlarm = setAlarm;
-  store.set("ai_quota:2:remix:d", 1, 120);
-  await new Promise((resolve) => setImmediate(resolve));
-  assert.deepEqual(storage.alarms, [NOW + 120_000]);
+  assert.deepEqual(storage.alarms, [NOW + 1000]);
 });
