@@ -52,7 +52,10 @@ test("INVALID_CONFIG: constructor options", () => {
 
 test("INVALID_CONFIG: a clock that throws or returns garbage", () => {
   const store = new MemoryStore();
-  for (const now of [() => NaN, () => "soon", () => -1, () => 1e20, () => { throw new Error("tick"); }]) {
+  // A Date, a numeric string, true and null convert to numbers where a number is expected:
+  // each is refused all the same, never read as that instant.
+  const converted = [() => new Date(), () => String(Date.now()), () => true, () => null];
+  for (const now of [() => NaN, () => "soon", () => -1, () => 1e20, () => { throw new Error("tick"); }, ...converted]) {
     const engine = new QuotaEngine({ store, limits: { remix: 1 }, now });
     assert.throws(() => engine.reserve({ id: 1 }, "remix"), isCode("INVALID_CONFIG"));
   }

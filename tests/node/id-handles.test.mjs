@@ -102,6 +102,11 @@ test("a refused string id is refused every time, not remembered", () => {
   for (let i = 0; i < 3; i++) {
     assert.throws(() => engine.reserve({ id: "42" }, "remix"), { code: "INVALID_ARGUMENT" });
     assert.throws(() => engine.reserve({ id: "bad\uD800" }, "remix"), { code: "INVALID_ARGUMENT" });
+    // Longer than an interned id: passed as text, where a lone surrogate would become U+FFFD
+    // and ids differing only there would share one counter.
+    for (const id of ["x".repeat(100) + "\uD800", "x".repeat(100) + "\uDC00"]) {
+      assert.throws(() => engine.reserve({ id }, "remix"), { code: "INVALID_ARGUMENT" });
+    }
   }
   assert.equal(engine.reserve({ id: "4a" }, "remix").used, 1);
   assert.equal(engine.reserve({ id: "4a" }, "remix").used, 2);
