@@ -94,3 +94,22 @@ for (const [name, makeStore] of Object.entries(stores)) {
     assert.equal((await engine.reserve(me, "big", { amount: MAX })).allowed, true);
   });
 }
+
+// A store may hold a count above 2^53 − 1 (written by something else, or JS numbers past it):
+// that counter is corrupt, CORRUPT_COUNTER, not an amount too large (INVALID_ARGUMENT says
+// "use a smaller amount", and no smaller amount would ever be counted on it).
+for (const [name, makeStore] of Object.entries(stores)) {
+  if (name === "DurableObjectStore") continue; // set writes a counter; its counts are its own sums
+  test(`${name}: a counter holding more than 2^53 − 1 is CORRUPT_COUNTER for increment and settle`, async () => {
+    const now = fakeClock(NOON);
+    const store = makeStore(now);
+    const engine = new QuotaEngine({ store, limits: { remix: 10 }, now, tokenSecret: "a secret of sixteen+" });
+    const me = { id: 42 };
+    const r = (await engine.reserve(me, "remix")).reservation;
+    const key = "ai_quota:42:remix:2026-11-27";
+    await store.set(key, 2 ** 53, 3600);
+    await assert.rejects(async () => engine.increment(me, "remix"), { code: "CORRUPT_COUNTER" });
+    await assert.rejects(async () => engine.settle(me, r, 5), { code: "CORRUPT_COUNTER" });
+    assert.equal(await store.get(key), 2 ** 53, "nothing was written");
+  });
+}
