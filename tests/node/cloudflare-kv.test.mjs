@@ -118,9 +118,10 @@ test("a value that is not a count is CORRUPT_COUNTER, never read as 0", async ()
   assert.equal(r.error?.code, "CORRUPT_COUNTER");
 });
 
-test("a value that only looks like a number (blank, hex, exponent, sign, spaces) is CORRUPT_COUNTER, never read as a count", async () => {
+test("a value that only looks like a number (blank, hex, exponent, sign, spaces, leading zeros, past 2^53) is CORRUPT_COUNTER, never read as a count", async () => {
   // Number(" ") is 0 and Number("0x10") 16: read that way, a damaged counter would restart at 0.
-  for (const [i, value] of [" ", "\n", "0x10", "1e1", "+1", " 1", "1.0"].entries()) {
+  // Past 2^53 Number() rounds: a count no write of KvStore's could have made.
+  for (const [i, value] of [" ", "\n", "0x10", "1e1", "+1", " 1", "1.0", "007", "9007199254740993"].entries()) {
     const id = 2020 + i;
     await call(mf, "kvPutRaw", { key: `ai_quota:${id}:tips:2026-11-27`, value });
     const [r] = await engine(NOON, { tips: 20 }, [["reserve", { id }, "tips"]]);
@@ -133,6 +134,7 @@ test("keys longer than KV's 512 bytes count like any other: a long string id, a 
   // sending a 256-character Idempotency-Key was admitted every time and never counted.
   const key = (c) => "%".repeat(255) + c; // 767 bytes once escaped in its record's key
   const long = { id: "\u{1F600}".repeat(256) }; // 1,024 bytes in each of its keys
+  const euros = { id: "\u20AC".repeat(200) }; // 600 bytes in 200 UTF-16 units
   const results = await ok(mf, "kvEngine", {
     now: NOON,
     limits: { tips: 2 },
@@ -146,6 +148,10 @@ test("keys longer than KV's 512 bytes count like any other: a long string id, a 
       ["reserve", long, "tips"],
       ["reserve", long, "tips"],
       ["usage", long.id],
+      // 200 characters, 600 bytes: long in bytes, not in characters.
+      ["reserve", euros, "tips"],
+      ["reserve", euros, "tips"],
+      ["reserve", euros, "tips"],
     ],
   });
   const shape = ({ result: d }) => [d.allowed, d.used, d.replayed === true, d.degraded ?? "counted"];
@@ -159,6 +165,43 @@ test("keys longer than KV's 512 bytes count like any other: a long string id, a 
     [false, 2, false, "counted"],
   ]);
   assert.deepEqual(results[7].result, { tips: 2 });
+  assert.deepEqual(results.slice(8).map(shape), [
+    [true, 1, false, "counted"],
+    [true, 2, false, "counted"],
+    [false, 2, false, "counted"],
+  ]);
+});
+
+/** A KV namespace over a Map that records each put's options, for KvStore in Node. */
+function recordingNamespace() {
+  const data = new Map();
+  const puts = [];
+  const namespace = {
+    getWithMetadata: async (k) => data.get(k) ?? { value: null, metadata: null },
+    put: async (k, value, options = {}) => {
+      puts.push(options);
+      data.set(k, { value, metadata: options.metadata ?? null });
+    },
+  };
+  return { data, puts, namespace };
+}
+
+// KV keeps a key for whole seconds: a count written part of a second into a window's second
+// gets the TTL rounded up, so KV never drops the counter before its window's expiry (rounded
+// down, the last moments of the window counted from zero again).
+test("a count written between whole seconds keeps KV's expiration at or after its expiry", async () => {
+  const { KvStore } = await import("../../pkg/stores/kv.js");
+  const { puts, namespace } = recordingNamespace();
+  let now = NOON;
+  const store = new KvStore(namespace, { now: () => now });
+  await store.set("k", 1, 7200);
+  now += 500;
+  assert.equal(await store.incr("k", 1), 2);
+  assert.equal(await store.incrOrCreate("k", 1, 7200), 3);
+  for (const { metadata, expirationTtl } of puts.slice(1)) {
+    assert.equal(metadata.expiresAt, NOON + 7_200_000);
+    assert.ok(now + expirationTtl * 1000 >= metadata.expiresAt, `TTL ${expirationTtl} s from ${now}`);
+  }
 });
 
 // README, Workers KV: "Not guaranteed". Each call reads, then writes what it read plus its own:
@@ -212,4 +255,15 @@ test("the README's KvStore lines work as written, configured from env", async ()
   const { d, usage } = await ok(mf, "kvReadme", { profile: { id: 2004 } });
   assert.deepEqual([d.allowed, d.used, d.limit], [true, 1, 3]);
   assert.deepEqual(usage, { remix: 0, tips: 1 });
+});
+
+// incr knows no window: a counter written without KvStore's expiry (by someone else) is
+// rewritten without one, as it was. Any TTL here would drop its counts at that TTL.
+test("incr of a counter written without KvStore's expiry writes no expiration", async () => {
+  const { KvStore } = await import("../../pkg/stores/kv.js");
+  const { data, puts, namespace } = recordingNamespace();
+  data.set("k", { value: "5", metadata: null });
+  const store = new KvStore(namespace, { now: () => NOON });
+  assert.equal(await store.incr("k", 1), 6);
+  assert.deepEqual(puts, [{}]);
 });
