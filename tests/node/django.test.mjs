@@ -187,17 +187,21 @@ test("concurrent reserves from two Django processes and two engines admit exactl
   assert.equal((await agree(django, engines[0], 44)).remix, LIMIT);
 });
 
-test("engines counting with incrOrCreate and with incr → add, racing Django on a new counter, admit exactly the limit", BOUND, async (t) => {
+test("engines counting with incrOrCreateWithin, with incrOrCreate and with incr → add, racing Django on a new counter, admit exactly the limit", BOUND, async (t) => {
   const LIMIT = 60;
-  // 80 reserves from Django's threads, 40 from an engine over RedisStore (one incrOrCreate
-  // script per reserve) and 40 from one over a store with only get / incr / add / set (the
-  // Django service's incr → add dance), from one instant, on a counter none of them has made.
+  // 80 reserves from Django's threads, 40 from an engine over RedisStore (one
+  // incrOrCreateWithin script per reserve), 40 from one over a store with incrOrCreate and
+  // not incrOrCreateWithin (one script, and one more to take a denial back) and 40 from one
+  // over a store with only get / incr / add / set (the Django service's incr → add dance),
+  // from one instant, on a counter none of them has made.
   const startAt = Date.now() + 1000;
   await djangoLimits(django, { remix: LIMIT });
   await django.call("arm", { pk: 47, feature: "remix", n: 80, threads: 8, start_at: startAt });
   const redisStore = new RedisStore(client);
-  const fourMethods = Object.fromEntries(["get", "incr", "add", "set"].map((m) => [m, redisStore[m].bind(redisStore)]));
-  const engines = [redisStore, fourMethods].map(
+  const only = (methods) => Object.fromEntries(methods.map((m) => [m, redisStore[m].bind(redisStore)]));
+  const upsertOnly = only(["get", "incr", "add", "set", "incrOrCreate"]);
+  const fourMethods = only(["get", "incr", "add", "set"]);
+  const engines = [redisStore, upsertOnly, fourMethods].map(
     (store) => new QuotaEngine({ store, limits: { ...SERVICE_LIMITS, remix: LIMIT }, keyPrefix: ":1:ai_quota", now }),
   );
   const loop = async (e) => {
@@ -212,7 +216,9 @@ test("engines counting with incrOrCreate and with incr → add, racing Django on
   const [py, js] = await Promise.all([django.call("go"), engineSide]);
   assert.deepEqual(py.errors, []);
   const fromEngines = js.filter((d) => d.allowed).length;
-  t.diagnostic(`admitted: ${py.admitted} by Django, ${fromEngines} by the engines`);
+  // The engines' decisions in order: 40 from each (its four loops).
+  const byEngine = engines.map((_, i) => js.slice(40 * i, 40 * (i + 1)).filter((d) => d.allowed).length);
+  t.diagnostic(`admitted: ${py.admitted} by Django, ${fromEngines} by the engines (${byEngine.join(" + ")})`);
   assert.equal(py.admitted + fromEngines, LIMIT);
   assert.equal(await client.get(`:1:ai_quota:47:remix:${DATE}`), String(LIMIT));
   const ttl = await client.pTTL(`:1:ai_quota:47:remix:${DATE}`);
