@@ -1,9 +1,11 @@
 // No count passes Number.MAX_SAFE_INTEGER (2^53 − 1): an increment or a settle that would take a
 // counter past it is refused with INVALID_ARGUMENT before anything is written, and the counter
-// stays usable; a reserve that would pass it is a plain denial, rolled back. Over the
+// stays usable; a reserve that would pass it is a plain denial: nothing written over a store
+// with incrOrCreateWithin (the package's), else counted and rolled back. Over the
 // package's MemoryStore (the direct path), a MemoryStore on its own clock (the state machines
-// over the same counters), a user's own sync and async store, and DurableObjectStore (which
-// does its own arithmetic) over a fake SQLite storage.kv.
+// over the same counters), a user's own sync and async store (the four methods, or with
+// incrOrCreateWithin too), and DurableObjectStore (which does its own arithmetic) over a fake
+// SQLite storage.kv.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine, MemoryStore } from "wasm-quota";
@@ -20,15 +22,18 @@ function durableObjectStore(now) {
   return new DurableObjectStore(storage, { now });
 }
 
+// `within`: the engine counts reserves with incrOrCreateWithin, which writes nothing over the
+// limit, so a denial leaves the counter exactly where it was.
 const stores = {
-  "MemoryStore": (now) => new MemoryStore({ now }),
-  "MemoryStore on its own clock": (now) => new MemoryStore({ now: () => now() }),
-  "a user's sync store": (now) => mapStore(now).store,
-  "a user's async store": (now) => delayedStore(now),
-  "DurableObjectStore": durableObjectStore,
+  "MemoryStore": [(now) => new MemoryStore({ now }), true],
+  "MemoryStore on its own clock": [(now) => new MemoryStore({ now: () => now() }), true],
+  "a user's sync store": [(now) => mapStore(now).store, false],
+  "a user's sync store with incrOrCreateWithin": [(now) => mapStore(now, { within: true }).store, true],
+  "a user's async store": [(now) => delayedStore(now), false],
+  "DurableObjectStore": [durableObjectStore, true],
 };
 
-for (const [name, makeStore] of Object.entries(stores)) {
+for (const [name, [makeStore, within]] of Object.entries(stores)) {
   test(`${name}: no count passes 2^53 − 1, and the counter stays usable`, async () => {
     const now = fakeClock(NOON);
     const engine = new QuotaEngine({
@@ -44,15 +49,17 @@ for (const [name, makeStore] of Object.entries(stores)) {
     assert.equal((await engine.usage(42)).remix, MAX - 5, "nothing was written");
     assert.equal((await engine.increment(me, "remix", { amount: 5 })).used, MAX);
     await assert.rejects(async () => engine.increment(me, "remix"), tooLarge);
-    // The counter is usable: check, reserve (denied and rolled back) and usage. Past 2^53 JS
-    // numbers are 2 apart, so a rollback from there may land one off — never above 2^53 − 1.
+    // The counter is usable: check, reserve (denied) and usage. Past 2^53 JS numbers are 2
+    // apart, so the denial's `used` may be one off, and a rollback from there may land one
+    // off — never above 2^53 − 1. Counting within the limit there is nothing to roll back.
     assert.equal((await engine.check(me, "remix")).used, MAX);
     for (const amount of [1, 2, 4, 10, MAX]) {
       const d = await engine.reserve(me, "remix", { amount });
       assert.equal(d.allowed, false, `reserve ${amount}`);
       assert.ok(d.used === MAX || d.used === MAX - 1, `reserve ${amount}: used ${d.used}`);
       const after = (await engine.usage(42)).remix;
-      assert.ok(after === MAX || after === MAX - 1, `after reserve ${amount}: ${after}`);
+      if (within) assert.equal(after, MAX, `after reserve ${amount}: nothing written`);
+      else assert.ok(after === MAX || after === MAX - 1, `after reserve ${amount}: ${after}`);
     }
     assert.equal((await engine.release(me, "remix", { amount: MAX })), undefined);
     assert.equal((await engine.reserve(me, "remix")).used, 1, "a release brings it back into use");
@@ -98,7 +105,7 @@ for (const [name, makeStore] of Object.entries(stores)) {
 // A store may hold a count above 2^53 − 1 (written by something else, or JS numbers past it):
 // that counter is corrupt, CORRUPT_COUNTER, not an amount too large (INVALID_ARGUMENT says
 // "use a smaller amount", and no smaller amount would ever be counted on it).
-for (const [name, makeStore] of Object.entries(stores)) {
+for (const [name, [makeStore]] of Object.entries(stores)) {
   if (name === "DurableObjectStore") continue; // set writes a counter; its counts are its own sums
   test(`${name}: a counter holding more than 2^53 − 1 is CORRUPT_COUNTER for increment and settle`, async () => {
     const now = fakeClock(NOON);

@@ -86,6 +86,40 @@ test("incrOrCreateWithin: one script call that writes only within the limit, and
   assert.equal(await client.get(k), "12345678901234567");
 });
 
+test("counts just below 2^53 come back exact: a reserve there is admitted or denied as the counter says, and written only when admitted", async () => {
+  // The redis client reads an integer reply digit by digit in JS numbers, so one within 48 of
+  // 2^53 may come back one off ("9007199254740991" as 2^53, "…989" as "…988").
+  const MAX = Number.MAX_SAFE_INTEGER;
+  const store = new RedisStore(client);
+  const k = "contract:near-max";
+  await client.set(k, String(MAX - 2), { EX: 100 });
+  assert.equal(await store.incrOrCreateWithin(k, 2, 100, MAX), MAX);
+  assert.equal(await client.get(k), String(MAX));
+  await client.set(k, String(MAX - 4), { EX: 100 });
+  assert.equal(await store.incrOrCreateWithin(k, 2, 100, MAX - 3), MAX - 2, "over the limit");
+  assert.equal(await client.get(k), String(MAX - 4), "nothing written");
+  assert.equal(await store.incrOrCreate(k, 3, 100), MAX - 1);
+  assert.equal(await store.incr(k, 1), MAX);
+  await client.del(k);
+  assert.equal(await store.incrOrCreate(k, MAX, 100), MAX);
+  await client.del(k);
+  assert.equal(await store.incrOrCreateWithin(k, MAX, 100, MAX), MAX);
+
+  // Through engines, with incrOrCreateWithin and with incrOrCreate only.
+  const upsertOnly = Object.fromEntries(["get", "incr", "add", "set", "incrOrCreate"].map((m) => [m, store[m].bind(store)]));
+  for (const [name, s] of [["incrOrCreateWithin", store], ["incrOrCreate", upsertOnly]]) {
+    for (const [limit, held, amount, allowed] of [[MAX, MAX - 2, 2, true], [MAX, MAX - 1, 1, true], [MAX - 3, MAX - 4, 2, false]]) {
+      const engine = new QuotaEngine({ store: s, limits: { big: limit }, now: () => NOW });
+      const key = `ai_quota:76:big:${DATE}`;
+      await client.set(key, String(held), { EX: 100 });
+      const d = await engine.reserve({ id: 76 }, "big", { amount });
+      const what = `${name}: limit ${limit}, ${held} held, reserve ${amount}`;
+      assert.deepEqual([d.allowed, d.used], [allowed, allowed ? held + amount : held], what);
+      assert.equal(await client.get(key), String(allowed ? held + amount : held), what);
+    }
+  }
+});
+
 /** `client` with a count of the commands it sends to Redis (each is one round trip). */
 function recording(inner) {
   const sent = [];
