@@ -33,7 +33,7 @@ export class DurableObjectStore implements QuotaStore {
   set(key: string, value: number, ttlSeconds: number): MaybePromise<void>;
   /** No await between its read and its write: atomic in the object. */
   incrOrCreate(key: string, delta: number, ttlSeconds: number): MaybePromise<number>;
-  /** As incrOrCreate, atomic too; over the limit it reads and writes nothing. */
+  /** As incrOrCreate, atomic too; over the limit it reads the counter and writes nothing. */
   incrOrCreateWithin(key: string, delta: number, ttlSeconds: number, limit: number): MaybePromise<number>;
   /** Reads the alarm already set, so a fresh instance does not move it later. Optional. */
   loadAlarm(): Promise<void>;
