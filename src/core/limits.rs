@@ -314,6 +314,23 @@ mod tests {
     }
 
     #[test]
+    fn the_accessors_report_what_was_configured() {
+        let mut l = Limits::default();
+        assert!(l.is_empty());
+        let zoned = Policy::new(Some("burst"), 5, WindowUnit::Hour, Some("Europe/Paris")).unwrap();
+        l.insert("a", vec![Policy::daily(3).unwrap()]).unwrap();
+        l.insert("b", vec![zoned]).unwrap();
+        assert_eq!((l.len(), l.is_empty()), (2, false));
+        let (a, b) = (&l.get("a").unwrap()[0], &l.get("b").unwrap()[0]);
+        // A plain number's decisions keep the foundation's shape; a policy object's name it.
+        assert!(a.plain() && !b.plain());
+        assert_eq!(
+            (b.name(), b.limit(), b.window(), b.time_zone()),
+            ("burst", 5, WindowUnit::Hour, Some("Europe/Paris"))
+        );
+    }
+
+    #[test]
     fn policies_of_a_feature_need_distinct_windows_and_names() {
         let p = |name, w, z| Policy::new(name, 5, w, z).unwrap();
         let mut l = Limits::default();

@@ -85,6 +85,23 @@ test("storeTimeoutMs: an async store call that never settles is a STORE_TIMEOUT,
   assert.equal(inner.get(KEY), null);
 });
 
+test("storeTimeoutMs: the timeout fires after that many ms, not later", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const hung = { ...bindAll(new MemoryStore({ now })), incr: () => new Promise(() => {}) };
+  const engine = new QuotaEngine({ store: hung, limits: { remix: 3 }, now, storeTimeoutMs: 1000, onStoreError: "deny" });
+  let settled;
+  engine.reserve({ id: 42 }, "remix").then((d) => (settled = d));
+  const flush = () => new Promise((resolve) => setImmediate(resolve));
+  await flush();
+  t.mock.timers.tick(999);
+  await flush();
+  assert.equal(settled, undefined, "not yet");
+  t.mock.timers.tick(1);
+  await flush();
+  assert.equal(settled?.degraded, "store-error");
+  assert.ok(isCode("STORE_TIMEOUT")(settled.error));
+});
+
 test("storeTimeoutMs: a timeout on a later step still applies (the first step answered)", async () => {
   const inner = new MemoryStore({ now });
   // incr answers null (absent), then add hangs.
@@ -107,6 +124,8 @@ test("storeTimeoutMs: async stores that answer in time work as usual; sync store
   assert.deepEqual(await engine.usage(42), { remix: 2 });
   const sync = new QuotaEngine({ store: new MemoryStore({ now }), limits: { remix: 2 }, now, storeTimeoutMs: 1000 });
   assert.equal(sync.reserve({ id: 42 }, "remix").used, 1);
+  // Each answer cleared its timer: none is left to keep the process alive for a second.
+  assert.equal(process.getActiveResourcesInfo().filter((r) => r === "Timeout").length, 0);
 });
 
 function bindAll(inner) {

@@ -19,6 +19,21 @@ test("an allowed decision of a plain daily limit", () => {
   assert.equal(new Headers(h).get("ratelimit"), '"daily";r=9;t=43200');
 });
 
+// t counts whole seconds up to the reset, rounded up (a client waiting t seconds is past it),
+// and is never negative, also for a decision read after its window reset.
+test("t rounds up to whole seconds and stops at 0", () => {
+  const { engine } = setup({ remix: 10 });
+  const d = engine.reserve(me, "remix");
+  const t = (now) => rateLimitHeaders(d, { now }).RateLimit;
+  assert.equal(t(NOON + 500), '"daily";r=9;t=43200');
+  assert.equal(t(NOON + 12 * HOUR - 1), '"daily";r=9;t=1');
+  assert.equal(t(NOON + 12 * HOUR + 5_000), '"daily";r=9;t=0');
+  // A denial's t is its Retry-After, whenever the headers are made.
+  engine.reserve(me, "remix", { amount: 9 });
+  const denied = rateLimitHeaders(engine.reserve(me, "remix"), { now: NOON + 1_000 });
+  assert.deepEqual([denied.RateLimit, denied["Retry-After"]], ['"daily";r=0;t=43200', "43200"]);
+});
+
 test("a denial adds Retry-After; policy objects use their own name and window", () => {
   const { engine, now } = setup({ remix: [{ limit: 1, window: "hour" }, { limit: 5, window: "week", name: "weekly-cap" }] });
   engine.reserve(me, "remix");
