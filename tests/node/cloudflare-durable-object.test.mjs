@@ -125,6 +125,11 @@ test("errors reach the caller with their code: [CODE] in the RPC message, QuotaE
     assert.equal(r.error?.code, "INVALID_ARGUMENT", JSON.stringify(args));
     assert.match(r.error.message, /profile|amount/);
   }
+  // Over the async storage API an error can arise after the object awaited its storage (here
+  // after reading the counter): it crosses as [CODE] all the same.
+  await call(mf, "rpc", { binding: "QUOTA_ASYNC", id: 701, raw: true, method: "increment", args: [{ id: 701 }, "tips"] });
+  const late = await call(mf, "rpc", { binding: "QUOTA_ASYNC", id: 701, raw: true, method: "increment", args: [{ id: 701 }, "tips", { amount: Number.MAX_SAFE_INTEGER }] });
+  assert.match(late.error.message, /^\[INVALID_ARGUMENT\] adding \d+ to counter/);
   const badToken = await rpc(700, "release", { id: 700 }, "q1.tips.notatime.1");
   assert.equal(badToken.error?.code, "INVALID_ARGUMENT");
   assert.deepEqual((await rpc(700, "usage", 700)).result, { remix: 0, tips: 0 }, "refused calls count nothing");
@@ -133,6 +138,42 @@ test("errors reach the caller with their code: [CODE] in the RPC message, QuotaE
   assert.equal(config.error.code, "INVALID_CONFIG");
   assert.match(config.error.message, /^QUOTA_LIMITS is not valid JSON/);
   assert.equal(config.error.message.match(/position 1/g).length, 1, "the cause's text is not repeated");
+});
+
+// The same helpers in Node, where each branch can be reached directly.
+test("quotaOptionsFromEnv reads each variable; toRpcError and recoverQuotaError carry code and cause; quotaObject is no thenable", async () => {
+  const { QuotaError } = await import("wasm-quota");
+  const { quotaOptionsFromEnv, toRpcError, recoverQuotaError, quotaObject } = await import("../../pkg/cloudflare/rpc.js");
+  const QUOTA_LIMITS = '{"remix":3}';
+  assert.deepEqual(quotaOptionsFromEnv({ QUOTA_LIMITS }), { limits: { remix: 3 } });
+  for (const [value, enabled] of [["true", true], [true, true], ["false", false], [false, false]]) {
+    assert.equal(quotaOptionsFromEnv({ QUOTA_LIMITS, QUOTA_ENABLED: value }).enabled, enabled, JSON.stringify(value));
+  }
+  assert.equal("enabled" in quotaOptionsFromEnv({ QUOTA_LIMITS, QUOTA_ENABLED: "" }), false, "empty is unset");
+  assert.throws(() => quotaOptionsFromEnv({ QUOTA_LIMITS, QUOTA_ENABLED: "no" }), { code: "INVALID_CONFIG" });
+  const secret = "a secret of 16+ chars";
+  assert.deepEqual(
+    quotaOptionsFromEnv({ QUOTA_LIMITS: { remix: 3 }, QUOTA_KEY_PREFIX: "q", QUOTA_STRING_ID_KEYS: "raw", QUOTA_RESERVATION_SECRET: secret }),
+    { limits: { remix: 3 }, keyPrefix: "q", stringIdKeys: "raw", tokenSecret: secret },
+  );
+
+  // A cause's text goes along when the message lacks it; the code comes back from the text,
+  // also as "QuotaError: [CODE] …" (an error's name and message, as some hosts print it).
+  const sent = toRpcError(new QuotaError("STORE_ERROR", "the store failed", { cause: new Error("disk full") }));
+  assert.equal(sent.message, "[STORE_ERROR] the store failed: disk full");
+  assert.deepEqual([recoverQuotaError(sent).code, recoverQuotaError(sent).message], ["STORE_ERROR", "the store failed: disk full"]);
+  assert.equal(recoverQuotaError(new Error("QuotaError: [UNKNOWN_FEATURE] nope")).code, "UNKNOWN_FEATURE");
+  const own = new QuotaError("INVALID_ARGUMENT", "[NOT_A_CODE] as the user wrote it");
+  assert.equal(recoverQuotaError(own), own, "a QuotaError is returned as it is");
+
+  // Awaiting the client itself must not call the object's "then".
+  const called = [];
+  const namespace = { idFromName: (name) => name, get: () => ({ then: () => called.push("then"), usage: async () => ({ remix: 1 }) }) };
+  const client = quotaObject(namespace, 7);
+  assert.equal(client.then, undefined);
+  assert.equal(await client, client);
+  assert.deepEqual(await client.usage(7), { remix: 1 });
+  assert.deepEqual(called, []);
 });
 
 test("QUOTA_STRING_ID_KEYS: \"raw\" writes string ids as the Django service does, refusing ids that could share a key; any other value is INVALID_CONFIG", async () => {
