@@ -259,11 +259,17 @@ test("the README's KvStore lines work as written, configured from env", async ()
 
 // incr knows no window: a counter written without KvStore's expiry (by someone else) is
 // rewritten without one, as it was. Any TTL here would drop its counts at that TTL.
-test("incr of a counter written without KvStore's expiry writes no expiration", async () => {
+test("incr of a counter written without KvStore's expiry writes no expiration; the upserts give it the window's", async () => {
   const { KvStore } = await import("../../pkg/stores/kv.js");
   const { data, puts, namespace } = recordingNamespace();
   data.set("k", { value: "5", metadata: null });
   const store = new KvStore(namespace, { now: () => NOON });
   assert.equal(await store.incr("k", 1), 6);
   assert.deepEqual(puts, [{}]);
+  for (const upsert of ["incrOrCreate", "incrOrCreateWithin"]) {
+    data.set("k", { value: "5", metadata: null });
+    puts.length = 0;
+    assert.equal(await store[upsert]("k", 1, 60, 10), 6);
+    assert.deepEqual(puts, [{ metadata: { expiresAt: NOON + 60_000 }, expirationTtl: 60 }], upsert);
+  }
 });

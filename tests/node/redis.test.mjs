@@ -77,6 +77,12 @@ test("incrOrCreateWithin: one script call that writes only within the limit, and
   assert.equal(await store.incrOrCreateWithin(k, 2, 5000, 5), 5);
   assert.equal(await client.get(k), "5");
   assert.ok((await client.ttl(k)) <= 100, "a live counter keeps its TTL");
+  // A counter a release brought back to 0 is a count like any other: over the limit, nothing
+  // is written to it either.
+  await client.set(k, "0", { EX: 100 });
+  assert.equal(await store.incrOrCreateWithin(k, 4, 100, 3), 4, "over the limit from 0");
+  assert.equal(await client.get(k), "0", "nothing written");
+  await client.set(k, "5", { EX: 100 });
   // Past 2^53 the answer is rounded as INCRBY's would be read; the counter is left alone.
   await client.set(k, "9007199254740991");
   assert.equal(await store.incrOrCreateWithin(k, 1, 100, 5), 9007199254740992);

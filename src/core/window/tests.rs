@@ -28,6 +28,9 @@ fn reset_seconds_round_up_and_never_zero() {
     assert_eq!(w.seconds_to_reset(w.end_ms - 1), 1);
     assert_eq!(w.seconds_to_reset(w.end_ms - 1500), 2);
     assert_eq!(w.seconds_to_reset(w.start_ms), 86_400);
+    // At and past the end (a call on a window its clock has left): still 1, never a TTL of 0.
+    assert_eq!(w.seconds_to_reset(w.end_ms), 1);
+    assert_eq!(w.seconds_to_reset(w.end_ms + 5_000), 1);
 }
 
 #[test]
@@ -234,6 +237,40 @@ fn span_cache_answers_only_inside_the_window() {
     );
     assert_eq!(c.get(WindowUnit::Day, "Europe/Paris", s.end_ms), None);
     assert_eq!(c.get(WindowUnit::Hour, "Europe/Paris", s.start_ms), None);
+}
+
+#[test]
+fn span_cache_keeps_the_last_two_spans_of_a_zone_and_at_most_max_in_all() {
+    let mut c = SpanCache::default();
+    let days: Vec<WindowSpan> = [
+        "2026-03-28T12:00:00Z",
+        "2026-03-29T12:00:00Z",
+        "2026-03-30T12:00:00Z",
+    ]
+    .iter()
+    .map(|t| paris(WindowUnit::Day, at(t)))
+    .collect();
+    for d in &days {
+        c.put(WindowUnit::Day, "Europe/Paris", d.clone());
+    }
+    // The oldest made room: the current window and the one after it stay.
+    assert_eq!(
+        c.get(WindowUnit::Day, "Europe/Paris", days[0].start_ms),
+        None
+    );
+    assert_eq!(
+        c.get(WindowUnit::Day, "Europe/Paris", days[1].start_ms),
+        Some(days[1].clone())
+    );
+    assert_eq!(
+        c.get(WindowUnit::Day, "Europe/Paris", days[2].start_ms),
+        Some(days[2].clone())
+    );
+    // However many zones come by, the cache stays bounded.
+    for i in 0..2 * SpanCache::MAX {
+        c.put(WindowUnit::Day, &format!("Zone/{i}"), days[0].clone());
+    }
+    assert_eq!(c.spans.len(), SpanCache::MAX);
 }
 
 #[test]
