@@ -29,6 +29,7 @@ const WASM_GZIP_TARGET = 40 * 1024;
 const django = djangoWorkload(DJANGO_OPS);
 const djangoUuid = withUuidIds(django);
 const ONE = { amount: 1 };
+const UPSERTS = { upserts: true }; // the store contract's optional incrOrCreate and incrOrCreateWithin
 const tokens = tokenWorkload(OPS);
 // More active profiles than the engine's id table (16,384 ids) and key table (65,536 keys) hold.
 const MANY_PROFILES = 50_000;
@@ -78,6 +79,14 @@ const allSuites = [
         const engine = new QuotaEngine({ store: asyncMapStore(), limits: DJANGO_LIMITS });
         return countAsync(DJANGO_OPS, async (i) => (await engine.reserve(who[i], what[i])).allowed);
       }],
+      mu: ["wasm-quota, the user's sync store with both upserts", () => {
+        const engine = new QuotaEngine({ store: mapStore(Date.now, UPSERTS), limits: DJANGO_LIMITS });
+        return count(DJANGO_OPS, (i) => engine.reserve(who[i], what[i]).allowed);
+      }],
+      bu: ["wasm-quota, the user's async store with both upserts", () => {
+        const engine = new QuotaEngine({ store: asyncMapStore(Date.now, UPSERTS), limits: DJANGO_LIMITS });
+        return countAsync(DJANGO_OPS, async (i) => (await engine.reserve(who[i], what[i])).allowed);
+      }],
       s: ["wasm-quota, the user's sync store, UUID string ids", () => {
         const engine = new QuotaEngine({ store: mapStore(), limits: DJANGO_LIMITS });
         return count(DJANGO_OPS, (i) => engine.reserve(djangoUuid.who[i], djangoUuid.what[i]).allowed);
@@ -117,9 +126,11 @@ const allSuites = [
       e: ["rate-limiter-flexible RateLimiterMemory", withRlf(DJANGO_LIMITS, { refund: false }, (q) =>
         countAsync(DJANGO_OPS, (i) => q.reserve(who[i].id, what[i])))],
     },
+    // mu, bu: m and b over the same store given incrOrCreate and incrOrCreateWithin (one store
+    // call per reserve, admitted or denied).
     // s, t, u: other call shapes over the same user store, the same store operations as m.
     // p/n: what UUID ids cost the store and plain JS alone, beside s/m.
-    targets: [["a/d", 1.5], ["a/e", 4.0], ["m/e", 1.3], ["b/e", 1.0], ["a/c"], ["a/f"], ["m/n"], ["b/q"], ["s/m", 0.8], ["p/n"], ["t/m", 0.8], ["u/m", 0.8]],
+    targets: [["a/d", 1.5], ["a/e", 4.0], ["m/e", 1.3], ["b/e", 1.0], ["a/c"], ["a/f"], ["m/n"], ["b/q"], ["mu/m"], ["bu/b"], ["mu/e"], ["bu/e"], ["s/m", 0.8], ["p/n"], ["t/m", 0.8], ["u/m", 0.8]],
   },
   {
     name: "tokens",
