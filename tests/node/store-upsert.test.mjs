@@ -23,15 +23,18 @@ function upsertStore(now) {
   return store;
 }
 
+/** `call`'s decision as [allowed, used, the store calls it made]. */
+function recorded(store, call) {
+  store.calls.length = 0;
+  const d = call();
+  return [d.allowed, d.used, store.calls.map((c) => c.slice())];
+}
+
 test("with incrOrCreate a reserve is one store call, also when the window starts; a rollback one more", () => {
   const now = fakeClock();
   const store = upsertStore(now);
   const engine = new QuotaEngine({ store, limits: { remix: 2 }, now });
-  const reserve = (amount) => {
-    store.calls.length = 0;
-    const d = engine.reserve({ id: 42 }, "remix", { amount });
-    return [d.allowed, d.used, store.calls.map((c) => c.slice())];
-  };
+  const reserve = (amount) => recorded(store, () => engine.reserve({ id: 42 }, "remix", { amount }));
   assert.deepEqual(reserve(1), [true, 1, [["incrOrCreate", KEY, 1, TTL]]]);
   assert.deepEqual(reserve(1), [true, 2, [["incrOrCreate", KEY, 1, TTL]]]);
   assert.deepEqual(reserve(1), [false, 2, [["incrOrCreate", KEY, 1, TTL], ["incr", KEY, -1]]]);
@@ -59,11 +62,7 @@ test("with incrOrCreateWithin a denied reserve is one store call and writes noth
   const now = fakeClock();
   const store = withinStore(now);
   const engine = new QuotaEngine({ store, limits: { remix: 2 }, now });
-  const reserve = (amount) => {
-    store.calls.length = 0;
-    const d = engine.reserve({ id: 42 }, "remix", { amount });
-    return [d.allowed, d.used, store.calls.map((c) => c.slice())];
-  };
+  const reserve = (amount) => recorded(store, () => engine.reserve({ id: 42 }, "remix", { amount }));
   assert.deepEqual(reserve(1), [true, 1, [["incrOrCreateWithin", KEY, 1, TTL, 2]]]);
   assert.deepEqual(reserve(1), [true, 2, [["incrOrCreateWithin", KEY, 1, TTL, 2]]]);
   assert.deepEqual(reserve(1), [false, 2, [["incrOrCreateWithin", KEY, 1, TTL, 2]]]);
