@@ -424,8 +424,8 @@ mod tests {
         assert!(rebuilt.id > first.id);
         for n in 0..KEY_TABLE_CAPACITY as i64 + 5 {
             t.get(Owner::from(&id(n)), 0, 0, 0, || n.to_string());
+            assert!(t.len() <= KEY_TABLE_CAPACITY, "{} keys", t.len());
         }
-        assert!(t.len() <= KEY_TABLE_CAPACITY);
         let later = t.get(Owner::from(&id(1)), 0, 0, 0, || "a".into());
         assert!(later.id > rebuilt.id);
     }
@@ -449,6 +449,14 @@ mod tests {
         assert_eq!(t.find(by_handle, 0, 0, 10), Some(&key));
         // An entry by handle keeps no copy of the id: it costs its key text and the fixed part.
         assert_eq!(t.bytes(), "ka".len() + "k1".len() + 2 * ENTRY_OVERHEAD);
+        // One by text keeps its own copy of the id, which counts towards KEY_TABLE_BYTES.
+        let b = ProfileId::text("bb").unwrap();
+        t.get(Owner::from(&b), 0, 0, 10, || "kbb".into());
+        let by_text = "kbb".len() + "bb".len() + ENTRY_OVERHEAD;
+        assert_eq!(
+            t.bytes(),
+            "ka".len() + "k1".len() + 2 * ENTRY_OVERHEAD + by_text
+        );
     }
 
     #[test]
