@@ -30,6 +30,24 @@ test("README 'Use it' example runs in Node as written", () => {
   assert.match(runExample("## Use it", "readme-example"), /remix: 1,\s+remix_suggestions: 0,/);
 });
 
+test("README 'A store of your own' runs as written, and its store keeps the store contract", () => {
+  // After the block: the upsert within a limit, then a counter's expiry, on a clock moved by hand.
+  const after = `
+const t = { now: 1_000_000 };
+const s = mapStore(() => t.now);
+console.log(s.incrOrCreateWithin("k", 3, 60, 2), s.get("k"), s.incrOrCreateWithin("k", 2, 60, 2), s.incrOrCreateWithin("k", 1, 60, 2), s.get("k"));
+console.log(s.incr("x", 1), s.get("x"), s.add("k", 9, 60), s.incrOrCreate("k", 1, 999), s.add("x", 5, 60));
+t.now += 59_999;
+console.log(s.get("k"), s.incr("k", -3));
+t.now += 1;
+console.log(s.get("k"), s.incr("k", 1), s.incrOrCreate("k", 4, 60), s.add("k", 1, 60));
+`;
+  assert.equal(
+    runExample("### A store of your own", "readme-own-store", { after }),
+    "[ true, true, false ]\n3 null 2 3 2\nnull null false 3 true\n3 0\nnull null 4 false\n",
+  );
+});
+
 test("README 'Use it' example: a failed AI call of an unlimited profile throws its own error", () => {
   // An unlimited profile's decision carries no reservation: the catch gives back only what was
   // counted. Releasing `undefined` threw INVALID_ARGUMENT in place of the AI call's error.
