@@ -331,6 +331,30 @@ test("counts survive disposing and recreating Miniflare with persistence on", as
   }
 });
 
+// A fresh instance reads the alarm already set (loadAlarm) before its first write: a settle's
+// marker, which outlives the day, would otherwise move the alarm past the counters' expiry.
+test("after a restart, the first write leaves the alarm set for the counters where it was", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "wasm-quota-persist-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const inspect = (mf, method, ...args) => ok(mf, "rpc", { binding: "QUOTA_INSPECT", id: 905, raw: true, method, args });
+  let first = await startWorker(TEST_WORKER_TOML, { persist: dir });
+  let reservation, alarmAt;
+  try {
+    reservation = (await inspect(first, "reserve", { id: 905 }, "tips")).reservation;
+    alarmAt = await inspect(first, "alarmAt");
+    assert.ok(alarmAt > Date.now(), `alarm at ${alarmAt}`);
+  } finally {
+    await first.dispose();
+  }
+  const second = await startWorker(TEST_WORKER_TOML, { persist: dir });
+  try {
+    assert.equal(await inspect(second, "settle", { id: 905 }, reservation, 2), true);
+    assert.equal(await inspect(second, "alarmAt"), alarmAt);
+  } finally {
+    await second.dispose();
+  }
+});
+
 test("an object that its alarm woke after a restart still counts only its own profile", async (t) => {
   // workerd gives an instance an alarm woke no ctx.id.name, for as long as that instance lives.
   const dir = await mkdtemp(join(tmpdir(), "wasm-quota-persist-"));
