@@ -95,6 +95,12 @@ test("a getter that throws while options are read is reported with what it threw
   const inherited = Object.create(Object.defineProperty({ extra: 1 }, "amount", { get() { reads += 1; return reads === 1 ? 1 : 1000; }, enumerable: true }));
   assert.equal(engine.reserve({ id: 3 }, "remix", inherited).used, 1);
   assert.equal(reads, 1);
+  // An option a method does not take is not read at all: idempotencyKey for check and increment.
+  reads = 0;
+  class Keyed { get idempotencyKey() { reads += 1; return "k"; } }
+  engine.check({ id: 4 }, "remix", new Keyed());
+  engine.increment({ id: 4 }, "remix", new Keyed());
+  assert.equal(reads, 0);
   let limitReads = 0;
   const limits = { get remix() { limitReads += 1; return limitReads === 1 ? 1 : 1000; } };
   const counted = new QuotaEngine({ store, limits, now, keyPrefix: "shifty" });
