@@ -93,6 +93,41 @@ test("with incrOrCreateWithin, a feature with two policies undoes only the count
   assert.deepEqual([store.inner.get(nextHour), store.inner.get(day)], [0, 3]);
 });
 
+test("a store whose incrOrCreateWithin writes past the limit anyway only over-counts: no reserve over a limit is admitted", async () => {
+  // A user's store that ignores `limit` (README: the undo is skipped, never more admitted).
+  const careless = (now) => {
+    const store = withinStore(now);
+    store.incrOrCreateWithin = (k, d, t) => (store.calls.push(["incrOrCreateWithin", k, d, t]), store.incrOrCreate(k, d, t));
+    return store;
+  };
+  const limits = { remix: 5, scale: [{ name: "hourly", limit: 3, window: "hour" }, { name: "daily", limit: 4, window: "day" }] };
+  const [hour, day] = ["ai_quota:42:scale:2026-11-27T12", "ai_quota:42:scale:2026-11-27"];
+  const now = fakeClock();
+  const store = careless(now);
+  const engine = new QuotaEngine({ store, limits, now });
+  const admitted = (feature, amounts) => amounts.map((amount) => engine.reserve({ id: 42 }, feature, { amount }).allowed);
+  assert.deepEqual(admitted("remix", [2, 2, 2, 1, 1]), [true, true, false, false, false]);
+  assert.equal(store.inner.get(KEY), 4 + 2 + 1 + 1, "each denial's count is kept");
+  assert.deepEqual(admitted("scale", [3, 1]), [true, false]);
+  assert.deepEqual([store.inner.get(hour), store.inner.get(day)], [4, 3], "the hour's denial kept, the day only read");
+  // Racing over the same store made slow: admitted amounts stay within every limit.
+  for (let round = 0; round < 5; round++) {
+    const fast = careless(now);
+    const slow = {};
+    for (const m of ["get", "incr", "add", "set", "incrOrCreate", "incrOrCreateWithin"]) {
+      slow[m] = (...args) => {
+        const answer = fast[m](...args);
+        return new Promise((resolve) => setTimeout(() => resolve(answer), Math.random() * 3));
+      };
+    }
+    const racing = new QuotaEngine({ store: slow, limits, now });
+    const ds = await Promise.all(Array.from({ length: 40 }, (_, i) => racing.reserve({ id: 42 }, i % 2 ? "remix" : "scale", { amount: 1 + (i % 3) })));
+    const sum = (f) => ds.reduce((s, d, i) => s + (d.allowed && (i % 2 ? "remix" : "scale") === f ? 1 + (i % 3) : 0), 0);
+    assert.ok(sum("remix") <= 5 && sum("scale") <= 3, `admitted remix ${sum("remix")}, scale ${sum("scale")}`);
+    assert.ok(fast.inner.get(KEY) >= sum("remix") && fast.inner.get(day) >= sum("scale"), "no admitted count lost");
+  }
+});
+
 test("reserves racing over an async store: with incrOrCreateWithin one over the limit denies no other that fits", async () => {
   // 2 of 3 used; a reserve of 2 and one of 1 at once. Counting and undoing, the 2 counts to 4
   // for a moment and the 1 sees 5: both denied although the 1 fits. Within the limit, the 2
