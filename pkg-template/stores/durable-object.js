@@ -210,9 +210,10 @@ export class DurableObjectStore {
   #sweepBy(expiresAt) {
     if (this.#alarmAt != null && this.#alarmAt <= expiresAt) return;
     this.#alarmAt = expiresAt;
-    // On failure forget the time, so the next write tries again.
+    // On failure forget the time, so the next write tries again; unless an earlier one was set
+    // since (it stands: forgotten, the next write moved the alarm past it).
     const p = this.#storage.setAlarm(expiresAt)?.catch?.((err) => {
-      this.#alarmAt = undefined;
+      if (this.#alarmAt === expiresAt) this.#alarmAt = undefined;
       throw err;
     });
     if (this.#kv === null) return p;

@@ -130,3 +130,24 @@ test("loadAlarm: the first write of a fresh instance leaves an earlier alarm whe
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(storage.alarms, [NOW + 1000]);
 });
+
+// A failed setAlarm forgets only the time it set itself: when a later, earlier alarm was set
+// meanwhile, that one stands. Forgotten, the next write moved it later, past a live counter's
+// expiry (swept up to one TTL late).
+test("a failed alarm does not forget an earlier one set after it", async () => {
+  const storage = fakeStorage();
+  const setAlarm = storage.setAlarm;
+  let fail;
+  storage.setAlarm = (t) => {
+    if (t !== NOW + 120_000) return setAlarm(t);
+    return new Promise((_, reject) => (fail = () => reject(new Error("storage is down"))));
+  };
+  const store = new DurableObjectStore(storage, { now: () => NOW });
+  store.set("ai_quota:1:remix:d", 1, 120); // its alarm hangs, then fails
+  store.set("ai_quota:2:remix:d", 1, 60); // sets the alarm earlier
+  fail();
+  await new Promise((resolve) => setImmediate(resolve));
+  store.set("ai_quota:3:remix:d", 1, 300);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(storage.alarms, [NOW + 60_000]);
+});
