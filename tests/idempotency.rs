@@ -396,6 +396,57 @@ fn of_retries_racing_after_a_release_one_is_admitted_and_the_others_replay_it() 
 }
 
 #[test]
+fn a_retry_that_reserves_again_after_the_winner_was_released_holds_a_reservation() {
+    // Two retries race after a release. `late` counts and is about to record when `b` records
+    // first; b's work fails and b is released; `late` then loses the record race, undoes its
+    // count, finds b released, and reserves once more in the same call: admitted and counted,
+    // so it must hold a token. It held none (the call's signer was spent on its first count):
+    // its work could neither be released nor settled (a charge beyond the estimate never
+    // counted), and its record named nonce 0, which a retry replayed.
+    let mut w = daily(5);
+    let first = w.reserve_once(&me(), "chat", 1, "k").unwrap();
+    w.release(&me(), &first.reservation_token().unwrap(), None)
+        .unwrap();
+    let mut late = w
+        .engine()
+        .reserve_once(&me(), "chat", 1, "k", NOON)
+        .unwrap();
+    let mut reply = None;
+    let record = loop {
+        match late.resume(reply.take()) {
+            Step::Op(op @ StoreOp::Add { .. }) => break op,
+            Step::Op(op) => reply = Some(store::perform(&*late, op, w.store_mut()).unwrap()),
+            Step::Done(outcome) => panic!("finished before recording: {outcome:?}"),
+        }
+    };
+    let b = w.reserve_once(&me(), "chat", 1, "k").unwrap();
+    assert!(b.allowed && !b.replayed, "{b:?}");
+    w.release(&me(), &b.reservation_token().unwrap(), None)
+        .unwrap();
+    reply = Some(store::perform(&*late, record, w.store_mut()).unwrap());
+    let d = loop {
+        match late.resume(reply.take()) {
+            Step::Op(op) => reply = Some(store::perform(&*late, op, w.store_mut()).unwrap()),
+            Step::Done(outcome) => break outcome.unwrap().decision().unwrap(),
+        }
+    };
+    assert!(d.allowed && !d.replayed, "{d:?}");
+    assert_eq!(w.store_mut().peek(KEY), Some(1));
+    let token = d
+        .reservation_token()
+        .expect("an admitted retry holds a reservation");
+    // Its work failed too: its count goes back, and the next retry is admitted, not replayed.
+    w.release(&me(), &token, None).unwrap();
+    assert_eq!(w.store_mut().peek(KEY), Some(0));
+    let next = w.reserve_once(&me(), "chat", 1, "k").unwrap();
+    assert!(
+        next.allowed && !next.replayed && next.reservation.is_some(),
+        "{next:?}"
+    );
+    assert_eq!(w.store_mut().peek(KEY), Some(1));
+}
+
+#[test]
 fn a_key_is_refused_after_sixteen_retries_after_a_release_and_its_chain_is_its_own() {
     // Each released attempt adds a link to the key's records; the chain is bounded.
     let mut w = daily(100);

@@ -288,9 +288,12 @@ impl Machine {
         self.targets[i].span.seconds_to_reset(self.now_ms)
     }
 
-    /// The signed reservation `(at_ms, amount, nonce, mac)` of an admitted reserve, once.
-    fn admit(&mut self) -> Option<(i64, i64, u64, u64)> {
-        let signer = self.signer.take()?;
+    /// The signed reservation `(at_ms, amount, nonce, mac)` of an admitted reserve, with a
+    /// fresh nonce. Under an idempotency key one call may be admitted twice (its first count
+    /// undone after losing the record race to an attempt since released): each admission is
+    /// signed, so the one that stands holds a token.
+    fn admit(&self) -> Option<(i64, i64, u64, u64)> {
+        let signer = self.signer.as_ref()?;
         let nonce = signer.tokens.next_nonce() & signer.nonce_mask;
         let key = signer.tokens.key();
         let counted = self.counted_in();

@@ -204,6 +204,46 @@ test("retries racing after a release, through three engines over an async store:
   assert.equal((await engines[2].check(me, "chat")).used, 0);
 });
 
+test("a retry that finds the attempt it lost to released, and reserves again, holds a reservation", async () => {
+  // Two retries race after a release: `late` counts and waits to record while `b` records
+  // first; b's work fails and is released; `late` then undoes its count, finds b released and
+  // reserves again in the same call. It was admitted with no reservation (and recorded nonce
+  // 0): its work could not be released, nor settled for what it really used.
+  const now = fakeClock(NOON);
+  const { store: inner, entries } = mapStore(now, { within: true });
+  let hold = null; // the next add of a record after a release waits for it, once
+  const store = Object.fromEntries(
+    Object.entries(inner).map(([m, f]) => [
+      m,
+      async (...args) => {
+        if (m === "add" && hold !== null && /:race:[0-9a-f]{16}$/.test(args[0])) {
+          const held = hold;
+          hold = null;
+          await held;
+        }
+        return f(...args);
+      },
+    ]),
+  );
+  const engine = new QuotaEngine({ store, limits: { chat: 5 }, now, tokenSecret: SECRET });
+  const first = await engine.reserve(me, "chat", { idempotencyKey: "race" });
+  await engine.release(me, first.reservation);
+  let open;
+  hold = new Promise((resolve) => (open = resolve));
+  const late = engine.reserve(me, "chat", { idempotencyKey: "race" });
+  while (hold !== null) await new Promise((r) => setImmediate(r)); // late has counted and waits
+  assert.equal(entries.get("ai_quota:42:chat:2026-11-27").value, 1);
+  const b = await engine.reserve(me, "chat", { idempotencyKey: "race" });
+  assert.ok(b.allowed && b.reservation !== undefined && !b.replayed);
+  await engine.release(me, b.reservation);
+  open();
+  const d = await late;
+  assert.ok(d.allowed && !d.replayed, JSON.stringify(d));
+  assert.equal(typeof d.reservation, "string", `admitted without a reservation: ${JSON.stringify(d)}`);
+  assert.equal(await engine.settle(me, d.reservation, 4), true); // what the work really used
+  assert.equal((await engine.check(me, "chat")).used, 4);
+});
+
 test("a key is its profile's and feature's own: another profile, or another feature, sending the same key is another request", () => {
   const { engine } = setup({ chat: 3, remix: 3 });
   const mine = engine.reserve(me, "chat", { idempotencyKey: "shared" });
