@@ -148,7 +148,6 @@ fn no_count_passes_max_safe_integer_and_the_counter_stays_usable() {
         let left = at(&mut c).unwrap();
         assert!(left == MAX || left == MAX - 1, "x{amount}: {left}");
     }
-
     // A limit of 2^53 − 1: all of it in one reserve, then denials, never a corrupt counter.
     assert_eq!(
         both(&engine, &mut c, Counting::Reserve, "big", MAX),
@@ -163,6 +162,30 @@ fn no_count_passes_max_safe_integer_and_the_counter_stays_usable() {
         );
     }
     assert_eq!(both(&engine, &mut c, Counting::Check, "big", MAX).2, MAX);
+    // The counters hold JS numbers, 2 apart past 2^53: from 2^53 − 1 a count of 4 lands on
+    // 2^53 + 4, and its undo on 2^53, which each path brings back to 2^53 − 1 exactly (a
+    // counter left above it would be CORRUPT_COUNTER for every later call).
+    const BIG: &str = "ai_quota:42:big:2026-11-27";
+    for amount in [4, 8] {
+        for direct in [false, true] {
+            let mut store = c.at(NOON as f64, describe);
+            store.set(BIG, MAX, 3600).unwrap();
+            let allowed = if direct {
+                let kind = Counting::Reserve;
+                let f = engine.count_directly(kind, &me(), 2, amount, NOON, &mut store);
+                f.unwrap().unwrap().allowed
+            } else {
+                let call = engine.reserve(&me(), "big", amount, NOON).unwrap();
+                run(call, &mut store).unwrap().decision().unwrap().allowed
+            };
+            assert!(!allowed, "x{amount} direct: {direct}");
+            assert_eq!(
+                c.at(NOON as f64, describe).get(BIG).unwrap(),
+                Some(MAX),
+                "x{amount} direct: {direct}"
+            );
+        }
+    }
 
     // settle: a charge past 2^53 − 1 is refused before its marker; the real figure then settles.
     let engine = engine
