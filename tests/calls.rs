@@ -1,0 +1,67 @@
+//! The state machines as a Rust host drives them, one step at a time ([`Call`]): replies no
+//! store of the contract gives (the `Quota` API never feeds one), and what the call undoes.
+
+use wasm_quota::core::store::perform;
+use wasm_quota::core::window::WindowUnit::{Day, Hour};
+use wasm_quota::core::*;
+
+const NOON: i64 = 1_795_780_800_000; // 2026-11-27T12:00:00Z
+const HOUR_KEY: &str = "ai_quota:42:chat:2026-11-27T12";
+const DAY_KEY: &str = "ai_quota:42:chat:2026-11-27";
+
+fn me() -> Profile {
+    Profile::limited(ProfileId::number(42).unwrap())
+}
+
+/// `chat`: 5 an hour and 20 a day, counted with the store's `incrOrCreate`.
+fn engine() -> Engine {
+    let mut l = Limits::daily([]).unwrap();
+    let hour = Policy::new(None, 5, Hour, None).unwrap();
+    let day = Policy::new(None, 20, Day, None).unwrap();
+    l.insert("chat", vec![hour, day]).unwrap();
+    Engine::new(l).with_counting(CountingOps::IncrOrCreate)
+}
+
+/// Drives `call` over `store`, each operation performed; the `odd`-th (from 0) is answered
+/// with `reply` instead of the store's answer. The outcome, and every operation asked.
+fn drive(
+    mut call: Box<dyn Call>,
+    store: &mut dyn Store,
+    (odd, reply): (usize, StoreReply),
+) -> (Result<Outcome>, Vec<StoreOp>) {
+    let (mut ops, mut next) = (Vec::new(), None);
+    loop {
+        match call.resume(next.take()) {
+            Step::Done(outcome) => return (outcome, ops),
+            Step::Op(op) => {
+                let answer = perform(&*call, op, store).unwrap();
+                next = Some(if ops.len() == odd { reply } else { answer });
+                ops.push(op);
+            }
+        }
+    }
+}
+
+/// An upsert answered "absent" mid-reserve is nonsense: the reserve fails, and undoes every
+/// count it made — that policy's own too, since the store may have made it — newest first.
+#[test]
+fn a_nonsense_reply_mid_reserve_undoes_every_count_that_may_have_happened() {
+    let incr = |p, delta| StoreOp::Incr {
+        key: KeyRef::Policy(p),
+        delta,
+    };
+    for odd in 0..2 {
+        let clock = FakeClock::at(NOON);
+        let mut store = MemoryStore::new(clock);
+        let engine = engine();
+        let call = engine.reserve(&me(), "chat", 2, NOON).unwrap();
+        let (outcome, ops) = drive(call, &mut store, (odd, StoreReply::Count(None)));
+        let err = outcome.expect_err("a nonsense reply");
+        assert_eq!(err.code, ErrorCode::StoreError, "{err:?}");
+        let undone: Vec<_> = (0..=odd).rev().map(|p| incr(p, -2)).collect();
+        assert_eq!(ops[odd + 1..], undone, "policy {odd} answered nonsense");
+        // Counted and undone; the day counted only when it answered.
+        assert_eq!(store.peek(HOUR_KEY), Some(0));
+        assert_eq!(store.peek(DAY_KEY), (odd == 1).then_some(0));
+    }
+}
