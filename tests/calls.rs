@@ -1,6 +1,8 @@
 //! The state machines as a Rust host drives them, one step at a time ([`Call`]): replies no
 //! store of the contract gives (the `Quota` API never feeds one), and what the call undoes.
 
+use wasm_quota::core::direct::Counting;
+use wasm_quota::core::memory::Counters;
 use wasm_quota::core::store::perform;
 use wasm_quota::core::window::WindowUnit::{Day, Hour};
 use wasm_quota::core::*;
@@ -63,5 +65,41 @@ fn a_nonsense_reply_mid_reserve_undoes_every_count_that_may_have_happened() {
         // Counted and undone; the day counted only when it answered.
         assert_eq!(store.peek(HOUR_KEY), Some(0));
         assert_eq!(store.peek(DAY_KEY), (odd == 1).then_some(0));
+    }
+}
+
+fn describe(n: f64) -> String {
+    n.to_string()
+}
+
+/// A reserve that finds a counter below zero (a release racing it took back more than was
+/// counted) refuses with CORRUPT_COUNTER and counts nothing: every count it made is undone,
+/// the one that found the negative counter too — on both paths, with every way of counting.
+#[test]
+fn a_reserve_finding_a_negative_counter_undoes_its_counts_there_too() {
+    let ways = [
+        CountingOps::IncrAddSet,
+        CountingOps::IncrOrCreate,
+        CountingOps::IncrOrCreateWithin,
+    ];
+    for counting in ways {
+        for direct in [false, true] {
+            let mut counters = Counters::default();
+            let mut store = counters.at(NOON as f64, describe);
+            store.set(DAY_KEY, -3, 86_400).unwrap();
+            let engine = engine().with_counting(counting);
+            let err = if direct {
+                let kind = Counting::Reserve;
+                let f = engine.count_directly(kind, &me(), 0, 2, NOON, &mut store);
+                f.expect_err("a negative counter")
+            } else {
+                let call = engine.reserve(&me(), "chat", 2, NOON).unwrap();
+                run(call, &mut store).expect_err("a negative counter")
+            };
+            let what = format!("{counting:?}, direct: {direct}");
+            assert_eq!(err.code, ErrorCode::CorruptCounter, "{what}: {err:?}");
+            assert_eq!(store.get(HOUR_KEY).unwrap(), Some(0), "{what}");
+            assert_eq!(store.get(DAY_KEY).unwrap(), Some(-3), "{what}");
+        }
     }
 }
