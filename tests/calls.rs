@@ -103,3 +103,29 @@ fn a_reserve_finding_a_negative_counter_undoes_its_counts_there_too() {
         }
     }
 }
+
+/// A denied reserve reads the counters of the policies after the denying one only when their
+/// windows end later (one of them may deny for longer): at 23:30 an hour ends with the day,
+/// so a day's denial does not read it.
+#[test]
+fn a_denial_reads_no_counter_whose_window_ends_no_later() {
+    let mut l = Limits::daily([]).unwrap();
+    let day = Policy::new(None, 2, Day, None).unwrap();
+    let hour = Policy::new(None, 10, Hour, None).unwrap();
+    l.insert("chat", vec![day, hour]).unwrap();
+    let engine = Engine::new(l).with_counting(CountingOps::IncrOrCreateWithin);
+    let at = NOON + 23 * 1_800_000; // 23:30
+    let mut store = MemoryStore::new(FakeClock::at(at));
+    store.set(DAY_KEY, 2, 1_800).unwrap();
+    let call = engine.reserve(&me(), "chat", 1, at).unwrap();
+    let (outcome, ops) = drive(call, &mut store, (usize::MAX, StoreReply::Done));
+    let d = outcome.unwrap().decision().unwrap();
+    assert_eq!((d.allowed, d.policy, d.used), (false, 0, 2));
+    let within = StoreOp::IncrOrCreateWithin {
+        key: KeyRef::Policy(0),
+        delta: 1,
+        ttl_secs: 1_800,
+        limit: 2,
+    };
+    assert_eq!(ops, [within]);
+}
