@@ -129,3 +129,23 @@ fn a_denial_reads_no_counter_whose_window_ends_no_later() {
     };
     assert_eq!(ops, [within]);
 }
+
+/// Two increments that both read room for 5 below 2^53 − 1 race: the first takes the counter
+/// to it exactly; the second, counted past it by the store, is refused (INVALID_ARGUMENT,
+/// naming the count it found) rather than answered with a figure JS cannot hold.
+#[test]
+fn an_increment_a_racing_write_took_past_max_safe_integer_is_refused() {
+    let max = wasm_quota::core::limits::MAX_SAFE_INTEGER;
+    let mut l = Limits::daily([]).unwrap();
+    l.insert("chat", vec![Policy::daily(max).unwrap()]).unwrap();
+    let engine = Engine::new(l).with_counting(CountingOps::IncrOrCreate);
+    let mut store = MemoryStore::new(FakeClock::at(NOON));
+    store.set(DAY_KEY, max - 5, 43_200).unwrap();
+    let calls = [0, 1].map(|_| engine.increment(&me(), "chat", 5, NOON).unwrap());
+    let [first, second] = <[_; 2]>::try_from(run_interleaved(calls.into(), &mut store)).unwrap();
+    assert_eq!(first.unwrap().decision().unwrap().used, max);
+    let err = second.expect_err("past 2^53 − 1");
+    assert_eq!(err.code, ErrorCode::InvalidArgument, "{err:?}");
+    let holding = format!("adding 5 to counter \"{DAY_KEY}\" (holding {max})");
+    assert!(err.message.contains(&holding), "{}", err.message);
+}
