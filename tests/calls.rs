@@ -25,11 +25,12 @@ fn engine() -> Engine {
 }
 
 /// Drives `call` over `store`, each operation performed; the `odd`-th (from 0) is answered
-/// with `reply` instead of the store's answer. The outcome, and every operation asked.
+/// with `reply` instead of the store's answer, or fails with it (`Err`: the store threw).
+/// The outcome, and every operation asked.
 fn drive(
     mut call: Box<dyn Call>,
     store: &mut dyn Store,
-    (odd, reply): (usize, StoreReply),
+    (odd, reply): (usize, Result<StoreReply>),
 ) -> (Result<Outcome>, Vec<StoreOp>) {
     let (mut ops, mut next) = (Vec::new(), None);
     loop {
@@ -37,12 +38,19 @@ fn drive(
             Step::Done(outcome) => return (outcome, ops),
             Step::Op(op) => {
                 let answer = perform(&*call, op, store).unwrap();
-                next = Some(if ops.len() == odd { reply } else { answer });
                 ops.push(op);
+                next = Some(match &reply {
+                    _ if ops.len() - 1 != odd => answer,
+                    Ok(reply) => *reply,
+                    Err(e) => return (call.fail(e.clone()), ops),
+                });
             }
         }
     }
 }
+
+/// Nothing odd: every operation answered by the store.
+const PLAIN: (usize, Result<StoreReply>) = (usize::MAX, Ok(StoreReply::Done));
 
 /// An upsert answered "absent" mid-reserve is nonsense: the reserve fails, and undoes every
 /// count it made — that policy's own too, since the store may have made it — newest first.
@@ -57,7 +65,7 @@ fn a_nonsense_reply_mid_reserve_undoes_every_count_that_may_have_happened() {
         let mut store = MemoryStore::new(clock);
         let engine = engine();
         let call = engine.reserve(&me(), "chat", 2, NOON).unwrap();
-        let (outcome, ops) = drive(call, &mut store, (odd, StoreReply::Count(None)));
+        let (outcome, ops) = drive(call, &mut store, (odd, Ok(StoreReply::Count(None))));
         let err = outcome.expect_err("a nonsense reply");
         assert_eq!(err.code, ErrorCode::StoreError, "{err:?}");
         let undone: Vec<_> = (0..=odd).rev().map(|p| incr(p, -2)).collect();
@@ -118,7 +126,7 @@ fn a_denial_reads_no_counter_whose_window_ends_no_later() {
     let mut store = MemoryStore::new(FakeClock::at(at));
     store.set(DAY_KEY, 2, 1_800).unwrap();
     let call = engine.reserve(&me(), "chat", 1, at).unwrap();
-    let (outcome, ops) = drive(call, &mut store, (usize::MAX, StoreReply::Done));
+    let (outcome, ops) = drive(call, &mut store, PLAIN);
     let d = outcome.unwrap().decision().unwrap();
     assert_eq!((d.allowed, d.policy, d.used), (false, 0, 2));
     let within = StoreOp::IncrOrCreateWithin {
@@ -148,4 +156,68 @@ fn an_increment_a_racing_write_took_past_max_safe_integer_is_refused() {
     assert_eq!(err.code, ErrorCode::InvalidArgument, "{err:?}");
     let holding = format!("adding 5 to counter \"{DAY_KEY}\" (holding {max})");
     assert!(err.message.contains(&holding), "{}", err.message);
+}
+
+/// A reserve the hour denies reads the day's counter (it may deny for longer). A fault on that
+/// read leaves the denial standing, on the hour, under every fault policy: the store already
+/// said the amount does not fit — `"allow"` must not turn it into an admission.
+#[test]
+fn a_fault_reading_a_later_counter_leaves_the_denial_under_every_policy() {
+    for policy in [FaultPolicy::Throw, FaultPolicy::Deny, FaultPolicy::Allow] {
+        let engine = engine()
+            .with_counting(CountingOps::IncrOrCreateWithin)
+            .with_fault_policy(policy);
+        let mut store = MemoryStore::new(FakeClock::at(NOON));
+        store.set(HOUR_KEY, 5, 3_600).unwrap();
+        let call = engine.reserve(&me(), "chat", 1, NOON).unwrap();
+        let fault = Err(QuotaError::store("the store is down"));
+        let (outcome, ops) = drive(call, &mut store, (1, fault));
+        assert_eq!(
+            ops[1],
+            StoreOp::Get {
+                key: KeyRef::Policy(1)
+            },
+            "{policy:?}"
+        );
+        let d = outcome.unwrap().decision().expect("a decision");
+        assert_eq!((d.allowed, d.policy, d.used), (false, 0, 5), "{policy:?}");
+    }
+}
+
+/// A release by feature takes `amount` from each counter, and adds back only what it took
+/// below zero: a counter it leaves at 0 gets no second write.
+#[test]
+fn a_release_clamps_only_a_counter_it_took_below_zero() {
+    let incr = |p, delta| StoreOp::Incr {
+        key: KeyRef::Policy(p),
+        delta,
+    };
+    let engine = engine();
+    let mut store = MemoryStore::new(FakeClock::at(NOON));
+    store.set(HOUR_KEY, 2, 3_600).unwrap();
+    store.set(DAY_KEY, 1, 43_200).unwrap();
+    let call = engine.release(&me(), "chat", Some(2), NOON).unwrap();
+    let (outcome, ops) = drive(call, &mut store, PLAIN);
+    assert_eq!(outcome.unwrap(), Outcome::Released);
+    assert_eq!(ops, [incr(0, -2), incr(1, -2), incr(1, 1)]);
+    assert_eq!(
+        (store.peek(HOUR_KEY), store.peek(DAY_KEY)),
+        (Some(0), Some(0))
+    );
+}
+
+/// A boxed call names each counter by a number of its own (a host may cache its form of the
+/// key under it), the same for the same counter in another call; the record and the marker
+/// have none.
+#[test]
+fn a_boxed_call_numbers_each_counter_and_no_other_key() {
+    let engine = engine();
+    let call = |e: &Engine| e.reserve_once(&me(), "chat", 1, "k", NOON).unwrap();
+    let (a, b) = (call(&engine), call(&engine));
+    let [hour, day] = [0, 1].map(|p| a.key_id(KeyRef::Policy(p)));
+    assert!(hour != day && hour != NO_KEY_ID && day != NO_KEY_ID);
+    assert_eq!([hour, day], [0, 1].map(|p| b.key_id(KeyRef::Policy(p))));
+    for other in [KeyRef::Record, KeyRef::Marker] {
+        assert_eq!(a.key_id(other), NO_KEY_ID, "{other:?}");
+    }
 }
