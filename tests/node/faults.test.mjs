@@ -113,6 +113,35 @@ test("storeTimeoutMs: a timeout on a later step still applies (the first step an
   assert.ok(isCode("STORE_TIMEOUT")(d.error));
 });
 
+// README "When the store fails": a settle writes its marker before it moves the counters, so
+// one cut off in between (here the marker's add lands, but its answer comes after
+// storeTimeoutMs, as a Redis reply held up does) is finished: sent again it answers false.
+// A refund is then lost (an over-count); a charge past the estimate too — an under-count, the
+// one failure that does not end as an over-count.
+test("storeTimeoutMs: a settle whose marker lands after the timeout is finished, its correction lost", async () => {
+  for (const [actual, counter] of [[1_000, 4_000], [9_000, 4_000]]) {
+    const inner = new MemoryStore({ now });
+    let late = null; // the first marker's answer, held up
+    const store = {
+      ...bindAll(inner),
+      add: (k, v, t) => {
+        const added = inner.add(k, v, t);
+        if (late !== null || !/:r[0-9a-f]{16}$/.test(k)) return added;
+        late = new Promise((r) => setTimeout(r, 60)).then(() => added);
+        return late;
+      },
+    };
+    const engine = new QuotaEngine({ store, limits: { remix: 10_000 }, now, storeTimeoutMs: 20 });
+    const d = await engine.reserve({ id: 42 }, "remix", { amount: 4_000 });
+    await assert.rejects(engine.settle({ id: 42 }, d.reservation, actual), isCode("STORE_TIMEOUT"));
+    assert.equal(await engine.settle({ id: 42 }, d.reservation, actual), false, "sent again: already settled");
+    assert.equal(inner.get(KEY), counter, `settled at ${actual}: the counter keeps the estimate`);
+    // After the charge was lost, 5,000 more fit: 14,000 used under a limit of 10,000.
+    if (actual > 4_000) assert.equal((await engine.reserve({ id: 42 }, "remix", { amount: 5_000 })).allowed, true);
+    await late; // its timer gone before the next test counts timers
+  }
+});
+
 test("storeTimeoutMs: async stores that answer in time work as usual; sync stores stay sync", async () => {
   const inner = new MemoryStore({ now });
   const asyncStore = {};
