@@ -399,6 +399,9 @@ struct Tally {
     unpaired: bool,
     /// The counter's feature has another policy, which can deny a reserve this one admits.
     shared: bool,
+    /// A settle in the batch charged more than the estimate: one that lost its race to
+    /// another settle or a release takes its charge back, and a counter it created stays at 0.
+    charged: bool,
 }
 
 impl World {
@@ -838,6 +841,7 @@ impl World {
                     }
                 }
                 t.other_calls = true;
+                t.charged |= take < 0;
             });
             if alone && applies {
                 for &c in &r.counters {
@@ -1011,8 +1015,9 @@ impl World {
             );
         } else if t.may_add == 0 && t.may_take == 0 {
             // Exact. A reserve denied by a later policy may leave an earlier policy's counter
-            // created and rolled back to 0: present, but counting nothing.
-            if t.shared {
+            // created and rolled back to 0: present, but counting nothing; so may a charge
+            // that lost its race (it counts before it marks, and then takes its count back).
+            if t.shared || t.charged {
                 prop_assert_eq!(got, want, "counter {}", k);
                 let live = self.model.live(c, now).is_some();
                 prop_assert!(stored.is_some() || !live, "counter {} vanished", k);

@@ -756,3 +756,113 @@ fn engines_cloned_with_their_own_secrets_sign_with_them() {
         .unwrap();
     assert_eq!(w.store_mut().peek(KEY), Some(0));
 }
+
+/// A MemoryStore whose `fail_after`-th operation takes effect and then fails (its answer lost:
+/// a timeout whose write landed, a connection dropped before the reply).
+struct LosesAnAnswer {
+    inner: MemoryStore<FakeClock>,
+    ops: usize,
+    fail_after: usize,
+}
+
+impl LosesAnAnswer {
+    fn answer<T>(&mut self, done: Result<T>) -> Result<T> {
+        self.ops += 1;
+        let done = done?;
+        if self.ops == self.fail_after {
+            return Err(QuotaError::store("the answer was lost".to_owned()));
+        }
+        Ok(done)
+    }
+}
+
+impl Store for LosesAnAnswer {
+    fn get(&mut self, key: &str) -> Result<Option<i64>> {
+        let r = self.inner.get(key);
+        self.answer(r)
+    }
+    fn incr(&mut self, key: &str, delta: i64) -> Result<Option<i64>> {
+        let r = self.inner.incr(key, delta);
+        self.answer(r)
+    }
+    fn add(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<bool> {
+        let r = self.inner.add(key, value, ttl_secs);
+        self.answer(r)
+    }
+    fn set(&mut self, key: &str, value: i64, ttl_secs: u64) -> Result<()> {
+        let r = self.inner.set(key, value, ttl_secs);
+        self.answer(r)
+    }
+}
+
+/// A settle cut off at any step, then sent again, leaves the counter at or above what was used
+/// (an over-count), never below. Marking before it charged, a charge cut off after its marker
+/// was lost for good: sent again, it found the marker and answered `false`, the counter left at
+/// the estimate (4 where 9 were used).
+#[test]
+fn a_settle_cut_off_at_any_step_and_sent_again_never_under_counts() {
+    for actual in [1, 4, 9] {
+        for fail_after in 1..=6 {
+            let clock = FakeClock::at(NOON);
+            let engine = Engine::new(Limits::daily([("chat", 10)]).unwrap());
+            let store = LosesAnAnswer {
+                inner: MemoryStore::new(clock.clone()),
+                ops: 0,
+                fail_after: usize::MAX,
+            };
+            let mut w = Quota::new(engine, store, clock);
+            let d = w.reserve(&me(), "chat", 4).unwrap();
+            let token = d.reservation_token().unwrap();
+            w.store_mut().fail_after = w.store().ops + fail_after;
+            let first = w.settle(&me(), &token, actual);
+            w.store_mut().fail_after = usize::MAX;
+            let again = w.settle(&me(), &token, actual).unwrap();
+            let counter = w.store_mut().inner.peek(KEY).unwrap();
+            let case =
+                format!("settled at {actual}, cut off after op {fail_after}: {first:?}, {again}");
+            assert!(counter >= actual, "{case}: counter {counter}");
+            if first.is_ok() {
+                assert_eq!(counter, actual, "{case}: not cut off, exact");
+            }
+            // It finished: a third attempt changes nothing.
+            assert!(!w.settle(&me(), &token, actual).unwrap(), "{case}");
+            assert_eq!(w.store_mut().inner.peek(KEY), Some(counter), "{case}");
+        }
+    }
+}
+
+/// Charges racing each other and a release: one of them applies, exactly; the others take
+/// back whatever they counted.
+#[test]
+fn charges_racing_each_other_and_a_release_apply_once() {
+    for order in 0..3 {
+        let mut w = daily(20);
+        let d = w.reserve(&me(), "chat", 4).unwrap();
+        let token = d.reservation_token().unwrap();
+        let e = w.engine();
+        let mut calls = vec![
+            e.settle(&me(), &token, 9, NOON).unwrap(),
+            e.settle(&me(), &token, 7, NOON).unwrap(),
+            e.release(&me(), &token, None, NOON).unwrap(),
+        ];
+        calls.rotate_left(order);
+        let outcomes = run_interleaved(calls, w.store_mut());
+        let applied: Vec<_> = outcomes
+            .iter()
+            .map(|o| o.as_ref().unwrap().clone())
+            .collect();
+        let counter = w.store_mut().peek(KEY).unwrap();
+        let settled: Vec<_> = applied
+            .iter()
+            .filter(|o| **o == Outcome::Settled(true))
+            .collect();
+        // Either one charge applied (and the release did nothing), or the release did.
+        assert!(settled.len() <= 1, "{order}: {applied:?}");
+        let want = match settled.len() {
+            1 if counter == 9 || counter == 7 => counter,
+            0 => 0,
+            _ => panic!("{order}: {applied:?} left {counter}"),
+        };
+        assert_eq!(counter, want, "{order}: {applied:?}");
+    }
+}

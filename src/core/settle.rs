@@ -14,13 +14,19 @@
 //! writes nothing and answers `false`.
 //!
 //! To make a second settle or release of the same reservation a no-op, the first one creates
-//! a marker with the store's `add` (create-if-absent): only the call that creates it touches
-//! the counters. The marker lives until [`MARKER_GRACE_SECS`] after the window right after
+//! a marker with the store's `add` (create-if-absent): only the call that creates it keeps
+//! what it did to the counters. The marker lives until [`MARKER_GRACE_SECS`] after the window right after
 //! each of the reservation's windows ends, whatever the first call was (a release must stop a
 //! charge sent later as much as a settle must); by then any charge is dropped and every
-//! counter it could refund has gone, so no attempt, however late, applies twice. The marker is
-//! written before the counters move, so a crash in between loses the correction rather than
-//! applying it twice (at most once).
+//! counter it could refund has gone, so no attempt, however late, applies twice.
+//!
+//! A call cut off (a crash, a store fault, a timeout whose write landed) between the marker
+//! and the counters must leave an over-count, never an under-count. So a refund writes the
+//! marker first (cut off, the refund is lost: an over-count), and a charge last: it looks for
+//! the marker (one there: `false`, nothing written), charges, then creates the marker; cut off
+//! before that, it is charged again when sent again (an over-count); finding the marker made by
+//! a call racing it, it takes its charge back and answers `false`. (Marker first, a charge cut
+//! off after it was lost for good: sent again, it found the marker and answered `false`.)
 
 use super::calls::{unexpected, CountStep, Counted, Finished, Machine, Next};
 use super::key::{push_feature_key_base, ProfileId};
@@ -75,12 +81,16 @@ pub(crate) enum State {
     /// MAX_SAFE_INTEGER refuses the settle before the marker, so nothing is written and the
     /// reservation can still be settled with a real figure.
     Reading(usize),
+    /// A charge looks for the marker before it counts.
+    Looking,
     Marking,
     /// A refund: `incr` of a live counter.
     Adjusting(usize),
     Clamping(usize),
     /// A charge: counted as a reserve counts (the store's `incrOrCreate`, or the dance).
     Charging(usize, CountStep),
+    /// A charge that found the marker created by a call racing it takes its count back.
+    Undoing(usize),
 }
 
 impl Settling {
@@ -108,8 +118,13 @@ impl Machine {
                     Err(e) => Next::Done(Err(e)),
                 }
             }
+            (State::Looking, Some(StoreReply::Count(Some(_)))) => s.finish(false),
+            (State::Looking, Some(StoreReply::Count(None))) => self.adjust(s, 0),
+            (State::Marking, Some(StoreReply::Added(true))) if s.delta > 0 => s.finish(true),
+            (State::Marking, Some(StoreReply::Added(false))) if s.delta > 0 => self.uncharge(s, 0),
             (State::Marking, Some(StoreReply::Added(true))) => self.adjust(s, 0),
             (State::Marking, Some(StoreReply::Added(false))) => s.finish(false),
+            (&State::Undoing(i), Some(StoreReply::Count(_))) => self.uncharge(s, i + 1),
             // A counter that is gone (its window ended) has nothing to correct; one driven
             // below zero is brought back to 0 as release does: by adding back what this call
             // saw below zero, not by a blind `set` that could erase a concurrent count.
@@ -146,17 +161,22 @@ impl Machine {
                 key: KeyRef::Policy(i),
             });
         }
-        // Creates the marker; only the call that creates it moves the counters.
-        s.state = State::Marking;
-        Next::Op(StoreOp::Add {
-            key: KeyRef::Marker,
-            value: if s.as_release { RELEASED } else { SETTLED },
-            ttl_secs: s.marker_ttl,
-        })
+        if s.delta > 0 {
+            // A charge counts before it marks: looks for a marker first.
+            s.state = State::Looking;
+            return Next::Op(StoreOp::Get {
+                key: KeyRef::Marker,
+            });
+        }
+        mark(s)
     }
 
-    /// Adjusts counter `i`, or finishes once every counter has been adjusted.
+    /// Adjusts counter `i`, or finishes once every counter has been adjusted (a charge then
+    /// marks).
     fn adjust(&mut self, s: &mut Settling, i: usize) -> Next {
+        if i == self.targets.len() && s.delta > 0 {
+            return mark(s);
+        }
         if i == self.targets.len() || s.delta == 0 {
             return s.finish(true);
         }
@@ -172,4 +192,28 @@ impl Machine {
             delta: s.delta,
         })
     }
+
+    /// Takes a charge back from counter `i` on: a racing call made the marker first. Cut off
+    /// here, the charge stays (an over-count).
+    fn uncharge(&mut self, s: &mut Settling, i: usize) -> Next {
+        if i == self.targets.len() {
+            return s.finish(false);
+        }
+        s.state = State::Undoing(i);
+        Next::Op(StoreOp::Incr {
+            key: KeyRef::Policy(i),
+            delta: -s.delta,
+        })
+    }
+}
+
+/// Creates the marker: a refund (or release) before it moves the counters, so that only the
+/// call that creates it moves them; a charge after it counted.
+fn mark(s: &mut Settling) -> Next {
+    s.state = State::Marking;
+    Next::Op(StoreOp::Add {
+        key: KeyRef::Marker,
+        value: if s.as_release { RELEASED } else { SETTLED },
+        ttl_secs: s.marker_ttl,
+    })
 }
