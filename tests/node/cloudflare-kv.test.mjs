@@ -217,6 +217,14 @@ test("not atomic: reserves that read the same count all pass and count once, so 
   assert.deepEqual(decisions(after), [[true, 2], [true, 3], [false, 3]], "the counter says 1, so 2 more pass: 7 in all");
 });
 
+test("not atomic: a lost count is the whole amount of the reserve that lost it", async () => {
+  const p = { id: 2054 };
+  const race = await atOnce({ limits: { tips: 4 }, atOnce: Array(3).fill(["reserve", p, "tips", { amount: 2 }]), held: 3 });
+  assert.deepEqual(decisions(race.atOnce), Array(3).fill([true, 2]), "6 admitted against a limit of 4");
+  const after = await engine(NOON, { tips: 4 }, [["reserve", p, "tips", { amount: 2 }], ["reserve", p, "tips", { amount: 2 }]]);
+  assert.deepEqual(decisions(after), [[true, 4], [false, 4]], "the counter says 2: 8 in all, the limit plus 2 for each of the two reserves whose count was lost");
+});
+
 test("not atomic: with one slot left, every reserve that read the count passes", async () => {
   const p = { id: 2051 };
   const race = await atOnce({
