@@ -248,3 +248,34 @@ fn a_key_table_starting_over_inside_a_call_keeps_every_count() {
         assert_eq!(a.get(k, START as f64), b.get(k, START as f64), "{k}");
     }
 }
+
+/// The direct path holds up to `MAX_DIRECT_POLICIES` policies: a feature with exactly that
+/// many runs there, one with more answers `None` (its host takes the state machines), and
+/// each counts in every counter of its feature.
+#[test]
+fn a_feature_with_more_policies_than_the_direct_path_holds_takes_the_state_machines() {
+    use wasm_quota::core::direct::MAX_DIRECT_POLICIES as MAX;
+    let zones = [None, Some("Europe/Paris"), Some("Asia/Kolkata")];
+    let policies: Vec<Policy> = (0..MAX + 1)
+        .map(|i| {
+            let (window, zone) = ([Hour, Day, Week, Month][i % 4], zones[i / 4]);
+            Policy::new(Some(&format!("p{i}")), 100, window, zone).unwrap()
+        })
+        .collect();
+    let me = Profile::limited(ProfileId::number(1).unwrap());
+    for n in [MAX, MAX + 1] {
+        let mut l = Limits::daily([]).unwrap();
+        l.insert("many", policies[..n].to_vec()).unwrap();
+        let engine = Engine::new(l).with_time_zones(Rc::new(FakeZones));
+        let mut c = Counters::default();
+        let kind = Counting::Reserve;
+        let f = engine.count_directly(kind, &me, 0, 1, START, &mut c.at(START as f64, describe));
+        let direct = f.unwrap().map(|f| (f.allowed, f.used));
+        assert_eq!(direct, (n == MAX).then_some((true, 1)), "{n} policies");
+        let call = engine.reserve(&me, "many", 1, START).unwrap();
+        let d = run(call, &mut c.at(START as f64, describe)).unwrap();
+        let d = d.decision().unwrap();
+        assert_eq!((d.allowed, d.used), (true, 1 + (n == MAX) as i64), "{n}");
+        assert_eq!(c.len(), n, "one counter per policy");
+    }
+}
