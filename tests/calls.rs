@@ -221,3 +221,64 @@ fn a_boxed_call_numbers_each_counter_and_no_other_key() {
         assert_eq!(a.key_id(other), NO_KEY_ID, "{other:?}");
     }
 }
+
+/// `chat` reserved 3 at noon over a fresh store: the engine (with a token secret), the store
+/// and the reservation's token.
+fn reserved_3() -> (Engine, MemoryStore<FakeClock>, String) {
+    let engine = engine()
+        .with_token_secret("one secret for the tests")
+        .unwrap();
+    let mut store = MemoryStore::new(FakeClock::at(NOON));
+    let call = engine.reserve(&me(), "chat", 3, NOON).unwrap();
+    let d = run(call, &mut store).unwrap().decision().unwrap();
+    let token = d.reservation_token().unwrap();
+    (engine, store, token)
+}
+
+/// A settle at the reserved amount has nothing to move: it writes its marker (a second
+/// attempt must still find it) and reads and writes no counter.
+#[test]
+fn a_settle_at_the_reserved_amount_only_marks_the_reservation() {
+    let (engine, mut store, token) = reserved_3();
+    let call = engine.settle(&me(), &token, 3, NOON).unwrap();
+    let (outcome, ops) = drive(call, &mut store, PLAIN);
+    assert_eq!(outcome.unwrap(), Outcome::Settled(true));
+    assert!(
+        matches!(
+            ops[..],
+            [StoreOp::Add {
+                key: KeyRef::Marker,
+                ..
+            }]
+        ),
+        "{ops:?}"
+    );
+}
+
+/// A refund takes the unused part from each counter, and adds back only what it took below
+/// zero (here the day's counter had been released meanwhile): a counter it leaves at 0 gets
+/// no second write.
+#[test]
+fn a_refund_clamps_only_a_counter_it_took_below_zero() {
+    let incr = |p, delta| StoreOp::Incr {
+        key: KeyRef::Policy(p),
+        delta,
+    };
+    let (engine, mut store, token) = reserved_3();
+    store.set(DAY_KEY, 1, 43_200).unwrap();
+    let call = engine.settle(&me(), &token, 0, NOON).unwrap();
+    let (outcome, ops) = drive(call, &mut store, PLAIN);
+    assert_eq!(outcome.unwrap(), Outcome::Settled(true));
+    assert!(matches!(
+        ops[0],
+        StoreOp::Add {
+            key: KeyRef::Marker,
+            ..
+        }
+    ));
+    assert_eq!(ops[1..], [incr(0, -3), incr(1, -3), incr(1, 2)]);
+    assert_eq!(
+        (store.peek(HOUR_KEY), store.peek(DAY_KEY)),
+        (Some(0), Some(0))
+    );
+}
