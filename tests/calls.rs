@@ -282,3 +282,26 @@ fn a_refund_clamps_only_a_counter_it_took_below_zero() {
         (Some(0), Some(0))
     );
 }
+
+/// An idempotent reserve over a full hour counts, is over, and its undo fails: the store
+/// already said the amount does not fit, so the answer is that denial under every fault
+/// policy (the undo that may not have happened is the documented over-count), as for a
+/// reserve without a key — `"allow"` must not turn it into an admission.
+#[test]
+fn an_idempotent_reserve_whose_undo_fails_stays_a_denial_under_every_policy() {
+    for policy in [FaultPolicy::Throw, FaultPolicy::Deny, FaultPolicy::Allow] {
+        let engine = engine().with_fault_policy(policy);
+        let mut store = MemoryStore::new(FakeClock::at(NOON));
+        store.set(HOUR_KEY, 5, 3_600).unwrap();
+        let call = engine.reserve_once(&me(), "chat", 1, "k", NOON).unwrap();
+        let fault = Err(QuotaError::store("the store is down"));
+        let undo = StoreOp::Incr {
+            key: KeyRef::Policy(0),
+            delta: -1,
+        };
+        let (outcome, ops) = drive(call, &mut store, (3, fault));
+        assert_eq!(ops[3], undo, "{policy:?}: {ops:?}");
+        let d = outcome.unwrap().decision().expect("a decision");
+        assert_eq!((d.allowed, d.policy, d.used), (false, 0, 5), "{policy:?}");
+    }
+}
