@@ -256,3 +256,27 @@ fn a_denial_signs_no_token() {
         Outcome::Released
     );
 }
+
+/// At 23:30 the hour ends with the day. A reserve the day denies (`chat`'s first policy)
+/// while the hour is full too is denied on the day, by both paths: of policies whose windows
+/// end together, the first (`decision::later_denial`); the direct path must not read the hour.
+#[test]
+fn a_denial_names_the_first_of_two_policies_ending_together_on_both_paths() {
+    let engine = Engine::new(limits());
+    let at = NOON + 23 * 1_800_000; // 23:30
+    let mut c = Counters::default();
+    let mut store = c.at(at as f64, describe);
+    store.set("ai_quota:42:chat:2026-11-27", 20, 1_800).unwrap();
+    store
+        .set("ai_quota:42:chat:2026-11-27T23", 5, 1_800)
+        .unwrap();
+    let mut copy = c.clone();
+    let call = engine.reserve(&me(), "chat", 1, at).unwrap();
+    let d = run(call, &mut c.at(at as f64, describe)).unwrap();
+    let d = d.decision().unwrap();
+    let kind = Counting::Reserve;
+    let f = engine.count_directly(kind, &me(), 1, 1, at, &mut copy.at(at as f64, describe));
+    let f = f.unwrap().unwrap();
+    assert_eq!((d.allowed, d.policy, d.used, d.limit), (false, 0, 20, 20));
+    assert_eq!((f.allowed, f.policy, f.used, f.limit), (false, 0, 20, 20));
+}
