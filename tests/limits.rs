@@ -260,6 +260,7 @@ fn a_denial_signs_no_token() {
 /// At 23:30 the hour ends with the day. A reserve the day denies (`chat`'s first policy)
 /// while the hour is full too is denied on the day, by both paths: of policies whose windows
 /// end together, the first (`decision::later_denial`); the direct path must not read the hour.
+/// A check, which reads both, names the day too.
 #[test]
 fn a_denial_names_the_first_of_two_policies_ending_together_on_both_paths() {
     let engine = Engine::new(limits());
@@ -275,6 +276,14 @@ fn a_denial_names_the_first_of_two_policies_ending_together_on_both_paths() {
     let d = run(call, &mut c.at(at as f64, describe)).unwrap();
     let d = d.decision().unwrap();
     let kind = Counting::Reserve;
+    let f = engine.count_directly(kind, &me(), 1, 1, at, &mut copy.at(at as f64, describe));
+    let f = f.unwrap().unwrap();
+    assert_eq!((d.allowed, d.policy, d.used, d.limit), (false, 0, 20, 20));
+    assert_eq!((f.allowed, f.policy, f.used, f.limit), (false, 0, 20, 20));
+    let call = engine.check(&me(), "chat", 1, at).unwrap();
+    let d = run(call, &mut c.at(at as f64, describe)).unwrap();
+    let d = d.decision().unwrap();
+    let kind = Counting::Check;
     let f = engine.count_directly(kind, &me(), 1, 1, at, &mut copy.at(at as f64, describe));
     let f = f.unwrap().unwrap();
     assert_eq!((d.allowed, d.policy, d.used, d.limit), (false, 0, 20, 20));
