@@ -281,6 +281,24 @@ fn a_corrupt_record_is_an_error_not_a_decision() {
     }
 }
 
+/// The records of the extreme nonces are records: `1` (nonce 0) and `2^53 − 1` (the largest
+/// 52-bit nonce) are replayed, not refused as corrupt.
+#[test]
+fn the_records_of_the_smallest_and_largest_nonce_are_replayed() {
+    for value in [1, (1 << 53) - 1] {
+        let mut w = daily(5);
+        w.store_mut()
+            .set("ai_quota:42:chat:i2026-11-27.1:k", value, 60)
+            .unwrap();
+        let d = w.reserve_once(&me(), "chat", 1, "k").unwrap();
+        assert!(
+            d.allowed && d.replayed && d.reservation.is_none(),
+            "{value}"
+        );
+        assert_eq!(w.store_mut().peek(KEY), None, "{value}: nothing counted");
+    }
+}
+
 #[test]
 fn a_retry_after_the_reservation_was_released_reserves_again() {
     // The model failed, the reservation was released, the client retries with the same key:
