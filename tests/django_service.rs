@@ -109,13 +109,18 @@ fn midnight_starts_a_new_window() {
     assert_eq!(w.store_mut().peek("ai_quota:1:remix:2026-11-28"), Some(1));
 }
 
+/// The Django service's counters expire at the next UTC midnight; the engine's ten minutes
+/// later (`CLOCK_MARGIN_SECS`), so that a host whose clock is behind still finds the day's
+/// count (tests/clocks.rs).
 #[test]
-fn counters_expire_at_the_next_utc_midnight() {
+fn counters_expire_ten_minutes_after_the_next_utc_midnight() {
     let mut w = world();
     w.reserve(&p(1), "remix", 1).unwrap();
-    w.clock().set(NOON + DAY / 2 - 1);
+    let margin = wasm_quota::core::window::CLOCK_MARGIN_SECS as i64 * 1000;
+    assert_eq!(margin, 600_000);
+    w.clock().set(NOON + DAY / 2 + margin - 1);
     assert_eq!(w.store_mut().peek("ai_quota:1:remix:2026-11-27"), Some(1));
-    w.clock().set(NOON + DAY / 2);
+    w.clock().set(NOON + DAY / 2 + margin);
     assert_eq!(w.store_mut().peek("ai_quota:1:remix:2026-11-27"), None);
 }
 

@@ -57,12 +57,15 @@ fn a_paris_day_of_23_hours_resets_at_paris_midnight() {
         (d.policy_name.as_deref(), d.window),
         (Some("daily"), Some(Day))
     );
-    // The counter's TTL follows the short day: gone at Paris midnight, not UTC midnight.
+    // The counter's TTL follows the short day: gone ten minutes (the clock margin) after
+    // Paris midnight, not after UTC midnight.
     let key = "ai_quota:42:remix:2026-03-29@Europe/Paris";
     w.clock().set(at("2026-03-29T21:59:59Z"));
     assert_eq!(w.store_mut().peek(key), Some(2));
     assert!(!w.reserve(&me(), "remix", 1).unwrap().allowed);
-    w.clock().set(at("2026-03-29T22:00:00Z"));
+    w.clock().set(at("2026-03-29T22:09:59Z"));
+    assert_eq!(w.store_mut().peek(key), Some(2));
+    w.clock().set(at("2026-03-29T22:10:00Z"));
     assert_eq!(w.store_mut().peek(key), None);
     let d = w.reserve(&me(), "remix", 1).unwrap();
     assert!(d.allowed);

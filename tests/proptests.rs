@@ -39,8 +39,9 @@
 //!   charge whose window has ended counts in the next one, and is dropped after that; the
 //!   marker outlives the next windows by ten minutes);
 //! - the engine's clock may disagree with the store's (`Event::Skew`, up to five minutes either
-//!   way, also across midnight and back): windows and TTLs are the engine's, expiry the
-//!   store's, and everything above holds against that model.
+//!   way, so two hosts are less than the ten minutes keys outlive their windows apart; also
+//!   across midnight and back): windows and TTLs are the engine's, expiry the store's, and
+//!   everything above holds against that model.
 
 #[path = "proptests/finalize.rs"]
 mod finalize;
@@ -1247,9 +1248,10 @@ fn a_reservation_finalized_before_its_window_ends_is_not_finalized_again_after()
 }
 
 /// Found by the model: a host whose clock is behind the store's counts in a window that has
-/// ended by the store's clock, in a counter it creates anew; the marker of a reservation
-/// released before expired with its window, so the release sent again took its amount from
-/// that new counter, and the day admitted two against a limit of 1.
+/// ended by the store's clock, in a counter it created anew (when counters expired with their
+/// windows; they now outlive them by ten minutes, so it finds the day's counter); the marker of
+/// a reservation released before expired with its window, so the release sent again took its
+/// amount from that counter, and the day admitted two against a limit of 1.
 #[test]
 fn a_release_sent_again_takes_nothing_from_a_host_behind_in_time() {
     let midnight = START + 30 * DAY_MS;

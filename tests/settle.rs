@@ -159,7 +159,7 @@ fn settle_writes_a_marker_that_lives_ten_minutes_past_the_next_window() {
     // A charge sent after the window ended counts in the next one, whose counter, its TTL
     // rounded up to a whole second, may live until a second past its end, and a host whose
     // clock is behind may count in it anew: the marker outlives both by ten minutes
-    // (MARKER_GRACE_SECS).
+    // (CLOCK_MARGIN_SECS).
     w.clock().set(NOON + DAY / 2 + DAY + 599_999);
     assert_eq!(w.store_mut().peek(&marker), Some(1));
     w.clock().set(NOON + DAY / 2 + DAY + 600_000);
@@ -177,17 +177,20 @@ fn settle_corrects_the_reservations_own_window_after_it_rolled_over() {
         .unwrap()
         .reservation_token()
         .unwrap();
-    w.clock().advance(H); // the hour rolled over; its counter is gone
+    w.clock().advance(H); // the hour rolled over (its counter is kept ten more minutes)
     let fresh = w.reserve(&me(), "chat", 1).unwrap();
     assert!(w.settle(&me(), &token, 1).unwrap());
     // The day's counter took the refund; the new hour (which the reservation never counted
-    // in) did not, and the old hour's counter was not brought back.
+    // in) did not, nor did the old hour's counter, whose window has ended.
     assert_eq!(w.store_mut().peek("ai_quota:42:chat:2026-11-27"), Some(2));
     assert_eq!(
         w.store_mut().peek("ai_quota:42:chat:2026-11-27T13"),
         Some(1)
     );
-    assert_eq!(w.store_mut().peek("ai_quota:42:chat:2026-11-27T12"), None);
+    assert_eq!(
+        w.store_mut().peek("ai_quota:42:chat:2026-11-27T12"),
+        Some(4)
+    );
     assert!(fresh.allowed);
 }
 
@@ -460,10 +463,10 @@ fn a_charge_after_the_reservations_window_ended_counts_in_the_current_window() {
         assert!(!next.allowed, "{counting:?}: {next:?}");
         assert!(!w.settle(&me(), &token, 900).unwrap(), "{counting:?}");
         assert_eq!(w.store_mut().peek(NEXT_DAY), Some(499), "{counting:?}");
-        // Created with the window's TTL: it ends with the day.
-        w.clock().set(LAST_SECOND + DAY);
+        // Created with the window's TTL: it ends ten minutes (the clock margin) after the day.
+        w.clock().set(LAST_SECOND + DAY + 600_000);
         assert_eq!(w.store_mut().peek(NEXT_DAY), Some(499), "{counting:?}");
-        w.clock().set(LAST_SECOND + DAY + 1_000);
+        w.clock().set(LAST_SECOND + DAY + 601_000);
         assert_eq!(w.store_mut().peek(NEXT_DAY), None, "{counting:?}");
     }
 }

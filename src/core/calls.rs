@@ -285,7 +285,7 @@ impl Machine {
 
     /// The TTL of policy `i`'s counter when created now.
     pub(crate) fn ttl(&self, i: usize) -> u64 {
-        self.targets[i].span.seconds_to_reset(self.now_ms)
+        self.targets[i].span.key_ttl(self.now_ms)
     }
 
     /// The signed reservation `(at_ms, amount, nonce, mac)` of an admitted reserve, with a

@@ -253,7 +253,7 @@ fn reserve(cs: Counters, amount: i64, now_ms: i64, store: CountingStore) -> Resu
     let within = ops == CountingOps::IncrOrCreateWithin;
     for (i, (count, c)) in counts.iter_mut().zip(cs.iter()).enumerate() {
         let n = if within {
-            let ttl = c.span.seconds_to_reset(now_ms);
+            let ttl = c.span.key_ttl(now_ms);
             store.incr_or_create_within_key(c.key, amount, ttl, c.limit)?
         } else {
             count_up((store, ops), c, amount, now_ms)?
@@ -345,7 +345,7 @@ type CountingStore<'s, 'a> = (&'s mut CountersAt<'a>, CountingOps);
 /// Django service's race-safe create-or-increment: `incr`; if absent `add`; if `add` lost a
 /// race `incr` again; if that finds the key gone, `set`.
 fn count_up((store, ops): CountingStore, c: &Counter, amount: i64, now_ms: i64) -> Result<i64> {
-    let ttl = c.span.seconds_to_reset(now_ms);
+    let ttl = c.span.key_ttl(now_ms);
     if ops != CountingOps::IncrAddSet {
         return store.incr_or_create_key(c.key, amount, ttl);
     }

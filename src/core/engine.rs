@@ -12,7 +12,7 @@ use super::key::{counter_key, push_feature_key_base, Profile, ProfileId};
 use super::keytable::{CounterKey, KeyTable, Owner};
 use super::limits::{self, Limits, Policy};
 use super::reservation::{MacStart, Reservation, TokenKey, Tokens};
-use super::settle::{write_marker_key, Settling, State as SettleState, MARKER_GRACE_SECS};
+use super::settle::{write_marker_key, Settling, State as SettleState};
 use super::store::{Call, CountingOps};
 use super::window::{Bounds, SpanCache, WindowSpan};
 use super::zone::{TimeZones, UtcOnly};
@@ -422,7 +422,7 @@ impl Engine {
         }
         m.record_ttl = order
             .first()
-            .map_or(0, |&i| m.targets[i].span.seconds_to_reset(m.now_ms));
+            .map_or(0, |&i| m.targets[i].span.key_ttl(m.now_ms));
         push_feature_key_base(&mut m.marker, prefix, id, feature);
         m.marker_base = m.marker.len();
         Ok(())
@@ -563,7 +563,7 @@ impl Engine {
                 continue;
             }
             next_runs |= now_ms < next.end_ms;
-            marker_ttl = marker_ttl.max(next.seconds_to_reset(now_ms));
+            marker_ttl = marker_ttl.max(next.key_ttl(now_ms));
             // A refund into a window that has ended is dropped, not sent to its counter: that
             // one is gone, or was made anew by a host whose clock is behind, and holds its
             // counts, not the reservation.
@@ -582,7 +582,7 @@ impl Engine {
                     end_ms: tag.latest_next_end(r.at_ms),
                 };
                 next_runs |= now_ms < next.end_ms;
-                marker_ttl = marker_ttl.max(next.seconds_to_reset(now_ms));
+                marker_ttl = marker_ttl.max(next.key_ttl(now_ms));
             }
         }
         if !next_runs || delta > 0 && m.targets.is_empty() {
@@ -594,7 +594,6 @@ impl Engine {
             });
             return Ok(());
         }
-        let marker_ttl = marker_ttl + MARKER_GRACE_SECS;
         m.counting = self.counting;
         write_marker_key(
             &mut m.marker,

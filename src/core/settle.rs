@@ -15,10 +15,12 @@
 //!
 //! To make a second settle or release of the same reservation a no-op, the first one creates
 //! a marker with the store's `add` (create-if-absent): only the call that creates it keeps
-//! what it did to the counters. The marker lives until [`MARKER_GRACE_SECS`] after the window right after
-//! each of the reservation's windows ends, whatever the first call was (a release must stop a
-//! charge sent later as much as a settle must); by then any charge is dropped and every
-//! counter it could refund has gone, so no attempt, however late, applies twice.
+//! what it did to the counters. The marker lives as long as the counter of the window right
+//! after each of the reservation's windows (until [`CLOCK_MARGIN_SECS`] past its end),
+//! whatever the first call was (a release must stop a charge sent later as much as a settle
+//! must); by then any charge is dropped and every counter it could refund has gone, so no
+//! attempt, however late, applies twice, from hosts whose clocks are within that margin of
+//! each other.
 //!
 //! A call cut off (a crash, a store fault, a timeout whose write landed) between the marker
 //! and the counters must leave an over-count, never an under-count. So a refund writes the
@@ -32,16 +34,9 @@ use super::calls::{unexpected, CountStep, Counted, Finished, Machine, Next};
 use super::key::{push_feature_key_base, ProfileId};
 use super::limits;
 use super::store::{KeyRef, StoreOp, StoreReply};
+#[cfg(doc)]
+use super::window::CLOCK_MARGIN_SECS;
 use std::fmt::Write;
-
-/// How long a marker outlives the windows right after the reservation's (the last a charge
-/// counts in). A counter's TTL is rounded up to a whole second, so it may live up to a second
-/// past its window's end; and a host whose clock is behind the store's still counts in, and
-/// charges, a window that has ended by the store's clock, in a counter it creates anew. An
-/// attempt sent again after the marker expired would apply to that counter once more, so the
-/// marker outlives the windows by as much clock disagreement as hosts sharing a store may
-/// have (ten minutes).
-pub const MARKER_GRACE_SECS: u64 = 600;
 
 /// The marker's value when the reservation was settled.
 pub const SETTLED: i64 = 1;

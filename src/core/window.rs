@@ -15,6 +15,13 @@ pub const MS_PER_SEC: i64 = 1000;
 pub const MS_PER_HOUR: i64 = 3_600_000;
 pub const MS_PER_DAY: i64 = 86_400_000;
 
+/// How far apart the clocks of hosts sharing a store may be (ten minutes), and so how long a
+/// window's counter, idempotency records and settle markers outlive the window. The store
+/// expires keys by its own clock and each engine names windows by its own: a host whose clock
+/// is behind still counts in a window that has ended by the store's clock, and must find that
+/// window's counter there (full, if it was), not an expired key it would count from 0 again.
+pub const CLOCK_MARGIN_SECS: u64 = 600;
+
 /// The length unit of a calendar window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(
@@ -51,6 +58,11 @@ impl Bounds {
         let ms = (self.end_ms - now_ms).max(1);
         ((ms + MS_PER_SEC - 1) / MS_PER_SEC) as u64
     }
+
+    /// See [`WindowSpan::key_ttl`].
+    pub fn key_ttl(&self, now_ms: i64) -> u64 {
+        self.seconds_to_reset(now_ms) + CLOCK_MARGIN_SECS
+    }
 }
 
 impl WindowSpan {
@@ -65,6 +77,13 @@ impl WindowSpan {
     /// from it never expires a counter before its window ends (the Django service's `int()` could give 0).
     pub fn seconds_to_reset(&self, now_ms: i64) -> u64 {
         self.bounds().seconds_to_reset(now_ms)
+    }
+
+    /// The TTL of a key of this window written at `now_ms` (its counter, an idempotency
+    /// record): to the reset, and [`CLOCK_MARGIN_SECS`] past it for hosts whose clocks are
+    /// behind the store's.
+    pub fn key_ttl(&self, now_ms: i64) -> u64 {
+        self.bounds().key_ttl(now_ms)
     }
 
     /// The reset instant as RFC 3339 UTC, e.g. `2026-11-28T00:00:00Z`.

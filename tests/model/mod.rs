@@ -4,6 +4,7 @@
 //! within its bounds when they interleave.
 
 use std::collections::HashMap;
+use wasm_quota::core::window::CLOCK_MARGIN_SECS;
 
 pub mod records;
 
@@ -22,15 +23,16 @@ pub struct Model {
     pub skew: i64,
 }
 
-/// Seconds from `now` to `end`, rounded up, at least 1 (the TTL written).
+/// Seconds from `now` to `end`, rounded up, at least 1 (a denial's `retryAfter`).
 pub fn ttl_secs(now: i64, end: i64) -> i64 {
     ((end - now).max(1) + 999) / 1000
 }
 
 impl Model {
-    /// When a key written at `now` with the TTL to `end` expires, on the store's clock.
+    /// When a key of a window ending at `end`, written at `now`, expires on the store's clock:
+    /// its TTL is to `end` and the clock margin past it, for hosts whose clocks are behind.
     pub fn expiry(&self, now: i64, end: i64) -> i64 {
-        now + self.skew + ttl_secs(now, end) * 1000
+        now + self.skew + (ttl_secs(now, end) + CLOCK_MARGIN_SECS as i64) * 1000
     }
 
     /// The live count (0 when absent or expired).

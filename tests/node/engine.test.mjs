@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine, MemoryStore, QuotaError } from "wasm-quota";
-import { NOON, fakeClock, recordingStore, delayedStore } from "./helpers.mjs";
+import { NOON, CLOCK_MARGIN_S, fakeClock, recordingStore, delayedStore } from "./helpers.mjs";
 
 const DJANGO_LIMITS = { remix: 10, remix_suggestions: 20, scale: 10, tips: 20, discover: 10, timer: 10 };
 
@@ -35,12 +35,12 @@ test("reserve admits up to the limit, then denies with the Django service's info
   assert.equal(store.inner.get("ai_quota:42:remix:2026-11-27"), 3);
 });
 
-test("keys and TTLs are the Django service's: prefix:id:feature:date, TTL to the next UTC midnight", () => {
+test("keys are the Django service's: prefix:id:feature:date; TTL to the next UTC midnight and the clock margin (ten minutes)", () => {
   const { engine, store } = setup();
   engine.reserve({ id: 42 }, "remix");
   assert.deepEqual(store.calls, [
     ["incr", "ai_quota:42:remix:2026-11-27", 1],
-    ["add", "ai_quota:42:remix:2026-11-27", 1, 12 * 3600],
+    ["add", "ai_quota:42:remix:2026-11-27", 1, 12 * 3600 + CLOCK_MARGIN_S],
   ]);
   const custom = new QuotaEngine({ store, limits: { remix: 1 }, keyPrefix: "q", now: () => NOON });
   custom.check({ id: "a:b" }, "remix");
@@ -175,7 +175,7 @@ test("midnight starts a new window; resetsAt and TTL follow", () => {
   assert.equal(d.allowed, true);
   assert.equal(d.used, 1);
   assert.equal(d.resetsAt, "2026-11-29T00:00:00Z");
-  assert.deepEqual(store.calls.at(-1), ["add", "ai_quota:1:remix:2026-11-28", 1, 86400]);
+  assert.deepEqual(store.calls.at(-1), ["add", "ai_quota:1:remix:2026-11-28", 1, 86400 + CLOCK_MARGIN_S]);
 });
 
 test("a reservation released after midnight does not free a slot in the new day", () => {
@@ -270,7 +270,7 @@ test("stringIdKeys 'raw' writes string ids as the Django service writes a string
   const engine = new QuotaEngine({ store, limits: { remix: 1 }, now: () => NOON, stringIdKeys: "raw" });
   const uuid = "3f2c9a1e-8b4d-4c6e-9f00-1a2b3c4d5e6f";
   assert.equal(engine.reserve({ id: uuid }, "remix").allowed, true);
-  assert.deepEqual(store.calls.at(-1), ["add", `ai_quota:${uuid}:remix:2026-11-27`, 1, 12 * 3600]);
+  assert.deepEqual(store.calls.at(-1), ["add", `ai_quota:${uuid}:remix:2026-11-27`, 1, 12 * 3600 + CLOCK_MARGIN_S]);
   assert.equal(engine.reserve({ id: uuid }, "remix").allowed, false);
   assert.deepEqual(engine.usage(uuid), { remix: 1 });
   // Numeric ids are written as before; "42" would be numeric 42's key, so it is refused.

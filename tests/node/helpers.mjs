@@ -5,6 +5,9 @@ import { MemoryStore } from "wasm-quota";
 
 export const NOON = Date.UTC(2026, 10, 27, 12); // 2026-11-27T12:00:00Z
 export const HOUR = 3_600_000;
+/** How long a key outlives its window, in seconds (README, Guarantees: hosts whose clocks are
+ *  behind the store's still find the window's counter): ten minutes. */
+export const CLOCK_MARGIN_S = 600;
 
 export function fakeClock(t = NOON) {
   const clock = () => clock.t;

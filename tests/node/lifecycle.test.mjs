@@ -100,7 +100,7 @@ async function history(number, kind) {
       assert.ok(r.trues.length <= 1, `${number}: settled twice at once`);
       const [again] = r.trues;
       if (first && again) Object.assign(r, { settled: again.actual, settledAt: again.t, by: again.limits });
-      else if (first && r.releasedBy) Object.assign(r, { released: true, by: r.releasedBy });
+      else if (first && r.releasedBy) Object.assign(r, { released: true, by: r.releasedBy, releasedAt: clock.t });
       else if (again) {
         // Sent again: false, unless a zoned policy of the reservation is not the settling
         // engine's, whose next window's end the engine knows only as a bound (README, Settle).
@@ -111,8 +111,13 @@ async function history(number, kind) {
       const corrected = r.by ? policies(r.by, r.f).map(counterTag) : [];
       policies(r.limits, r.f).forEach((p, i) => {
         const k = r.counters[i];
-        if (!corrected.includes(counterTag(p)) || r.settled === null) return add(k, corrected.includes(counterTag(p)) ? 0 : r.amount);
-        if (r.settled <= r.amount || r.settledAt < windowEnd(p, r.at)) return add(k, r.settled);
+        if (!corrected.includes(counterTag(p))) return add(k, r.amount);
+        // A refund into a window that has ended is dropped: its counter, kept ten minutes
+        // past the window for hosts whose clocks are behind, still holds the amount.
+        const end = windowEnd(p, r.at);
+        if (r.settled === null) return add(k, r.releasedAt < end ? 0 : r.amount);
+        if (r.settled <= r.amount) return add(k, r.settledAt < end ? r.settled : r.amount);
+        if (r.settledAt < end) return add(k, r.settled);
         // A charge after its window ended: in the window right after it, else dropped.
         add(k, r.amount);
         const next = windowEnd(p, r.at);

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine, MemoryStore } from "wasm-quota";
-import { fakeClock, NOON, HOUR, generator, comparable } from "./helpers.mjs";
+import { fakeClock, NOON, HOUR, CLOCK_MARGIN_S, generator, comparable } from "./helpers.mjs";
 
 /** A QuotaStore over a JS Map with TTLs, as MemoryStore was written in JS: the reference. */
 class MapStore {
@@ -177,7 +177,10 @@ test("a MemoryStore expires counters on its own clock, also when the engine's cl
   const engine = new QuotaEngine({ store, limits: { remix: 1 }, now: engineNow });
   assert.equal(engine.reserve({ id: 1 }, "remix").allowed, true);
   assert.equal(engine.reserve({ id: 1 }, "remix").allowed, false);
-  storeNow.t += 12 * HOUR; // the counter's TTL (to midnight on the engine's clock) has passed
+  // The counter's TTL: to midnight on the engine's clock, and ten minutes (the clock margin).
+  storeNow.t += 12 * HOUR + CLOCK_MARGIN_S * 1000 - 1;
+  assert.equal(engine.reserve({ id: 1 }, "remix").allowed, false);
+  storeNow.t += 1; // it has passed
   assert.equal(engine.reserve({ id: 1 }, "remix").allowed, true);
 });
 

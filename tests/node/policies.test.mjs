@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine, QuotaError } from "wasm-quota";
-import { fakeClock, recordingStore, mapStore, HOUR } from "./helpers.mjs";
+import { fakeClock, recordingStore, mapStore, HOUR, CLOCK_MARGIN_S } from "./helpers.mjs";
 
 function setup(limits, iso) {
   const now = fakeClock(Date.parse(iso));
@@ -17,7 +17,7 @@ test("a Paris day across spring-forward is 23 hours; resetsAt and the TTL follow
   assert.equal(engine.reserve(me, "remix").allowed, true);
   const [, key, , ttl] = store.calls.find(([m]) => m === "add");
   assert.equal(key, "ai_quota:42:remix:2026-03-29@Europe/Paris");
-  assert.equal(ttl, 10 * 3600); // to 2026-03-30 00:00 +02:00
+  assert.equal(ttl, 10 * 3600 + CLOCK_MARGIN_S); // to 2026-03-30 00:00 +02:00, and ten minutes
   const d = engine.reserve(me, "remix");
   assert.deepEqual(d, {
     allowed: false, feature: "remix", limit: 1, used: 1, remaining: 0,
@@ -165,7 +165,7 @@ test("real Intl: Paris hours across DST, and a zone whose midnight is skipped (A
   const chile = setup(limits, "2026-09-06T04:00:00Z");
   assert.equal(chile.engine.reserve(me, "d").resetsAt, "2026-09-07T03:00:00Z");
   const [, key, , ttl] = chile.store.calls.find(([m]) => m === "add");
-  assert.deepEqual([key, ttl], ["ai_quota:42:d:2026-09-06@America/Santiago", 23 * 3600]);
+  assert.deepEqual([key, ttl], ["ai_quota:42:d:2026-09-06@America/Santiago", 23 * 3600 + CLOCK_MARGIN_S]);
   chile.now.t -= 1000; // 23:59:59 on the 5th, local
   assert.equal(chile.engine.reserve(me, "d").resetsAt, "2026-09-06T04:00:00Z");
 });

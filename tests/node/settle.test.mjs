@@ -211,8 +211,9 @@ test("a refund or release sent again after the window after its own ended answer
 });
 
 test("a release after its window ended takes nothing from the counter a host behind in time made there anew", async () => {
-  // The store's day has ended; a host 5 minutes behind still counts in it, in a counter it
-  // created anew (README, Guarantees: clocks that disagree). A host on time then releases a
+  // The store's day has ended; a host 15 minutes behind (past the ten minutes a counter is
+  // kept after its window) still counts in it, in a counter it created anew (README,
+  // Guarantees: clocks that disagree). A host on time then releases a
   // reservation of that day: before, its refund came out of the new counter, erasing the host
   // behind's admission (which let a reserve of 2 in past the limit of 2), and, racing a denied
   // reserve's rollback there, drove the counter to -1.
@@ -221,9 +222,9 @@ test("a release after its window ended takes nothing from the counter a host beh
     const { store } = mapStore(storeClock, { upsert });
     const options = { store, limits: { chat: 2 }, tokenSecret: SECRET };
     const onTime = new QuotaEngine({ ...options, now: storeClock });
-    const behind = new QuotaEngine({ ...options, now: () => storeClock() - 5 * 60_000 });
+    const behind = new QuotaEngine({ ...options, now: () => storeClock() - 15 * 60_000 });
     const old = onTime.reserve(me, "chat", { amount: 2 });
-    storeClock.t = NOON + 12 * HOUR + 2000; // 00:00:02 for the store; 23:55:02 for the host behind
+    storeClock.t = NOON + 12 * HOUR + 10 * 60_000 + 2000; // 00:10:02 for the store; 23:55:02 for the host behind
     assert.equal(behind.reserve(me, "chat").used, 1, "counted anew in the day that ended");
     onTime.release(me, old.reservation);
     assert.equal(behind.check(me, "chat").used, 1, `upsert ${upsert}: the host behind's count stays`);

@@ -5,10 +5,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine } from "wasm-quota";
-import { fakeClock, recordingStore, delayedStore } from "./helpers.mjs";
+import { fakeClock, recordingStore, delayedStore, CLOCK_MARGIN_S } from "./helpers.mjs";
 
 const KEY = "ai_quota:42:remix:2026-11-27";
-const TTL = 12 * 3600; // noon to midnight, seconds
+const TTL = 12 * 3600 + CLOCK_MARGIN_S; // noon to midnight and ten minutes, seconds
 
 /** recordingStore plus an atomic incrOrCreate over the same counters, also recorded. */
 function upsertStore(now) {

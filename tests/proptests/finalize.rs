@@ -7,7 +7,6 @@ use super::once::feature_base;
 use super::{owner, Checked, Counter, Kind, Outstanding, Running, World, WINDOWS};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
-use wasm_quota::core::settle::MARKER_GRACE_SECS;
 use wasm_quota::core::Outcome;
 
 /// What a release or settle of a reservation did to its counters.
@@ -147,13 +146,13 @@ impl World {
         Ok(())
     }
 
-    /// A marker written now: it expires ten minutes after the end of the last window right
-    /// after one of `o`'s (where a late charge counts), after every counter of them, even one
-    /// a host behind in time counts in anew — also of a policy removed since, which may be
-    /// back before then (`World::marker_end`).
+    /// A marker written now: it expires as a counter of the last window right after one of
+    /// `o`'s (where a late charge counts) written now does, ten minutes after that window's
+    /// end — also of a policy removed since, which may be back before then
+    /// (`World::marker_end`).
     fn mark(&mut self, o: &Outstanding, key: String, state: i64, now: i64) {
         let next = o.counters.iter().map(|&c| self.marker_end(c, o.at));
-        let expires = self.model.expiry(now, next.max().unwrap()) + MARKER_GRACE_SECS as i64 * 1000;
+        let expires = self.model.expiry(now, next.max().unwrap());
         self.records.set_marker(key, state, expires);
     }
 }
