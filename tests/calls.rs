@@ -132,7 +132,7 @@ fn a_denial_reads_no_counter_whose_window_ends_no_later() {
     let within = StoreOp::IncrOrCreateWithin {
         key: KeyRef::Policy(0),
         delta: 1,
-        ttl_secs: 1_800,
+        ttl_secs: 1_800 + window::CLOCK_MARGIN_SECS, // to the day's end, and the clock margin
         limit: 2,
     };
     assert_eq!(ops, [within]);
