@@ -305,3 +305,45 @@ fn an_idempotent_reserve_whose_undo_fails_stays_a_denial_under_every_policy() {
         assert_eq!((d.allowed, d.policy, d.used), (false, 0, 5), "{policy:?}");
     }
 }
+
+/// A store that is down: every operation fails.
+struct Down;
+
+impl Store for Down {
+    fn get(&mut self, _: &str) -> Result<Option<i64>> {
+        Err(QuotaError::store("the store is down"))
+    }
+    fn incr(&mut self, _: &str, _: i64) -> Result<Option<i64>> {
+        Err(QuotaError::store("the store is down"))
+    }
+    fn add(&mut self, _: &str, _: i64, _: u64) -> Result<bool> {
+        Err(QuotaError::store("the store is down"))
+    }
+    fn set(&mut self, _: &str, _: i64, _: u64) -> Result<()> {
+        Err(QuotaError::store("the store is down"))
+    }
+}
+
+/// Under `"deny"` or `"allow"` a store fault is the policy's decision: `Quota::call` answers
+/// it as `Outcome::Degraded`, and the methods that answer a `Decision` return the error the
+/// policy absorbed — the store's own, for the host to log.
+#[test]
+fn under_a_fault_policy_the_typed_methods_return_the_stores_own_error() {
+    for policy in [FaultPolicy::Deny, FaultPolicy::Allow] {
+        let engine = engine().with_counting(CountingOps::IncrAddSet);
+        let mut q = Quota::new(engine.with_fault_policy(policy), Down, FakeClock::at(NOON));
+        let call = q.engine().reserve(&me(), "chat", 1, NOON).unwrap();
+        let Outcome::Degraded(d) = q.call(call).unwrap() else {
+            panic!("{policy:?}: not degraded")
+        };
+        assert_eq!(d.allowed, policy == FaultPolicy::Allow);
+        assert_eq!(d.error.message, "the store is down");
+        for err in [
+            q.check(&me(), "chat", 1).unwrap_err(),
+            q.reserve(&me(), "chat", 1).unwrap_err(),
+            q.increment(&me(), "chat", 1).unwrap_err(),
+        ] {
+            assert_eq!(err, QuotaError::store("the store is down"), "{policy:?}");
+        }
+    }
+}
