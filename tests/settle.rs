@@ -610,6 +610,41 @@ fn a_charge_first_sent_after_the_next_window_is_dropped_and_writes_nothing() {
     }
 }
 
+/// At the instant the window after the reservation's ends, that window has ended: a refund
+/// then has no counter left to correct, so it writes nothing (no marker) and answers `false`.
+#[test]
+fn a_refund_at_the_instant_the_next_window_ends_writes_nothing() {
+    let mut w = quota_at(
+        LAST_SECOND,
+        Engine::new(Limits::daily([("chat", 10)]).unwrap()),
+    );
+    let token = w
+        .reserve(&me(), "chat", 4)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    w.clock().set(LAST_SECOND + DAY + 1_000); // the day after the next begins
+    let before = w.store_mut().len();
+    assert!(!w.settle(&me(), &token, 1).unwrap());
+    assert_eq!(w.store_mut().len(), before, "no counter, no marker");
+}
+
+/// At 14:00:00.000 the hour after a reservation made at noon has ended: its charge is
+/// dropped, not counted in the hour that starts then; the day, which still runs, counts it.
+#[test]
+fn a_charge_at_the_instant_the_next_hour_ends_is_dropped_there() {
+    let mut w = world(chat(&[(50, Hour), (1_000, Day)]));
+    let token = w
+        .reserve(&me(), "chat", 10)
+        .unwrap()
+        .reservation_token()
+        .unwrap();
+    w.clock().set(NOON + 2 * H);
+    assert!(w.settle(&me(), &token, 60).unwrap());
+    assert_eq!(w.store_mut().peek(KEY), Some(60));
+    assert_eq!(w.store_mut().peek("ai_quota:42:chat:2026-11-27T14"), None);
+}
+
 #[test]
 fn a_late_charge_counts_in_each_policys_next_window_and_no_later() {
     let mut w = world(chat(&[(50, Hour), (1_000, Day)]));
@@ -710,6 +745,21 @@ fn a_release_while_an_offset_zones_week_was_replaced_stays_final_through_its_nex
 /// An engine cloned from one that has reserved, given its own entropy source, draws nonces of
 /// its own: two engines over one store must never share one (a settle or release marks a
 /// reservation done by its nonce; see `Engine::with_entropy`).
+/// Nonces are splitmix64's outputs from the seed the entropy gives: a bijection of a step
+/// counter, so no two reservations of an engine share a nonce (one's settle would mark the
+/// other done). From seed 0, the reference sequence.
+#[test]
+fn nonces_are_splitmix64_from_the_seed() {
+    let tokens = wasm_quota::core::reservation::Tokens::new(|| 0);
+    let nonces = [(); 3].map(|_| tokens.next_nonce());
+    let splitmix64 = [
+        0xe220_a839_7b1d_cdaf,
+        0x6e78_9e6a_a1b9_65f4,
+        0x06c4_5d18_8009_454f,
+    ];
+    assert_eq!(nonces, splitmix64);
+}
+
 #[test]
 fn an_engine_cloned_with_its_own_entropy_draws_other_nonces() {
     fn other_entropy() -> u64 {
