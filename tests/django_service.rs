@@ -213,3 +213,27 @@ fn amounts_are_all_or_nothing() {
     let err = w.engine().reserve(&p(1), "remix", 0, NOON).err().unwrap();
     assert_eq!(err.code, ErrorCode::InvalidArgument);
 }
+
+/// The key prefix (the Django service's `ai_quota`) may be 1 to 128 bytes: both ends name the
+/// counters; an empty one and one of 129 bytes are refused.
+#[test]
+fn a_key_prefix_of_1_to_128_bytes_names_the_counters() {
+    let limits = || Limits::daily([("remix", 3)]).unwrap();
+    for len in [1, 128] {
+        let prefix = "p".repeat(len);
+        let engine = Engine::new(limits()).with_key_prefix(&prefix).unwrap();
+        let clock = FakeClock::at(NOON);
+        let mut w = Quota::new(engine, MemoryStore::new(clock.clone()), clock);
+        assert!(w.reserve(&p(42), "remix", 1).unwrap().allowed);
+        let key = format!("{prefix}:42:remix:2026-11-27");
+        assert_eq!(w.store_mut().peek(&key), Some(1), "{len} bytes");
+    }
+    for len in [0, 129] {
+        let err = Engine::new(limits()).with_key_prefix(&"p".repeat(len));
+        assert_eq!(
+            err.unwrap_err().code,
+            ErrorCode::InvalidConfig,
+            "{len} bytes"
+        );
+    }
+}
