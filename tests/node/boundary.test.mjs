@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QuotaEngine, MemoryStore, QuotaError } from "wasm-quota";
-import { NOON, fakeClock, recordingStore } from "./helpers.mjs";
+import { NOON, HOUR, fakeClock, mapStore, recordingStore } from "./helpers.mjs";
 // The glue itself, to make WASM memory grow at the two places a step calls back in.
 import { QuotaCore, wasmMemory } from "../../pkg/wasm_quota.js";
 
@@ -148,4 +148,18 @@ test("a step's numbers are read whole even when WASM memory grows in between", (
   } finally {
     QuotaCore.rfc3339 = rfc3339;
   }
+});
+
+test("a clock reading with a fraction of a millisecond is floored: half a millisecond before midnight is the day that ends", () => {
+  const now = fakeClock(NOON + 12 * HOUR - 0.5);
+  const user = mapStore(now);
+  // A user's store (the state machines) and the package's MemoryStore (the direct path).
+  for (const store of [user.store, new MemoryStore({ now })]) {
+    const engine = new QuotaEngine({ store, limits: { remix: 5 }, now });
+    const d = engine.reserve({ id: 7 }, "remix");
+    assert.deepEqual([d.allowed, d.resetsAt], [true, "2026-11-28T00:00:00Z"]);
+    assert.equal(engine.usage(7).remix, 1);
+    assert.equal(engine.check({ id: 7 }, "remix", { amount: 4 }).resetsAt, "2026-11-28T00:00:00Z");
+  }
+  assert.deepEqual([...user.entries.keys()], ["ai_quota:7:remix:2026-11-27"]);
 });
