@@ -79,6 +79,19 @@ test("a counter written without KvStore's expiry gets the window's at its next c
   assert.ok(Math.abs(key.expiration - (now / 1000 + 7200)) <= 1);
 });
 
+test("through the engine, a counter written without KvStore's expiry gets its window's keys' expiry: ten minutes past the window's end", async () => {
+  // README: every key of a window lives ten minutes past its end (hosts whose clocks are behind).
+  const now = Date.now();
+  const day = new Date(now).toISOString().slice(0, 10);
+  await call(mf, "kvPutRaw", { key: `ai_quota:2061:tips:${day}`, value: "1" });
+  const [d] = await engine(now, { tips: 3 }, [["reserve", { id: 2061 }, "tips"]]);
+  assert.deepEqual([d.result.allowed, d.result.used], [true, 2]);
+  const [key] = await ok(mf, "kvList", { prefix: `ai_quota:2061:tips:${day}` });
+  const end = Date.parse(d.result.resetsAt);
+  assert.equal(key.metadata?.expiresAt, now + (Math.ceil((end - now) / 1000) + 600) * 1000); // the TTL in whole seconds
+  assert.ok(key.metadata.expiresAt >= end + 600_000 && key.metadata.expiresAt < end + 601_000);
+});
+
 test("incrOrCreateWithin writes only within the limit; a denied reserve writes nothing to KV", async () => {
   const now = Date.now();
   const rs = await store(now, [
