@@ -72,7 +72,9 @@ test("an engine with another secret, or none, refuses the token; one with the sa
   for (const tokenSecret of ["another-secret-0123456", undefined]) {
     const other = new QuotaEngine({ store, limits: { remix: 5, tips: 5 }, now, ...(tokenSecret ? { tokenSecret } : {}) });
     assert.throws(() => other.release({ id: 42 }, token), refused);
+    assert.throws(() => other.settle({ id: 42 }, token, 0), refused);
   }
+  assert.equal(engine.usage(42).remix, 1, "refused: the reservation stays counted (README: a secret changed)");
   const twin = new QuotaEngine({ store, limits: { remix: 5, tips: 5 }, now, tokenSecret: SECRET });
   twin.release({ id: 42 }, token);
   assert.equal(engine.usage(42).remix, 0);
