@@ -565,8 +565,8 @@ impl Engine {
             next_runs |= now_ms < next.end_ms;
             marker_ttl = marker_ttl.max(next.key_ttl(now_ms));
             // A refund into a window that has ended is dropped, not sent to its counter: that
-            // one is gone, or was made anew by a host whose clock is behind, and holds its
-            // counts, not the reservation.
+            // one is kept (ten minutes) only for hosts whose clocks are behind, or was made anew
+            // by one further behind, and holds their counts, not the reservation.
             let at_ms = match (delta > 0, made_in.end_ms <= now_ms) {
                 (true, true) if next_window_charged && now_ms < next.end_ms => now_ms,
                 (_, true) => continue,
